@@ -1,0 +1,347 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Model is one loaded version of a model: its signature, its config and the
+// one ORT session every request shares (DynamicAdvancedSession is safe for
+// concurrent Run; yalue/onnxruntime_go#79).
+type Model struct {
+	Name      string
+	Version   string
+	Path      string
+	Config    *Config
+	Signature Signature
+	Metadata  Metadata
+
+	session *ort.DynamicAdvancedSession
+	limiter *Limiter
+	// outputs says, per output, how to preallocate it for a given batch.
+	outputs []outputPlan
+	// batchInput is the input whose dim 0 is the request's batch, or -1.
+	batchInput int
+	// scores is the output whose last dim holds one score per label, or -1.
+	scores int
+}
+
+// LoadOptions are the server-wide settings a model is loaded with.
+type LoadOptions struct {
+	Limiter *Limiter
+	Logger  *slog.Logger
+}
+
+// ErrBadModel wraps every reason a model file or its config cannot be served.
+var ErrBadModel = errors.New("bad model")
+
+// LoadModel reads an ONNX file, checks it against its config, creates its
+// session and warms it up.
+func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model, error) {
+	if !ort.IsInitialized() {
+		return nil, errNotInitialized
+	}
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
+	}
+	sig, md, err := inspect(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
+	}
+	m := &Model{Name: name, Version: version, Path: path, Config: cfg, Signature: *sig, Metadata: *md,
+		limiter: opt.Limiter, batchInput: -1, scores: -1}
+	if err := m.checkConfig(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
+	}
+	if err := m.newSession(data); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
+	}
+	m.planOutputs(opt.Logger)
+	return m, nil
+}
+
+// Inspect reads an ONNX file's signature and metadata without serving it.
+func Inspect(path string) (*Signature, *Metadata, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inspect(data)
+}
+
+func inspect(data []byte) (*Signature, *Metadata, error) {
+	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read inputs and outputs: %w", err)
+	}
+	sig := &Signature{}
+	for _, in := range ins {
+		spec, err := specOf(in)
+		if err != nil {
+			return nil, nil, fmt.Errorf("input %q: %w", in.Name, err)
+		}
+		if spec.DType == MapSequence {
+			return nil, nil, fmt.Errorf("input %q: sequence and map inputs are not supported", in.Name)
+		}
+		sig.Inputs = append(sig.Inputs, spec)
+	}
+	for _, out := range outs {
+		spec, err := specOf(out)
+		if err != nil {
+			return nil, nil, fmt.Errorf("output %q: %w", out.Name, err)
+		}
+		sig.Outputs = append(sig.Outputs, spec)
+	}
+	md, err := readMetadata(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read metadata: %w", err)
+	}
+	return sig, md, nil
+}
+
+func specOf(info ort.InputOutputInfo) (TensorSpec, error) {
+	switch info.OrtValueType {
+	case ort.ONNXTypeTensor:
+		d := dtypeFromORT(info.DataType)
+		if d == Invalid {
+			return TensorSpec{}, fmt.Errorf("element type %v is not supported", info.DataType)
+		}
+		return TensorSpec{Name: info.Name, DType: d, Shape: slices.Clone([]int64(info.Dimensions))}, nil
+	case ort.ONNXTypeSequence:
+		// The wrapper does not say what the sequence holds; sequences of
+		// maps (ZipMap) are what classifiers produce, and fromValue
+		// rejects anything else at run time.
+		return TensorSpec{Name: info.Name, DType: MapSequence, Shape: []int64{-1}}, nil
+	}
+	return TensorSpec{}, fmt.Errorf("%v values are not supported", info.OrtValueType)
+}
+
+func readMetadata(data []byte) (*Metadata, error) {
+	meta, err := ort.GetModelMetadataWithONNXData(data)
+	if err != nil {
+		return nil, err
+	}
+	defer meta.Destroy()
+	md := &Metadata{}
+	md.Producer, _ = meta.GetProducerName()
+	md.GraphName, _ = meta.GetGraphName()
+	md.Domain, _ = meta.GetDomain()
+	md.Description, _ = meta.GetDescription()
+	md.Version, _ = meta.GetVersion()
+	keys, err := meta.GetCustomMetadataMapKeys()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if v, ok, _ := meta.LookupCustomMetadataMap(k); ok {
+			if md.Custom == nil {
+				md.Custom = map[string]string{}
+			}
+			md.Custom[k] = v
+		}
+	}
+	return md, nil
+}
+
+// checkConfig fails when config.yaml promises something the graph lacks.
+func (m *Model) checkConfig() error {
+	for i, in := range m.Signature.Inputs {
+		if len(in.Shape) > 0 && in.Shape[0] == -1 {
+			m.batchInput = i
+			break
+		}
+	}
+	if f := m.Config.Features; len(f) > 0 {
+		if len(m.Signature.Inputs) != 1 {
+			return fmt.Errorf("features need a model with one input, this one has %d", len(m.Signature.Inputs))
+		}
+		in := m.Signature.Inputs[0]
+		if len(in.Shape) != 2 || (in.Shape[1] != -1 && in.Shape[1] != int64(len(f))) {
+			return fmt.Errorf("%d features need input %q of shape [-1, %d], it has %s", len(f), in.Name, len(f), FormatShape(in.Shape))
+		}
+		if !in.DType.IsFloat() && !in.DType.IsInteger() {
+			return fmt.Errorf("features need a numeric input, %q is %v", in.Name, in.DType)
+		}
+	}
+	if l := m.Config.Labels; len(l) > 0 {
+		for i, out := range m.Signature.Outputs {
+			if n := len(out.Shape); out.DType.IsFloat() && n >= 1 && out.Shape[n-1] == int64(len(l)) {
+				m.scores = i
+				break
+			}
+		}
+		if m.scores < 0 {
+			return fmt.Errorf("%d labels need a float output whose last dimension is %d; outputs are %s", len(l), len(l), describe(m.Signature.Outputs))
+		}
+	}
+	return nil
+}
+
+func describe(specs []TensorSpec) string {
+	s := ""
+	for i, sp := range specs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s %v %s", sp.Name, sp.DType, FormatShape(sp.Shape))
+	}
+	return s
+}
+
+func (m *Model) newSession(data []byte) error {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return err
+	}
+	defer so.Destroy()
+	threads := max(m.Config.IntraOpThreads, 1)
+	// ORT's default pool is sized from host cores, ignores cgroup quotas and
+	// spins: measured 22–41% slower under concurrent requests (research §3).
+	for _, err := range []error{
+		so.SetIntraOpNumThreads(threads),
+		so.SetInterOpNumThreads(1),
+		so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"),
+		so.AddSessionConfigEntry("session.inter_op.allow_spinning", "0"),
+	} {
+		if err != nil {
+			return fmt.Errorf("session options: %w", err)
+		}
+	}
+	names := func(specs []TensorSpec) []string {
+		out := make([]string, len(specs))
+		for i, s := range specs {
+			out[i] = s.Name
+		}
+		return out
+	}
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, names(m.Signature.Inputs), names(m.Signature.Outputs), so)
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	m.session = s
+	return nil
+}
+
+// Close destroys the session. The caller guarantees no run is in flight
+// (the Repository's reference counts do).
+func (m *Model) Close() error {
+	if m.session == nil {
+		return nil
+	}
+	err := m.session.Destroy()
+	m.session = nil
+	return err
+}
+
+// ScoresOutput is the index of the output holding one score per label, or
+// -1 when the model has no labels.
+func (m *Model) ScoresOutput() int { return m.scores }
+
+// Batch returns the batch size of a request, 0 when the model has no
+// batched input.
+func (m *Model) Batch(inputs []Tensor) int {
+	if m.batchInput < 0 || m.batchInput >= len(inputs) || len(inputs[m.batchInput].Shape) == 0 {
+		return 0
+	}
+	return int(inputs[m.batchInput].Shape[0])
+}
+
+// RunError is ORT failing on inputs that passed validation: a server error.
+type RunError struct {
+	Model string
+	Err   error
+}
+
+func (e *RunError) Error() string { return fmt.Sprintf("run %s: %v", e.Model, e.Err) }
+func (e *RunError) Unwrap() error { return e.Err }
+
+// Infer runs the model on inputs given in Signature.Inputs order and returns
+// every output in Signature.Outputs order. Inputs must already be validated
+// against the signature. It waits for a run slot, and gives up when ctx ends.
+func (m *Model) Infer(ctx context.Context, inputs []Tensor) ([]Tensor, error) {
+	if len(inputs) != len(m.Signature.Inputs) {
+		return nil, &RunError{m.Name, fmt.Errorf("got %d inputs, want %d", len(inputs), len(m.Signature.Inputs))}
+	}
+	for i := range inputs {
+		if err := inputs[i].Check(); err != nil {
+			return nil, &RunError{m.Name, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)}
+		}
+	}
+	if err := m.limiter.Acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer m.limiter.Release()
+	outs, err := m.run(ctx, inputs, m.outputs, m.Batch(inputs))
+	if err != nil {
+		return nil, &RunError{m.Name, err}
+	}
+	return outs, nil
+}
+
+func (m *Model) run(ctx context.Context, inputs []Tensor, plans []outputPlan, batch int) ([]Tensor, error) {
+	ins := make([]ort.Value, len(inputs))
+	outs := make([]ort.Value, len(m.Signature.Outputs))
+	defer destroyAll(ins)
+	defer destroyAll(outs)
+	for i, t := range inputs {
+		v, err := toValue(t)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)
+		}
+		ins[i] = v
+	}
+	for i, p := range plans {
+		shape, ok := p.shape(batch)
+		if !ok {
+			continue
+		}
+		v, err := newOutput(m.Signature.Outputs[i].DType, shape)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", m.Signature.Outputs[i].Name, err)
+		}
+		if v != nil {
+			outs[i] = v
+		}
+	}
+	// Terminate makes a long run return early once the client is gone.
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer ro.Destroy()
+	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+	err = m.session.RunWithOptions(ins, outs, ro)
+	stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	result := make([]Tensor, len(outs))
+	for i, v := range outs {
+		spec := m.Signature.Outputs[i]
+		if isNil(v) {
+			return nil, fmt.Errorf("output %s: ONNX Runtime returned no value", spec.Name)
+		}
+		t, err := fromValue(spec.DType, v)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", spec.Name, err)
+		}
+		result[i] = t
+	}
+	return result, nil
+}

@@ -1,0 +1,45 @@
+package runtime
+
+// TensorSpec describes one model input or output. A dimension of -1 is
+// dynamic; dimension 0 of a rank ≥ 1 tensor is the batch when it is -1.
+type TensorSpec struct {
+	Name  string  `json:"name"`
+	DType DType   `json:"-"`
+	Shape []int64 `json:"shape"`
+}
+
+// Signature is what a model takes and gives, as read from the ONNX file.
+type Signature struct {
+	Inputs  []TensorSpec
+	Outputs []TensorSpec
+}
+
+// Metadata is the model-level metadata stored in the ONNX file.
+type Metadata struct {
+	Producer    string            `json:"producer,omitempty"`
+	GraphName   string            `json:"graph_name,omitempty"`
+	Domain      string            `json:"domain,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Version     int64             `json:"version,omitempty"`
+	Custom      map[string]string `json:"custom,omitempty"`
+}
+
+// Input returns the index of the named input, or -1.
+func (s *Signature) Input(name string) int {
+	for i := range s.Inputs {
+		if s.Inputs[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Output returns the index of the named output, or -1.
+func (s *Signature) Output(name string) int {
+	for i := range s.Outputs {
+		if s.Outputs[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}

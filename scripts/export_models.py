@@ -1,0 +1,638 @@
+#!/usr/bin/python3
+"""Build the example and test ONNX models of onnxserve, with expected outputs.
+
+Why the graphs are written by hand: the Debian python3 used here has numpy,
+scikit-learn and onnx (apt packages python3-numpy python3-sklearn python3-onnx)
+but neither skl2onnx nor onnxruntime. So each model is trained (or made up)
+with numpy/scikit-learn and its ONNX graph is spelled out node by node with
+onnx.helper. The expected outputs in each expected.json are computed with
+numpy in float32, mirroring the graph's arithmetic, and are checked against
+scikit-learn's own predictions where there is one. They never come from ONNX
+Runtime, so the Go tests that replay them against ONNX Runtime check the
+server against an independent source.
+
+Run it (from anywhere; the repository root defaults to the parent of this
+script's directory):
+
+    /usr/bin/python3 scripts/export_models.py [REPO_ROOT]
+
+Output is deterministic (fixed seeds, single-threaded BLAS): re-running it
+rewrites byte-identical files.
+
+Served models (under models/):
+    iris/config.yaml, iris/1/model.onnx, iris/1/expected.json   (versioned layout)
+    digits/config.yaml, digits/model.onnx, digits/expected.json (unversioned)
+    tabular/config.yaml, tabular/model.onnx, tabular/expected.json
+Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
+    dtypes, half, scalar, zipmap, strings
+
+expected.json format: {"cases": [{"inputs": {name: nested list},
+"outputs": {name: nested list}}, ...], "atol": float}. Nested lists follow
+the tensor shape (a bare value for a rank-0 tensor); bool tensors are JSON
+booleans, string tensors JSON strings, float16/bfloat16 tensors their exact
+values as numbers, and sequence(map) outputs (ZipMap) a list with one JSON
+object per row, keys written as strings. Integer outputs are meant to be
+compared exactly; atol applies to floating-point values.
+"""
+
+import os
+
+# Single-threaded BLAS, so that training is reproducible bit for bit.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import json  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+IR_VERSION = 8
+OPSET = helper.make_opsetid("", 13)
+ML_OPSET = helper.make_opsetid("ai.onnx.ml", 3)
+PRODUCER = "onnxserve-export"
+PRODUCER_VERSION = "1"
+BATCH = "batch"
+
+F32 = np.float32
+
+
+# --------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------
+
+def tensor(name, elem_type, shape):
+    """A tensor ValueInfo; shape [] is a rank-0 scalar."""
+    return helper.make_tensor_value_info(name, elem_type, shape)
+
+
+def seq_of_maps(name, key_type):
+    """A ValueInfo of type seq(map(key_type, tensor(float))), as ZipMap emits."""
+    t = onnx.TypeProto()
+    m = t.sequence_type.elem_type.map_type
+    m.key_type = key_type
+    m.value_type.tensor_type.elem_type = TensorProto.FLOAT
+    return helper.make_value_info(name, t)
+
+
+def const(name, array):
+    """An initializer from a numpy array (dtype kept as given)."""
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def make_model(name, doc, nodes, inputs, outputs, initializers=(),
+               ml=False, metadata=None):
+    graph = helper.make_graph(list(nodes), name, list(inputs), list(outputs),
+                              initializer=list(initializers))
+    opsets = [OPSET] + ([ML_OPSET] if ml else [])
+    model = helper.make_model(graph, opset_imports=opsets,
+                              ir_version=IR_VERSION,
+                              producer_name=PRODUCER,
+                              producer_version=PRODUCER_VERSION,
+                              doc_string=doc)
+    if metadata:
+        helper.set_model_props(model, metadata)
+    check(model)
+    return model
+
+
+# onnx < 1.15 cannot run shape/type inference through map types at all
+# ("type case unsupported for symbolic shape inference. inferred=5",
+# onnx/onnx#5188), so a graph with ZipMap fails full_check there.
+_MAP_INFERENCE_OK = tuple(
+    int(p) for p in onnx.__version__.split(".")[:2]) >= (1, 15)
+
+
+def check(model):
+    """onnx.checker with full_check (strict type and shape inference)."""
+    if _MAP_INFERENCE_OK or not any(n.op_type == "ZipMap"
+                                    for n in model.graph.node):
+        onnx.checker.check_model(model, full_check=True)
+        return
+    # Structural check of the whole model, then strict inference of
+    # everything but the ZipMap nodes and their (map-typed) outputs.
+    onnx.checker.check_model(model)
+    rest = onnx.ModelProto()
+    rest.CopyFrom(model)
+    dropped = set()
+    for node in list(rest.graph.node):
+        if node.op_type == "ZipMap":
+            dropped.update(node.output)
+            rest.graph.node.remove(node)
+    for out in list(rest.graph.output):
+        if out.name in dropped:
+            rest.graph.output.remove(out)
+    onnx.checker.check_model(rest, full_check=True)
+
+
+def save_model(model, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(model, path)
+    # Check the bytes on disk too, not only the in-memory proto.
+    check(onnx.load(path))
+    print("wrote", path)
+
+
+def write_text(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    print("wrote", path)
+
+
+def _scalar_json(v, dtype):
+    if dtype == np.float32:
+        # Shortest decimal that reads back as the same float32.
+        return float(repr(np.float32(v)))
+    if dtype.kind == "f":  # float16 values are exact in float64; float64 as is
+        return float(v)
+    if dtype.kind in "iu":
+        return int(v)
+    if dtype.kind == "b":
+        return bool(v)
+    if dtype.kind in "OUS":
+        return str(v)
+    raise TypeError("unsupported dtype %s" % dtype)
+
+
+def to_json(value):
+    """numpy arrays (any rank) -> nested lists; dicts/lists recursively."""
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return _scalar_json(value[()], value.dtype)
+        return [to_json(v) if isinstance(v, np.ndarray) else
+                _scalar_json(v, value.dtype) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return _scalar_json(value, value.dtype)
+    return value
+
+
+def write_expected(path, cases, atol):
+    """cases: list of (inputs dict, outputs dict) of numpy arrays/lists."""
+    lines = []
+    for inputs, outputs in cases:
+        case = {"inputs": {k: to_json(v) for k, v in inputs.items()},
+                "outputs": {k: to_json(v) for k, v in outputs.items()}}
+        lines.append("  " + json.dumps(case, ensure_ascii=False,
+                                       allow_nan=False))
+    text = ('{"cases": [\n' + ",\n".join(lines) + "\n],\n"
+            ' "atol": ' + json.dumps(atol) + "}\n")
+    json.loads(text)  # sanity
+    write_text(path, text)
+
+
+def softmax32(z):
+    z = z.astype(F32)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(F32)
+
+
+def assert_clear_argmax(logits, min_gap=1e-2):
+    """Top class must win by a margin float32 rounding cannot overturn."""
+    s = np.sort(logits, axis=1)
+    gap = s[:, -1] - s[:, -2]
+    assert np.all(gap > min_gap), "near-tie in argmax: %s" % gap
+
+
+# --------------------------------------------------------------------------
+# Served models
+# --------------------------------------------------------------------------
+
+def export_iris(root):
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    iris = load_iris()
+    X, y = iris.data, iris.target
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    W = clf.coef_.astype(F32)        # (3, 4)
+    b = clf.intercept_.astype(F32)   # (3,)
+
+    nodes = [
+        helper.make_node("Gemm", ["X", "coef", "intercept"], ["logits"],
+                         transB=1),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        helper.make_node("ArgMax", ["logits"], ["label"], axis=1,
+                         keepdims=0),
+    ]
+    model = make_model(
+        "iris",
+        "Iris species classifier: multinomial logistic regression on the "
+        "4 iris measurements (cm); label 0=setosa 1=versicolor 2=virginica.",
+        nodes,
+        [tensor("X", TensorProto.FLOAT, [BATCH, 4])],
+        [tensor("label", TensorProto.INT64, [BATCH]),
+         tensor("probabilities", TensorProto.FLOAT, [BATCH, 3])],
+        [const("coef", W), const("intercept", b)],
+        metadata={"dataset": "iris",
+                  "trained_with": "sklearn LogisticRegression"})
+    save_model(model, os.path.join(root, "models/iris/1/model.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        logits = (x @ W.T + b).astype(F32)
+        assert_clear_argmax(logits)
+        probs = softmax32(logits)
+        label = logits.argmax(axis=1).astype(np.int64)
+        # Independent check against sklearn (float64).
+        assert np.array_equal(label, clf.predict(x.astype(np.float64)))
+        assert np.allclose(probs, clf.predict_proba(x.astype(np.float64)),
+                           atol=1e-5)
+        return {"X": x}, {"label": label, "probabilities": probs}
+
+    rows = X.astype(F32)
+    cases = [
+        run(rows[[0]]),                      # setosa 5.1,3.5,1.4,0.2
+        run(rows[[50, 100, 1]]),             # versicolor, virginica, setosa
+        run(rows[[149, 77, 25]]),            # virginica, versicolor, setosa
+        run([[6.0, 2.9, 4.5, 1.5],           # hand-made, not in the data set
+             [5.0, 3.4, 1.5, 0.2],
+             [7.2, 3.0, 5.8, 1.6],
+             [6.4, 3.1, 5.5, 1.8]]),
+    ]
+    labels_seen = set()
+    for _, out in cases:
+        labels_seen.update(out["label"].tolist())
+    assert labels_seen == {0, 1, 2}
+    write_expected(os.path.join(root, "models/iris/1/expected.json"), cases,
+                   atol=1e-4)
+    write_text(os.path.join(root, "models/iris/config.yaml"),
+               "description: Iris flower species from sepal and petal "
+               "measurements (cm); logistic regression trained on the "
+               "classic iris data set.\n"
+               "features: [sepal_length, sepal_width, petal_length, "
+               "petal_width]\n"
+               "labels: [setosa, versicolor, virginica]\n"
+               "max_batch_size: 64\n")
+
+
+def export_digits(root):
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+
+    digits = load_digits()
+    X, y = digits.data, digits.target          # pixels are 0..16
+    clf = MLPClassifier(hidden_layer_sizes=(64, 32), activation="relu",
+                        max_iter=500, random_state=0).fit(X / 16.0, y)
+    Ws = [w.astype(F32) for w in clf.coefs_]       # (64,64) (64,32) (32,10)
+    bs = [b.astype(F32) for b in clf.intercepts_]
+    assert clf.out_activation_ == "softmax"
+
+    nodes = [helper.make_node("Mul", ["pixels", "inv16"], ["scaled"])]
+    prev = "scaled"
+    for i in range(len(Ws)):
+        out = "logits" if i == len(Ws) - 1 else "h%d" % i
+        nodes.append(helper.make_node("Gemm", [prev, "W%d" % i, "b%d" % i],
+                                      [out + ("" if out == "logits"
+                                              else "_lin")]))
+        if out != "logits":
+            nodes.append(helper.make_node("Relu", [out + "_lin"], [out]))
+        prev = out
+    nodes += [
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        helper.make_node("ArgMax", ["logits"], ["label"], axis=1,
+                         keepdims=0),
+    ]
+    inits = [const("inv16", np.array(1.0 / 16.0, dtype=F32))]
+    for i, (w, b) in enumerate(zip(Ws, bs)):
+        inits += [const("W%d" % i, w), const("b%d" % i, b)]
+    model = make_model(
+        "digits",
+        "Handwritten digit classifier (sklearn 8x8 digits): MLP 64-64-32-10 "
+        "with ReLU; input is the 64 raw pixel values 0..16, row-major.",
+        nodes,
+        [tensor("pixels", TensorProto.FLOAT, [BATCH, 64])],
+        [tensor("probabilities", TensorProto.FLOAT, [BATCH, 10]),
+         tensor("label", TensorProto.INT64, [BATCH])],
+        inits,
+        metadata={"dataset": "digits (sklearn load_digits)",
+                  "trained_with": "sklearn MLPClassifier"})
+    save_model(model, os.path.join(root, "models/digits/model.onnx"))
+
+    def run(idx):
+        x = X[idx].astype(F32)
+        h = (x * F32(1.0 / 16.0)).astype(F32)
+        for i, (w, b) in enumerate(zip(Ws, bs)):
+            h = (h @ w + b).astype(F32)
+            if i < len(Ws) - 1:
+                h = np.maximum(h, F32(0))
+        assert_clear_argmax(h)
+        probs = softmax32(h)
+        label = h.argmax(axis=1).astype(np.int64)
+        assert np.array_equal(label, clf.predict(X[idx] / 16.0))
+        assert np.array_equal(label, y[idx])
+        assert np.allclose(probs, clf.predict_proba(X[idx] / 16.0),
+                           atol=1e-5)
+        return {"pixels": x}, {"probabilities": probs, "label": label}
+
+    cases = [run([0]), run([1, 2, 3]), run([4, 5, 6, 7, 8]), run([9, 10, 11])]
+    write_expected(os.path.join(root, "models/digits/expected.json"), cases,
+                   atol=1e-4)
+    write_text(os.path.join(root, "models/digits/config.yaml"),
+               "description: Handwritten digit recognition on 8x8 grayscale "
+               "images (64 pixel values 0..16, row-major); a small MLP "
+               "trained on the sklearn digits data set.\n"
+               "labels: [zero, one, two, three, four, five, six, seven, "
+               "eight, nine]\n"
+               "max_batch_size: 256\n")
+
+
+def export_tabular(root):
+    """Loan default risk: float features + an int64 category, three outputs."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(20240601)
+    n = 4000
+    income = rng.uniform(15.0, 150.0, n)         # thousand EUR per year
+    debt = rng.uniform(0.0, 0.8, n)              # debt-to-income ratio
+    years = rng.uniform(0.0, 30.0, n)            # years employed
+    purpose = rng.integers(0, 5, n)              # car home education business other
+    effect = np.array([0.0, -0.6, 0.3, 0.9, 0.4])
+    true_logit = (0.5 - 0.025 * income + 4.0 * debt - 0.06 * years
+                  + effect[purpose])
+    default = rng.uniform(size=n) < 1.0 / (1.0 + np.exp(-true_logit))
+
+    num = np.stack([income, debt, years], axis=1)
+    mean, std = num.mean(axis=0), num.std(axis=0)
+    onehot = np.eye(5)[purpose]
+    feats = np.hstack([(num - mean) / std, onehot])
+    clf = LogisticRegression(max_iter=1000).fit(feats, default)
+    coef, icpt = clf.coef_[0], clf.intercept_[0]
+    # Fold standardisation and intercept into raw-unit weights + bias table.
+    w = (coef[:3] / std).astype(F32)
+    table = (icpt - np.sum(coef[:3] * mean / std) + coef[3:]).astype(F32)
+    threshold = np.array(0.5, dtype=F32)
+    edges = np.array([0.25, 0.5, 0.75], dtype=F32)
+
+    nodes = [
+        helper.make_node("MatMul", ["numeric", "weights"], ["linear"]),
+        helper.make_node("Gather", ["purpose_bias", "category"], ["bias"],
+                         axis=0),
+        helper.make_node("Add", ["linear", "bias"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["score"]),
+        helper.make_node("Greater", ["score", "threshold"], ["flag"]),
+        helper.make_node("Unsqueeze", ["score", "axis1"], ["score_col"]),
+        helper.make_node("Greater", ["score_col", "edges"], ["above"]),
+        helper.make_node("Cast", ["above"], ["above_i64"],
+                         to=TensorProto.INT64),
+        helper.make_node("ReduceSum", ["above_i64", "axis1"], ["bucket"],
+                         keepdims=0),
+    ]
+    model = make_model(
+        "tabular",
+        "Loan default risk: numeric=[income (kEUR/yr), debt ratio, years "
+        "employed], category=loan purpose 0..4 (car, home, education, "
+        "business, other); score=P(default), flag=score>0.5, "
+        "bucket=risk band 0..3 (edges .25/.5/.75).",
+        nodes,
+        [tensor("numeric", TensorProto.FLOAT, [BATCH, 3]),
+         tensor("category", TensorProto.INT64, [BATCH])],
+        [tensor("score", TensorProto.FLOAT, [BATCH]),
+         tensor("flag", TensorProto.BOOL, [BATCH]),
+         tensor("bucket", TensorProto.INT64, [BATCH])],
+        [const("weights", w), const("purpose_bias", table),
+         const("threshold", threshold), const("edges", edges),
+         const("axis1", np.array([1], dtype=np.int64))],
+        metadata={"dataset": "synthetic loan applications (numpy seed "
+                             "20240601)",
+                  "trained_with": "sklearn LogisticRegression"})
+    save_model(model, os.path.join(root, "models/tabular/model.onnx"))
+
+    def run(numeric, category):
+        x = np.asarray(numeric, dtype=F32)
+        c = np.asarray(category, dtype=np.int64)
+        logit = (x @ w + table[c]).astype(F32)
+        score = (F32(1) / (F32(1) + np.exp(-logit))).astype(F32)
+        # Keep clear of the thresholds so rounding cannot flip flag/bucket.
+        assert np.all(np.abs(score[:, None] - edges[None, :]) > 0.01), score
+        flag = score > threshold
+        bucket = (score[:, None] > edges[None, :]).sum(axis=1).astype(np.int64)
+        ref = clf.predict_proba(np.hstack([(x - mean) / std,
+                                           np.eye(5)[c]]))[:, 1]
+        assert np.allclose(score, ref, atol=1e-5)
+        return ({"numeric": x, "category": c},
+                {"score": score, "flag": flag, "bucket": bucket})
+
+    cases = [
+        run([[45.0, 0.35, 4.0]], [0]),
+        run([[120.0, 0.1, 20.0], [22.5, 0.7, 0.5], [60.0, 0.45, 8.0]],
+            [1, 3, 2]),
+        run([[30.0, 0.6, 2.0], [85.0, 0.25, 12.0], [18.0, 0.75, 1.0],
+             [50.0, 0.4, 6.0]], [4, 0, 3, 1]),
+    ]
+    buckets = set()
+    for _, out in cases:
+        buckets.update(out["bucket"].tolist())
+    print("tabular buckets covered:", sorted(buckets))
+    write_expected(os.path.join(root, "models/tabular/expected.json"), cases,
+                   atol=1e-4)
+    write_text(os.path.join(root, "models/tabular/config.yaml"),
+               "description: Loan default risk from income (kEUR/yr), debt "
+               "ratio and years employed (input numeric) plus loan purpose "
+               "id 0-4 = car, home, education, business, other (input "
+               "category); outputs the default probability (score), "
+               "score > 0.5 (flag) and a risk band 0-3 (bucket). Logistic "
+               "regression on synthetic data.\n")
+
+
+# --------------------------------------------------------------------------
+# Test-only models (runtime/testdata)
+# --------------------------------------------------------------------------
+
+def export_dtypes(root):
+    types = [
+        ("f32", TensorProto.FLOAT, np.float32,
+         [[1.5, -0.25], [16777216.0, -1e30]]),
+        ("f64", TensorProto.DOUBLE, np.float64,
+         [[0.1, -2.5], [1.7976931348623157e308, 2.2250738585072014e-308]]),
+        ("i8", TensorProto.INT8, np.int8, [[-128, 127], [0, -1]]),
+        ("i16", TensorProto.INT16, np.int16, [[-32768, 32767], [0, -1]]),
+        ("i32", TensorProto.INT32, np.int32,
+         [[-2147483648, 2147483647], [0, -1]]),
+        ("i64", TensorProto.INT64, np.int64,
+         [[-(2 ** 53), 2 ** 53], [0, -1]]),
+        ("u8", TensorProto.UINT8, np.uint8, [[0, 255], [1, 128]]),
+        ("u16", TensorProto.UINT16, np.uint16, [[0, 65535], [1, 32768]]),
+        ("u32", TensorProto.UINT32, np.uint32,
+         [[0, 4294967295], [1, 2147483648]]),
+        ("u64", TensorProto.UINT64, np.uint64,
+         [[0, 2 ** 53], [1, 4294967296]]),
+        ("b", TensorProto.BOOL, np.bool_, [[True, False], [False, True]]),
+        ("s", TensorProto.STRING, object,
+         [["héllo", ""], ["日本語 🙂", "with \"quotes\" and \\ and \n"]]),
+    ]
+    nodes, ins, outs = [], [], []
+    for name, et, _, _ in types:
+        nodes.append(helper.make_node("Identity", [name], [name + "_out"]))
+        ins.append(tensor(name, et, [BATCH, 2]))
+        outs.append(tensor(name + "_out", et, [BATCH, 2]))
+    model = make_model("dtypes",
+                       "Identity for every plain tensor element type.",
+                       nodes, ins, outs)
+    save_model(model, os.path.join(root, "runtime/testdata/dtypes.onnx"))
+
+    def case(rows):
+        inputs, outputs = {}, {}
+        for name, _, dt, vals in types:
+            arr = np.array([vals[r] for r in rows], dtype=dt)
+            if dt is object:
+                arr = np.array([[str(s) for s in row] for row in arr],
+                               dtype=object)
+            inputs[name] = arr
+            outputs[name + "_out"] = arr
+        return inputs, outputs
+
+    write_expected(os.path.join(root, "runtime/testdata/dtypes.expected.json"),
+                   [case([0, 1]), case([1])], atol=0.0)
+
+
+def to_bfloat16_values(x):
+    """float32 -> bfloat16 (round to nearest even), returned as float32."""
+    bits = np.asarray(x, dtype=F32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return (rounded.astype(np.uint32) << 16).view(F32)
+
+
+def export_half(root):
+    nodes = [
+        helper.make_node("Cast", ["x"], ["y16"], to=TensorProto.FLOAT16),
+        helper.make_node("Cast", ["x"], ["ybf16"], to=TensorProto.BFLOAT16),
+        helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+    ]
+    model = make_model(
+        "half",
+        "Casts float32 to float16 and bfloat16; total is a rank-0 sum.",
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [BATCH, 3])],
+        [tensor("y16", TensorProto.FLOAT16, [BATCH, 3]),
+         tensor("ybf16", TensorProto.BFLOAT16, [BATCH, 3]),
+         tensor("total", TensorProto.FLOAT, [])])
+    save_model(model, os.path.join(root, "runtime/testdata/half.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        y16 = x.astype(np.float16)
+        ybf = to_bfloat16_values(x)
+        # Inputs chosen exactly representable in both half formats.
+        assert np.array_equal(y16.astype(F32), x)
+        assert np.array_equal(ybf, x)
+        total = np.array(x.sum(dtype=np.float64), dtype=F32)
+        assert float(total) == float(x.sum(dtype=np.float64))  # exact
+        return {"x": x}, {"y16": y16, "ybf16": ybf, "total": total}
+
+    cases = [run([[1.5, -2.0, 0.25]]),
+             run([[0.0, 1024.0, -0.125], [3.0, 0.5, -96.0],
+                  [0.0078125, -7.5, 12.0]])]
+    write_expected(os.path.join(root, "runtime/testdata/half.expected.json"),
+                   cases, atol=1e-6)
+
+
+def export_scalar(root):
+    model = make_model(
+        "scalar",
+        "y = x * scale with a rank-0 scale input.",
+        [helper.make_node("Mul", ["x", "scale"], ["y"])],
+        [tensor("x", TensorProto.FLOAT, [BATCH, 2]),
+         tensor("scale", TensorProto.FLOAT, [])],
+        [tensor("y", TensorProto.FLOAT, [BATCH, 2])])
+    save_model(model, os.path.join(root, "runtime/testdata/scalar.onnx"))
+
+    def run(x, s):
+        x = np.asarray(x, dtype=F32)
+        s = np.array(s, dtype=F32)
+        return {"x": x, "scale": s}, {"y": (x * s).astype(F32)}
+
+    cases = [run([[1.0, -2.0]], 2.5),
+             run([[0.5, 4.0], [-1.25, 0.0], [3.0, 10.0]], -0.5),
+             run([[1.1, 2.2]], 3.0)]
+    write_expected(os.path.join(root, "runtime/testdata/scalar.expected.json"),
+                   cases, atol=1e-5)
+
+
+def export_zipmap(root):
+    nodes = [
+        helper.make_node("Softmax", ["x"], ["probabilities"], axis=1),
+        helper.make_node("ZipMap", ["probabilities"], ["output_probability"],
+                         domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2]),
+        helper.make_node("ZipMap", ["probabilities"], ["named_probability"],
+                         domain="ai.onnx.ml",
+                         classlabels_strings=["cat", "dog", "fox"]),
+    ]
+    model = make_model(
+        "zipmap",
+        "Softmax plus ai.onnx.ml ZipMap with int64 and string class labels "
+        "(sequence-of-map outputs).",
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [BATCH, 3])],
+        [tensor("probabilities", TensorProto.FLOAT, [BATCH, 3]),
+         seq_of_maps("output_probability", TensorProto.INT64),
+         seq_of_maps("named_probability", TensorProto.STRING)],
+        ml=True)
+    save_model(model, os.path.join(root, "runtime/testdata/zipmap.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        p = softmax32(x)
+        by_id = [{str(k): p[i, k] for k in range(3)} for i in range(len(p))]
+        by_name = [dict(zip(["cat", "dog", "fox"], p[i]))
+                   for i in range(len(p))]
+        return {"x": x}, {"probabilities": p, "output_probability": by_id,
+                          "named_probability": by_name}
+
+    cases = [run([[0.5, 1.0, 2.0]]),
+             run([[0.0, 0.0, 0.0], [3.0, -1.0, 0.5], [-2.0, 4.0, 1.0]])]
+    write_expected(os.path.join(root, "runtime/testdata/zipmap.expected.json"),
+                   cases, atol=1e-5)
+
+
+def export_strings(root):
+    keys = ["red", "green", "blue"]
+    nodes = [
+        helper.make_node("Identity", ["text"], ["same"]),
+        helper.make_node("LabelEncoder", ["text"], ["code"],
+                         domain="ai.onnx.ml", keys_strings=keys,
+                         values_int64s=[0, 1, 2], default_int64=-1),
+    ]
+    model = make_model(
+        "strings",
+        "String tensor in and out, plus ai.onnx.ml LabelEncoder "
+        "red/green/blue -> 0/1/2 (else -1).",
+        nodes,
+        [tensor("text", TensorProto.STRING, [BATCH])],
+        [tensor("same", TensorProto.STRING, [BATCH]),
+         tensor("code", TensorProto.INT64, [BATCH])],
+        ml=True)
+    save_model(model, os.path.join(root, "runtime/testdata/strings.onnx"))
+
+    def run(words):
+        t = np.array(words, dtype=object)
+        code = np.array([keys.index(w) if w in keys else -1 for w in words],
+                        dtype=np.int64)
+        return {"text": t}, {"same": t, "code": code}
+
+    cases = [run(["green"]),
+             run(["red", "blue", "purple", "", "Red", "grün"])]
+    write_expected(os.path.join(root, "runtime/testdata/strings.expected.json"),
+                   cases, atol=0.0)
+
+
+def main(argv):
+    default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
+    export_iris(root)
+    export_digits(root)
+    export_tabular(root)
+    export_dtypes(root)
+    export_half(root)
+    export_scalar(root)
+    export_zipmap(root)
+    export_strings(root)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
