@@ -1,9 +1,14 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/onnxserve/onnxserve/runtime"
 )
 
 // Kind says what went wrong, in terms a client can act on. It is mapped to
@@ -11,12 +16,13 @@ import (
 type Kind int
 
 const (
-	KindInternal   Kind = iota // the server or ONNX Runtime failed: 500
-	KindBadRequest             // malformed JSON, empty body: 400
-	KindValidation             // well-formed JSON that does not fit the model: 422
-	KindNotFound               // unknown model or version: 404
-	KindTooLarge               // body over the limit: 413
-	KindUnavailable            // not ready, or overloaded: 503
+	KindInternal         Kind = iota // the server or ONNX Runtime failed: 500
+	KindBadRequest                   // malformed JSON, empty body: 400
+	KindValidation                   // well-formed JSON that does not fit the model: 422
+	KindNotFound                     // unknown model or version: 404
+	KindTooLarge                     // body over the limit: 413
+	KindUnavailable                  // not ready, or overloaded: 503
+	KindMethodNotAllowed             // 405
 )
 
 // Status maps a Kind to its HTTP status.
@@ -32,6 +38,8 @@ func (k Kind) Status() int {
 		return http.StatusRequestEntityTooLarge
 	case KindUnavailable:
 		return http.StatusServiceUnavailable
+	case KindMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	}
 	return http.StatusInternalServerError
 }
@@ -71,15 +79,40 @@ func BadRequest(format string, args ...any) *Error {
 	return &Error{Kind: KindBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
-// asError turns any error into an *Error, treating unknown errors as internal.
+// asError turns any error into an *Error: the one place where the errors of
+// package runtime and of net/http get their kind.
 func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
+	var (
+		e   *Error
+		mb  *http.MaxBytesError
+		nf  *runtime.NotFoundError
+		un  *runtime.UnavailableError
+		run *runtime.RunError
+	)
+	switch {
+	case errors.As(err, &e):
 		return e
-	}
-	var mb *http.MaxBytesError
-	if errors.As(err, &mb) {
+	case errors.As(err, &mb):
 		return &Error{Kind: KindTooLarge, Message: fmt.Sprintf("request body larger than %d bytes", mb.Limit)}
+	case errors.As(err, &nf):
+		return &Error{Kind: KindNotFound, Message: nf.Error()}
+	case errors.As(err, &un):
+		return &Error{Kind: KindUnavailable, Message: un.Error()}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &Error{Kind: KindUnavailable, Message: "request cancelled before the model ran: " + err.Error()}
+	case errors.As(err, &run):
+		return &Error{Kind: KindInternal, Message: run.Error()}
 	}
 	return &Error{Kind: KindInternal, Message: err.Error()}
+}
+
+// fail writes err as the JSON error body with its status; server-side
+// failures are logged, client mistakes are not.
+func (s *Server) fail(c *gin.Context, err error) {
+	e := asError(err)
+	status := e.Kind.Status()
+	if status >= 500 {
+		s.log.ErrorContext(c, "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "err", err)
+	}
+	c.AbortWithStatusJSON(status, e)
 }

@@ -26,6 +26,8 @@ type Config struct {
 	// ORT's own default sizes the pool from host cores, blind to cgroups,
 	// and its spinning workers starve concurrent requests.
 	IntraOpThreads int `yaml:"intra_op_threads" json:"intra_op_threads,omitempty"`
+	// Example is a predict request body shown prefilled in the API docs.
+	Example map[string]any `yaml:"example" json:"example,omitempty"`
 }
 
 // ReadConfig reads path; a missing file is an empty Config.

@@ -32,7 +32,11 @@ the tensor shape (a bare value for a rank-0 tensor); bool tensors are JSON
 booleans, string tensors JSON strings, float16/bfloat16 tensors their exact
 values as numbers, and sequence(map) outputs (ZipMap) a list with one JSON
 object per row, keys written as strings. Integer outputs are meant to be
-compared exactly; atol applies to floating-point values.
+compared exactly; atol applies to floating-point values. float32 inputs are
+written as the shortest decimal that parses back to the same float32 (5.1);
+float32 outputs as their exact value (0.9815846681594849), so a comparison
+holds whether the reader converts the expected number to float32 or the
+actual one to float64.
 """
 
 import os
@@ -273,7 +277,10 @@ def export_iris(root):
                "features: [sepal_length, sepal_width, petal_length, "
                "petal_width]\n"
                "labels: [setosa, versicolor, virginica]\n"
-               "max_batch_size: 64\n")
+               "max_batch_size: 64\n"
+               "# prefilled in the API docs' \"Try it out\"\n"
+               "example: {sepal_length: 5.1, sepal_width: 3.5, "
+               "petal_length: 1.4, petal_width: 0.2}\n")
 
 
 def export_digits(root):
@@ -291,13 +298,13 @@ def export_digits(root):
     nodes = [helper.make_node("Mul", ["pixels", "inv16"], ["scaled"])]
     prev = "scaled"
     for i in range(len(Ws)):
-        out = "logits" if i == len(Ws) - 1 else "h%d" % i
-        nodes.append(helper.make_node("Gemm", [prev, "W%d" % i, "b%d" % i],
-                                      [out + ("" if out == "logits"
-                                              else "_lin")]))
-        if out != "logits":
-            nodes.append(helper.make_node("Relu", [out + "_lin"], [out]))
-        prev = out
+        gemm = [prev, "W%d" % i, "b%d" % i]
+        if i == len(Ws) - 1:
+            nodes.append(helper.make_node("Gemm", gemm, ["logits"]))
+        else:
+            prev = "h%d" % i
+            nodes.append(helper.make_node("Gemm", gemm, [prev + "_lin"]))
+            nodes.append(helper.make_node("Relu", [prev + "_lin"], [prev]))
     nodes += [
         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
         helper.make_node("ArgMax", ["logits"], ["label"], axis=1,
@@ -442,7 +449,9 @@ def export_tabular(root):
                "id 0-4 = car, home, education, business, other (input "
                "category); outputs the default probability (score), "
                "score > 0.5 (flag) and a risk band 0-3 (bucket). Logistic "
-               "regression on synthetic data.\n")
+               "regression on synthetic data.\n"
+               "example: {inputs: {numeric: [[45.0, 0.35, 4.0]], "
+               "category: [0]}}\n")
 
 
 # --------------------------------------------------------------------------
@@ -452,7 +461,7 @@ def export_tabular(root):
 def export_dtypes(root):
     types = [
         ("f32", TensorProto.FLOAT, np.float32,
-         [[1.5, -0.25], [0.1, -1099511627776.0]]),
+         [[1.5, -0.25], [0.1, -3e38]]),
         ("f64", TensorProto.DOUBLE, np.float64,
          [[0.1, -2.5], [1.7976931348623157e308, 2.2250738585072014e-308]]),
         ("i8", TensorProto.INT8, np.int8, [[-128, 127], [0, -1]]),

@@ -1,0 +1,33 @@
+# The two set-up commands are `make run` and `make test`; both fetch ONNX
+# Runtime into .cache/ first when it is missing (scripts/setup-ort.sh).
+ADDR   ?= :8080
+MODELS ?= ./models
+GO     ?= go
+
+.PHONY: run test build ort docs models e2e bench vet fuzz
+
+run: ort
+	$(GO) run ./cmd/onnxserve serve --addr $(ADDR) --models $(MODELS)
+
+test: ort
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	scripts/swag.sh --check
+	$(GO) test -count=1 ./...
+
+build: ort
+	$(GO) build -o bin/onnxserve ./cmd/onnxserve
+
+ort:
+	@scripts/setup-ort.sh >/dev/null
+
+docs:
+	scripts/swag.sh
+
+# Regenerates models/ and runtime/testdata/ (needs Debian's python3-onnx,
+# python3-sklearn); the results are committed, so tests don't need Python.
+models:
+	/usr/bin/python3 scripts/export_models.py
+
+fuzz: ort
+	$(GO) test ./handlers -run XXX -fuzz FuzzDecodePredict -fuzztime 60s

@@ -1,0 +1,194 @@
+// Command onnxserve serves a repository of ONNX models as REST APIs.
+//
+//	onnxserve serve [--addr :8080] [--models ./models] ...
+//	onnxserve inspect FILE.onnx
+//
+// Every serve flag can also be set from the environment as ONNXSERVE_<FLAG>,
+// e.g. ONNXSERVE_ADDR=:9000 or ONNXSERVE_MAX_BODY_BYTES=1048576.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/onnxserve/onnxserve/handlers"
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(os.Args[1:], os.Stdout, log); err != nil {
+		log.Error(err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer, log *slog.Logger) error {
+	if len(args) == 0 {
+		return errors.New("usage: onnxserve serve [flags] | onnxserve inspect FILE.onnx")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], log)
+	case "inspect":
+		return inspect(args[1:], stdout)
+	}
+	return fmt.Errorf("unknown command %q: want serve or inspect", args[0])
+}
+
+type serveFlags struct {
+	addr          string
+	models        string
+	maxBody       int64
+	maxConcurrent int
+	skipBad       bool
+	shutdownGrace time.Duration
+}
+
+func parseServeFlags(args []string) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&f.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&f.models, "models", "./models", "model repository directory")
+	fs.Int64Var(&f.maxBody, "max-body-bytes", 32<<20, "largest request body accepted (413 above)")
+	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
+	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	// Environment first, so explicit flags win.
+	var envErr error
+	fs.VisitAll(func(fl *flag.Flag) {
+		key := "ONNXSERVE_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok {
+			if err := fl.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", key, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return f, nil
+}
+
+// projectRoot is where the ORT cache lives: beside the binary's source
+// checkout when run with `go run`/`make run`, else the working directory.
+func projectRoot() string {
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			if _, err := os.Stat(filepath.Join(d, ".cache", "onnxruntime")); err == nil {
+				return d
+			}
+		}
+	}
+	return "."
+}
+
+func initORT(log *slog.Logger) error {
+	lib, err := runtime.FindLibrary(projectRoot())
+	if err != nil {
+		return err
+	}
+	v, err := runtime.Init(lib)
+	if err != nil {
+		return err
+	}
+	log.Info("ONNX Runtime loaded", "version", v, "library", lib)
+	return nil
+}
+
+func serve(args []string, log *slog.Logger) error {
+	f, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	if err := initORT(log); err != nil {
+		return err
+	}
+	defer runtime.Shutdown()
+
+	limiter := runtime.NewLimiter(f.maxConcurrent)
+	repo, err := runtime.OpenRepository(f.models, runtime.LoadOptions{Limiter: limiter, Logger: log}, f.skipBad)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handlers.New(handlers.Options{Repository: repo, MaxBodyBytes: f.maxBody, Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "models", f.models, "max_concurrent_runs", limiter.Cap(),
+		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "grace", f.shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
+	defer cancel()
+	// Shutdown returns once every handler has returned, so the deferred
+	// repo.Close and runtime.Shutdown never pull a session from under a run.
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func inspect(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: onnxserve inspect FILE.onnx")
+	}
+	if err := initORT(slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		return err
+	}
+	defer runtime.Shutdown()
+	sig, md, err := runtime.Inspect(args[0])
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", args[0], err)
+	}
+	fmt.Fprintf(stdout, "%s\n", args[0])
+	fmt.Fprintf(stdout, "producer: %s\ngraph: %s\ndescription: %s\n", md.Producer, md.GraphName, md.Description)
+	for k, v := range md.Custom {
+		fmt.Fprintf(stdout, "metadata %s: %s\n", k, v)
+	}
+	for _, in := range sig.Inputs {
+		fmt.Fprintf(stdout, "input  %-20s %-8v %s\n", in.Name, in.DType, runtime.FormatShape(in.Shape))
+	}
+	for _, out := range sig.Outputs {
+		fmt.Fprintf(stdout, "output %-20s %-8v %s\n", out.Name, out.DType, runtime.FormatShape(out.Shape))
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package handlers
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/onnxserve/onnxserve/docs"
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// apiDocs is the Swagger document served at /swagger/doc.json: swag's
+// static part (docs/, generated from the annotations) plus, for every
+// loaded model, its own predict path with request and response schemas
+// built from its signature and config.yaml. It is rebuilt when the
+// repository's set of models changes.
+type apiDocs struct {
+	repo *runtime.Repository
+
+	mu         sync.Mutex
+	generation uint64
+	doc        []byte
+}
+
+func newAPIDocs(repo *runtime.Repository) *apiDocs {
+	return &apiDocs{repo: repo, generation: ^uint64(0)}
+}
+
+func (d *apiDocs) get() []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if g := d.repo.Generation(); g != d.generation || d.doc == nil {
+		d.doc = buildDoc(d.repo)
+		d.generation = g
+	}
+	return d.doc
+}
+
+type obj = map[string]any
+
+func buildDoc(repo *runtime.Repository) []byte {
+	var doc obj
+	if err := json.Unmarshal([]byte(docs.SwaggerInfo.ReadDoc()), &doc); err != nil {
+		panic(fmt.Sprintf("docs/ holds invalid JSON: %v", err)) // generated code; a test pins it
+	}
+	paths, _ := doc["paths"].(obj)
+	defs, _ := doc["definitions"].(obj)
+	if defs == nil {
+		defs = obj{}
+		doc["definitions"] = defs
+	}
+	var tags []any
+	for _, st := range repo.Status() {
+		if len(st.Versions) == 0 {
+			continue
+		}
+		m := st.Versions[len(st.Versions)-1]
+		tag := "model: " + m.Name
+		tags = append(tags, obj{"name": tag, "description": modelDescription(m)})
+		defs[m.Name+".Request"] = requestSchema(m)
+		defs[m.Name+".Response"] = responseSchema(m)
+		paths["/v1/models/"+m.Name+"/predict"] = obj{"post": obj{
+			"tags":        []any{tag},
+			"summary":     "Predict with " + m.Name,
+			"description": modelDescription(m),
+			"operationId": "predict_" + m.Name,
+			"consumes":    []any{"application/json"},
+			"produces":    []any{"application/json"},
+			"parameters": []any{obj{
+				"in": "body", "name": "request", "required": true,
+				"schema": obj{"$ref": "#/definitions/" + m.Name + ".Request"},
+			}},
+			"responses": obj{
+				"200": obj{"description": "the model's outputs", "schema": obj{"$ref": "#/definitions/" + m.Name + ".Response"}},
+				"400": errorResponse("malformed JSON or empty body"),
+				"413": errorResponse("body too large"),
+				"422": errorResponse("the body does not fit the model; details name each field"),
+				"500": errorResponse("ONNX Runtime failed"),
+			},
+		}}
+	}
+	if existing, ok := doc["tags"].([]any); ok {
+		tags = append(tags, existing...)
+	}
+	doc["tags"] = tags
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		panic(err) // built from JSON values only
+	}
+	return b
+}
+
+func errorResponse(desc string) obj {
+	return obj{"description": desc, "schema": obj{"$ref": "#/definitions/handlers.Error"}}
+}
+
+// modelDescription is what a product engineer who never saw the model needs.
+func modelDescription(m *runtime.Model) string {
+	var b strings.Builder
+	if m.Config.Description != "" {
+		b.WriteString(m.Config.Description + "\n\n")
+	}
+	fmt.Fprintf(&b, "Version %s.", m.Version)
+	if len(m.Config.Features) > 0 {
+		fmt.Fprintf(&b, " Features, in order: `%s`.", strings.Join(m.Config.Features, "`, `"))
+	}
+	if len(m.Config.Labels) > 0 {
+		fmt.Fprintf(&b, " Labels: `%s`.", strings.Join(m.Config.Labels, "`, `"))
+	}
+	b.WriteString("\n\nInputs:")
+	for _, in := range m.Signature.Inputs {
+		fmt.Fprintf(&b, "\n- `%s`: %v, shape %s", in.Name, in.DType, runtime.FormatShape(in.Shape))
+	}
+	b.WriteString("\n\nOutputs:")
+	for _, out := range m.Signature.Outputs {
+		fmt.Fprintf(&b, "\n- `%s`: %v, shape %s", out.Name, out.DType, runtime.FormatShape(out.Shape))
+	}
+	if m.Config.MaxBatchSize > 0 {
+		fmt.Fprintf(&b, "\n\nAt most %d rows per request.", m.Config.MaxBatchSize)
+	}
+	return b.String()
+}
+
+func requestSchema(m *runtime.Model) obj {
+	if f := m.Config.Features; len(f) > 0 {
+		props := obj{}
+		required := make([]any, len(f))
+		in := m.Signature.Inputs[0]
+		for i, name := range f {
+			props[name] = obj{"type": jsonType(in.DType), "description": fmt.Sprintf("column %d of input %s (%v)", i, in.Name, in.DType)}
+			required[i] = name
+		}
+		s := obj{
+			"type": "object", "properties": props, "required": required,
+			"description": "One row as named features. For several rows send {\"instances\": [{...}, {...}]}; rows as arrays: {\"instances\": [[...]]}; or the raw tensor: {\"inputs\": {\"" + in.Name + "\": [[...]]}}.",
+		}
+		s["example"] = example(m)
+		return s
+	}
+	props := obj{}
+	var required []any
+	for _, in := range m.Signature.Inputs {
+		props[in.Name] = tensorSchema(in)
+		required = append(required, in.Name)
+	}
+	return obj{
+		"type": "object", "required": []any{"inputs"},
+		"properties": obj{"inputs": obj{"type": "object", "properties": props, "required": required}},
+		"example":    example(m),
+	}
+}
+
+func responseSchema(m *runtime.Model) obj {
+	props := obj{}
+	for _, out := range m.Signature.Outputs {
+		props[out.Name] = tensorSchema(out)
+	}
+	s := obj{"type": "object", "properties": obj{
+		"model":   obj{"type": "string", "example": m.Name},
+		"version": obj{"type": "string", "example": m.Version},
+		"outputs": obj{"type": "object", "properties": props},
+	}}
+	if len(m.Config.Labels) > 0 {
+		scores := obj{}
+		for _, l := range m.Config.Labels {
+			scores[l] = obj{"type": "number"}
+		}
+		s["properties"].(obj)["predictions"] = obj{"type": "array", "items": obj{
+			"type": "object", "properties": obj{
+				"label":  obj{"type": "string", "enum": toAny(m.Config.Labels)},
+				"scores": obj{"type": "object", "properties": scores},
+			},
+		}}
+	}
+	return s
+}
+
+// tensorSchema is a nested array schema whose fixed dimensions become
+// minItems/maxItems, so the docs state the shape a client must send.
+func tensorSchema(spec runtime.TensorSpec) obj {
+	desc := fmt.Sprintf("%v tensor of shape %s (-1: any size)", spec.DType, runtime.FormatShape(spec.Shape))
+	if spec.DType == runtime.MapSequence {
+		return obj{"type": "array", "description": "one {label: score} object per row",
+			"items": obj{"type": "object", "additionalProperties": obj{"type": "number"}}}
+	}
+	s := obj{"type": jsonType(spec.DType)}
+	for i := len(spec.Shape) - 1; i >= 0; i-- {
+		a := obj{"type": "array", "items": s}
+		if d := spec.Shape[i]; d >= 0 {
+			a["minItems"], a["maxItems"] = d, d
+		}
+		s = a
+	}
+	s["description"] = desc
+	return s
+}
+
+func jsonType(d runtime.DType) string {
+	switch {
+	case d.IsFloat():
+		return "number"
+	case d.IsInteger():
+		return "integer"
+	case d == runtime.Bool:
+		return "boolean"
+	}
+	return "string"
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// example is config.yaml's example, or else a valid body of one row of
+// zeros, so "Try it out" always starts from something the model accepts.
+func example(m *runtime.Model) any {
+	if m.Config.Example != nil {
+		return m.Config.Example
+	}
+	if f := m.Config.Features; len(f) > 0 {
+		e := obj{}
+		for _, name := range f {
+			e[name] = 0
+		}
+		return e
+	}
+	inputs := obj{}
+	for _, in := range m.Signature.Inputs {
+		var v any
+		switch {
+		case in.DType == runtime.String:
+			v = ""
+		case in.DType == runtime.Bool:
+			v = false
+		default:
+			v = 0
+		}
+		for i := len(in.Shape) - 1; i >= 0; i-- {
+			n := max(in.Shape[i], 1)
+			a := make([]any, n)
+			for j := range a {
+				a[j] = v
+			}
+			v = a
+		}
+		inputs[in.Name] = v
+	}
+	return obj{"inputs": inputs}
+}
