@@ -148,13 +148,6 @@ func appendNested[T any](b []byte, shape []int64, data []T, elem func([]byte, T)
 	return append(b, ']')
 }
 
-type signed interface {
-	~int8 | ~int16 | ~int32 | ~int64
-}
-type unsigned interface {
-	~uint8 | ~uint16 | ~uint32 | ~uint64
-}
-
 func appendInt[T signed](b []byte, v T) []byte    { return strconv.AppendInt(b, int64(v), 10) }
 func appendUint[T unsigned](b []byte, v T) []byte { return strconv.AppendUint(b, uint64(v), 10) }
 
