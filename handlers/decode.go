@@ -626,6 +626,9 @@ func (b *buffer[T]) reserve(n int) {
 }
 
 func (b *buffer[T]) tensor(dt runtime.DType, shape []int64) runtime.Tensor {
+	if b.data == nil {
+		b.data = []T{} // empty, but not a nil that could pass for a missing input
+	}
 	return runtime.Tensor{DType: dt, Shape: shape, Data: b.data}
 }
 
@@ -737,7 +740,7 @@ func leafFloat64(d *decoder, dt runtime.DType) (float64, *Error) {
 }
 
 func leafSigned[T signed](d *decoder, dt runtime.DType) (T, *Error) {
-	text, mag, neg, err := d.integer()
+	text, mag, neg, err := d.integer(dt)
 	if err != nil {
 		return 0, err
 	}
@@ -755,7 +758,7 @@ func leafSigned[T signed](d *decoder, dt runtime.DType) (T, *Error) {
 }
 
 func leafUnsigned[T unsigned](d *decoder, dt runtime.DType) (T, *Error) {
-	text, mag, neg, err := d.integer()
+	text, mag, neg, err := d.integer(dt)
 	if err != nil {
 		return 0, err
 	}
@@ -1081,9 +1084,8 @@ func (d *decoder) number() (text []byte, integral bool, err *Error) {
 	return b[start:i], integral, nil
 }
 
-// integer scans a JSON integer at d.i and returns its magnitude, which is
-// math.MaxUint64 when it does not fit in 64 bits.
-func (d *decoder) integer() (text []byte, mag uint64, neg bool, err *Error) {
+// integer scans a JSON integer at d.i for dt and returns its magnitude.
+func (d *decoder) integer(dt runtime.DType) (text []byte, mag uint64, neg bool, err *Error) {
 	text, integral, err := d.numeric("an integer")
 	if err != nil {
 		return nil, 0, false, err
@@ -1096,10 +1098,11 @@ func (d *decoder) integer() (text []byte, mag uint64, neg bool, err *Error) {
 		digits = digits[1:]
 	}
 	if len(digits) > 19 { // 19 digits always fit in a uint64, 20 may not
-		if mag, perr := strconv.ParseUint(unsafeString(digits), 10, 64); perr == nil {
-			return text, mag, neg, nil
+		mag, perr := strconv.ParseUint(unsafeString(digits), 10, 64)
+		if perr != nil {
+			return nil, 0, false, intRange(text, dt)
 		}
-		return text, math.MaxUint64, neg, nil
+		return text, mag, neg, nil
 	}
 	for _, c := range digits {
 		mag = mag*10 + uint64(c-'0')

@@ -50,18 +50,18 @@ func appendPredictResponse(b []byte, m *runtime.Model, outs []runtime.Tensor) []
 
 // appendPredictions names each row's best class and its scores by label.
 func appendPredictions(b []byte, labels []string, scores runtime.Tensor) []byte {
-	var vals []float64
 	switch d := scores.Data.(type) {
 	case []float32:
-		vals = make([]float64, len(d))
-		for i, f := range d {
-			vals[i] = float64(f)
-		}
+		return appendLabelled(b, labels, d, 32)
 	case []float64:
-		vals = d
-	default:
-		return b
+		return appendLabelled(b, labels, d, 64)
 	}
+	return b
+}
+
+// appendLabelled writes scores row by row; bits keeps float32 scores as
+// short as in "outputs".
+func appendLabelled[T float32 | float64](b []byte, labels []string, vals []T, bits int) []byte {
 	n := len(labels)
 	b = append(b, `,"predictions":[`...)
 	for r := 0; r+n <= len(vals); r += n {
@@ -84,7 +84,7 @@ func appendPredictions(b []byte, labels []string, scores runtime.Tensor) []byte 
 			}
 			b = appendString(b, labels[j])
 			b = append(b, ':')
-			b = appendFloat(b, v, 64)
+			b = appendFloat(b, float64(v), bits)
 		}
 		b = append(b, "}}"...)
 	}

@@ -145,6 +145,9 @@ func (s *Server) predict(c *gin.Context) {
 		return
 	}
 	inputs, err := DecodePredict(body, &m.Signature, DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize})
+	if err == nil {
+		err = checkBatch(&m.Signature, inputs, "inputs.")
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

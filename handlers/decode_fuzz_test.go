@@ -1,0 +1,134 @@
+package handlers
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// fuzzSigs are the signatures the fuzzer decodes every body against; the
+// first byte of the input picks one.
+var fuzzSigs = []struct {
+	sig *runtime.Signature
+	opt DecodeOptions
+}{
+	{decIrisSig, decIrisOpt},
+	{decIrisSig, DecodeOptions{MaxBatch: 3}},
+	{decMultiSig, DecodeOptions{}},
+	{decScalarSig, DecodeOptions{}},
+	{decImageSig, DecodeOptions{MaxBatch: 2}},
+	{decAllSig, DecodeOptions{}},
+	{decVectorSig, DecodeOptions{}},
+	{decOne(runtime.String, -1), DecodeOptions{}},
+	{decOne(runtime.Uint8, 2, -1), DecodeOptions{}},
+}
+
+func FuzzDecodePredict(f *testing.F) {
+	for n, tc := range decodeCases() {
+		pick := n % len(fuzzSigs)
+		for i, s := range fuzzSigs {
+			if s.sig == tc.sig {
+				pick = i
+			}
+		}
+		f.Add(uint8(pick), tc.body)
+	}
+	for i := range fuzzSigs {
+		f.Add(uint8(i), `{"inputs": {"v": [[1, 2], [3, 4]]}}`)
+	}
+	f.Fuzz(func(t *testing.T, pick uint8, body string) {
+		s := fuzzSigs[int(pick)%len(fuzzSigs)]
+		got, err := DecodePredict([]byte(body), s.sig, s.opt)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %T %v is not an *Error", err, err)
+			}
+			if e.Kind != KindBadRequest && e.Kind != KindValidation {
+				t.Fatalf("error kind %d: %v", e.Kind, e)
+			}
+			if e.Kind == KindValidation && (len(e.Details) == 0 || e.Details[0].Field == "") {
+				t.Fatalf("422 without a field: %#v", e)
+			}
+			return
+		}
+		if len(got) != len(s.sig.Inputs) {
+			t.Fatalf("%d tensors for %d inputs", len(got), len(s.sig.Inputs))
+		}
+		for i, tensor := range got {
+			spec := s.sig.Inputs[i]
+			if err := tensor.Check(); err != nil {
+				t.Fatalf("input %s: %v", spec.Name, err)
+			}
+			if tensor.DType != spec.DType || len(tensor.Shape) != len(spec.Shape) {
+				t.Fatalf("input %s: %v %v for spec %v %v", spec.Name, tensor.DType, tensor.Shape, spec.DType, spec.Shape)
+			}
+			for k, dim := range spec.Shape {
+				if dim >= 0 && tensor.Shape[k] != dim || tensor.Shape[k] < 0 {
+					t.Fatalf("input %s: shape %v for spec %v", spec.Name, tensor.Shape, spec.Shape)
+				}
+			}
+			if len(spec.Shape) > 0 && spec.Shape[0] < 0 &&
+				(tensor.Shape[0] == 0 || s.opt.MaxBatch > 0 && tensor.Shape[0] > int64(s.opt.MaxBatch)) {
+				t.Fatalf("input %s: batch %d with max %d", spec.Name, tensor.Shape[0], s.opt.MaxBatch)
+			}
+		}
+	})
+}
+
+// Benchmarks: the bodies a FastAPI comparison sends.
+
+func BenchmarkDecodePredict(b *testing.B) {
+	// Python's json writes floats with up to 17 significant digits.
+	row := func(seed int) string {
+		var sb strings.Builder
+		sb.WriteByte('[')
+		for i := range 784 {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			v := float64((seed*784+i)%1000)/997 + 1e-9*float64(i)
+			sb.WriteString(strconv.FormatFloat(v, 'g', 17, 64))
+		}
+		sb.WriteByte(']')
+		return sb.String()
+	}
+	rows := func(n int, row func(int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = row(i)
+		}
+		return `{"instances": [` + strings.Join(parts, ", ") + `]}`
+	}
+	mnist := &runtime.Signature{Inputs: []runtime.TensorSpec{{Name: "x", DType: runtime.Float32, Shape: []int64{-1, 784}}}}
+	for _, bc := range []struct {
+		name string
+		sig  *runtime.Signature
+		opt  DecodeOptions
+		body string
+	}{
+		{"iris_object", decIrisSig, decIrisOpt,
+			`{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`},
+		{"iris_64_rows", decIrisSig, decIrisOpt,
+			rows(64, func(i int) string { return "[5.1, 3.5, 1.4, 0." + strconv.Itoa(i%10) + "]" })},
+		{"784_floats_1_row", mnist, DecodeOptions{}, rows(1, row)},
+		{"784_floats_32_rows", mnist, DecodeOptions{}, rows(32, row)},
+	} {
+		body := []byte(bc.body)
+		if _, err := DecodePredict(body, bc.sig, bc.opt); err != nil {
+			b.Fatalf("%s: %v", bc.name, err)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodePredict(body, bc.sig, bc.opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,492 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// Signatures built by hand: the decoder needs no ONNX Runtime.
+var (
+	decFeatures = []string{"sepal_length", "sepal_width", "petal_length", "petal_width"}
+	decIrisOpt  = DecodeOptions{Features: decFeatures, MaxBatch: 64}
+	decIrisSig  = &runtime.Signature{Inputs: []runtime.TensorSpec{
+		{Name: "X", DType: runtime.Float32, Shape: []int64{-1, 4}},
+	}}
+	decMultiSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
+		{Name: "numeric", DType: runtime.Float32, Shape: []int64{-1, 3}},
+		{Name: "category", DType: runtime.Int64, Shape: []int64{-1}},
+	}}
+	decScalarSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
+		{Name: "x", DType: runtime.Float32, Shape: []int64{-1, 2}},
+		{Name: "scale", DType: runtime.Float32, Shape: []int64{}},
+	}}
+	decScalarOnlySig = &runtime.Signature{Inputs: []runtime.TensorSpec{
+		{Name: "scale", DType: runtime.Float64, Shape: []int64{}},
+	}}
+	decImageSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
+		{Name: "img", DType: runtime.Float32, Shape: []int64{-1, 2, 2}},
+	}}
+	decVectorSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
+		{Name: "v", DType: runtime.Int32, Shape: []int64{-1}},
+	}}
+	decAllSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
+		{Name: "f32", DType: runtime.Float32, Shape: []int64{-1, 2}},
+		{Name: "f64", DType: runtime.Float64, Shape: []int64{-1}},
+		{Name: "f16", DType: runtime.Float16, Shape: []int64{-1}},
+		{Name: "bf16", DType: runtime.BFloat16, Shape: []int64{-1}},
+		{Name: "i8", DType: runtime.Int8, Shape: []int64{-1}},
+		{Name: "i16", DType: runtime.Int16, Shape: []int64{-1}},
+		{Name: "i32", DType: runtime.Int32, Shape: []int64{-1}},
+		{Name: "i64", DType: runtime.Int64, Shape: []int64{-1}},
+		{Name: "u8", DType: runtime.Uint8, Shape: []int64{-1, 2}},
+		{Name: "u16", DType: runtime.Uint16, Shape: []int64{-1}},
+		{Name: "u32", DType: runtime.Uint32, Shape: []int64{-1}},
+		{Name: "u64", DType: runtime.Uint64, Shape: []int64{-1}},
+		{Name: "b", DType: runtime.Bool, Shape: []int64{-1}},
+		{Name: "s", DType: runtime.String, Shape: []int64{-1}},
+	}}
+	decAllBody = `{"inputs": {
+		"f32": [[1.5, -2]], "f64": [1e300], "f16": [65504], "bf16": [-0.5],
+		"i8": [-128, 127], "i16": [-32768], "i32": [2147483647], "i64": [-9223372036854775808],
+		"u8": [[0, 255]], "u16": [65535], "u32": [4294967295], "u64": [18446744073709551615],
+		"b": [true, false], "s": ["a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00", ""]}}`
+)
+
+// decOne is a signature with a single input named "v".
+func decOne(dt runtime.DType, shape ...int64) *runtime.Signature {
+	return &runtime.Signature{Inputs: []runtime.TensorSpec{{Name: "v", DType: dt, Shape: shape}}}
+}
+
+func decF32(shape []int64, v ...float32) runtime.Tensor {
+	return runtime.Tensor{DType: runtime.Float32, Shape: shape, Data: v}
+}
+
+type decodeCase struct {
+	name   string // the behaviour the case pins down
+	sig    *runtime.Signature
+	opt    DecodeOptions
+	body   string
+	want   []runtime.Tensor // for a success
+	kind   Kind             // for a failure
+	fields []string         // for a failure: every Detail's field, in order
+	msg    string           // for a failure: a part of the message
+}
+
+func decodeCases() []decodeCase {
+	return []decodeCase{
+		// Successes.
+		{name: "one object of named features is one row in feature order",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`,
+			want: []runtime.Tensor{decF32([]int64{1, 4}, 5.1, 3.5, 1.4, 0.2)}},
+		{name: "named features go to their column whatever the key order",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"petal_width": 0.2, "sepal_length": 5.1, "petal_length": 1.4, "sepal_width": 3.5}`,
+			want: []runtime.Tensor{decF32([]int64{1, 4}, 5.1, 3.5, 1.4, 0.2)}},
+		{name: "instances of named-feature objects are rows",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"instances": [{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4},
+				{"petal_width": 8, "petal_length": 7, "sepal_width": 6, "sepal_length": 5}]}`,
+			want: []runtime.Tensor{decF32([]int64{2, 4}, 1, 2, 3, 4, 5, 6, 7, 8)}},
+		{name: "instances of arrays are rows of the single input, also when it has features",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}`,
+			want: []runtime.Tensor{decF32([]int64{2, 4}, 5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3)}},
+		{name: "instances of a rank-1 input are scalars",
+			sig: decVectorSig, body: `{"instances": [1, 2, 3]}`,
+			want: []runtime.Tensor{{DType: runtime.Int32, Shape: []int64{3}, Data: []int32{1, 2, 3}}}},
+		{name: "rank-3 instances infer every dimension",
+			sig: decImageSig, body: `{"instances": [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]}`,
+			want: []runtime.Tensor{decF32([]int64{2, 2, 2}, 1, 2, 3, 4, 5, 6, 7, 8)}},
+		{name: "named inputs come back in signature order whatever the body order",
+			sig: decMultiSig, body: `{"inputs": {"category": [7, 9], "numeric": [[1, 2, 3], [4, 5, 6]]}}`,
+			want: []runtime.Tensor{
+				decF32([]int64{2, 3}, 1, 2, 3, 4, 5, 6),
+				{DType: runtime.Int64, Shape: []int64{2}, Data: []int64{7, 9}},
+			}},
+		{name: "a rank-0 input is a bare value",
+			sig: decScalarSig, body: `{"inputs": {"x": [[1, 2]], "scale": 2.0}}`,
+			want: []runtime.Tensor{decF32([]int64{1, 2}, 1, 2), decF32([]int64{}, 2)}},
+		{name: "every dtype decodes to its Go slice, at the edges of its range, with every string escape",
+			sig: decAllSig, body: decAllBody,
+			want: []runtime.Tensor{
+				decF32([]int64{1, 2}, 1.5, -2),
+				{DType: runtime.Float64, Shape: []int64{1}, Data: []float64{1e300}},
+				{DType: runtime.Float16, Shape: []int64{1}, Data: []float32{65504}},
+				{DType: runtime.BFloat16, Shape: []int64{1}, Data: []float32{-0.5}},
+				{DType: runtime.Int8, Shape: []int64{2}, Data: []int8{-128, 127}},
+				{DType: runtime.Int16, Shape: []int64{1}, Data: []int16{-32768}},
+				{DType: runtime.Int32, Shape: []int64{1}, Data: []int32{2147483647}},
+				{DType: runtime.Int64, Shape: []int64{1}, Data: []int64{-9223372036854775808}},
+				{DType: runtime.Uint8, Shape: []int64{1, 2}, Data: []uint8{0, 255}},
+				{DType: runtime.Uint16, Shape: []int64{1}, Data: []uint16{65535}},
+				{DType: runtime.Uint32, Shape: []int64{1}, Data: []uint32{4294967295}},
+				{DType: runtime.Uint64, Shape: []int64{1}, Data: []uint64{18446744073709551615}},
+				{DType: runtime.Bool, Shape: []int64{2}, Data: []bool{true, false}},
+				{DType: runtime.String, Shape: []int64{2}, Data: []string{"a\"\\/\b\f\n\r\t\u00e9\U0001F600", ""}},
+			}},
+		{name: "a lone surrogate escape becomes U+FFFD, as in encoding/json",
+			sig: decOne(runtime.String, -1), body: `{"inputs": {"v": ["\ud800x", "\udc00\u0041"]}}`,
+			want: []runtime.Tensor{{DType: runtime.String, Shape: []int64{2}, Data: []string{"\uFFFDx", "\uFFFDA"}}}},
+		{name: "keys with escapes match feature names",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"sepal\u005flength": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4}`,
+			want: []runtime.Tensor{decF32([]int64{1, 4}, 1, 2, 3, 4)}},
+		{name: "whitespace everywhere, exponents and negative zero are fine",
+			sig: decOne(runtime.Float64, -1), body: " \n\t{ \"inputs\" : { \"v\" : [ -0 , 1E2 , 2.5e-1 , -1.0E+1 ] } } \r\n",
+			want: []runtime.Tensor{{DType: runtime.Float64, Shape: []int64{4}, Data: []float64{0, 100, 0.25, -10}}}},
+		{name: "a dynamic inner dimension takes the size sent",
+			sig: decOne(runtime.Float32, -1, -1), body: `{"inputs": {"v": [[1, 2, 3]]}}`,
+			want: []runtime.Tensor{{DType: runtime.Float32, Shape: []int64{1, 3}, Data: []float32{1, 2, 3}}}},
+		{name: "an empty inner array is a zero dimension, not an error",
+			sig: decOne(runtime.Float32, -1, -1), body: `{"inputs": {"v": [[], []]}}`,
+			want: []runtime.Tensor{{DType: runtime.Float32, Shape: []int64{2, 0}, Data: []float32{}}}},
+		{name: "a batch of exactly max_batch_size is accepted",
+			sig: decVectorSig, opt: DecodeOptions{MaxBatch: 3}, body: `{"instances": [1, 2, 3]}`,
+			want: []runtime.Tensor{{DType: runtime.Int32, Shape: []int64{3}, Data: []int32{1, 2, 3}}}},
+		{name: "float32 rounds 17-digit numbers and keeps subnormal underflow",
+			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": [0.10000000149011612, 1e-50]}}`,
+			want: []runtime.Tensor{{DType: runtime.Float32, Shape: []int64{2}, Data: []float32{0.1, 0}}}},
+
+		// The top level.
+		{name: "an empty body is a 400", sig: decIrisSig, body: "", kind: KindBadRequest, msg: "empty body"},
+		{name: "a whitespace body is a 400", sig: decIrisSig, body: " \n\t ", kind: KindBadRequest, msg: "empty body"},
+		{name: "a top-level array is a 422 on body",
+			sig: decIrisSig, body: `[[1, 2, 3, 4]]`, kind: KindValidation, fields: []string{"body"}},
+		{name: "a top-level number is a 422 on body",
+			sig: decIrisSig, body: `42`, kind: KindValidation, fields: []string{"body"}},
+		{name: "an object with no form and no features is a 422 on body",
+			sig: decMultiSig, body: `{}`, kind: KindValidation, fields: []string{"body"}},
+		{name: "an unknown top-level key is named and the accepted ones listed",
+			sig: decIrisSig, opt: decIrisOpt, body: `{"foo": 1}`, kind: KindValidation, fields: []string{"foo"},
+			msg: `unknown field; expected "inputs", "instances" or the features "sepal_length"`},
+		{name: "inputs and instances cannot both be sent",
+			sig: decIrisSig, body: `{"inputs": {"X": [[1, 2, 3, 4]]}, "instances": [[1, 2, 3, 4]]}`,
+			kind: KindValidation, fields: []string{"instances"}},
+		{name: "named features and instances cannot both be sent",
+			sig: decIrisSig, opt: decIrisOpt, body: `{"sepal_length": 1, "instances": []}`,
+			kind: KindValidation, fields: []string{"instances"}},
+		{name: "a duplicate top-level key is rejected",
+			sig: decIrisSig, body: `{"instances": [[1, 2, 3, 4]], "instances": [[1, 2, 3, 4]]}`,
+			kind: KindValidation, fields: []string{"instances"}},
+
+		// Malformed JSON: 400 with the offset, even after a validation problem.
+		{name: "trailing garbage after the top-level object is a 400",
+			sig: decVectorSig, body: `{"instances": [1]} x`, kind: KindBadRequest, msg: "offset 19"},
+		{name: "a truncated body is a 400",
+			sig: decVectorSig, body: `{"instances": [1, 2`, kind: KindBadRequest, msg: "end of input"},
+		{name: "an invalid literal is a 400",
+			sig: decOne(runtime.Bool, -1), body: `{"inputs": {"v": [tru]}}`, kind: KindBadRequest, msg: "offset"},
+		{name: "a trailing comma is a 400",
+			sig: decVectorSig, body: `{"instances": [1, 2,]}`, kind: KindBadRequest, msg: "offset 20"},
+		{name: "a leading zero is a 400",
+			sig: decVectorSig, body: `{"instances": [01]}`, kind: KindBadRequest},
+		{name: "NaN is not JSON",
+			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": [NaN]}}`, kind: KindBadRequest},
+		{name: "malformed JSON after a validation error is still a 400",
+			sig: decVectorSig, body: `{"instances": ["a"], }`, kind: KindBadRequest},
+		{name: "an invalid escape is a 400",
+			sig: decOne(runtime.String, -1), body: `{"inputs": {"v": ["\x"]}}`, kind: KindBadRequest},
+		{name: "an invalid \\u escape is a 400",
+			sig: decOne(runtime.String, -1), body: `{"inputs": {"v": ["\u12g4"]}}`, kind: KindBadRequest},
+		{name: "a raw control character in a string is a 400",
+			sig: decOne(runtime.String, -1), body: "{\"inputs\": {\"v\": [\"a\nb\"]}}", kind: KindBadRequest},
+		{name: "nesting beyond the depth limit is a 400, not a stack overflow",
+			sig: decVectorSig, body: `{"instances": ` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`,
+			kind: KindBadRequest, msg: "nested deeper than 32"},
+
+		// Named features.
+		{name: "every missing feature is its own detail",
+			sig: decIrisSig, opt: decIrisOpt, body: `{"sepal_length": 5.1, "petal_length": 1.4}`,
+			kind: KindValidation, fields: []string{"sepal_width", "petal_width"}, msg: "missing feature"},
+		{name: "an unknown feature is rejected",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4, "color": 1}`,
+			kind: KindValidation, fields: []string{"color"}},
+		{name: "a duplicate feature is rejected",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4, "sepal_width": 5}`,
+			kind: KindValidation, fields: []string{"sepal_width"}, msg: "duplicate feature"},
+		{name: "a feature of the wrong type is named by the feature",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"sepal_length": "5.1", "sepal_width": 2, "petal_length": 3, "petal_width": 4}`,
+			kind: KindValidation, fields: []string{"sepal_length"}, msg: "expected a number, got a string"},
+		{name: "a problem in instance objects names the instance and feature",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"instances": [{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4},
+				{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4},
+				{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": null}]}`,
+			kind: KindValidation, fields: []string{"instances[2].petal_width"}, msg: "expected a number, got null"},
+		{name: "a missing feature in an instance names the instance",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"instances": [{"sepal_length": 1, "sepal_width": 2, "petal_length": 3}]}`,
+			kind: KindValidation, fields: []string{"instances[0].petal_width"}},
+		{name: "an array among feature objects is rejected by index",
+			sig: decIrisSig, opt: decIrisOpt,
+			body: `{"instances": [{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4}, [1, 2, 3, 4]]}`,
+			kind: KindValidation, fields: []string{"instances[1]"}, msg: "got an array"},
+		{name: "objects as instances without features are rejected",
+			sig: decIrisSig, body: `{"instances": [{"v": 1}]}`,
+			kind: KindValidation, fields: []string{"instances[0]"}, msg: "expected an array, got an object"},
+
+		// Instances.
+		{name: "instances of arrays for a multi-input model point to inputs",
+			sig: decMultiSig, body: `{"instances": [[1, 2, 3]]}`,
+			kind: KindValidation, fields: []string{"instances"}, msg: `"inputs"`},
+		{name: "instances cannot batch a rank-0 input",
+			sig: decScalarOnlySig, body: `{"instances": [1]}`, kind: KindValidation, fields: []string{"instances"}},
+		{name: "an empty batch is rejected",
+			sig: decIrisSig, body: `{"instances": []}`, kind: KindValidation, fields: []string{"instances"}, msg: "must not be empty"},
+		{name: "a batch over max_batch_size says how big it was",
+			sig: decVectorSig, opt: DecodeOptions{MaxBatch: 2}, body: `{"instances": [1, 2, 3, [4, "x"]]}`,
+			kind: KindValidation, fields: []string{"instances"}, msg: "batch of 4 exceeds max_batch_size 2"},
+		{name: "a batch of feature objects over max_batch_size is rejected",
+			sig: decIrisSig, opt: DecodeOptions{Features: decFeatures, MaxBatch: 1},
+			body: `{"instances": [{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4}, {}]}`,
+			kind: KindValidation, fields: []string{"instances"}, msg: "batch of 2 exceeds max_batch_size 1"},
+		{name: "a wrong row length names the first row",
+			sig: decIrisSig, body: `{"instances": [[1, 2, 3, 4, 5]]}`,
+			kind: KindValidation, fields: []string{"instances[0]"}, msg: "dimension 1 must be 4, got 5"},
+		{name: "a short later row is ragged",
+			sig: decIrisSig, body: `{"instances": [[1, 2, 3, 4], [1, 2, 3]]}`,
+			kind: KindValidation, fields: []string{"instances[1]"}, msg: "expected 4 elements, got 3"},
+		{name: "flat instances for a rank-2 input are a rank error on the instance",
+			sig: decIrisSig, body: `{"instances": [1, 2, 3, 4]}`,
+			kind: KindValidation, fields: []string{"instances[0]"}, msg: "expected rank 1 (shape [4]) for each instance, got rank 0"},
+		{name: "instances that are not an array",
+			sig: decIrisSig, body: `{"instances": {"a": 1}}`, kind: KindValidation, fields: []string{"instances"}},
+
+		// Named inputs.
+		{name: "every missing input is its own detail",
+			sig: decAllSig, body: `{"inputs": {"f64": [1]}}`, kind: KindValidation,
+			fields: []string{"inputs.f32", "inputs.f16", "inputs.bf16", "inputs.i8", "inputs.i16", "inputs.i32", "inputs.i64",
+				"inputs.u8", "inputs.u16", "inputs.u32", "inputs.u64", "inputs.b", "inputs.s"}, msg: "missing input"},
+		{name: "an unknown input lists the accepted ones",
+			sig: decMultiSig, body: `{"inputs": {"numeric": [[1, 2, 3]], "category": [1], "extra": 1}}`,
+			kind: KindValidation, fields: []string{"inputs.extra"}, msg: `expected one of "numeric", "category"`},
+		{name: "a duplicate input is rejected",
+			sig: decVectorSig, body: `{"inputs": {"v": [1], "v": [2]}}`, kind: KindValidation, fields: []string{"inputs.v"}},
+		{name: "inputs must be an object",
+			sig: decVectorSig, body: `{"inputs": [[1]]}`, kind: KindValidation, fields: []string{"inputs"}},
+		{name: "a string where a number belongs names the element",
+			sig: decIrisSig, body: `{"inputs": {"X": [[1, "2", 3, 4]]}}`,
+			kind: KindValidation, fields: []string{"inputs.X[0][1]"}, msg: "expected a number, got a string"},
+		{name: "ragged rows name the row",
+			sig: decIrisSig, body: `{"inputs": {"X": [[1, 2, 3, 4], [1, 2, 3]]}}`,
+			kind: KindValidation, fields: []string{"inputs.X[1]"}, msg: "expected 4 elements, got 3"},
+		{name: "too deep a tensor is a rank error",
+			sig: decIrisSig, body: `{"inputs": {"X": [[[1, 2, 3, 4]]]}}`,
+			kind: KindValidation, fields: []string{"inputs.X"}, msg: "expected rank 2 (shape [-1, 4]), got rank 3"},
+		{name: "too shallow a tensor is a rank error",
+			sig: decIrisSig, body: `{"inputs": {"X": [1, 2, 3, 4]}}`,
+			kind: KindValidation, fields: []string{"inputs.X"}, msg: "expected rank 2 (shape [-1, 4]), got rank 1"},
+		{name: "an array for a rank-0 input is a rank error",
+			sig: decScalarSig, body: `{"inputs": {"x": [[1, 2]], "scale": [2]}}`,
+			kind: KindValidation, fields: []string{"inputs.scale"}, msg: "expected rank 0 (shape []), got rank 1"},
+		{name: "a wrong fixed dimension names the input",
+			sig: decIrisSig, body: `{"inputs": {"X": [[1, 2, 3, 4, 5]]}}`,
+			kind: KindValidation, fields: []string{"inputs.X"}, msg: "dimension 1 must be 4, got 5"},
+		{name: "an array where a number belongs, after the first, names the element",
+			sig: decIrisSig, body: `{"inputs": {"X": [[1, 2, 3, 4], [1, [2], 3, 4]]}}`,
+			kind: KindValidation, fields: []string{"inputs.X[1][1]"}, msg: "expected a number, got an array"},
+		{name: "a number where a row belongs, after the first, names the row",
+			sig: decIrisSig, body: `{"inputs": {"X": [[1, 2, 3, 4], 5]}}`,
+			kind: KindValidation, fields: []string{"inputs.X[1]"}, msg: "expected an array, got a number"},
+		{name: "a batch of named inputs over max_batch_size",
+			sig: decMultiSig, opt: DecodeOptions{MaxBatch: 1}, body: `{"inputs": {"category": [1, 2]}}`,
+			kind: KindValidation, fields: []string{"inputs.category"}, msg: "batch of 2 exceeds max_batch_size 1"},
+		{name: "an empty batch of named inputs is rejected",
+			sig: decMultiSig, body: `{"inputs": {"category": []}}`,
+			kind: KindValidation, fields: []string{"inputs.category"}, msg: "must not be empty"},
+		{name: "null as a whole input",
+			sig: decVectorSig, body: `{"inputs": {"v": null}}`, kind: KindValidation, fields: []string{"inputs.v"}, msg: "got null"},
+
+		// Element types.
+		{name: "an integer out of range names the dtype's range",
+			sig: decOne(runtime.Uint8, -1, 2), body: `{"inputs": {"v": [[1, 300]]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0][1]"}, msg: "300 is out of range for uint8 (0 to 255)"},
+		{name: "a negative number for an unsigned dtype is out of range",
+			sig: decOne(runtime.Uint32, -1), body: `{"inputs": {"v": [-1]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "out of range for uint32"},
+		{name: "one below int8's minimum is out of range",
+			sig: decOne(runtime.Int8, -1), body: `{"inputs": {"v": [-129]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "-129 is out of range for int8 (-128 to 127)"},
+		{name: "an integer beyond 64 bits is out of range",
+			sig: decOne(runtime.Int64, -1), body: `{"inputs": {"v": [99999999999999999999999]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "out of range for int64"},
+		{name: "a fraction for an integer dtype",
+			sig: decOne(runtime.Int64, -1), body: `{"inputs": {"v": [1, 1.5]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[1]"}, msg: "expected an integer, got 1.5"},
+		{name: "an exponent for an integer dtype",
+			sig: decOne(runtime.Int32, -1), body: `{"inputs": {"v": [1e3]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "expected an integer, got 1e3"},
+		{name: "a finite number that overflows float32",
+			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": [1e39]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "1e39 is out of range for float32"},
+		{name: "a number that overflows float64",
+			sig: decOne(runtime.Float64, -1), body: `{"inputs": {"v": [-1e400]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "out of range for float64"},
+		{name: "a number that overflows float16 though float32 holds it",
+			sig: decOne(runtime.Float16, -1), body: `{"inputs": {"v": [65520]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "out of range for float16"},
+		{name: "bool takes true and false only, not 0 or 1",
+			sig: decOne(runtime.Bool, -1), body: `{"inputs": {"v": [true, 1]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[1]"}, msg: "expected true or false, got a number"},
+		{name: "a boolean for a number",
+			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": [true]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "expected a number, got a boolean"},
+		{name: "a number for a string input",
+			sig: decOne(runtime.String, -1), body: `{"inputs": {"v": ["a", 1]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[1]"}, msg: "expected a string, got a number"},
+		{name: "a string for an integer input",
+			sig: decOne(runtime.Int16, -1), body: `{"inputs": {"v": ["1"]}}`,
+			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "expected an integer, got a string"},
+		{name: "a string where a rank-1 number tensor belongs is a type error, not a rank error",
+			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": "1"}}`,
+			kind: KindValidation, fields: []string{"inputs.v"}, msg: "expected an array, got a string"},
+	}
+}
+
+func TestDecodePredict(t *testing.T) {
+	for _, tc := range decodeCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodePredict([]byte(tc.body), tc.sig, tc.opt)
+			if tc.want != nil {
+				if err != nil {
+					t.Fatalf("DecodePredict(%s): %v", tc.body, err)
+				}
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Fatalf("DecodePredict(%s)\n got %s\nwant %s", tc.body, decFmt(got), decFmt(tc.want))
+				}
+				for i := range got {
+					if err := got[i].Check(); err != nil {
+						t.Errorf("tensor %d: %v", i, err)
+					}
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("DecodePredict(%s) = %v, %v; want an *Error", tc.body, decFmt(got), err)
+			}
+			if e.Kind != tc.kind {
+				t.Errorf("kind %d (status %d), want %d: %v", e.Kind, e.Kind.Status(), tc.kind, e)
+			}
+			var fields []string
+			for _, d := range e.Details {
+				fields = append(fields, d.Field)
+			}
+			if !reflect.DeepEqual(fields, tc.fields) {
+				t.Errorf("fields %q, want %q: %v", fields, tc.fields, e)
+			}
+			text := e.Message
+			for _, d := range e.Details {
+				text += "\n" + d.Message
+			}
+			if !strings.Contains(text, tc.msg) {
+				t.Errorf("message %q does not contain %q", text, tc.msg)
+			}
+		})
+	}
+}
+
+// TestDecodeMessages pins the exact wording of the messages the docs show.
+func TestDecodeMessages(t *testing.T) {
+	for _, tc := range []struct {
+		sig  *runtime.Signature
+		opt  DecodeOptions
+		body string
+		want string
+	}{
+		{decIrisSig, decIrisOpt, `{"foo": 1}`,
+			`validation failed: foo: unknown field; expected "inputs", "instances" or the features "sepal_length", "sepal_width", "petal_length", "petal_width"`},
+		{decIrisSig, DecodeOptions{}, `{"foo": 1}`, `validation failed: foo: unknown field; expected "inputs" or "instances"`},
+		{decIrisSig, DecodeOptions{}, `{"inputs": {"X": [[1, 2, 3, 4]]}} ]`,
+			`malformed JSON at offset 34: expected end of input after the top-level object, got ']'`},
+		{decIrisSig, DecodeOptions{}, `{"inputs": {"X": [[1, 2 3, 4]]}}`,
+			`malformed JSON at offset 24: expected ',' or ']', got '3'`},
+		{decIrisSig, DecodeOptions{}, `{"inputs": {"X": [[1, 2, 3, 4]]}`,
+			`malformed JSON at offset 32: expected ',' or '}', got end of input`},
+		{decMultiSig, DecodeOptions{}, `{"instances": [[1, 2, 3]]}`,
+			`validation failed: instances: the model has 2 inputs ("numeric", "category"); send each by name as {"inputs": {"NAME": value, ...}}`},
+		{decOne(runtime.Uint64, -1), DecodeOptions{}, `{"inputs": {"v": [18446744073709551616]}}`,
+			`validation failed: inputs.v[0]: 18446744073709551616 is out of range for uint64 (0 to 18446744073709551615)`},
+		{decOne(runtime.Int64, -1), DecodeOptions{}, `{"inputs": {"v": [9223372036854775808]}}`,
+			`validation failed: inputs.v[0]: 9223372036854775808 is out of range for int64 (-9223372036854775808 to 9223372036854775807)`},
+	} {
+		_, err := DecodePredict([]byte(tc.body), tc.sig, tc.opt)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("DecodePredict(%s)\n got %v\nwant %s", tc.body, err, tc.want)
+		}
+	}
+}
+
+// TestDecodeManyFeatures covers models with more features than the small
+// lookup handles, sent out of order.
+func TestDecodeManyFeatures(t *testing.T) {
+	const n = 100
+	feats := make([]string, n)
+	for i := range feats {
+		feats[i] = fmt.Sprintf("f%d", i)
+	}
+	sig := decOne(runtime.Float64, -1, n)
+	var b strings.Builder
+	b.WriteString(`{"instances": [`)
+	for row := range 2 {
+		if row > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("{")
+		for i := n - 1; i >= 0; i-- {
+			fmt.Fprintf(&b, `"f%d": %d`, i, row*n+i)
+			if i > 0 {
+				b.WriteString(", ")
+			}
+		}
+		b.WriteString("}")
+	}
+	b.WriteString("]}")
+	got, err := DecodePredict([]byte(b.String()), sig, DecodeOptions{Features: feats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, 2*n)
+	for i := range want {
+		want[i] = float64(i)
+	}
+	if !reflect.DeepEqual(got[0].Data, want) || !reflect.DeepEqual(got[0].Shape, []int64{2, n}) {
+		t.Fatalf("got %v %v", got[0].Shape, got[0].Data)
+	}
+}
+
+// TestDecodeLargeBatch checks that the buffer estimate from the first row
+// gives a correctly sized tensor whatever the rows look like.
+func TestDecodeLargeBatch(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"instances": [[1, 2, 3, 4]`)
+	for i := range 1000 {
+		fmt.Fprintf(&b, ",[%d.123456789012345, 0, 0, %d]", i, i)
+	}
+	b.WriteString("]}")
+	got, err := DecodePredict([]byte(b.String()), decIrisSig, DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := got[0].Data.([]float32)
+	if len(data) != 1001*4 || data[4*1000+3] != 999 || got[0].Shape[0] != 1001 {
+		t.Fatalf("shape %v, %d elements", got[0].Shape, len(data))
+	}
+}
+
+func decFmt(ts []runtime.Tensor) string {
+	var b strings.Builder
+	for _, t := range ts {
+		fmt.Fprintf(&b, "{%v %v %#v} ", t.DType, t.Shape, t.Data)
+	}
+	return b.String()
+}
