@@ -17,7 +17,7 @@ func TestHalfConversions(t *testing.T) {
 		{1, 0x3c00, 0x3f80},
 		{-2, 0xc000, 0xc000},
 		{0.5, 0x3800, 0x3f00},
-		{65504, 0x7bff, 0x4780}, // bf16: 65504 is nearer 65536 than 65280
+		{65504, 0x7bff, 0x4780},                 // bf16: 65504 is nearer 65536 than 65280
 		{1e6, 0x7c00, 0x4974},                   // f16 overflows to +Inf; bf16 1e6 rounds to 999424
 		{5.960464477539063e-08, 0x0001, 0x3380}, // smallest f16 subnormal
 		{1.0009765625, 0x3c01, 0x3f80},          // 1 + 2^-10

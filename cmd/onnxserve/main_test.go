@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestInspect pins the inspect subcommand's report of a model's signature
+// and metadata.
+func TestInspect(t *testing.T) {
+	t.Chdir("../..")
+	var out bytes.Buffer
+	if err := run([]string{"inspect", "models/iris/1/model.onnx"}, &out, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"producer: onnxserve-export", "input  X", "float32  [-1, 4]", "output label", "int64    [-1]", "output probabilities"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := run([]string{"inspect", "models/nope.onnx"}, &out, slog.Default()); err == nil || !strings.Contains(err.Error(), "nope.onnx") {
+		t.Errorf("inspect of a missing file: %v", err)
+	}
+}
+
+// TestServeFlagsFromEnv pins that every flag can come from ONNXSERVE_*,
+// and that an explicit flag wins over the environment.
+func TestServeFlagsFromEnv(t *testing.T) {
+	t.Setenv("ONNXSERVE_ADDR", "127.0.0.1:9999")
+	t.Setenv("ONNXSERVE_MAX_BODY_BYTES", "1234")
+	t.Setenv("ONNXSERVE_SKIP_BAD_MODELS", "true")
+	f, err := parseServeFlags([]string{"--addr", "127.0.0.1:7777"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.addr != "127.0.0.1:7777" || f.maxBody != 1234 || !f.skipBad {
+		t.Errorf("flags %+v", f)
+	}
+	t.Setenv("ONNXSERVE_MAX_BODY_BYTES", "lots")
+	if _, err := parseServeFlags(nil); err == nil || !strings.Contains(err.Error(), "ONNXSERVE_MAX_BODY_BYTES") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
+
+// TestServeAndShutdown starts the real binary's serve path on the shipped
+// models, answers a prediction, then SIGTERMs itself and expects serve to
+// drain and return cleanly (sessions and the ORT environment destroyed).
+func TestServeAndShutdown(t *testing.T) {
+	t.Chdir("../..")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- run([]string{"serve", "--addr", addr, "--models", "models"}, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v", err)
+		case <-ctx.Done():
+			t.Fatal("server never became ready")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res, err := http.Post("http://"+addr+"/v1/models/iris/predict", "application/json",
+		strings.NewReader(`{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), `"label":"setosa"`) {
+		t.Fatalf("predict: %s", body)
+	}
+	syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("serve did not return after SIGTERM")
+	}
+}

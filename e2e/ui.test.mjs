@@ -1,0 +1,209 @@
+// End-to-end test of the browser experience (issue 5): Debian's chromium,
+// driven by playwright-core, against the real server with the shipped
+// models. scripts/e2e.sh starts the server and sets ONNXSERVE_URL; run it
+// via `make e2e`. Screenshots go to e2e/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import SwaggerParser from '@apidevtools/swagger-parser';
+
+const BASE = (process.env.ONNXSERVE_URL || '').replace(/\/$/, '');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+const TIMEOUT = 15_000;
+
+let context; // a persistent context: its own fresh --user-data-dir
+let page;
+let profile;
+let models; // GET /v1/models, then each model's GET /v1/models/{name}
+
+async function getJSON(path) {
+  const res = await fetch(BASE + path);
+  assert.equal(res.status, 200, `GET ${path}: ${res.status}`);
+  return res.json();
+}
+
+const shape = (dims) => `[${dims.join(', ')}]`;
+
+// The operation block of a model's own predict path in the Swagger UI.
+function opblock(name) {
+  return page
+    .locator('.opblock.opblock-post')
+    .filter({ has: page.locator(`.opblock-summary-path[data-path="/v1/models/${name}/predict"]`) });
+}
+
+async function expand(op) {
+  if (!(await op.evaluate((el) => el.classList.contains('is-open')))) {
+    await op.locator('.opblock-summary').first().click();
+  }
+  await op.locator('.opblock-body .opblock-description-wrapper').waitFor();
+}
+
+async function shoot(locator, file) {
+  await locator.screenshot({ path: join(ARTIFACTS, file), animations: 'disabled' });
+}
+
+before(async () => {
+  assert.ok(BASE, 'ONNXSERVE_URL is not set: run the e2e test with `make e2e` (scripts/e2e.sh)');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const list = await getJSON('/v1/models');
+  assert.ok(list.models.length > 0, 'the server serves no model');
+  models = await Promise.all(list.models.map((m) => getJSON(`/v1/models/${encodeURIComponent(m.name)}`)));
+
+  profile = mkdtempSync(join(tmpdir(), 'onnxserve-e2e-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+      '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run',
+    ],
+    viewport: { width: 1280, height: 900 },
+  });
+  context.setDefaultTimeout(TIMEOUT);
+  page = context.pages()[0] || (await context.newPage());
+  // Nothing but the server under test: the UI must not need the internet.
+  await context.route(/^(?!http:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
+
+  await page.goto(BASE + '/'); // redirects to /swagger/index.html
+  await page.locator('.opblock-tag').first().waitFor();
+});
+
+after(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+test('the spec at /swagger/doc.json is valid Swagger 2.0', async () => {
+  const spec = await getJSON('/swagger/doc.json');
+  assert.equal(spec.swagger, '2.0');
+  try {
+    await SwaggerParser.validate(structuredClone(spec));
+  } catch (err) {
+    assert.fail(`swagger-parser: ${err.message}`);
+  }
+  for (const m of models) {
+    assert.ok(spec.paths[`/v1/models/${m.name}/predict`], `spec lacks the predict path of ${m.name}`);
+  }
+});
+
+test('the Swagger UI lists every model', async () => {
+  assert.match(page.url(), /\/swagger\/index\.html$/);
+  await shoot(page.locator('#swagger-ui'), 'models.png');
+  for (const m of models) {
+    const tag = page.locator(`h3.opblock-tag[data-tag="model: ${m.name}"]`);
+    await tag.waitFor();
+    // The tag's description begins with config.yaml's description.
+    const tagText = await tag.innerText();
+    assert.ok(tagText.includes(m.description.slice(0, 40)), `tag of ${m.name} lacks its description: ${tagText}`);
+    // Every tensor's shape is stated on the model's page.
+    for (const t of [...m.inputs, ...m.outputs]) {
+      assert.ok(tagText.includes(`${t.name}`) && tagText.includes(shape(t.shape)),
+        `tag of ${m.name} lacks ${t.name} ${shape(t.shape)}: ${tagText}`);
+    }
+    assert.equal(await opblock(m.name).count(), 1, `no POST /v1/models/${m.name}/predict in the UI`);
+  }
+});
+
+test("iris's operation carries its description, features, labels and tensor shapes", async () => {
+  const iris = models.find((m) => m.name === 'iris');
+  assert.ok(iris, 'iris is not served');
+  const op = opblock('iris');
+  await expand(op);
+  // The operation's own description, not just the examples and models below it.
+  const text = await op.locator('.opblock-description-wrapper').innerText();
+  assert.ok(text.includes(iris.description), `no description in:\n${text}`);
+  for (const f of ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']) {
+    assert.ok(text.includes(f), `feature ${f} missing from:\n${text}`);
+  }
+  for (const l of ['setosa', 'versicolor', 'virginica']) {
+    assert.ok(text.includes(l), `label ${l} missing from:\n${text}`);
+  }
+  assert.ok(text.includes('[-1, 4]'), `input shape [-1, 4] missing from:\n${text}`);
+  for (const t of [...iris.inputs, ...iris.outputs]) {
+    assert.ok(text.includes(shape(t.shape)), `shape of ${t.name} missing from:\n${text}`);
+  }
+  await shoot(op, 'iris-operation.png');
+});
+
+// Clicks Execute and returns [the request the browser sent, the response
+// status and body text the UI shows].
+async function execute(op) {
+  const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url() === `${BASE}/v1/models/iris/predict`);
+  await op.locator('button.execute').click();
+  const request = await sent;
+  const row = op.locator('.live-responses-table .response').first();
+  await row.locator('.response-col_status').waitFor();
+  await op.locator('.live-responses-table .response-col_description pre').first().waitFor();
+  const status = (await row.locator('.response-col_status').innerText()).trim();
+  const body = await op.locator('.live-responses-table .response-col_description pre').first().innerText();
+  return [request, status, body];
+}
+
+test('iris: Try it out + Execute sends the prefilled example and shows 200 with setosa', async () => {
+  const op = opblock('iris');
+  await expand(op);
+  await op.locator('button.try-out__btn').click();
+  const textarea = op.locator('textarea.body-param__text');
+  await textarea.waitFor();
+  const prefilled = JSON.parse(await textarea.inputValue());
+  assert.deepEqual(prefilled, { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 });
+
+  const [request, status, body] = await execute(op);
+  assert.deepEqual(request.postDataJSON(), prefilled, 'the UI did not send the prefilled example');
+  assert.equal(status, '200', `status ${status}, body:\n${body}`);
+  const json = JSON.parse(body);
+  assert.equal(json.predictions[0].label, 'setosa', body);
+  assert.ok(body.includes('setosa'));
+  await op.locator('.live-responses-table').scrollIntoViewIfNeeded();
+  await shoot(op, 'iris-predict-200.png');
+});
+
+// Swagger UI 4.15.5 checks the body against the schema before sending: a
+// value of the wrong JSON type such as "abc" never reaches the server, and
+// the UI itself names the field.
+test('iris: a non-number typed into the body is refused by the UI, naming the field', async () => {
+  const op = opblock('iris');
+  await expand(op);
+  const textarea = op.locator('textarea.body-param__text');
+  if (!(await textarea.isVisible())) await op.locator('button.try-out__btn').click();
+  await textarea.fill(JSON.stringify({ sepal_length: 'abc', sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }, null, 2));
+  let sent = false;
+  const onRequest = (r) => { if (r.url().endsWith('/v1/models/iris/predict')) sent = true; };
+  page.on('request', onRequest);
+  try {
+    await op.locator('button.execute').click();
+    const errors = op.locator('.validation-errors');
+    await errors.waitFor();
+    const text = await errors.innerText();
+    assert.ok(text.includes('sepal_length'), `the UI's error does not name sepal_length:\n${text}`);
+    await shoot(op.locator('.opblock-body'), 'iris-ui-validation.png');
+  } finally {
+    page.off('request', onRequest);
+  }
+  assert.equal(sent, false, 'the UI sent a body it reported invalid');
+});
+
+// A number sent as a string passes the UI's check and reaches the server,
+// whose 422 names the field.
+test('iris: a bad value typed into the body shows the 422 naming the field', async () => {
+  const op = opblock('iris');
+  await expand(op);
+  const textarea = op.locator('textarea.body-param__text');
+  if (!(await textarea.isVisible())) await op.locator('button.try-out__btn').click();
+  const bad = JSON.stringify({ sepal_length: '5.1', sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }, null, 2);
+  await textarea.fill(bad);
+
+  const [request, status, body] = await execute(op);
+  assert.equal(request.postDataJSON().sepal_length, '5.1', 'the UI did not send the typed body');
+  assert.equal(status, '422', `status ${status}, body:\n${body}`);
+  const json = JSON.parse(body);
+  assert.ok(json.details.some((d) => d.field === 'sepal_length'), `no detail names sepal_length:\n${body}`);
+  assert.ok(body.includes('sepal_length'));
+  await shoot(op, 'iris-predict-422.png');
+});
