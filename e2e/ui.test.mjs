@@ -47,6 +47,22 @@ async function shoot(locator, file) {
   await locator.screenshot({ path: join(ARTIFACTS, file), animations: 'disabled' });
 }
 
+// Screenshots the page from the top of `from` to the bottom of `to`, so
+// the picture runs from the operation to the server's live response and
+// leaves out the static response docs below it.
+async function shootSpan(from, to, file) {
+  const box = async (l) => l.evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, bottom: r.bottom + window.scrollY };
+  });
+  const a = await box(from);
+  const b = await box(to);
+  await page.screenshot({
+    path: join(ARTIFACTS, file), fullPage: true, animations: 'disabled',
+    clip: { x: a.x, y: a.y, width: a.width, height: b.bottom - a.y + 8 },
+  });
+}
+
 before(async () => {
   assert.ok(BASE, 'ONNXSERVE_URL is not set: run the e2e test with `make e2e` (scripts/e2e.sh)');
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -160,8 +176,7 @@ test('iris: Try it out + Execute sends the prefilled example and shows 200 with 
   const json = JSON.parse(body);
   assert.equal(json.predictions[0].label, 'setosa', body);
   assert.ok(body.includes('setosa'));
-  await op.locator('.live-responses-table').scrollIntoViewIfNeeded();
-  await shoot(op, 'iris-predict-200.png');
+  await shootSpan(op, op.locator('.live-responses-table'), 'iris-predict-200.png');
 });
 
 // Swagger UI 4.15.5 checks the body against the schema before sending: a
@@ -205,5 +220,5 @@ test('iris: a bad value typed into the body shows the 422 naming the field', asy
   const json = JSON.parse(body);
   assert.ok(json.details.some((d) => d.field === 'sepal_length'), `no detail names sepal_length:\n${body}`);
   assert.ok(body.includes('sepal_length'));
-  await shoot(op, 'iris-predict-422.png');
+  await shootSpan(op, op.locator('.live-responses-table'), 'iris-predict-422.png');
 });
