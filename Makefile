@@ -24,6 +24,11 @@ ort:
 docs:
 	scripts/swag.sh
 
+# Browser end-to-end test: Debian's chromium (installed when missing) driven
+# by playwright-core against the real server; screenshots in e2e/artifacts/.
+e2e:
+	GO="$(GO)" scripts/e2e.sh
+
 # Regenerates models/ and runtime/testdata/ (needs Debian's python3-onnx,
 # python3-sklearn); the results are committed, so tests don't need Python.
 models:

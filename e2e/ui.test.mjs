@@ -197,7 +197,7 @@ test('iris: a non-number typed into the body is refused by the UI, naming the fi
     await errors.waitFor();
     const text = await errors.innerText();
     assert.ok(text.includes('sepal_length'), `the UI's error does not name sepal_length:\n${text}`);
-    await shoot(op.locator('.opblock-body'), 'iris-ui-validation.png');
+    await shootSpan(op, errors, 'iris-ui-validation.png');
   } finally {
     page.off('request', onRequest);
   }
