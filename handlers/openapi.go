@@ -243,37 +243,73 @@ func toAny(ss []string) []any {
 
 // example is config.yaml's example, or else a valid body of one row of
 // zeros, so "Try it out" always starts from something the model accepts.
-func example(m *runtime.Model) any {
-	if m.Config.Example != nil {
-		return m.Config.Example
-	}
+// Named features are written in the model's column order, not sorted as a
+// Go map would be, so the prefilled body reads like the feature list.
+func example(m *runtime.Model) json.RawMessage {
 	if f := m.Config.Features; len(f) > 0 {
-		e := obj{}
-		for _, name := range f {
-			e[name] = 0
+		values := m.Config.Example
+		if values == nil {
+			values = obj{}
 		}
-		return e
-	}
-	inputs := obj{}
-	for _, in := range m.Signature.Inputs {
-		var v any
-		switch {
-		case in.DType == runtime.String:
-			v = ""
-		case in.DType == runtime.Bool:
-			v = false
-		default:
-			v = 0
-		}
-		for i := len(in.Shape) - 1; i >= 0; i-- {
-			n := max(in.Shape[i], 1)
-			a := make([]any, n)
-			for j := range a {
-				a[j] = v
+		return orderedObject(f, func(name string) any {
+			if v, ok := values[name]; ok {
+				return v
 			}
-			v = a
-		}
-		inputs[in.Name] = v
+			return 0
+		})
 	}
-	return obj{"inputs": inputs}
+	if m.Config.Example != nil {
+		return mustMarshal(m.Config.Example)
+	}
+	names := make([]string, len(m.Signature.Inputs))
+	for i, in := range m.Signature.Inputs {
+		names[i] = in.Name
+	}
+	inputs := orderedObject(names, func(name string) any {
+		return zeros(m.Signature.Inputs[m.Signature.Input(name)])
+	})
+	return orderedObject([]string{"inputs"}, func(string) any { return inputs })
+}
+
+// zeros is one batch row of a tensor of zeros ("" or false for strings and
+// bools), nested by shape with dynamic dimensions set to 1.
+func zeros(in runtime.TensorSpec) any {
+	var v any
+	switch {
+	case in.DType == runtime.String:
+		v = ""
+	case in.DType == runtime.Bool:
+		v = false
+	default:
+		v = 0
+	}
+	for i := len(in.Shape) - 1; i >= 0; i-- {
+		a := make([]any, max(in.Shape[i], 1))
+		for j := range a {
+			a[j] = v
+		}
+		v = a
+	}
+	return v
+}
+
+func orderedObject(keys []string, value func(string) any) json.RawMessage {
+	b := []byte{'{'}
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, mustMarshal(k)...)
+		b = append(b, ':')
+		b = append(b, mustMarshal(value(k))...)
+	}
+	return append(b, '}')
+}
+
+func mustMarshal(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal docs example: %v", err)) // YAML/JSON values only
+	}
+	return b
 }

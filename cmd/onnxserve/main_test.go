@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"os/exec"
 	"io"
 	"log/slog"
 	"net"
@@ -101,5 +104,32 @@ func TestServeAndShutdown(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("serve did not return after SIGTERM")
+	}
+}
+
+// TestWrongLibraryFailsFast runs the binary's main in a subprocess with a
+// library that is not ONNX Runtime: it must exit non-zero with a message
+// naming the library, not crash.
+func TestWrongLibraryFailsFast(t *testing.T) {
+	if os.Getenv("ONNXSERVE_TEST_MAIN") == "1" {
+		for i, a := range os.Args {
+			if a == "--" {
+				os.Args = append([]string{os.Args[0]}, os.Args[i+1:]...)
+				break
+			}
+		}
+		os.Chdir("../..")
+		main()
+		return
+	}
+	for _, lib := range []string{"/nonexistent/libonnxruntime.so", "/lib/x86_64-linux-gnu/libm.so.6"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWrongLibraryFailsFast$")
+		cmd.Args = append(cmd.Args, "--", "inspect", "models/iris/1/model.onnx")
+		cmd.Env = append(os.Environ(), "ONNXSERVE_TEST_MAIN=1", "ORT_LIB="+lib)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), lib) {
+			t.Errorf("ORT_LIB=%s: %v: %s", lib, err, out)
+		}
 	}
 }
