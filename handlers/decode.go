@@ -136,7 +136,11 @@ func (r *request) member(key []byte) *Error {
 			return r.featureValue(-1, k, 0)
 		}
 	}
-	return Invalid(string(key), "unknown field; expected %s", r.accepted())
+	field := string(key)
+	if field == "" {
+		field = `""` // a field nobody could read in an error otherwise
+	}
+	return Invalid(field, "unknown field; expected %s", r.accepted())
 }
 
 func (r *request) setForm(f form, key []byte) *Error {
@@ -175,11 +179,12 @@ func (r *request) finish() ([]runtime.Tensor, *Error) {
 			return nil, err
 		}
 		r.out[r.fin] = r.fcol.tensor(r.sig.Inputs[r.fin].DType, []int64{1, int64(len(r.opt.Features))})
-	case formInputs:
-		for i := range r.out {
-			if r.out[i].Data == nil {
-				missing = append(missing, Detail{Field: "inputs." + r.sig.Inputs[i].Name, Message: "missing input"})
-			}
+	}
+	// Only "inputs" can leave inputs out, but a model that has features
+	// and other inputs besides would too: it is not served half-filled.
+	for i := range r.out {
+		if r.out[i].Data == nil {
+			missing = append(missing, Detail{Field: "inputs." + r.sig.Inputs[i].Name, Message: "missing input"})
 		}
 	}
 	if missing != nil {
@@ -204,16 +209,20 @@ func (r *request) inputs() *Error {
 		}
 		switch {
 		case i < 0:
-			names := make([]string, len(r.sig.Inputs))
-			for k, in := range r.sig.Inputs {
-				names[k] = in.Name
-			}
-			return Invalid("inputs."+string(name), "unknown input; expected one of %s", quoteList(names))
+			return Invalid("inputs."+string(name), "unknown input; expected one of %s", quoteList(r.inputNames()))
 		case r.out[i].Data != nil:
 			return Invalid("inputs."+string(name), "duplicate input")
 		}
 		return r.tensor(i, false)
 	})
+}
+
+func (r *request) inputNames() []string {
+	names := make([]string, len(r.sig.Inputs))
+	for k, in := range r.sig.Inputs {
+		names[k] = in.Name
+	}
+	return names
 }
 
 // instances reads {"instances": [...]}: objects of named features, or rows
@@ -224,12 +233,8 @@ func (r *request) instances() *Error {
 	}
 	switch {
 	case len(r.sig.Inputs) != 1:
-		names := make([]string, len(r.sig.Inputs))
-		for k, in := range r.sig.Inputs {
-			names[k] = in.Name
-		}
 		return Invalid("instances", `the model has %d inputs (%s); send each by name as {"inputs": {"NAME": value, ...}}`,
-			len(names), quoteList(names))
+			len(r.sig.Inputs), quoteList(r.inputNames()))
 	case len(r.sig.Inputs[0].Shape) == 0:
 		return Invalid("instances", `input %q is a scalar and has no batch; send {"inputs": {%q: value}}`,
 			r.sig.Inputs[0].Name, r.sig.Inputs[0].Name)
@@ -298,48 +303,41 @@ func (r *request) featureInstances() *Error {
 	if spec.Shape[0] < 0 {
 		maxBatch = r.opt.MaxBatch
 	}
+	// instances() saw that the first element is an object: the array is not empty.
 	d.next()
 	if err := d.open(); err != nil {
 		return err
 	}
 	n := 0
-	if d.next() == ']' {
-		d.close()
-	} else {
-		for {
-			start := d.i
-			if d.next() != '{' {
-				return d.mismatch(fmt.Sprintf("instances[%d]", n), "an object of named features")
-			}
-			r.fcol.grow(nf)
-			clear(r.fseen)
-			r.nseen = 0
-			if err := d.object(func(key []byte) *Error { return r.instanceFeature(n, key) }); err != nil {
-				return err
-			}
-			if err := r.missingFeatures(n); err != nil {
-				return err
-			}
-			n++
-			if n == 1 {
-				r.fcol.reserve(nf * estimateRows(len(d.b)-d.i, d.i-start, maxBatch))
-			}
-			more, err := d.more(']')
-			if err != nil {
-				return err
-			}
-			if !more {
-				break
-			}
-			if n == maxBatch {
-				return overBatch(d, "instances", n)
-			}
+	for {
+		start := d.i
+		if d.next() != '{' {
+			return d.mismatch(fmt.Sprintf("instances[%d]", n), "an object of named features")
+		}
+		r.fcol.grow(nf)
+		clear(r.fseen)
+		r.nseen = 0
+		if err := d.object(func(key []byte) *Error { return r.instanceFeature(n, key) }); err != nil {
+			return err
+		}
+		if err := r.missingFeatures(n); err != nil {
+			return err
+		}
+		if n++; n == 1 {
+			r.fcol.reserve(nf * estimateRows(len(d.b)-d.i, d.i-start, maxBatch))
+		}
+		more, err := d.more(']')
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		if n == maxBatch {
+			return overBatch(d, "instances", n)
 		}
 	}
-	switch {
-	case n == 0:
-		return Invalid("instances", "must not be empty")
-	case spec.Shape[0] >= 0 && int64(n) != spec.Shape[0]:
+	if spec.Shape[0] >= 0 && int64(n) != spec.Shape[0] {
 		return Invalid("instances", "dimension 0 must be %d, got %d", spec.Shape[0], n)
 	}
 	r.out[r.fin] = r.fcol.tensor(spec.DType, []int64{int64(n), int64(nf)})
@@ -421,7 +419,10 @@ func (r *request) feature(key []byte, guess int) int {
 // body may be other inputs, so this overestimates, but never beyond a
 // small multiple of the body's size.
 func estimateRows(left, first, maxBatch int) int {
-	rows := 1 + left/(first+1)
+	rows := 1
+	if more := left / (first + 1); more > 0 {
+		rows += more + more/16 + 1 // rows vary in length; one short would double the buffer
+	}
 	if maxBatch > 0 {
 		rows = min(rows, maxBatch)
 	}
@@ -716,10 +717,10 @@ type unsigned interface {
 // leafFloat32 also serves float16 and bfloat16, which Go holds as float32;
 // those are checked against their own, narrower range.
 func leafFloat32(d *decoder, dt runtime.DType) (float32, *Error) {
-	n, err := d.numeric("a number")
-	if err != nil {
+	if err := d.numeric("a number"); err != nil {
 		return 0, err
 	}
+	n := &d.num
 	v, ok := n.float32()
 	if !ok {
 		f, perr := strconv.ParseFloat(unsafeString(n.text), 32)
@@ -735,10 +736,10 @@ func leafFloat32(d *decoder, dt runtime.DType) (float32, *Error) {
 }
 
 func leafFloat64(d *decoder, dt runtime.DType) (float64, *Error) {
-	n, err := d.numeric("a number")
-	if err != nil {
+	if err := d.numeric("a number"); err != nil {
 		return 0, err
 	}
+	n := &d.num
 	if v, ok := n.float64(); ok {
 		return v, nil
 	}
@@ -853,6 +854,7 @@ type decoder struct {
 	i       int
 	depth   int
 	scratch []byte // the unescaped text of the last string that had escapes
+	num     num    // the last number scanned
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -1014,8 +1016,7 @@ func (d *decoder) skip() *Error {
 		_, err := d.str()
 		return err
 	case c == '-' || isDigit(c):
-		_, err := d.number()
-		return err
+		return d.number()
 	}
 	for _, lit := range [...]string{"true", "false", "null"} {
 		if len(d.b)-d.i >= len(lit) && string(d.b[d.i:d.i+len(lit)]) == lit {
@@ -1038,14 +1039,15 @@ func checkSyntax(body []byte) *Error {
 	return nil
 }
 
-// numeric scans the number at d.i. Anything else there is a mismatch with want.
-func (d *decoder) numeric(want string) (num, *Error) {
+// numeric scans the number at d.i into d.num. Anything else there is a
+// mismatch with want.
+func (d *decoder) numeric(want string) *Error {
 	if d.i < len(d.b) {
 		if c := d.b[d.i]; c == '-' || isDigit(c) {
 			return d.number()
 		}
 	}
-	return num{}, d.mismatch("", want)
+	return d.mismatch("", want)
 }
 
 // num is a scanned JSON number: ±mant × 10^exp when digits <= 19.
@@ -1059,11 +1061,14 @@ type num struct {
 }
 
 // number scans the JSON number at d.i, which starts with '-' or a digit,
-// gathering its digits on the way so that most numbers need no second
-// look at the text.
-func (d *decoder) number() (n num, err *Error) {
+// into d.num, gathering its digits on the way so that most numbers need no
+// second look at the text. (In place: copying a num out costs as much as
+// reading one.)
+func (d *decoder) number() *Error {
 	b, i := d.b, d.i
 	start := i
+	n := &d.num
+	*n = num{}
 	if b[i] == '-' {
 		n.neg = true
 		i++
@@ -1075,7 +1080,7 @@ func (d *decoder) number() (n num, err *Error) {
 		i = n.gather(b, i)
 	default:
 		d.i = i
-		return n, d.fail("a digit")
+		return d.fail("a digit")
 	}
 	n.integral = true
 	if i < len(b) && b[i] == '.' {
@@ -1089,7 +1094,7 @@ func (d *decoder) number() (n num, err *Error) {
 		}
 		if i = n.gather(b, i); i == j {
 			d.i = i
-			return n, d.fail("a digit after '.'")
+			return d.fail("a digit after '.'")
 		}
 		n.exp = j - i
 	}
@@ -1106,7 +1111,7 @@ func (d *decoder) number() (n num, err *Error) {
 		}
 		if i == j {
 			d.i = i
-			return n, d.fail("a digit in the exponent")
+			return d.fail("a digit in the exponent")
 		}
 		if neg {
 			e = -e
@@ -1115,7 +1120,7 @@ func (d *decoder) number() (n num, err *Error) {
 	}
 	d.i = i
 	n.text = b[start:i]
-	return n, nil
+	return nil
 }
 
 // gather appends the run of digits at b[i:] to n.mant and returns where it
@@ -1173,12 +1178,7 @@ func (n *num) float32() (float32, bool) {
 	if n.digits > 19 || n.exp < -22 || n.exp > 22 {
 		return 0, false
 	}
-	f := float64(n.mant)
-	if n.exp < 0 {
-		f /= pow10[-n.exp]
-	} else {
-		f *= pow10[n.exp]
-	}
+	f := n.scaled()
 	if low := math.Float64bits(f) & (1<<29 - 1); low-(1<<28-16) <= 32 || f > math.MaxFloat32 {
 		return 0, false
 	}
@@ -1197,16 +1197,19 @@ func (n *num) float64() (float64, bool) {
 	if n.digits > 19 || n.mant > 1<<53 || n.exp < -22 || n.exp > 22 {
 		return 0, false
 	}
-	f := float64(n.mant)
-	if n.exp < 0 {
-		f /= pow10[-n.exp]
-	} else {
-		f *= pow10[n.exp]
-	}
+	f := n.scaled()
 	if n.neg {
 		f = -f
 	}
 	return f, true
+}
+
+// scaled is mant × 10^exp, for |exp| <= 22, in one rounding after mant's own.
+func (n *num) scaled() float64 {
+	if n.exp < 0 {
+		return float64(n.mant) / pow10[-n.exp]
+	}
+	return float64(n.mant) * pow10[n.exp]
 }
 
 func signed0[F float32 | float64](neg bool) F {
@@ -1219,7 +1222,8 @@ func signed0[F float32 | float64](neg bool) F {
 
 // integer scans a JSON integer at d.i for dt and returns its magnitude.
 func (d *decoder) integer(dt runtime.DType) (text []byte, mag uint64, neg bool, err *Error) {
-	n, err := d.numeric("an integer")
+	err = d.numeric("an integer")
+	n := &d.num
 	switch {
 	case err != nil:
 		return nil, 0, false, err
