@@ -36,3 +36,9 @@ models:
 
 fuzz: ort
 	$(GO) test ./handlers -run XXX -fuzz FuzzDecodePredict -fuzztime 60s
+
+# onnxserve vs FastAPI vs a Go HTTP floor, one core each, wrk on the other;
+# writes docs/benchmarks.md and docs/img/bench.png (about 7 minutes; installs
+# wrk and Debian's Python packages with apt-get when missing).
+bench: ort
+	scripts/bench.sh

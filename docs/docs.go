@@ -312,6 +312,549 @@ const docTemplate = `{
                     }
                 }
             }
+        },
+        "/v2": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Server metadata: name, version and protocol extensions",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2ServerMetadata"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/health/live": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Liveness: the server can answer metadata and inference requests",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Live"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/health/ready": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Readiness: every model that should be loaded is",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Ready"
+                        }
+                    },
+                    "400": {
+                        "description": "not ready (Triton answers 400)",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/models/{name}": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Model metadata: versions, platform, inputs and outputs with v2 datatypes",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "iris",
+                        "description": "model name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2ModelMetadata"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "503": {
+                        "description": "the model failed to load",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/models/{name}/infer": {
+            "post": {
+                "description": "JSON: ` + "`" + `{\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}], \"outputs\": [{\"name\", \"parameters\"}]}` + "`" + ` with data flat or nested, datatypes BOOL, UINT8–UINT64, INT8–INT64, FP16, BF16, FP32, FP64, BYTES.\nBinary tensor extension: an input with ` + "`" + `parameters.binary_data_size` + "`" + ` instead of ` + "`" + `data` + "`" + ` has its little-endian bytes after the JSON (BYTES as 4-byte length-prefixed strings), and the ` + "`" + `Inference-Header-Content-Length` + "`" + ` header gives the JSON's length; an output with ` + "`" + `parameters.binary_data: true` + "`" + `, or every output with the request parameter ` + "`" + `binary_data_output: true` + "`" + `, comes back the same way. ` + "`" + `Inference-Header-Content-Length: 0` + "`" + ` sends the only input's raw bytes alone.\nClassification extension: an output with ` + "`" + `parameters.classification: k` + "`" + ` returns the top k classes per row as BYTES ` + "`" + `\"score:index[:label]\"` + "`" + `, labels from config.yaml.",
+                "consumes": [
+                    "application/json",
+                    "application/octet-stream"
+                ],
+                "produces": [
+                    "application/json",
+                    "application/octet-stream"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Run a model (Open Inference Protocol)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "iris",
+                        "description": "model name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "length of the JSON header when binary tensor data follows it",
+                        "name": "Inference-Header-Content-Length",
+                        "in": "header"
+                    },
+                    {
+                        "description": "inputs and requested outputs",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2InferRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2InferResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "malformed request, or one that does not fit the model: datatype, shape, data size, unknown or missing input or output",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "404": {
+                        "description": "unknown or unloaded model or version",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "413": {
+                        "description": "body too large",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "500": {
+                        "description": "ONNX Runtime failed",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "503": {
+                        "description": "the model failed to load, or the server is overloaded",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/models/{name}/ready": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Model readiness",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "iris",
+                        "description": "model name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2ModelReady"
+                        }
+                    },
+                    "400": {
+                        "description": "the model failed to load (Triton answers 400)",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "404": {
+                        "description": "unknown or unloaded model or version",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/models/{name}/versions/{version}": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Metadata of one model version",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "iris",
+                        "description": "model name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "example": "1",
+                        "description": "model version",
+                        "name": "version",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2ModelMetadata"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/models/{name}/versions/{version}/infer": {
+            "post": {
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Run one version of a model (Open Inference Protocol)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "iris",
+                        "description": "model name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "example": "1",
+                        "description": "model version",
+                        "name": "version",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "inputs and requested outputs",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2InferRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2InferResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/models/{name}/versions/{version}/ready": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2"
+                ],
+                "summary": "Readiness of one model version",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "iris",
+                        "description": "model name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "example": "1",
+                        "description": "model version",
+                        "name": "version",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2ModelReady"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/repository/index": {
+            "post": {
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2 repository"
+                ],
+                "summary": "List every model in the repository with its state, loaded or not",
+                "parameters": [
+                    {
+                        "description": "ready: list only models ready for inference",
+                        "name": "request",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2IndexRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "type": "array",
+                            "items": {
+                                "$ref": "#/definitions/handlers.V2IndexEntry"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/repository/models/{name}/load": {
+            "post": {
+                "description": "Requests keep running on the old version until the new one is swapped in; the old one is freed after its last request. A load that fails leaves the old version serving and answers 400 with the reason. Only with --model-control=explicit.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2 repository"
+                ],
+                "summary": "Load a model, or reload it if its files changed",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "iris",
+                        "description": "model name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "no parameters are needed",
+                        "name": "request",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2RepositoryRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK"
+                    },
+                    "400": {
+                        "description": "the load failed: the reason",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "503": {
+                        "description": "model control is not explicit",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
+        },
+        "/v2/repository/models/{name}/unload": {
+            "post": {
+                "description": "The model answers 404 at once; requests already running finish, then it is freed. Only with --model-control=explicit.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "v2 repository"
+                ],
+                "summary": "Unload a model",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "iris",
+                        "description": "model name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "unload_dependents is accepted; models have no dependents",
+                        "name": "request",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2RepositoryRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK"
+                    },
+                    "404": {
+                        "description": "no such model",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "503": {
+                        "description": "model control is not explicit",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    }
+                }
+            }
         }
     },
     "definitions": {
@@ -572,6 +1115,311 @@ const docTemplate = `{
                     ]
                 }
             }
+        },
+        "handlers.V2Error": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "type": "string",
+                    "example": "unexpected inference input 'Z' for model 'iris'"
+                }
+            }
+        },
+        "handlers.V2IndexEntry": {
+            "type": "object",
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "example": "iris"
+                },
+                "reason": {
+                    "type": "string"
+                },
+                "state": {
+                    "type": "string",
+                    "enum": [
+                        "READY",
+                        "UNAVAILABLE"
+                    ],
+                    "example": "READY"
+                },
+                "version": {
+                    "type": "string",
+                    "example": "1"
+                }
+            }
+        },
+        "handlers.V2IndexRequest": {
+            "type": "object",
+            "properties": {
+                "ready": {
+                    "description": "Ready lists only the models ready for inference.",
+                    "type": "boolean"
+                }
+            }
+        },
+        "handlers.V2InferRequest": {
+            "type": "object",
+            "properties": {
+                "id": {
+                    "type": "string",
+                    "example": "42"
+                },
+                "inputs": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.V2RequestInput"
+                    }
+                },
+                "outputs": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.V2RequestOutput"
+                    }
+                },
+                "parameters": {
+                    "description": "Parameters: binary_data_output (bool) returns every output as binary.",
+                    "type": "object",
+                    "additionalProperties": {}
+                }
+            }
+        },
+        "handlers.V2InferResponse": {
+            "type": "object",
+            "properties": {
+                "id": {
+                    "type": "string",
+                    "example": "42"
+                },
+                "model_name": {
+                    "type": "string",
+                    "example": "iris"
+                },
+                "model_version": {
+                    "type": "string",
+                    "example": "1"
+                },
+                "outputs": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.V2ResponseOutput"
+                    }
+                }
+            }
+        },
+        "handlers.V2Live": {
+            "type": "object",
+            "properties": {
+                "live": {
+                    "type": "boolean",
+                    "example": true
+                }
+            }
+        },
+        "handlers.V2ModelMetadata": {
+            "type": "object",
+            "properties": {
+                "inputs": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.V2Tensor"
+                    }
+                },
+                "name": {
+                    "type": "string",
+                    "example": "iris"
+                },
+                "outputs": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.V2Tensor"
+                    }
+                },
+                "platform": {
+                    "type": "string",
+                    "example": "onnxruntime_onnx"
+                },
+                "versions": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "1"
+                    ]
+                }
+            }
+        },
+        "handlers.V2ModelReady": {
+            "type": "object",
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "example": "iris"
+                },
+                "ready": {
+                    "type": "boolean",
+                    "example": true
+                }
+            }
+        },
+        "handlers.V2Ready": {
+            "type": "object",
+            "properties": {
+                "ready": {
+                    "type": "boolean",
+                    "example": true
+                }
+            }
+        },
+        "handlers.V2RepositoryRequest": {
+            "type": "object",
+            "properties": {
+                "parameters": {
+                    "type": "object",
+                    "additionalProperties": {}
+                }
+            }
+        },
+        "handlers.V2RequestInput": {
+            "type": "object",
+            "properties": {
+                "data": {
+                    "description": "Data is row-major, flat or nested as the shape.",
+                    "type": "array",
+                    "items": {
+                        "type": "number"
+                    },
+                    "example": [
+                        5.1,
+                        3.5,
+                        1.4,
+                        0.2
+                    ]
+                },
+                "datatype": {
+                    "type": "string",
+                    "example": "FP32"
+                },
+                "name": {
+                    "type": "string",
+                    "example": "X"
+                },
+                "parameters": {
+                    "description": "Parameters: binary_data_size (int) when the data is binary.",
+                    "type": "object",
+                    "additionalProperties": {}
+                },
+                "shape": {
+                    "type": "array",
+                    "items": {
+                        "type": "integer"
+                    },
+                    "example": [
+                        1,
+                        4
+                    ]
+                }
+            }
+        },
+        "handlers.V2RequestOutput": {
+            "type": "object",
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "example": "probabilities"
+                },
+                "parameters": {
+                    "description": "Parameters: binary_data (bool) returns the output as binary;\nclassification (int k) returns its top k classes as BYTES\n\"score:index[:label]\".",
+                    "type": "object",
+                    "additionalProperties": {}
+                }
+            }
+        },
+        "handlers.V2ResponseOutput": {
+            "type": "object",
+            "properties": {
+                "data": {
+                    "description": "Data is flat, row-major; absent for binary outputs.",
+                    "type": "array",
+                    "items": {
+                        "type": "number"
+                    },
+                    "example": [
+                        0
+                    ]
+                },
+                "datatype": {
+                    "type": "string",
+                    "example": "INT64"
+                },
+                "name": {
+                    "type": "string",
+                    "example": "label"
+                },
+                "parameters": {
+                    "type": "object",
+                    "additionalProperties": {}
+                },
+                "shape": {
+                    "type": "array",
+                    "items": {
+                        "type": "integer"
+                    },
+                    "example": [
+                        1
+                    ]
+                }
+            }
+        },
+        "handlers.V2ServerMetadata": {
+            "type": "object",
+            "properties": {
+                "extensions": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "binary_tensor_data",
+                        "classification",
+                        "model_repository"
+                    ]
+                },
+                "name": {
+                    "type": "string",
+                    "example": "onnxserve"
+                },
+                "version": {
+                    "type": "string",
+                    "example": "0.1"
+                }
+            }
+        },
+        "handlers.V2Tensor": {
+            "type": "object",
+            "properties": {
+                "datatype": {
+                    "description": "Datatype is BOOL, UINT8…UINT64, INT8…INT64, FP16, BF16, FP32, FP64 or BYTES.",
+                    "type": "string",
+                    "example": "FP32"
+                },
+                "name": {
+                    "type": "string",
+                    "example": "X"
+                },
+                "shape": {
+                    "description": "Shape has -1 for dynamic dimensions.",
+                    "type": "array",
+                    "items": {
+                        "type": "integer"
+                    },
+                    "example": [
+                        -1,
+                        4
+                    ]
+                }
+            }
         }
     },
     "tags": [
@@ -586,6 +1434,14 @@ const docTemplate = `{
         {
             "description": "Liveness and readiness probes.",
             "name": "health"
+        },
+        {
+            "description": "The Open Inference Protocol (KServe v2, as Triton serves it), with the binary tensor and classification extensions. Errors are ` + "`" + `{\"error\": \"...\"}` + "`" + `: 400 for a request that is malformed or does not fit the model, 404 unknown model or version.",
+            "name": "v2"
+        },
+        {
+            "description": "Triton's model repository extension: index, load (or reload), unload. Load and unload need --model-control=explicit.",
+            "name": "v2 repository"
         }
     ]
 }`

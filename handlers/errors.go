@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -23,6 +26,7 @@ const (
 	KindTooLarge                     // body over the limit: 413
 	KindUnavailable                  // not ready, or overloaded: 503
 	KindMethodNotAllowed             // 405
+	KindOverloaded                   // the model's queue is full: 503 with Retry-After
 )
 
 // Status maps a Kind to its HTTP status.
@@ -36,7 +40,7 @@ func (k Kind) Status() int {
 		return http.StatusNotFound
 	case KindTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case KindUnavailable:
+	case KindUnavailable, KindOverloaded:
 		return http.StatusServiceUnavailable
 	case KindMethodNotAllowed:
 		return http.StatusMethodNotAllowed
@@ -56,6 +60,8 @@ type Error struct {
 	Kind    Kind     `json:"-"`
 	Message string   `json:"error"`
 	Details []Detail `json:"details,omitempty"`
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -88,6 +94,8 @@ func asError(err error) *Error {
 		nf  *runtime.NotFoundError
 		un  *runtime.UnavailableError
 		run *runtime.RunError
+		ol  *runtime.OverloadedError
+		le  *runtime.LoadError
 	)
 	switch {
 	case errors.As(err, &e):
@@ -96,6 +104,10 @@ func asError(err error) *Error {
 		return &Error{Kind: KindTooLarge, Message: fmt.Sprintf("request body larger than %d bytes", mb.Limit)}
 	case errors.As(err, &nf):
 		return &Error{Kind: KindNotFound, Message: nf.Error()}
+	case errors.As(err, &le):
+		return &Error{Kind: KindBadRequest, Message: le.Error()}
+	case errors.As(err, &ol):
+		return &Error{Kind: KindOverloaded, Message: ol.Error(), RetryAfter: ol.RetryAfter}
 	case errors.As(err, &un):
 		return &Error{Kind: KindUnavailable, Message: un.Error()}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -110,9 +122,32 @@ func asError(err error) *Error {
 // failures are logged, client mistakes are not.
 func (s *Server) fail(c *gin.Context, err error) {
 	e := asError(err)
+	c.AbortWithStatusJSON(s.report(c, err, e, e.Kind.Status()), e)
+}
+
+// failV2 writes err as the Open Inference Protocol's error body, which is
+// {"error": "..."} and nothing else. The protocol has no 422: a body that
+// does not fit the model is a 400, as Triton answers it.
+func (s *Server) failV2(c *gin.Context, err error) {
+	e := asError(err)
 	status := e.Kind.Status()
-	if status >= 500 {
+	if e.Kind == KindValidation {
+		status = http.StatusBadRequest
+	}
+	c.AbortWithStatusJSON(s.report(c, err, e, status), V2Error{Error: e.Error()})
+}
+
+// report sets the headers an error response needs and logs server-side
+// failures; it returns status.
+func (s *Server) report(c *gin.Context, err error, e *Error, status int) int {
+	if e.RetryAfter > 0 {
+		// Retry-After counts whole seconds.
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+	}
+	// Shedding load is the server working as designed; logging every
+	// refusal would cost more than refusing.
+	if status >= 500 && e.Kind != KindOverloaded {
 		s.log.ErrorContext(c, "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "err", err)
 	}
-	c.AbortWithStatusJSON(status, e)
+	return status
 }

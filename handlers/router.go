@@ -27,6 +27,10 @@ import (
 //	@tag.description	Run a model. Each model also has its own path with a schema of its own.
 //	@tag.name			health
 //	@tag.description	Liveness and readiness probes.
+//	@tag.name			v2
+//	@tag.description	The Open Inference Protocol (KServe v2, as Triton serves it), with the binary tensor and classification extensions. Errors are `{"error": "..."}`: 400 for a request that is malformed or does not fit the model, 404 unknown model or version.
+//	@tag.name			v2 repository
+//	@tag.description	Triton's model repository extension: index, load (or reload), unload. Load and unload need --model-control=explicit.
 
 // Options configure the HTTP API.
 type Options struct {
@@ -34,15 +38,19 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; larger bodies get 413.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// ModelControl is how models may change at run time; only explicit
+	// allows the v2 load and unload endpoints. "" is none.
+	ModelControl runtime.ModelControl
 }
 
 // Server holds what the handlers share. It has no mutable state of its
 // own beyond the cached API docs.
 type Server struct {
-	repo    *runtime.Repository
-	maxBody int64
-	log     *slog.Logger
-	docs    *apiDocs
+	repo         *runtime.Repository
+	maxBody      int64
+	log          *slog.Logger
+	docs         *apiDocs
+	modelControl runtime.ModelControl
 }
 
 // New returns the HTTP handler serving the whole API: the one route table.
@@ -53,7 +61,8 @@ func New(opt Options) http.Handler {
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 32 << 20
 	}
-	s := &Server{repo: opt.Repository, maxBody: opt.MaxBodyBytes, log: opt.Logger, docs: newAPIDocs(opt.Repository)}
+	s := &Server{repo: opt.Repository, maxBody: opt.MaxBodyBytes, log: opt.Logger, docs: newAPIDocs(opt.Repository),
+		modelControl: opt.ModelControl}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -77,6 +86,22 @@ func New(opt Options) http.Handler {
 	v1.GET("/models/:name/versions/:version", s.getModel)
 	v1.POST("/models/:name/predict", s.predict)
 	v1.POST("/models/:name/versions/:version/predict", s.predict)
+
+	// The Open Inference Protocol (KServe v2), with Triton's binary tensor,
+	// classification and model repository extensions.
+	v2 := r.Group("/v2")
+	v2.GET("", s.v2Server)
+	v2.GET("/health/live", s.v2Live)
+	v2.GET("/health/ready", s.v2Ready)
+	v2.GET("/models/:name", s.v2Model)
+	v2.GET("/models/:name/versions/:version", s.v2Model)
+	v2.GET("/models/:name/ready", s.v2ModelReady)
+	v2.GET("/models/:name/versions/:version/ready", s.v2ModelReady)
+	v2.POST("/models/:name/infer", s.v2Infer)
+	v2.POST("/models/:name/versions/:version/infer", s.v2Infer)
+	v2.POST("/repository/index", s.v2Index)
+	v2.POST("/repository/models/:name/load", s.v2Load)
+	v2.POST("/repository/models/:name/unload", s.v2Unload)
 
 	ui := ginSwagger.WrapHandler(swaggerFiles.NewHandler(), ginSwagger.DefaultModelsExpandDepth(1))
 	r.GET("/swagger/*any", func(c *gin.Context) {

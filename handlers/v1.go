@@ -3,6 +3,7 @@ package handlers
 import (
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -139,12 +140,13 @@ func (s *Server) predict(c *gin.Context) {
 		return
 	}
 	defer release()
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
-	if err != nil {
-		s.fail(c, err)
-		return
+	body := getBuf()
+	*body, err = readBody(*body, c, s.maxBody)
+	var inputs []runtime.Tensor
+	if err == nil {
+		inputs, err = DecodePredict(*body, &m.Signature, DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize})
 	}
-	inputs, err := DecodePredict(body, &m.Signature, DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize})
+	putBuf(body) // the tensors hold no reference into the body
 	if err == nil {
 		err = checkBatch(&m.Signature, inputs, "inputs.")
 	}
@@ -152,6 +154,9 @@ func (s *Server) predict(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// Runs after the response is written; Infer has returned by then, so
+	// ONNX Runtime no longer reads the buffers.
+	defer ReleaseInputs(inputs)
 	outs, err := m.Infer(c, inputs)
 	if err != nil {
 		s.fail(c, err)
@@ -161,6 +166,30 @@ func (s *Server) predict(c *gin.Context) {
 	*buf = appendPredictResponse(*buf, m, outs)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", *buf)
 	putBuf(buf)
+}
+
+// readBody reads the request body into buf, reusing its capacity (sized
+// from Content-Length up front, so a large body is not grown by doubling),
+// and fails with *http.MaxBytesError past limit.
+func readBody(buf []byte, c *gin.Context, limit int64) ([]byte, error) {
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	buf = buf[:0]
+	if n := c.Request.ContentLength; n > 0 && n <= limit {
+		buf = slices.Grow(buf, int(n)+1) // +1: the read that sees EOF needs room
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 4096)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // predictVersion godoc

@@ -101,3 +101,10 @@ func decodeHalf(d DType, src []byte) []float32 {
 	}
 	return out
 }
+
+// EncodeHalf packs float16 or bfloat16 values, held as float32, into the
+// little-endian 16-bit form ORT and the v2 binary tensor protocol use.
+func EncodeHalf(d DType, src []float32) []byte { return encodeHalf(d, src) }
+
+// DecodeHalf unpacks little-endian float16 or bfloat16 values to float32.
+func DecodeHalf(d DType, src []byte) []float32 { return decodeHalf(d, src) }

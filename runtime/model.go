@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -30,6 +31,11 @@ type Model struct {
 	batchInput int
 	// scores is the output whose last dim holds one score per label, or -1.
 	scores int
+	// batcher merges concurrent requests when dynamic_batching is set.
+	batcher *batcher
+	// waiting counts the requests waiting for a run slot, against
+	// max_queue_size, when there is no batcher.
+	waiting atomic.Int64
 }
 
 // LoadOptions are the server-wide settings a model is loaded with.
@@ -70,6 +76,13 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	m.planOutputs(opt.Logger)
+	if cfg.DynamicBatching != nil {
+		if err := m.checkBatchable(); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("%w: %s: dynamic_batching: %w", ErrBadModel, path, err)
+		}
+		m.batcher = newBatcher(m)
+	}
 	return m, nil
 }
 
@@ -238,6 +251,10 @@ func (m *Model) newSession(data []byte) error {
 // Close destroys the session. The caller guarantees no run is in flight
 // (the Repository's reference counts do).
 func (m *Model) Close() error {
+	if m.batcher != nil {
+		m.batcher.close()
+		m.batcher = nil
+	}
 	if m.session == nil {
 		return nil
 	}
@@ -268,9 +285,20 @@ type RunError struct {
 func (e *RunError) Error() string { return fmt.Sprintf("run %s: %v", e.Model, e.Err) }
 func (e *RunError) Unwrap() error { return e.Err }
 
+// runError marks a failed run as the server's fault.
+func runError(m *Model, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &RunError{m.Name, err}
+}
+
 // Infer runs the model on inputs given in Signature.Inputs order and returns
 // every output in Signature.Outputs order. Inputs must already be validated
-// against the signature. It waits for a run slot, and gives up when ctx ends.
+// against the signature; ORT reads them until Infer returns, so they must
+// not be reused before. It waits for a run slot (or, with dynamic batching,
+// for a batch), gives up when ctx ends, and returns *OverloadedError at
+// once when max_queue_size requests are already waiting.
 func (m *Model) Infer(ctx context.Context, inputs []Tensor) ([]Tensor, error) {
 	if len(inputs) != len(m.Signature.Inputs) {
 		return nil, &RunError{m.Name, fmt.Errorf("got %d inputs, want %d", len(inputs), len(m.Signature.Inputs))}
@@ -280,15 +308,28 @@ func (m *Model) Infer(ctx context.Context, inputs []Tensor) ([]Tensor, error) {
 			return nil, &RunError{m.Name, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)}
 		}
 	}
-	if err := m.limiter.Acquire(ctx); err != nil {
+	if m.batcher != nil {
+		return m.batcher.infer(ctx, inputs)
+	}
+	if err := m.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer m.limiter.Release()
 	outs, err := m.run(ctx, inputs, m.outputs, m.Batch(inputs))
-	if err != nil {
-		return nil, &RunError{m.Name, err}
+	return outs, runError(m, err)
+}
+
+// acquire takes a run slot, refusing when max_queue_size requests are
+// already waiting for one.
+func (m *Model) acquire(ctx context.Context) error {
+	if limit := m.Config.MaxQueueSize; limit > 0 {
+		if m.waiting.Add(1) > int64(limit) {
+			m.waiting.Add(-1)
+			return &OverloadedError{Model: m.Name, Queue: limit, RetryAfter: retryAfter}
+		}
+		defer m.waiting.Add(-1)
 	}
-	return outs, nil
+	return m.limiter.Acquire(ctx)
 }
 
 func (m *Model) run(ctx context.Context, inputs []Tensor, plans []outputPlan, batch int) ([]Tensor, error) {

@@ -24,6 +24,11 @@ type Repository struct {
 	dir string
 	opt LoadOptions
 
+	// ctl serialises loads, reloads and unloads, so that two of them never
+	// build or free the same model at once; requests never take it.
+	ctl    sync.Mutex
+	closed bool
+
 	mu     sync.RWMutex
 	models map[string]*entry
 	// generation counts changes to the set of served models, so readers
@@ -31,10 +36,20 @@ type Repository struct {
 	generation uint64
 }
 
+// An entry is never changed once it is in Repository.models: a change
+// builds a new entry and swaps it in under mu, so that what a reader got
+// under the read lock stays consistent after it lets go.
 type entry struct {
 	name     string
 	versions []*handle // ascending by version number
-	err      error     // why the model is not served, when versions is empty
+	// err is why the last load failed. With versions, the load before it
+	// still serves; without, the model is unavailable.
+	err error
+	// unloaded marks a model taken out of service on request: unknown to
+	// requests, but listed by Index.
+	unloaded bool
+	files    *fingerprint // what versions were loaded from
+	tried    *fingerprint // what the failed load read; a poll retries only after a change
 }
 
 type handle struct {
@@ -58,30 +73,57 @@ type UnavailableError struct {
 	Err  error
 }
 
-func (e *UnavailableError) Error() string { return fmt.Sprintf("model %q is not available: %v", e.Name, e.Err) }
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("model %q is not available: %v", e.Name, e.Err)
+}
 func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// LoadError is a load or reload that failed; whatever the model served
+// before still serves. The wording is Triton's, which clients may match.
+type LoadError struct {
+	Name string
+	Err  error
+}
+
+func (e *LoadError) Error() string {
+	return fmt.Sprintf("load failed for model '%s': %v", e.Name, e.Err)
+}
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// ErrClosed is a load, unload or poll after Close.
+var ErrClosed = errors.New("model repository is closed")
+
+// NewRepository serves the models under dir once they are loaded with
+// Load; it loads none itself.
+func NewRepository(dir string, opt LoadOptions) (*Repository, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if _, err := scanNames(dir); err != nil {
+		return nil, err
+	}
+	return &Repository{dir: dir, opt: opt, models: map[string]*entry{}}, nil
+}
 
 // OpenRepository loads every model under dir. With skipBad, a model that
 // fails to load is reported by Status instead of failing the whole open.
 func OpenRepository(dir string, opt LoadOptions, skipBad bool) (*Repository, error) {
-	if opt.Logger == nil {
-		opt.Logger = slog.Default()
+	r, err := NewRepository(dir, opt)
+	if err != nil {
+		return nil, err
 	}
 	names, err := scanNames(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &Repository{dir: dir, opt: opt, models: map[string]*entry{}}
 	for _, name := range names {
-		e := r.loadEntry(name)
-		if e.err != nil && !skipBad {
-			r.Close()
-			return nil, fmt.Errorf("load model %s: %w", name, e.err)
+		if err := r.Load(name); err != nil {
+			if !skipBad {
+				r.Close()
+				return nil, err
+			}
+			r.opt.Logger.Error("model not loaded", "model", name, "err", err)
 		}
-		if e.err != nil {
-			opt.Logger.Error("model not loaded", "model", name, "err", e.err)
-		}
-		r.models[name] = e
 	}
 	return r, nil
 }
@@ -168,7 +210,7 @@ func (r *Repository) Acquire(name, version string) (*Model, func(), error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	e, ok := r.models[name]
-	if !ok {
+	if !ok || e.unloaded {
 		return nil, nil, &NotFoundError{Name: name}
 	}
 	if len(e.versions) == 0 {
@@ -196,16 +238,23 @@ func (r *Repository) Acquire(name, version string) (*Model, func(), error) {
 type ModelStatus struct {
 	Name     string
 	Versions []*Model // ascending; empty when the model failed to load
-	Err      error
+	Err      error    // why the model is not served; nil when Versions serve
 }
 
-// Status lists every model in name order, loaded or not.
+// Status lists every model in name order, loaded or failed to load;
+// unloaded models are left out, as requests cannot reach them.
 func (r *Repository) Status() []ModelStatus {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := make([]ModelStatus, 0, len(r.models))
 	for _, e := range r.models {
-		s := ModelStatus{Name: e.name, Err: e.err}
+		if e.unloaded {
+			continue
+		}
+		s := ModelStatus{Name: e.name}
+		if len(e.versions) == 0 {
+			s.Err = e.err
+		}
 		for _, h := range e.versions {
 			s.Versions = append(s.Versions, h.model)
 		}
@@ -215,12 +264,92 @@ func (r *Repository) Status() []ModelStatus {
 	return out
 }
 
-// Ready is true when every model in the repository is loaded.
+// Versions lists the served versions of a model, ascending.
+func (r *Repository) Versions(name string) []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []string
+	if e, ok := r.models[name]; ok {
+		for _, h := range e.versions {
+			out = append(out, h.model.Version)
+		}
+	}
+	return out
+}
+
+// Model states in the repository index, in Triton's words.
+const (
+	StateReady       = "READY"
+	StateUnavailable = "UNAVAILABLE"
+)
+
+// IndexEntry is one line of the repository index: a model version and its
+// state, or a bare name for a model on disk that was never loaded.
+type IndexEntry struct {
+	Name    string
+	Version string
+	State   string
+	Reason  string
+}
+
+// Index lists every model on disk or served, in name order: each served
+// version as READY (with the reason when a reload failed and the previous
+// load still serves), a model that failed to load or was unloaded as
+// UNAVAILABLE with the reason, and a model never loaded by name alone.
+func (r *Repository) Index() ([]IndexEntry, error) {
+	names, err := scanNames(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		seen[n] = true
+	}
+	for n := range r.models {
+		if !seen[n] {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	var out []IndexEntry
+	for _, name := range names {
+		e, ok := r.models[name]
+		switch {
+		case !ok:
+			out = append(out, IndexEntry{Name: name})
+		case e.unloaded:
+			out = append(out, IndexEntry{Name: name, State: StateUnavailable, Reason: "unloaded"})
+		case len(e.versions) == 0:
+			out = append(out, IndexEntry{Name: name, State: StateUnavailable, Reason: errText(e.err)})
+		default:
+			reason := ""
+			if e.err != nil {
+				reason = "serving the previous load; the last load failed: " + e.err.Error()
+			}
+			for _, h := range e.versions {
+				out = append(out, IndexEntry{Name: name, Version: h.model.Version, State: StateReady, Reason: reason})
+			}
+		}
+	}
+	return out, nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// Ready is true when every model in the repository is loaded, but for
+// those unloaded on request.
 func (r *Repository) Ready() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, e := range r.models {
-		if len(e.versions) == 0 {
+		if len(e.versions) == 0 && !e.unloaded {
 			return false
 		}
 	}
@@ -234,8 +363,12 @@ func (r *Repository) Generation() uint64 {
 	return r.generation
 }
 
-// Close waits for in-flight runs, then destroys every session.
+// Close waits for in-flight runs, then destroys every session. Loads and
+// unloads under way finish first; later ones get ErrClosed.
 func (r *Repository) Close() error {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	r.closed = true
 	r.mu.Lock()
 	old := r.models
 	r.models = map[string]*entry{}

@@ -55,6 +55,9 @@ type serveFlags struct {
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
+	modelControl  string
+	pollSecs      int
+	loadModels    string
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -66,6 +69,10 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	// As Triton's --model-control-mode, --repository-poll-secs and --load-model.
+	fs.StringVar(&f.modelControl, "model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
+	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
+	fs.StringVar(&f.loadModels, "load-model", "", "with --model-control=explicit, comma-separated models to load at start (* for all)")
 	// Environment first, so explicit flags win.
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
@@ -85,7 +92,38 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if _, err := runtime.ParseModelControl(f.modelControl); err != nil {
+		return nil, err
+	}
+	if f.pollSecs < 1 {
+		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
+	}
 	return f, nil
+}
+
+// openRepository loads what the model control mode loads at start: every
+// model, or with explicit control only those --load-model names, as Triton.
+func openRepository(f *serveFlags, opt runtime.LoadOptions) (*runtime.Repository, error) {
+	if f.modelControl != string(runtime.ControlExplicit) || f.loadModels == "*" {
+		return runtime.OpenRepository(f.models, opt, f.skipBad)
+	}
+	repo, err := runtime.NewRepository(f.models, opt)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range strings.Split(f.loadModels, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if err := repo.Load(name); err != nil {
+			if !f.skipBad {
+				repo.Close()
+				return nil, err
+			}
+			opt.Logger.Error("model not loaded", "model", name, "err", err)
+		}
+	}
+	return repo, nil
 }
 
 // projectRoot is where the ORT cache lives: beside the binary's source
@@ -126,24 +164,30 @@ func serve(args []string, log *slog.Logger) error {
 	defer runtime.Shutdown()
 
 	limiter := runtime.NewLimiter(f.maxConcurrent)
-	repo, err := runtime.OpenRepository(f.models, runtime.LoadOptions{Limiter: limiter, Logger: log}, f.skipBad)
+	repo, err := openRepository(f, runtime.LoadOptions{Limiter: limiter, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer repo.Close()
+	if f.modelControl == string(runtime.ControlPoll) {
+		wctx, stopWatch := context.WithCancel(context.Background())
+		defer stopWatch() // before repo.Close: deferred calls run last first
+		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
+	}
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(handlers.Options{Repository: repo, MaxBodyBytes: f.maxBody, Logger: log}),
+		Handler: handlers.New(handlers.Options{Repository: repo, MaxBodyBytes: f.maxBody, Logger: log,
+			ModelControl: runtime.ModelControl(f.modelControl)}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "models", f.models, "max_concurrent_runs", limiter.Cap(),
+	log.Info("serving", "addr", ln.Addr().String(), "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(),
 		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -1,0 +1,168 @@
+package handlers
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// The request-path benchmarks run on the models and bodies that
+// scripts/bench.sh prepares (make_models.py's iris and 784-512-512-10 MLP,
+// bodies written by Python's json), so their numbers line up with the HTTP
+// benchmark. ONNXSERVE_BENCH_DIR points elsewhere, e.g. at an older tree.
+
+// benchDir returns the prepared bench directory, or skips.
+func benchDir(b *testing.B) string {
+	dir := os.Getenv("ONNXSERVE_BENCH_DIR")
+	if dir == "" {
+		dir = "../.cache/bench"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repo")); err != nil {
+		b.Skipf("no bench models in %s: run `scripts/bench.sh prepare` first", dir)
+	}
+	return dir
+}
+
+// benchCase is one workload of docs/benchmarks.md, in process.
+type benchCase struct {
+	name, model, body string
+}
+
+var benchCases = []benchCase{
+	{"iris-named-1", "iris", "iris_named.json"},
+	{"iris-rows-64", "iris", "iris_rows64.json"},
+	{"mlp-rows-1", "mlp", "mlp_b1.json"},
+	{"mlp-rows-32", "mlp", "mlp_b32.json"},
+}
+
+func benchRepo(b *testing.B) (*runtime.Repository, string) {
+	dir := benchDir(b)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	repo, err := runtime.OpenRepository(filepath.Join(dir, "repo"), runtime.LoadOptions{Limiter: runtime.NewLimiter(0), Logger: log}, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { repo.Close() })
+	return repo, dir
+}
+
+func benchBody(b *testing.B, dir, name string) []byte {
+	body, err := os.ReadFile(filepath.Join(dir, "bodies", name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
+}
+
+// BenchmarkPredict is the whole handler, in process: routing, body read,
+// decode, run, encode. Compare with the HTTP numbers to see what the
+// network stack costs.
+func BenchmarkPredict(b *testing.B) {
+	repo, dir := benchRepo(b)
+	h := New(Options{Repository: repo, MaxBodyBytes: 32 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	for _, c := range benchCases {
+		b.Run(c.name, func(b *testing.B) {
+			body := benchBody(b, dir, c.body)
+			req, err := http.NewRequest("POST", "/v1/models/"+c.model+"/predict", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rd := &rewindBody{}
+			req.Body = rd
+			w := &discardWriter{header: http.Header{}}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(body)
+				w.status = 0
+				h.ServeHTTP(w, req)
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecode is the JSON body → typed tensor step alone.
+func BenchmarkDecode(b *testing.B) {
+	repo, dir := benchRepo(b)
+	for _, c := range benchCases {
+		b.Run(c.name, func(b *testing.B) {
+			m, release, err := repo.Acquire(c.model, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer release()
+			body := benchBody(b, dir, c.body)
+			opt := DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodePredict(body, &m.Signature, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncode is the outputs → JSON response step alone.
+func BenchmarkEncode(b *testing.B) {
+	repo, dir := benchRepo(b)
+	for _, c := range benchCases {
+		b.Run(c.name, func(b *testing.B) {
+			m, release, err := repo.Acquire(c.model, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer release()
+			opt := DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize}
+			ins, err := DecodePredict(benchBody(b, dir, c.body), &m.Signature, opt)
+			if err != nil {
+				b.Fatal(err)
+			}
+			outs, err := m.Infer(b.Context(), ins)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				buf := getBuf()
+				*buf = appendPredictResponse(*buf, m, outs)
+				putBuf(buf)
+			}
+		})
+	}
+}
+
+// rewindBody is a request body the benchmark rewinds instead of
+// reallocating, so that allocations counted are the handler's.
+type rewindBody struct{ bytes.Reader }
+
+func (*rewindBody) Close() error { return nil }
+
+// discardWriter is the cheapest http.ResponseWriter: it keeps the status.
+type discardWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header { return w.header }
+func (w *discardWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(p), nil
+}
+func (w *discardWriter) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+}

@@ -1,0 +1,126 @@
+package handlers
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// headerLengthKey is the binary tensor extension's header: the length of
+// the JSON at the start of a body that binary tensor data follows.
+const headerLengthKey = "Inference-Header-Content-Length"
+
+// v2Infer godoc
+//
+//	@Summary		Run a model (Open Inference Protocol)
+//	@Description	JSON: `{"inputs": [{"name", "shape", "datatype", "data"}], "outputs": [{"name", "parameters"}]}` with data flat or nested, datatypes BOOL, UINT8–UINT64, INT8–INT64, FP16, BF16, FP32, FP64, BYTES.
+//	@Description	Binary tensor extension: an input with `parameters.binary_data_size` instead of `data` has its little-endian bytes after the JSON (BYTES as 4-byte length-prefixed strings), and the `Inference-Header-Content-Length` header gives the JSON's length; an output with `parameters.binary_data: true`, or every output with the request parameter `binary_data_output: true`, comes back the same way. `Inference-Header-Content-Length: 0` sends the only input's raw bytes alone.
+//	@Description	Classification extension: an output with `parameters.classification: k` returns the top k classes per row as BYTES `"score:index[:label]"`, labels from config.yaml.
+//	@Tags			v2
+//	@Accept			json
+//	@Accept			octet-stream
+//	@Produce		json
+//	@Produce		octet-stream
+//	@Param			name							path		string			true	"model name"	example(iris)
+//	@Param			Inference-Header-Content-Length	header		int				false	"length of the JSON header when binary tensor data follows it"
+//	@Param			request							body		V2InferRequest	true	"inputs and requested outputs"
+//	@Success		200								{object}	V2InferResponse
+//	@Failure		400								{object}	V2Error	"malformed request, or one that does not fit the model: datatype, shape, data size, unknown or missing input or output"
+//	@Failure		404								{object}	V2Error	"unknown or unloaded model or version"
+//	@Failure		413								{object}	V2Error	"body too large"
+//	@Failure		500								{object}	V2Error	"ONNX Runtime failed"
+//	@Failure		503								{object}	V2Error	"the model failed to load, or the server is overloaded"
+//	@Router			/v2/models/{name}/infer [post]
+func (s *Server) v2Infer(c *gin.Context) {
+	m, release := s.v2Acquire(c)
+	if m == nil {
+		return
+	}
+	defer release()
+	req, outs, err := v2Run(c, m, s.maxBody)
+	if err != nil {
+		s.failV2(c, err)
+		return
+	}
+	head, bin := getBuf(), getBuf()
+	defer putBuf(head)
+	defer putBuf(bin)
+	*head, *bin, err = appendV2Response(*head, *bin, m, req, outs, m.Batch(req.inputs))
+	if err != nil {
+		s.failV2(c, err)
+		return
+	}
+	if !req.anyBinary() {
+		c.Data(http.StatusOK, "application/json", *head)
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set(headerLengthKey, strconv.Itoa(len(*head)))
+	h.Set("Content-Length", strconv.Itoa(len(*head)+len(*bin)))
+	c.Status(http.StatusOK)
+	c.Writer.Write(*head)
+	c.Writer.Write(*bin)
+}
+
+// v2Run reads an inference request for m, at most maxBody bytes, and runs it.
+func v2Run(c *gin.Context, m *runtime.Model, maxBody int64) (*v2Request, []runtime.Tensor, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	if err != nil {
+		return nil, nil, err
+	}
+	header, err := headerLength(c.GetHeader(headerLengthKey), len(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	var req *v2Request
+	if header == 0 && c.GetHeader(headerLengthKey) != "" {
+		req, err = decodeRawV2(body, m)
+	} else {
+		req, err = decodeV2(body, header, m)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	outs, err := m.Infer(c, req.inputs)
+	return req, outs, err
+}
+
+// v2InferVersion godoc
+//
+//	@Summary	Run one version of a model (Open Inference Protocol)
+//	@Tags		v2
+//	@Accept		json
+//	@Produce	json
+//	@Param		name	path		string			true	"model name"	example(iris)
+//	@Param		version	path		string			true	"model version"	example(1)
+//	@Param		request	body		V2InferRequest	true	"inputs and requested outputs"
+//	@Success	200		{object}	V2InferResponse
+//	@Failure	400		{object}	V2Error
+//	@Failure	404		{object}	V2Error
+//	@Failure	413		{object}	V2Error
+//	@Failure	500		{object}	V2Error
+//	@Failure	503		{object}	V2Error
+//	@Router		/v2/models/{name}/versions/{version}/infer [post]
+func _() {}
+
+// headerLength is where the JSON header of a body of size bytes ends:
+// the Inference-Header-Content-Length header when given, else the end.
+func headerLength(value string, size int) (int, error) {
+	if value == "" {
+		return size, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(value))
+	if err != nil {
+		return 0, BadRequest("Unable to parse %s, got: %s", headerLengthKey, value)
+	}
+	if n < 0 || n > size {
+		return 0, BadRequest("inference header size should be in range (0, %d), got: %d", size, n)
+	}
+	return n, nil
+}

@@ -1,0 +1,150 @@
+package handlers
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// irisInfer is one iris row whose label models/iris/1/expected.json gives
+// as 0.
+const irisInfer = `{"inputs":[{"name":"X","datatype":"FP32","shape":[1,4],"data":[5.1,3.5,1.4,0.2]}]}`
+
+func index(t *testing.T, url, body string) []V2IndexEntry {
+	t.Helper()
+	res := do(t, "POST", url+"/v2/repository/index", body)
+	var idx []V2IndexEntry
+	if err := json.Unmarshal(res.Body, &idx); err != nil || res.Status != 200 {
+		t.Fatalf("index: %d %s", res.Status, res.Body)
+	}
+	return idx
+}
+
+// TestV2ModelControlModes pins that load and unload answer as Triton does
+// outside explicit mode (503, its message), and that the index works in
+// every mode.
+func TestV2ModelControlModes(t *testing.T) {
+	for _, mode := range []runtime.ModelControl{"", runtime.ControlNone, runtime.ControlPoll} {
+		srv, _ := v2Server(t, v2Repo(t), mode, nil)
+		for _, op := range []string{"load", "unload"} {
+			res := do(t, "POST", srv.URL+"/v2/repository/models/iris/"+op, "")
+			if res.Status != 503 || string(res.Body) != `{"error":"explicit model load / unload is not allowed if polling is enabled"}` {
+				t.Errorf("mode %q %s: %d %s", mode, op, res.Status, res.Body)
+			}
+		}
+		if idx := index(t, srv.URL, ""); len(idx) != len(testModels)+1 {
+			t.Errorf("mode %q: index %+v", mode, idx)
+		}
+	}
+}
+
+// TestV2RepositoryExplicit walks the model repository extension in
+// explicit mode: the index lists models never loaded by name only, load
+// serves them, a broken reload leaves the old version serving with the
+// reason in the index, unload answers 404 and lists the model as
+// unloaded, and the API docs follow every change.
+func TestV2RepositoryExplicit(t *testing.T) {
+	dir := v2Repo(t)
+	srv, _ := v2Server(t, dir, runtime.ControlExplicit, []string{"digits"})
+	irisURL := srv.URL + "/v2/models/iris/infer"
+	docHas := func(path string) bool {
+		return strings.Contains(string(do(t, "GET", srv.URL+"/swagger/doc.json", "").Body), `"`+path+`"`)
+	}
+
+	idx := index(t, srv.URL, "")
+	if len(idx) != len(testModels)+1 || idx[0] != (V2IndexEntry{Name: "digits", Version: "1", State: "READY"}) || idx[4] != (V2IndexEntry{Name: "iris"}) {
+		t.Fatalf("index before loading, in name order: %+v", idx)
+	}
+	if res := do(t, "POST", irisURL, irisInfer); res.Status != 404 {
+		t.Fatalf("infer before load: %d %s", res.Status, res.Body)
+	}
+	if docHas("/v1/models/iris/predict") {
+		t.Error("the docs list a model that is not loaded")
+	}
+
+	if res := do(t, "POST", srv.URL+"/v2/repository/models/iris/load", ""); res.Status != 200 || len(res.Body) != 0 {
+		t.Fatalf("load: %d %s", res.Status, res.Body)
+	}
+	if res := do(t, "POST", irisURL, irisInfer); res.Status != 200 || !strings.Contains(string(res.Body), `"name":"label","datatype":"INT64","shape":[1],"data":[0]`) {
+		t.Fatalf("infer after load: %d %s", res.Status, res.Body)
+	}
+	if !docHas("/v1/models/iris/predict") {
+		t.Error("the docs do not list a model after its load")
+	}
+	if ready := index(t, srv.URL, `{"ready": true}`); len(ready) != 2 {
+		t.Errorf("index of ready models: %+v", ready)
+	}
+
+	// A broken replacement: 400 with the reason, the old version serves.
+	good, _ := os.ReadFile(filepath.Join(dir, "iris", "1", "model.onnx"))
+	writeFile(t, filepath.Join(dir, "iris", "1", "model.onnx"), "broken")
+	res := do(t, "POST", srv.URL+"/v2/repository/models/iris/load", "")
+	if res.Status != 400 || !strings.Contains(string(res.Body), "load failed for model 'iris'") {
+		t.Fatalf("broken reload: %d %s", res.Status, res.Body)
+	}
+	if res := do(t, "POST", irisURL, irisInfer); res.Status != 200 {
+		t.Fatalf("the old version stopped serving after a failed reload: %d %s", res.Status, res.Body)
+	}
+	for _, e := range index(t, srv.URL, "") {
+		if e.Name == "iris" && (e.State != "READY" || !strings.Contains(e.Reason, "last load failed")) {
+			t.Errorf("index after a failed reload: %+v", e)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "iris", "1", "model.onnx"), string(good))
+
+	if res := do(t, "POST", srv.URL+"/v2/repository/models/iris/unload", `{"parameters":{"unload_dependents":false}}`); res.Status != 200 {
+		t.Fatalf("unload: %d %s", res.Status, res.Body)
+	}
+	if res := do(t, "POST", irisURL, irisInfer); res.Status != 404 {
+		t.Errorf("infer after unload: %d %s", res.Status, res.Body)
+	}
+	if res := do(t, "GET", srv.URL+"/v2/models/iris/ready", ""); res.Status != 404 {
+		t.Errorf("ready after unload: %d", res.Status)
+	}
+	for _, e := range index(t, srv.URL, "") {
+		if e.Name == "iris" && e != (V2IndexEntry{Name: "iris", State: "UNAVAILABLE", Reason: "unloaded"}) {
+			t.Errorf("index after unload: %+v", e)
+		}
+	}
+	if docHas("/v1/models/iris/predict") {
+		t.Error("the docs still list an unloaded model")
+	}
+	if res := do(t, "GET", srv.URL+"/v2/health/ready", ""); res.Status != 200 {
+		t.Errorf("an unloaded model made the server not ready: %d", res.Status)
+	}
+
+	cases := []struct {
+		what, path, body string
+		status           int
+		msg              string
+	}{
+		{"load of a name not in the repository", "/v2/repository/models/nope/load", "", 400, `load failed for model 'nope': no model "nope"`},
+		{"load of a path", "/v2/repository/models/../load", "", 400, `invalid model name ".."`},
+		{"load with a config override", "/v2/repository/models/iris/load", `{"parameters":{"config":"{}"}}`, 400, "load parameter 'config' is not supported"},
+		{"load with a file override", "/v2/repository/models/iris/load", `{"parameters":{"file:1/model.onnx":"AAAA"}}`, 400, "load parameter 'file:1/model.onnx' is not supported"},
+		{"load with a body that is not JSON", "/v2/repository/models/iris/load", `{"parameters":`, 400, "malformed JSON"},
+		{"unload of an unknown name", "/v2/repository/models/nope/unload", "", 404, `model "nope" not found`},
+		{"index with a ready that is not a boolean", "/v2/repository/index", `{"ready":"yes"}`, 400, "Invalid value for 'ready': expected a boolean"},
+		{"index with a body that is not an object", "/v2/repository/index", `[]`, 400, "malformed JSON"},
+	}
+	for _, c := range cases {
+		res := do(t, "POST", srv.URL+c.path, c.body)
+		var e V2Error
+		json.Unmarshal(res.Body, &e)
+		if res.Status != c.status || !strings.Contains(e.Error, c.msg) {
+			t.Errorf("%s: %d %s, want %d %q", c.what, res.Status, res.Body, c.status, c.msg)
+		}
+	}
+
+	// Loading again after an unload serves the model again.
+	if res := do(t, "POST", srv.URL+"/v2/repository/models/iris/load", "{}"); res.Status != 200 {
+		t.Fatalf("reload after unload: %d %s", res.Status, res.Body)
+	}
+	if res := do(t, "POST", irisURL, irisInfer); res.Status != 200 {
+		t.Errorf("infer after the second load: %d %s", res.Status, res.Body)
+	}
+}

@@ -1,0 +1,360 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	goruntime "runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// batcher merges concurrent requests for one model version into one run
+// (config dynamic_batching). Requests wait in a bounded queue; whenever a
+// run slot is free, the queued requests whose non-batch dims agree with the
+// oldest one are concatenated along dim 0, run once, and each gets its own
+// rows of every output back. While a run holds the slot, the next batch
+// fills by itself, so under load batches grow without any deliberate delay;
+// max_queue_delay_us adds one for light traffic.
+type batcher struct {
+	m         *Model
+	max       int
+	delay     time.Duration
+	preferred []int
+	limit     int // max_queue_size; 0: unbounded
+
+	mu    sync.Mutex
+	queue []*pending // oldest first
+
+	wake chan struct{} // capacity 1: the queue grew
+	ctx  context.Context
+	stop context.CancelFunc
+	done chan struct{}
+	// scratch recycles the merged input buffers, which can be large
+	// (32×784 floats) and would otherwise be garbage after every run.
+	scratch sync.Pool
+	// observe, when set (by tests), is told the size of every run.
+	observe func(requests, rows int)
+}
+
+// pending is one request in the queue.
+type pending struct {
+	ctx    context.Context
+	inputs []Tensor
+	rows   int
+	queued time.Time
+	taken  bool // under batcher.mu: in a batch, or dropped; no longer in the queue
+	result chan batchResult
+}
+
+type batchResult struct {
+	outs []Tensor
+	err  error
+}
+
+// OverloadedError is a request refused because its model's queue is full.
+// Retrying after RetryAfter is the client's best move.
+type OverloadedError struct {
+	Model      string
+	Queue      int
+	RetryAfter time.Duration
+}
+
+func (e *OverloadedError) Error() string {
+	return fmt.Sprintf("model %s is overloaded: %d requests already queued", e.Model, e.Queue)
+}
+
+// retryAfter is what an overloaded model tells clients: queues drain in
+// milliseconds, and HTTP's Retry-After counts whole seconds.
+const retryAfter = time.Second
+
+// checkBatchable refuses dynamic batching for a model whose requests cannot
+// be merged and split: every input must be batched along dim 0 and every
+// output must have the batch as dim 0 and fixed other dims (as its warm-up
+// runs proved), or there is no telling which output rows are whose.
+func (m *Model) checkBatchable() error {
+	for _, in := range m.Signature.Inputs {
+		if len(in.Shape) == 0 || in.Shape[0] != -1 {
+			return fmt.Errorf("input %q has shape %s: every input needs a dynamic dim 0 to merge requests along", in.Name, FormatShape(in.Shape))
+		}
+	}
+	for i, out := range m.Signature.Outputs {
+		if m.outputs[i].mode != planBatch {
+			return fmt.Errorf("output %q (%v %s) cannot be split back per request: it needs the batch as dim 0 and fixed other dims", out.Name, out.DType, FormatShape(out.Shape))
+		}
+	}
+	return nil
+}
+
+func newBatcher(m *Model) *batcher {
+	cfg := m.Config.DynamicBatching
+	ctx, stop := context.WithCancel(context.Background())
+	b := &batcher{
+		m: m, max: cfg.MaxBatchSize, delay: time.Duration(cfg.MaxQueueDelayUS) * time.Microsecond,
+		preferred: cfg.PreferredBatchSizes, limit: m.Config.MaxQueueSize,
+		wake: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{}),
+	}
+	go b.loop()
+	return b
+}
+
+// close stops the loop. The caller guarantees nothing is queued or running.
+func (b *batcher) close() {
+	b.stop()
+	<-b.done
+}
+
+// infer queues inputs and waits for their rows of the merged run.
+func (b *batcher) infer(ctx context.Context, inputs []Tensor) ([]Tensor, error) {
+	p := &pending{ctx: ctx, inputs: inputs, rows: b.m.Batch(inputs), queued: time.Now(), result: make(chan batchResult, 1)}
+	b.mu.Lock()
+	if b.limit > 0 && len(b.queue) >= b.limit {
+		b.mu.Unlock()
+		return nil, &OverloadedError{Model: b.m.Name, Queue: b.limit, RetryAfter: retryAfter}
+	}
+	b.queue = append(b.queue, p)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case r := <-p.result:
+		return r.outs, r.err
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	if !p.taken {
+		// Still queued: leave unrun.
+		b.queue = slices.DeleteFunc(b.queue, func(q *pending) bool { return q == p })
+		b.mu.Unlock()
+		return nil, ctx.Err()
+	}
+	b.mu.Unlock()
+	// Already in a run that reads these inputs: the caller may recycle
+	// them once we return, so wait for the run (which is short).
+	r := <-p.result
+	return r.outs, r.err
+}
+
+func (b *batcher) loop() {
+	defer close(b.done)
+	for {
+		select {
+		case <-b.wake:
+		case <-b.ctx.Done():
+			return
+		}
+		for b.queued() > 0 {
+			if !b.waitForRows() {
+				return
+			}
+			// The slot is taken before the batch is: requests that arrive
+			// while the previous run finishes still make this batch.
+			if err := b.m.limiter.Acquire(b.ctx); err != nil {
+				return
+			}
+			// Let the goroutines that are runnable now (handlers about to
+			// queue, clients just handed their results) run first. Without
+			// this, the wake-up of the loop preempts them and every free
+			// slot runs a batch of one; with it, batches fill on a busy
+			// core with no deliberate delay.
+			goruntime.Gosched()
+			batch := b.take()
+			if len(batch) == 0 {
+				b.m.limiter.Release()
+				continue
+			}
+			go b.execute(batch)
+		}
+	}
+}
+
+func (b *batcher) queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+// waitForRows waits, when max_queue_delay_us is set, until the oldest
+// request has waited that long or enough rows are queued to fill a batch
+// (max_batch_size, or the largest preferred size). False when stopped.
+func (b *batcher) waitForRows() bool {
+	if b.delay <= 0 {
+		return true
+	}
+	enough := b.max
+	if n := len(b.preferred); n > 0 {
+		enough = b.preferred[n-1]
+	}
+	for {
+		b.mu.Lock()
+		rows, oldest := 0, time.Time{}
+		if len(b.queue) > 0 {
+			oldest = b.queue[0].queued
+			for _, p := range b.queue {
+				if sameTail(p, b.queue[0]) {
+					rows += p.rows
+				}
+			}
+		}
+		b.mu.Unlock()
+		wait := time.Until(oldest.Add(b.delay))
+		if rows == 0 || rows >= enough || wait <= 0 {
+			return true
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-b.wake:
+		case <-t.C:
+		case <-b.ctx.Done():
+			t.Stop()
+			return false
+		}
+		t.Stop()
+	}
+}
+
+// take removes the next batch from the queue: the oldest request and, in
+// order, the later ones whose non-batch dims agree with it, up to
+// max_batch_size rows, cut to the largest preferred size that fits. A
+// request over the maximum runs alone. Requests whose context has ended
+// are dropped unrun.
+func (b *batcher) take() []*pending {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var batch []*pending
+	rows := 0
+	rest := b.queue[:0]
+	for _, p := range b.queue {
+		switch {
+		case p.ctx.Err() != nil:
+			p.taken = true
+			p.result <- batchResult{err: p.ctx.Err()}
+			continue
+		case len(batch) == 0:
+		case batch[0].rows > b.max || rows+p.rows > b.max || !sameTail(p, batch[0]):
+			rest = append(rest, p)
+			continue
+		}
+		batch = append(batch, p)
+		rows += p.rows
+	}
+	if len(batch) > 1 {
+		if want := b.preferredSize(rows); want < rows {
+			for rows > want && len(batch) > 1 {
+				last := batch[len(batch)-1]
+				batch = batch[:len(batch)-1]
+				rows -= last.rows
+				rest = append(rest, last)
+			}
+			slices.SortStableFunc(rest, func(x, y *pending) int { return x.queued.Compare(y.queued) })
+		}
+	}
+	for _, p := range batch {
+		p.taken = true
+	}
+	clear(b.queue[len(rest):])
+	b.queue = rest
+	return batch
+}
+
+// preferredSize is the largest preferred batch size up to rows, or rows
+// when there is none.
+func (b *batcher) preferredSize(rows int) int {
+	best := rows
+	for _, n := range b.preferred {
+		if n <= rows {
+			best = n
+		}
+	}
+	return best
+}
+
+// sameTail reports whether two requests' inputs agree in every dim but
+// the batch, so that they can be concatenated.
+func sameTail(p, q *pending) bool {
+	for i := range p.inputs {
+		if !slices.Equal(p.inputs[i].Shape[1:], q.inputs[i].Shape[1:]) {
+			return false
+		}
+	}
+	return true
+}
+
+// execute runs one batch, holding the run slot take's caller acquired, and
+// hands every request its result.
+func (b *batcher) execute(batch []*pending) {
+	defer b.m.limiter.Release()
+	if b.observe != nil {
+		rows := 0
+		for _, p := range batch {
+			rows += p.rows
+		}
+		b.observe(len(batch), rows)
+	}
+	if len(batch) == 1 {
+		// Nothing to merge: run the request's own buffers, under its own
+		// context so that a long run stops when its client goes.
+		p := batch[0]
+		outs, err := b.m.run(p.ctx, p.inputs, b.m.outputs, p.rows)
+		p.result <- batchResult{outs, runError(b.m, err)}
+		return
+	}
+	inputs, rows := b.merge(batch)
+	// One client leaving must not cancel the others' run.
+	outs, err := b.m.run(context.Background(), inputs, b.m.outputs, rows)
+	b.scratch.Put(inputs)
+	off := 0
+	for _, p := range batch {
+		if err != nil {
+			p.result <- batchResult{err: runError(b.m, err)}
+			continue
+		}
+		p.result <- batchResult{outs: splitRows(outs, off, p.rows)}
+		off += p.rows
+	}
+}
+
+// merge concatenates the batch's inputs along dim 0, into recycled buffers.
+func (b *batcher) merge(batch []*pending) ([]Tensor, int) {
+	rows := 0
+	for _, p := range batch {
+		rows += p.rows
+	}
+	merged, _ := b.scratch.Get().([]Tensor)
+	if merged == nil {
+		merged = make([]Tensor, len(b.m.Signature.Inputs))
+	}
+	for i, spec := range b.m.Signature.Inputs {
+		first := batch[0].inputs[i]
+		shape := append(merged[i].Shape[:0], int64(rows))
+		shape = append(shape, first.Shape[1:]...)
+		n := NumElements(shape)
+		buf := reflect.ValueOf(merged[i].Data)
+		if !buf.IsValid() || buf.Type() != reflect.TypeOf(first.Data) || buf.Cap() < n {
+			buf = reflect.ValueOf(NewBuffer(spec.DType, n))
+		}
+		buf = buf.Slice(0, n)
+		off := 0
+		for _, p := range batch {
+			off += reflect.Copy(buf.Slice(off, n), reflect.ValueOf(p.inputs[i].Data))
+		}
+		merged[i] = Tensor{DType: first.DType, Shape: shape, Data: buf.Interface()}
+	}
+	return merged, rows
+}
+
+// splitRows returns rows [off, off+n) of every output, sharing the
+// outputs' memory: each request reads only its own rows.
+func splitRows(outs []Tensor, off, n int) []Tensor {
+	mine := make([]Tensor, len(outs))
+	for i, t := range outs {
+		stride := NumElements(t.Shape[1:])
+		shape := append([]int64{int64(n)}, t.Shape[1:]...)
+		data := reflect.ValueOf(t.Data).Slice(off*stride, (off+n)*stride).Interface()
+		mine[i] = Tensor{DType: t.DType, Shape: shape, Data: data}
+	}
+	return mine
+}

@@ -1,0 +1,335 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The batcher tests check results against the outputs stored beside the
+// shipped models at export time (numpy/sklearn), row by row: a request
+// that got another request's rows, or rows of a different merge, fails.
+// Batch composition is made deterministic by holding the only run slot
+// while requests queue, never by sleeping.
+
+// knownRow is one input row of a model and the expected row of each output.
+type knownRow struct {
+	in   []float64
+	outs map[string][]float64
+}
+
+// knownRows flattens a model's expected.json into independent rows.
+func knownRows(t *testing.T, path, input string) ([]knownRow, float64) {
+	t.Helper()
+	exp := readExpected(t, path)
+	var rows []knownRow
+	for _, c := range exp.Cases {
+		ins := splitLeaves(c.Inputs[input])
+		outs := map[string][][]float64{}
+		for name, raw := range c.Outputs {
+			outs[name] = splitLeaves(raw)
+		}
+		for r, in := range ins {
+			k := knownRow{in: in, outs: map[string][]float64{}}
+			for name, o := range outs {
+				k.outs[name] = o[r]
+			}
+			rows = append(rows, k)
+		}
+	}
+	return rows, exp.Atol
+}
+
+// splitLeaves reads nested arrays as one []float64 per row (dim 0).
+func splitLeaves(raw json.RawMessage) [][]float64 {
+	shape, leaves := flatten(raw)
+	n := int(shape[0])
+	stride := len(leaves) / n
+	rows := make([][]float64, n)
+	for r := range rows {
+		for _, l := range leaves[r*stride : (r+1)*stride] {
+			f, _ := l.(json.Number).Float64()
+			rows[r] = append(rows[r], f)
+		}
+	}
+	return rows
+}
+
+// request builds a float32 input tensor from the given rows.
+func request(rows []knownRow, pick []int) Tensor {
+	width := len(rows[0].in)
+	data := make([]float32, 0, len(pick)*width)
+	for _, i := range pick {
+		for _, f := range rows[i].in {
+			data = append(data, float32(f))
+		}
+	}
+	return Tensor{Float32, []int64{int64(len(pick)), int64(width)}, data}
+}
+
+// checkRows compares every output of a response with the known rows picked.
+func checkRows(m *Model, rows []knownRow, pick []int, outs []Tensor, atol float64) error {
+	for o, spec := range m.Signature.Outputs {
+		got := asFloats(outs[o].Data)
+		if outs[o].Shape[0] != int64(len(pick)) {
+			return fmt.Errorf("%s: shape %v for %d rows", spec.Name, outs[o].Shape, len(pick))
+		}
+		stride := len(got) / len(pick)
+		for r, i := range pick {
+			want := rows[i].outs[spec.Name]
+			for k, w := range want {
+				if spec.DType == Float32 {
+					w = float64(float32(w))
+				}
+				if g := got[r*stride+k]; math.Abs(g-w) > atol*math.Max(1, math.Abs(w)) {
+					return fmt.Errorf("%s row %d (known row %d) [%d] = %v, want %v", spec.Name, r, i, k, g, w)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// batchedModel loads a shipped model with dynamic batching and one run
+// slot, and records the size of every run it makes.
+func batchedModel(t *testing.T, path string, cfg Config) (*Model, *batchLog) {
+	t.Helper()
+	m, err := LoadModel("test", "1", path, &cfg, LoadOptions{Limiter: NewLimiter(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	log := &batchLog{}
+	m.batcher.observe = log.add
+	return m, log
+}
+
+type batchLog struct {
+	mu    sync.Mutex
+	sizes []string // "requests/rows" per run
+}
+
+func (l *batchLog) add(requests, rows int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sizes = append(l.sizes, fmt.Sprintf("%d/%d", requests, rows))
+}
+
+func (l *batchLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.sizes, " ")
+}
+
+// waitQueued waits until n requests are in the batcher's queue.
+func waitQueued(t *testing.T, b *batcher, n int) {
+	t.Helper()
+	for b.queued() != n {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBatcherOwnRows sends distinct multi-row requests from many clients
+// at once, merged into one run, and checks every client got exactly the
+// rows its own inputs give.
+func TestBatcherOwnRows(t *testing.T) {
+	for _, c := range []struct{ name, model, expected, input string }{
+		{"iris", "../models/iris/1/model.onnx", "../models/iris/1/expected.json", "X"},
+		{"digits", "../models/digits/model.onnx", "../models/digits/expected.json", "pixels"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, atol := knownRows(t, c.expected, c.input)
+			m, log := batchedModel(t, c.model, Config{DynamicBatching: &DynamicBatching{MaxBatchSize: 64}})
+			// Client i sends 1–3 rows starting at row i: no two requests alike.
+			clients, total := len(rows), 0
+			picks := make([][]int, clients)
+			for i := range picks {
+				for j := range 1 + i%3 {
+					picks[i] = append(picks[i], (i+j)%len(rows))
+				}
+				total += len(picks[i])
+			}
+			// Hold the only run slot until every request is queued, so that
+			// they all meet in one merged run.
+			m.limiter.Acquire(t.Context())
+			errs := make(chan error, clients)
+			for i, pick := range picks {
+				go func() {
+					outs, err := m.Infer(t.Context(), []Tensor{request(rows, pick)})
+					if err == nil {
+						err = checkRows(m, rows, pick, outs, atol)
+					}
+					if err != nil {
+						err = fmt.Errorf("client %d: %w", i, err)
+					}
+					errs <- err
+				}()
+			}
+			waitQueued(t, m.batcher, clients)
+			m.limiter.Release()
+			for range clients {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			if log.String() != fmt.Sprintf("%d/%d", clients, total) {
+				t.Errorf("runs (requests/rows): %s; want all %d requests in one run", log, clients)
+			}
+		})
+	}
+}
+
+// TestBatcherConcurrent is the free-running version: many clients, many
+// requests each, batches formed however the scheduler falls.
+func TestBatcherConcurrent(t *testing.T) {
+	rows, atol := knownRows(t, "../models/digits/expected.json", "pixels")
+	m, log := batchedModel(t, "../models/digits/model.onnx", Config{DynamicBatching: &DynamicBatching{MaxBatchSize: 8}})
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Go(func() {
+			for r := range 50 {
+				pick := []int{(c + r) % len(rows)}
+				if r%4 == 0 {
+					pick = append(pick, (c+r+1)%len(rows), (c+r+5)%len(rows))
+				}
+				outs, err := m.Infer(t.Context(), []Tensor{request(rows, pick)})
+				if err == nil {
+					err = checkRows(m, rows, pick, outs, atol)
+				}
+				if err != nil {
+					t.Errorf("client %d request %d: %v", c, r, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("runs (requests/rows): %s", log)
+}
+
+// TestBatcherLimits pins how batches are cut: a request over
+// max_batch_size runs alone, preferred sizes cut the rest, the queue
+// refuses past max_queue_size, and a request cancelled while queued is
+// never run.
+func TestBatcherLimits(t *testing.T) {
+	rows, atol := knownRows(t, "../models/iris/1/expected.json", "X")
+	m, log := batchedModel(t, "../models/iris/1/model.onnx", Config{
+		MaxQueueSize:    6,
+		DynamicBatching: &DynamicBatching{MaxBatchSize: 4, PreferredBatchSizes: []int{2}},
+	})
+	m.limiter.Acquire(t.Context())
+	picks := [][]int{{0, 1, 2, 3, 4}, {5}, {6}, {7}, {8}} // 5 rows: over the maximum
+	errs := make(chan error, len(picks))
+	for i, pick := range picks {
+		go func() {
+			outs, err := m.Infer(t.Context(), []Tensor{request(rows, pick)})
+			if err == nil {
+				err = checkRows(m, rows, pick, outs, atol)
+			}
+			errs <- err
+		}()
+		waitQueued(t, m.batcher, i+1) // one at a time: the queue's order is the test's
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancelled := make(chan error, 1)
+	go func() {
+		_, err := m.Infer(ctx, []Tensor{request(rows, []int{9})})
+		cancelled <- err
+	}()
+	waitQueued(t, m.batcher, 6)
+
+	_, err := m.Infer(t.Context(), []Tensor{request(rows, []int{10})})
+	var ol *OverloadedError
+	if !errors.As(err, &ol) || ol.RetryAfter <= 0 {
+		t.Fatalf("7th request with max_queue_size 6: %v, want *OverloadedError with RetryAfter", err)
+	}
+	cancel()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled request: %v", err)
+	}
+	waitQueued(t, m.batcher, 5)
+
+	m.limiter.Release()
+	for range picks {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// The 5-row request alone, then the four single rows cut to the
+	// preferred size 2; the cancelled one in none of them.
+	if got := log.String(); got != "1/5 2/2 2/2" {
+		t.Errorf("runs (requests/rows): %s, want 1/5 2/2 2/2", got)
+	}
+}
+
+// TestQueueLimitUnbatched: max_queue_size also bounds the requests waiting
+// for a run slot on a model without dynamic batching.
+func TestQueueLimitUnbatched(t *testing.T) {
+	rows, _ := knownRows(t, "../models/iris/1/expected.json", "X")
+	m, err := LoadModel("test", "1", "../models/iris/1/model.onnx", &Config{MaxQueueSize: 1}, LoadOptions{Limiter: NewLimiter(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.limiter.Acquire(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Infer(t.Context(), []Tensor{request(rows, []int{0})})
+		done <- err
+	}()
+	for m.waiting.Load() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	_, err = m.Infer(t.Context(), []Tensor{request(rows, []int{1})})
+	var ol *OverloadedError
+	if !errors.As(err, &ol) {
+		t.Fatalf("second waiting request with max_queue_size 1: %v, want *OverloadedError", err)
+	}
+	m.limiter.Release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDynamicBatchingRefused: a model whose requests cannot be merged or
+// whose outputs cannot be split back fails to load, saying why.
+func TestDynamicBatchingRefused(t *testing.T) {
+	cfg := &Config{DynamicBatching: &DynamicBatching{MaxBatchSize: 8}}
+	for model, want := range map[string]string{
+		"testdata/zipmap.onnx": `output "output_probability" (seq(map)`,
+		"testdata/scalar.onnx": `input "scale" has shape []`,
+	} {
+		_, err := LoadModel("test", "1", model, cfg, LoadOptions{})
+		if err == nil || !errors.Is(err, ErrBadModel) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "dynamic_batching") {
+			t.Errorf("%s: %v, want an ErrBadModel naming dynamic_batching and %s", model, err, want)
+		}
+	}
+}
+
+// TestDynamicBatchingConfig pins the validation of the new config keys.
+func TestDynamicBatchingConfig(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"max_queue_size: -1\n":                                                                       "max_queue_size must be 0 or more",
+		"dynamic_batching: {max_batch_size: 0}\n":                                                    "max_batch_size must be 1 or more",
+		"dynamic_batching: {max_batch_size: 8, max_queue_delay_us: -5}\n":                            "max_queue_delay_us must be",
+		"dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [4, 2]}\n":                     "preferred_batch_sizes must ascend",
+		"dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [16]}\n":                       "preferred_batch_sizes must ascend",
+		"dynamic_batching: {max_batch_size: 8, max_delay: 5}\n":                                      "max_delay",
+		"dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [2, 8]}\nmax_queue_size: 64\n": "",
+	} {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		os.WriteFile(path, []byte(yaml), 0o644)
+		_, err := ReadConfig(path)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want %q", yaml, err, want)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Load loads the named model, or reloads it when its files changed since
+// it was loaded; a healthy model whose files are unchanged is left alone,
+// as Triton does. The new versions replace the old atomically: requests
+// already running finish on the old sessions, which are destroyed once
+// the last of them ends, before Load returns. When the load fails, what
+// the model served before keeps serving, and the *LoadError says why.
+func (r *Repository) Load(name string) error {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	return r.load(name, false)
+}
+
+// Unload takes the named model out of service: requests get NotFoundError
+// from now on, and its sessions are destroyed once their in-flight runs
+// end, before Unload returns. Unloading a model on disk that is not loaded
+// does nothing, as with Triton; a name the repository does not know at all
+// is a NotFoundError.
+func (r *Repository) Unload(name string) error {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	old := r.entry(name)
+	if old == nil {
+		if _, err := os.Stat(filepath.Join(r.dir, name)); checkName(name) != nil || err != nil {
+			return &NotFoundError{Name: name}
+		}
+		return nil
+	}
+	r.publish(name, &entry{name: name, unloaded: true})
+	r.opt.Logger.Info("model unloaded", "model", name)
+	return old.release()
+}
+
+// load is Load under ctl. A poll passes retryFailed false: a model whose
+// load failed is then retried only once its files change, instead of
+// failing (and logging) again at every tick.
+func (r *Repository) load(name string, retryFailed bool) error {
+	if r.closed {
+		return ErrClosed
+	}
+	if err := checkName(name); err != nil {
+		return &LoadError{Name: name, Err: err}
+	}
+	dir := filepath.Join(r.dir, name)
+	old := r.entry(name)
+	cur, err := statModel(dir)
+	if err != nil {
+		err = fmt.Errorf("no model %q in repository %s: %w", name, r.dir, err)
+		if old != nil { // a name the repository never had stays unknown
+			r.publish(name, old.failed(name, err, nil))
+		}
+		return &LoadError{Name: name, Err: err}
+	}
+	if old != nil && !old.unloaded {
+		switch {
+		case len(old.versions) > 0 && old.files.matches(cur, dir):
+			// Unchanged. Clear the error of a failed reload whose files
+			// were put back, and keep new stats (matches hashed cur for
+			// them) so that the next poll need not hash again.
+			if moved := !slices.Equal(old.files.files, cur.files); moved || old.err != nil {
+				r.publish(name, old.with(func(e *entry) {
+					e.err, e.tried = nil, nil
+					if moved {
+						e.files = cur
+					}
+				}))
+			}
+			return nil
+		case !retryFailed && old.err != nil && old.tried.matches(cur, dir):
+			return nil
+		}
+	}
+	// Hash before loading, so that the sum belongs to what gets loaded, or
+	// to something older, which a later poll then sees as a change.
+	if err := cur.hash(dir); err != nil {
+		r.publish(name, old.failed(name, err, cur))
+		return &LoadError{Name: name, Err: err}
+	}
+	e := r.loadEntry(name)
+	if e.err != nil {
+		r.publish(name, old.failed(name, e.err, cur))
+		return &LoadError{Name: name, Err: e.err}
+	}
+	e.files = cur
+	r.publish(name, e)
+	if old == nil {
+		return nil
+	}
+	return old.release()
+}
+
+// checkName keeps a model name to one directory of the repository: names
+// come from URLs, and ".." must not load a model from elsewhere.
+func checkName(name string) error {
+	if name == "" || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
+		return fmt.Errorf("invalid model name %q", name)
+	}
+	return nil
+}
+
+// entry returns the published entry of a model, or nil.
+func (r *Repository) entry(name string) *entry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.models[name]
+}
+
+// publish swaps e in for name (nil removes it). Once the write lock is
+// released no request can acquire the old entry's versions any more, so
+// waiting on their refs afterwards waits for a count that only falls.
+func (r *Repository) publish(name string, e *entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e == nil {
+		delete(r.models, name)
+	} else {
+		r.models[name] = e
+	}
+	r.generation++
+}
+
+// failed is the entry to publish after a load of name failed with err:
+// the versions e serves keep serving, and err is there to say why.
+func (e *entry) failed(name string, err error, tried *fingerprint) *entry {
+	if e == nil || e.unloaded || len(e.versions) == 0 {
+		return &entry{name: name, err: err, tried: tried}
+	}
+	return e.with(func(n *entry) { n.err, n.tried = err, tried })
+}
+
+// with returns a copy of e changed by set; the copy shares e's versions,
+// so only one of the two may ever be released.
+func (e *entry) with(set func(*entry)) *entry {
+	n := *e
+	set(&n)
+	return &n
+}
+
+// drop removes a model whose directory is gone and frees it.
+func (r *Repository) drop(name string) error {
+	old := r.entry(name)
+	if old == nil {
+		return nil
+	}
+	r.publish(name, nil)
+	if !old.unloaded {
+		r.opt.Logger.Info("model unloaded: its directory is gone", "model", name)
+	}
+	return old.release()
+}

@@ -1,0 +1,158 @@
+// Command chart turns the raw results of scripts/bench.sh into
+// docs/benchmarks.md (tables, targets met or missed, the profiles that
+// explain a miss) and the chart docs/img/bench.png. It is its own module
+// so that the plotting library stays out of the server's dependencies.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// result is one line of results.jsonl: one wrk run against one server.
+type result struct {
+	Server   string `json:"server"`
+	Workload string `json:"workload"`
+	RSSKB    int    `json:"rss_kb"`
+	Load     string `json:"load"`
+	Skipped  string `json:"skipped"`
+	Result   struct {
+		Requests      int            `json:"requests"`
+		RPS           float64        `json:"rps"`
+		P50           float64        `json:"p50_us"`
+		P99           float64        `json:"p99_us"`
+		Max           float64        `json:"max_us"`
+		Timeouts      int            `json:"errors_timeout"`
+		ErrorsConnect int            `json:"errors_connect"`
+		ErrorsRead    int            `json:"errors_read"`
+		Non2xx        int            `json:"non2xx"`
+		Status        map[string]int `json:"status"`
+	} `json:"result"`
+}
+
+// bench is everything one run of scripts/bench.sh left in its work dir.
+type bench struct {
+	results  map[string]map[string]*result // workload → server → result
+	meta     map[string]string
+	ortRows  float64 // ORT's own MLP batch-32 rate, rows/s
+	batcher  map[string]float64
+	profiles map[string]string  // workload → pprof -top
+	inproc   map[string]float64 // workload → in-process ns per request
+}
+
+func main() {
+	work := flag.String("work", ".cache/bench", "scripts/bench.sh's work directory")
+	md := flag.String("md", "docs/benchmarks.md", "markdown report to write")
+	png := flag.String("png", "docs/img/bench.png", "chart to write")
+	flag.Parse()
+	b, err := load(*work)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(*png), 0o755); err != nil {
+		log.Fatal(err)
+	}
+	if err := drawChart(b, *png); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(*md, []byte(report(b, relPath(*md, *png))), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func relPath(from, to string) string {
+	r, err := filepath.Rel(filepath.Dir(from), to)
+	if err != nil {
+		return to
+	}
+	return filepath.ToSlash(r)
+}
+
+func load(work string) (*bench, error) {
+	b := &bench{results: map[string]map[string]*result{}, meta: map[string]string{},
+		batcher: map[string]float64{}, profiles: map[string]string{}, inproc: map[string]float64{}}
+	if err := eachLine(filepath.Join(work, "results.jsonl"), func(line string) error {
+		r := &result{}
+		if err := json.Unmarshal([]byte(line), r); err != nil {
+			return fmt.Errorf("results.jsonl: %w: %s", err, line)
+		}
+		if b.results[r.Workload] == nil {
+			b.results[r.Workload] = map[string]*result{}
+		}
+		b.results[r.Workload][r.Server] = r
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := eachLine(filepath.Join(work, "meta.env"), func(line string) error {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			b.meta[k] = v
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	// go test -bench lines: "BenchmarkORT/mlp-b32  6246  187878 ns/op  170324 rows/s".
+	rows := regexp.MustCompile(`^Benchmark(\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op.*?([\d.]+) rows/s`)
+	if err := eachLine(filepath.Join(work, "ort.txt"), func(line string) error {
+		if m := rows.FindStringSubmatch(line); m != nil {
+			v, _ := strconv.ParseFloat(m[4], 64)
+			if m[1] == "ORT/mlp-b32" {
+				b.ortRows = v
+			} else {
+				b.batcher[m[1]] = v
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	perOp := regexp.MustCompile(`^BenchmarkPredict/(\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op`)
+	for _, w := range []string{"iris-named-1", "iris-rows-64", "mlp-rows-1", "mlp-rows-32"} {
+		if top, err := os.ReadFile(filepath.Join(work, "profiles", w+".txt")); err == nil {
+			b.profiles[w] = string(top)
+		}
+		eachLine(filepath.Join(work, "profiles", w+".bench"), func(line string) error {
+			if m := perOp.FindStringSubmatch(line); m != nil {
+				b.inproc[w], _ = strconv.ParseFloat(m[3], 64)
+			}
+			return nil
+		})
+	}
+	return b, nil
+}
+
+func eachLine(path string, f func(string) error) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	s := bufio.NewScanner(file)
+	s.Buffer(make([]byte, 1<<20), 1<<20)
+	for s.Scan() {
+		if line := strings.TrimSpace(s.Text()); line != "" {
+			if err := f(line); err != nil {
+				return err
+			}
+		}
+	}
+	return s.Err()
+}
+
+// get returns a measured result, nil when missing or skipped.
+func (b *bench) get(workload, server string) *result {
+	r := b.results[workload][server]
+	if r == nil || r.Skipped != "" {
+		return nil
+	}
+	return r
+}

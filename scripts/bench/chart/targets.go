@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// targets judges the issue's target table against one run. Each miss
+// carries the reasoning the report prints beside its profile.
+func targets(b *bench) []target {
+	var ts []target
+	speedup := func(w workload) {
+		o, fa, fs := b.get(w.name, "onnxserve"), b.get(w.fastapi, "fastapi"), b.get(w.fastapi, "fastapi-async")
+		t := target{what: fmt.Sprintf("%s: ≥ %g× FastAPI req/s", w.title, w.target), workload: strings.TrimSuffix(w.name, "-batched")}
+		if o == nil || fa == nil {
+			t.measured = "not measured"
+			ts = append(ts, t)
+			return
+		}
+		x := o.Result.RPS / fa.Result.RPS
+		t.met = x >= w.target
+		t.measured = fmt.Sprintf("%.1f× (%s vs %s req/s; %s× FastAPI async)", x, rps(o), rps(fa), strings.TrimSuffix(ratio(o, fs), "×"))
+		t.why = whySlow(b, w, o, fa)
+		ts = append(ts, t)
+	}
+	for _, w := range workloads {
+		if w.target > 0 {
+			speedup(w)
+		}
+		if w.name == "iris-named-1" {
+			o, fl := b.get(w.name, "onnxserve"), b.get(w.name, "floor")
+			t := target{what: "iris, 1 named-feature row: ≥ 45% of the HTTP floor", workload: w.name}
+			if o != nil && fl != nil {
+				share := o.Result.RPS / fl.Result.RPS
+				t.met = share >= 0.45
+				t.measured = fmt.Sprintf("%.0f%% (%s vs %s req/s)", 100*share, rps(o), rps(fl))
+				t.why = fmt.Sprintf("The floor answers in %.1f µs per request; onnxserve needs %.1f µs. The difference is the handler's own work (profile below): gin routing, decode, the ORT run with its cgo calls and value wrappers, and encode.",
+					1e6/fl.Result.RPS, 1e6/o.Result.RPS)
+			}
+			ts = append(ts, t)
+		}
+	}
+	ts = append(ts, v2Target(b), rssTarget(b), tailTarget(b))
+	return append(ts, overloadTargets(b)...)
+}
+
+// whySlow explains a missed speed-up: how far the HTTP floor itself is
+// from FastAPI on the same body, and how the request's time splits.
+func whySlow(b *bench, w workload, o, fa *result) string {
+	fl := b.get(floorOf(w.name), "floor")
+	var s strings.Builder
+	if fl != nil {
+		fmt.Fprintf(&s, "On this body even the HTTP floor does only %.1f× FastAPI, so %g× FastAPI means %.0f%% of the floor; onnxserve is at %.0f%% of it. ",
+			fl.Result.RPS/fa.Result.RPS, w.target, 100*w.target*fa.Result.RPS/fl.Result.RPS, 100*o.Result.RPS/fl.Result.RPS)
+	}
+	switch {
+	case strings.HasPrefix(w.name, "mlp-rows-1"):
+		fmt.Fprintf(&s, "A single 784-512-512-10 row costs ONNX Runtime about 35 µs by itself (ORT alone: %s rows/s at batch 32, about 6× its batch-1 rate), and the request's budget at %g× FastAPI is %.0f µs. Dynamic batching is the design that gets there: it moves the ORT cost to about %.0f µs per row; what is left is decoding 784 floats (about 13 µs) and HTTP.",
+			num(b.ortRows), w.target, 1e6/(w.target*fa.Result.RPS), 1e6/max(b.ortRows, 1))
+	case w.name == "mlp-rows-32":
+		s.WriteString("25,088 floats are 500 KB of JSON: decoding them is the largest share (about 16 ns per number), then ORT's batch-32 run. A binary body (the v2 row) removes the decoding altogether.")
+	case strings.HasPrefix(w.name, "iris"):
+		s.WriteString("The model run is a few µs; the rest is the JSON work on both sides and the HTTP stack, which the floor shares. Beyond what the profile shows, a leaner HTTP layer than net/http + gin (no per-request allocations, as fasthttp does) is what remains.")
+	}
+	return s.String()
+}
+
+func v2Target(b *bench) target {
+	t := target{what: "MLP, 32 rows, v2 binary: ≥ 75% of ORT's own in-process rate"}
+	o := b.get("mlp-rows-32-v2", "onnxserve")
+	switch {
+	case o == nil:
+		t.measured = "v2 not available in this build: not measured"
+		if r := b.results["mlp-rows-32-v2"]["onnxserve"]; r != nil {
+			t.measured = r.Skipped + ": not measured"
+		}
+	case b.ortRows == 0:
+		t.measured = "ORT rate not measured"
+	default:
+		share := o.Result.RPS * 32 / b.ortRows
+		t.met = share >= 0.75
+		t.measured = fmt.Sprintf("%.0f%% (%s rows/s vs %s)", 100*share, num(o.Result.RPS*32), num(b.ortRows))
+		t.why = "The binary body is copied into the tensor and run; what is not ORT is reading 100 KB over loopback HTTP and the response."
+	}
+	return t
+}
+
+// rssTarget: every onnxserve workload at most half FastAPI's peak RSS on
+// the same request (the v2 run is compared with FastAPI's JSON batch 32).
+func rssTarget(b *bench) target {
+	t := target{what: "every workload: peak RSS ≤ 50% of FastAPI's", met: true}
+	worst, worstAt := 0.0, ""
+	for _, w := range workloads {
+		o := b.get(w.name, "onnxserve")
+		fa := b.get(w.fastapi, "fastapi")
+		if w.fastapi == "" {
+			fa = b.get("mlp-rows-32", "fastapi")
+		}
+		if o == nil || fa == nil || fa.RSSKB == 0 {
+			continue
+		}
+		share := float64(o.RSSKB) / float64(fa.RSSKB)
+		if share > worst {
+			worst, worstAt = share, fmt.Sprintf("%s: %s vs %s", w.title, mb(o.RSSKB), mb(fa.RSSKB))
+		}
+		t.met = t.met && share <= 0.5
+	}
+	t.measured = fmt.Sprintf("at most %.0f%% (%s)", 100*worst, worstAt)
+	t.why = "Most of onnxserve's resident memory is the ONNX Runtime library and its arena, not Go."
+	return t
+}
+
+// tailTarget: every measured run of every server keeps p99 within 3× p50;
+// only onnxserve's runs are judged.
+func tailTarget(b *bench) target {
+	t := target{what: "every workload: p99 ≤ 3× p50", met: true}
+	var over []string
+	worst := 0.0
+	for _, w := range workloads {
+		o := b.get(w.name, "onnxserve")
+		if o == nil || o.Result.P50 == 0 {
+			continue
+		}
+		r := o.Result.P99 / o.Result.P50
+		worst = max(worst, r)
+		if r > 3 {
+			t.met = false
+			over = append(over, fmt.Sprintf("%s %.1f×", w.title, r))
+		}
+	}
+	t.measured = fmt.Sprintf("worst %.1f×", worst)
+	if len(over) > 0 {
+		t.measured += ": " + strings.Join(over, ", ")
+		t.why = "With 32 connections on one core every request queues behind the others; the tail comes from garbage collection cycles and from the Go scheduler handing the core to a request's goroutine late."
+	}
+	return t
+}
+
+func overloadTargets(b *bench) []target {
+	pr, hz := b.get("overload-predict", "onnxserve"), b.get("overload-healthz", "onnxserve")
+	health := target{what: "overload (200 connections, queue 64): /healthz p99 < 50 ms"}
+	shed := target{what: "overload: excess predict requests get 503, no timeouts"}
+	if pr == nil || hz == nil {
+		health.measured, shed.measured = "not measured", "not measured"
+		return []target{health, shed}
+	}
+	health.met = hz.Result.P99 < 50e3 && hz.Result.Non2xx == 0
+	health.measured = fmt.Sprintf("p99 %s, max %s, %s", ms(hz.Result.P99), ms(hz.Result.Max), statuses(hz))
+	health.why = "/healthz shares the one core with 200 connections' worth of request decoding; it waits its turn in the Go scheduler's run queue."
+	others := 0
+	for k, n := range pr.Result.Status {
+		if k != "200" && k != "503" {
+			others += n
+		}
+	}
+	timeouts := pr.Result.Timeouts + hz.Result.Timeouts
+	shed.met = pr.Result.Status["503"] > 0 && others == 0 && timeouts == 0
+	shed.measured = fmt.Sprintf("%s; %d timeouts; predict p99 %s", statuses(pr), timeouts, ms(pr.Result.P99))
+	shed.why = "Requests past the queue must be refused before they are decoded for the 503 to cost nothing."
+	return []target{health, shed}
+}
+
+const threadsNote = `## Threads, batching and when to change them
+
+- **Run slots.** At most ` + "`--max-concurrent-runs`" + ` ONNX Runtime runs are in flight across all models (default GOMAXPROCS, which Go sizes from the CPU affinity and cgroup quota). Each run blocks an OS thread in cgo that Go's scheduler does not count, so this bound is what keeps a burst from oversubscribing the cores.
+- **intra_op_threads** (per model, default 1, spinning off). Keep 1 when the server is busy with many concurrent requests: requests already keep every core busy, and a second ORT pool thread only competes with them (measured 22–41% slower under concurrency). Raise it for a compute-heavy model (a run of milliseconds, like big batches of the MLP) when latency matters more than throughput or traffic is light, and then lower ` + "`--max-concurrent-runs`" + ` so that runs × intra_op_threads stays at or below the number of cores.
+- **dynamic_batching** pays when ORT's share of a request is large, as for the MLP at batch 1 (35 µs of a ~50 µs handler): merging concurrent rows into one run costs ORT about 6 µs per row instead. For a model that runs in 2 µs (iris) it buys nothing, and ` + "`max_queue_delay_us`" + ` only adds latency; leave it at 0, which still batches whatever queued while the previous run held the slot.
+- **max_queue_size** bounds the requests waiting per model; past it a request gets 503 with ` + "`Retry-After: 1`" + ` at once instead of waiting into a client timeout.
+`
