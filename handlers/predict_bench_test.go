@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,23 +70,40 @@ func BenchmarkPredict(b *testing.B) {
 	for _, c := range benchCases {
 		b.Run(c.name, func(b *testing.B) {
 			body := benchBody(b, dir, c.body)
-			req, err := http.NewRequest("POST", "/v1/models/"+c.model+"/predict", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rd := &rewindBody{}
-			req.Body = rd
-			w := &discardWriter{header: http.Header{}}
+			client := newBenchClient(c.model)
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				rd.Reset(body)
-				w.status = 0
-				h.ServeHTTP(w, req)
-				if w.status != http.StatusOK {
-					b.Fatalf("status %d", w.status)
+				if status := client.post(h, body); status != http.StatusOK {
+					b.Fatalf("status %d", status)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkPredictParallel is the same with 32 concurrent requests per
+// core (the HTTP benchmark's 32 connections), which is what lets the
+// mlp_batched model merge them.
+func BenchmarkPredictParallel(b *testing.B) {
+	repo, dir := benchRepo(b)
+	h := New(Options{Repository: repo, MaxBodyBytes: 32 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cases := append(benchCases, benchCase{"mlp-rows-1-batched", "mlp_batched", "mlp_b1.json"})
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			body := benchBody(b, dir, c.body)
+			b.SetBytes(int64(len(body)))
+			b.SetParallelism(32)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				client := newBenchClient(c.model)
+				for pb.Next() {
+					if status := client.post(h, body); status != http.StatusOK {
+						b.Errorf("status %d", status)
+						return
+					}
+				}
+			})
 		})
 	}
 }
@@ -140,6 +158,27 @@ func BenchmarkEncode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchClient posts to a model's predict handler in process, reusing its
+// request and response writer so that allocations counted are the handler's.
+type benchClient struct {
+	req  *http.Request
+	body *rewindBody
+	w    *discardWriter
+}
+
+func newBenchClient(model string) *benchClient {
+	c := &benchClient{body: &rewindBody{}, w: &discardWriter{header: http.Header{}}}
+	c.req = httptest.NewRequest("POST", "/v1/models/"+model+"/predict", c.body)
+	return c
+}
+
+func (c *benchClient) post(h http.Handler, body []byte) int {
+	c.body.Reset(body)
+	c.w.status = 0
+	h.ServeHTTP(c.w, c.req)
+	return c.w.status
 }
 
 // rewindBody is a request body the benchmark rewinds instead of

@@ -43,12 +43,7 @@ func newTestServer(t testing.TB, dir string, skipBad bool) (*httptest.Server, *r
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Repository: repo, MaxBodyBytes: 1 << 20, Logger: log}))
-	t.Cleanup(func() {
-		srv.Close()
-		repo.Close()
-	})
-	return srv, repo
+	return serveRepo(t, repo, Options{Logger: log}), repo
 }
 
 // shippedServer is one server over models/, shared by the tests that only read.

@@ -10,6 +10,7 @@ package handlers
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/onnxserve/onnxserve/runtime"
 )
@@ -37,17 +38,10 @@ type v2Input struct {
 	name     string
 	datatype string
 	shape    []int64
-	has      map[string]bool
-	binSize  int64 // parameters.binary_data_size, -1 if absent
-	dataAt   int   // where "data" starts when it came before name, datatype or shape
-	dataDep  int   // the decoder's depth there
-}
-
-// v2Requested is one entry of "outputs" as it is read.
-type v2Requested struct {
-	name    string
-	binary  *bool
-	classes int
+	has      fields // which of name, datatype, shape, parameters, data came
+	binSize  int64  // parameters.binary_data_size, -1 if absent
+	dataAt   int    // where "data" starts when it came before name, datatype or shape
+	dataDep  int    // the decoder's depth there
 }
 
 type v2Decoder struct {
@@ -59,7 +53,7 @@ type v2Decoder struct {
 	binaryAll bool // request parameter binary_data_output
 	requested []v2Requested
 	binaries  []*v2Input // inputs with binary data, in request order
-	seen      map[string]bool
+	seen      fields     // which top-level fields came
 }
 
 // decodeV2 parses an inference request for m whose JSON header is
@@ -67,8 +61,7 @@ type v2Decoder struct {
 func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 	v := &v2Decoder{
 		d: decoder{b: body[:header]}, m: m, sig: &m.Signature, limit: len(body),
-		req:  v2Request{inputs: make([]runtime.Tensor, len(m.Signature.Inputs))},
-		seen: map[string]bool{},
+		req: v2Request{inputs: make([]runtime.Tensor, len(m.Signature.Inputs))},
 	}
 	if err := v.header(); err != nil {
 		return nil, err
@@ -105,15 +98,6 @@ func (v *v2Decoder) header() *Error {
 	return nil
 }
 
-// once rejects a repeated key: a second "inputs" must not add to the first.
-func (v *v2Decoder) once(key string) *Error {
-	if v.seen[key] {
-		return BadRequest("duplicate field %q", key)
-	}
-	v.seen[key] = true
-	return nil
-}
-
 // member reads one top-level field. Unknown ones, such as Triton's
 // "model_name" or sequence parameters, are skipped as Triton skips them.
 func (v *v2Decoder) member(key []byte) *Error {
@@ -121,20 +105,21 @@ func (v *v2Decoder) member(key []byte) *Error {
 	k := string(key)
 	switch k {
 	case "id", "parameters", "inputs", "outputs":
-		if err := v.once(k); err != nil {
-			return err
+		// A second "inputs" must not add to the first.
+		if !v.seen.add(k) {
+			return BadRequest("duplicate field %q", k)
 		}
 	}
 	switch k {
 	case "id":
-		id, err := v.string("id")
+		id, err := v.string("", "id")
 		v.req.id, v.req.hasID = id, true
 		return err
 	case "parameters":
 		return v.parameters("parameters", func(p string) *Error {
 			if p == "binary_data_output" {
 				var err *Error
-				v.binaryAll, err = v.bool("parameters.binary_data_output")
+				v.binaryAll, err = v.bool("parameters", "binary_data_output")
 				return err
 			}
 			return d.skip()
@@ -151,30 +136,29 @@ func (v *v2Decoder) member(key []byte) *Error {
 // and shape are known and checked, which with every client seen so far is
 // where "data" comes; otherwise it is skipped and read after the object.
 func (v *v2Decoder) input(pos int) *Error {
-	in := &v2Input{pos: pos, index: -1, binSize: -1, dataAt: -1, has: map[string]bool{}}
+	in := &v2Input{pos: pos, index: -1, binSize: -1, dataAt: -1}
 	d := &v.d
-	field := fmt.Sprintf("inputs[%d]", pos)
+	field := in.path()
 	err := d.object(func(key []byte) *Error {
 		k := string(key)
 		switch k {
 		case "name", "datatype", "shape", "parameters", "data":
-			if in.has[k] {
+			if !in.has.add(k) {
 				return BadRequest("%s: duplicate field %q", v.inputField(in), k)
 			}
-			in.has[k] = true
 		}
 		var err *Error
 		switch k {
 		case "name":
-			in.name, err = v.string(field + ".name")
+			in.name, err = v.string(field, "name")
 		case "datatype":
-			in.datatype, err = v.string(field + ".datatype")
+			in.datatype, err = v.string(field, "datatype")
 		case "shape":
 			in.shape, err = v.shape(in)
 		case "parameters":
 			err = v.parameters(field+".parameters", func(p string) *Error { return v.inputParameter(in, p) })
 		case "data":
-			if in.has["name"] && in.has["datatype"] && in.has["shape"] {
+			if in.has.has("name") && in.has.has("datatype") && in.has.has("shape") {
 				if err := v.check(in); err != nil {
 					return err
 				}
@@ -191,7 +175,7 @@ func (v *v2Decoder) input(pos int) *Error {
 		return err
 	}
 	for _, k := range []string{"name", "datatype", "shape"} {
-		if !in.has[k] {
+		if !in.has.has(k) {
 			return BadRequest("%s: missing %q", v.inputField(in), k)
 		}
 	}
@@ -201,11 +185,11 @@ func (v *v2Decoder) input(pos int) *Error {
 		}
 	}
 	switch {
-	case in.has["data"] && in.binSize >= 0:
+	case in.has.has("data") && in.binSize >= 0:
 		return BadRequest("input '%s' must set only one of 'data' and 'binary_data_size' in 'parameters', but sets both", in.name)
 	case in.binSize >= 0:
 		v.binaries = append(v.binaries, in)
-	case !in.has["data"]:
+	case !in.has.has("data"):
 		return BadRequest("input '%s' must set one of 'data' and 'binary_data_size' in 'parameters', but sets neither", in.name)
 	case in.dataAt >= 0:
 		late := decoder{b: d.b, i: in.dataAt, depth: in.dataDep}
@@ -222,10 +206,13 @@ func (v *v2Decoder) inputField(in *v2Input) string {
 	return fmt.Sprintf("inputs[%d]", in.pos)
 }
 
+// path is where an input is in the request, for messages about its fields.
+func (in *v2Input) path() string { return "inputs[" + strconv.Itoa(in.pos) + "]" }
+
 func (v *v2Decoder) inputParameter(in *v2Input, p string) *Error {
 	switch p {
 	case "binary_data_size":
-		n, err := v.count(fmt.Sprintf("%s: binary_data_size", v.inputField(in)))
+		n, err := v.count(in.path(), "parameters.binary_data_size")
 		in.binSize = n
 		return err
 	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
@@ -275,19 +262,17 @@ func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
 	}
 	col := newColumn(spec.DType)
 	col.reserve(n)
-	// The walk checks nesting against the shape; flat data is checked as
-	// one dimension and counted below.
-	ws := runtime.TensorSpec{Name: in.name, DType: spec.DType, Shape: in.shape}
-	switch d.firstElement() {
-	case '[':
-	case ']':
-		ws.Shape = []int64{0}
-	default:
-		ws.Shape = []int64{-1}
+	var err *Error
+	if d.firstElement() == '[' {
+		// Nested: the walk checks every level against the shape.
+		ws := runtime.TensorSpec{Name: in.name, DType: spec.DType, Shape: in.shape}
+		var w walk
+		w.reset(&ws, false)
+		err = col.array(d, &w)
+	} else {
+		err = col.(flatReader).flat(d, spec.DType, "inputs."+in.name)
 	}
-	var w walk
-	w.reset(&ws, false)
-	if err := col.array(d, &w); err != nil {
+	if err != nil {
 		return err
 	}
 	t := col.tensor(spec.DType, in.shape)
@@ -296,6 +281,24 @@ func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
 	}
 	v.req.inputs[in.index] = t
 	return nil
+}
+
+// flatReader reads a flat array of scalars, the other form v2 data takes.
+type flatReader interface {
+	flat(d *decoder, dt runtime.DType, field string) *Error
+}
+
+// flat appends the scalars of the array at d.i, with the leaves the nested
+// walk uses; the caller counts them against the shape.
+func (b *buffer[T]) flat(d *decoder, dt runtime.DType, field string) *Error {
+	return elements(d, func(i int) *Error {
+		v, err := b.leaf(d, dt)
+		if err != nil {
+			return named(err, fmt.Sprintf("%s[%d]", field, i))
+		}
+		b.data = append(b.data, v)
+		return nil
+	})
 }
 
 // binary decodes the inputs sent as binary data, which follow the JSON in
@@ -333,182 +336,4 @@ func (v *v2Decoder) complete() *Error {
 			len(v.sig.Inputs), len(v.sig.Inputs)-len(missing), v.m.Name, quoteList(missing))
 	}
 	return nil
-}
-
-func (v *v2Decoder) output(pos int) *Error {
-	o := v2Requested{}
-	field := fmt.Sprintf("outputs[%d]", pos)
-	var hasName bool
-	err := v.d.object(func(key []byte) *Error {
-		var err *Error
-		switch string(key) {
-		case "name":
-			hasName = true
-			o.name, err = v.string(field + ".name")
-		case "parameters":
-			err = v.parameters(field+".parameters", func(p string) *Error { return v.outputParameter(&o, field, p) })
-		default:
-			err = v.d.skip()
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if !hasName {
-		return BadRequest("%s: missing \"name\"", field)
-	}
-	v.requested = append(v.requested, o)
-	return nil
-}
-
-func (v *v2Decoder) outputParameter(o *v2Requested, field, p string) *Error {
-	switch p {
-	case "binary_data":
-		b, err := v.bool(field + ".parameters.binary_data")
-		o.binary = &b
-		return err
-	case "classification":
-		n, err := v.count(field + ".parameters.classification")
-		if err == nil && n == 0 {
-			return BadRequest("%s.parameters.classification must be at least 1", field)
-		}
-		o.classes = int(min(n, 1<<31)) // more than any output has classes
-		return err
-	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
-		return BadRequest("%s: the shared-memory extension is not supported", field)
-	}
-	return v.d.skip()
-}
-
-// resolveOutputs turns the requested outputs into indexes, or lists every
-// tensor output when none were named.
-func (v *v2Decoder) resolveOutputs() *Error {
-	if len(v.requested) == 0 {
-		for i, spec := range v.sig.Outputs {
-			if spec.DType.V2Name() != "" {
-				v.req.outputs = append(v.req.outputs, v2Output{index: i, binary: v.binaryAll})
-			}
-		}
-		return nil
-	}
-	for _, o := range v.requested {
-		i := v.sig.Output(o.name)
-		if i < 0 {
-			return BadRequest("unexpected inference output '%s' for model '%s'", o.name, v.m.Name)
-		}
-		if slices.ContainsFunc(v.req.outputs, func(r v2Output) bool { return r.index == i }) {
-			return BadRequest("output '%s' is requested twice", o.name)
-		}
-		dt := v.sig.Outputs[i].DType
-		if dt.V2Name() == "" {
-			return BadRequest("output '%s' is a sequence of maps (ZipMap), which the Open Inference Protocol cannot carry; request the probability tensor, or use /v1", o.name)
-		}
-		if o.classes > 0 && !dt.IsFloat() && !dt.IsInteger() {
-			return BadRequest("class result not available for output '%s' due to unsupported type '%s'", o.name, dt.V2Name())
-		}
-		out := v2Output{index: i, binary: v.binaryAll, classes: o.classes}
-		if o.binary != nil {
-			out.binary = *o.binary
-		}
-		v.req.outputs = append(v.req.outputs, out)
-	}
-	return nil
-}
-
-// Small readers. Each consumes one value at d.i and names field in errors.
-
-func (v *v2Decoder) string(field string) (string, *Error) {
-	d := &v.d
-	if d.next() != '"' {
-		return "", d.mismatch(field, "a string")
-	}
-	s, err := d.str()
-	return string(s), err
-}
-
-func (v *v2Decoder) bool(field string) (bool, *Error) {
-	v.d.next()
-	b, err := leafBool(&v.d, runtime.Bool)
-	if err != nil {
-		return false, named(err, field)
-	}
-	return b, nil
-}
-
-// count reads a non-negative integer.
-func (v *v2Decoder) count(field string) (int64, *Error) {
-	d := &v.d
-	d.next()
-	text, mag, neg, err := d.integer(runtime.Int64)
-	switch {
-	case err != nil:
-		return 0, named(err, field)
-	case neg && mag != 0, mag > 1<<62:
-		return 0, BadRequest("%s: %s is not a valid size", field, clip(text))
-	}
-	return int64(mag), nil
-}
-
-// shape reads an input's shape, refusing one with more elements than the
-// request has bytes before anything is allocated for it.
-func (v *v2Decoder) shape(in *v2Input) ([]int64, *Error) {
-	var shape []int64
-	n := int64(1)
-	err := v.array(v.inputField(in)+": shape", func(k int) *Error {
-		if k == maxDepth {
-			return BadRequest("%s: shape has more than %d dimensions", v.inputField(in), maxDepth)
-		}
-		dim, err := v.count(fmt.Sprintf("%s: shape[%d]", v.inputField(in), k))
-		if err != nil {
-			return err
-		}
-		if dim != 0 && n > int64(v.limit)/dim {
-			n = int64(v.limit) + 1
-		} else {
-			n *= dim
-		}
-		shape = append(shape, dim)
-		return nil
-	})
-	if err == nil && n > int64(v.limit) {
-		err = BadRequest("%s: shape %s has more elements than the %d-byte request can carry", v.inputField(in), runtime.FormatShape(shape), v.limit)
-	}
-	if shape == nil {
-		shape = []int64{}
-	}
-	return shape, err
-}
-
-// array reads a JSON array, calling elem for each element at d.i.
-func (v *v2Decoder) array(field string, elem func(i int) *Error) *Error {
-	d := &v.d
-	if d.next() != '[' {
-		return d.mismatch(field, "an array")
-	}
-	if err := d.open(); err != nil {
-		return err
-	}
-	if d.next() == ']' {
-		d.close()
-		return nil
-	}
-	for i := 0; ; i++ {
-		d.next()
-		if err := elem(i); err != nil {
-			return err
-		}
-		if more, err := d.more(']'); !more {
-			return err
-		}
-	}
-}
-
-// parameters reads a parameters object, calling param for each key at its value.
-func (v *v2Decoder) parameters(field string, param func(key string) *Error) *Error {
-	d := &v.d
-	if d.next() != '{' {
-		return d.mismatch(field, "an object")
-	}
-	return d.object(func(key []byte) *Error { return param(string(key)) })
 }

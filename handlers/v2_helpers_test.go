@@ -41,12 +41,19 @@ func v2Server(t testing.TB, dir string, control runtime.ModelControl, load []str
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Repository: repo, MaxBodyBytes: 1 << 20, Logger: opt.Logger, ModelControl: control}))
+	return serveRepo(t, repo, Options{Logger: opt.Logger, ModelControl: control}), repo
+}
+
+// serveRepo serves repo with opt and a 1 MiB body limit over a real
+// loopback listener; the server and the repository close at cleanup.
+func serveRepo(t testing.TB, repo *runtime.Repository, opt Options) *httptest.Server {
+	opt.Repository, opt.MaxBodyBytes = repo, 1<<20
+	srv := httptest.NewServer(New(opt))
 	t.Cleanup(func() {
 		srv.Close()
 		repo.Close()
 	})
-	return srv, repo
+	return srv
 }
 
 // testModels lists the models of v2Repo: name → where its expected.json is.

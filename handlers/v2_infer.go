@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/onnxserve/onnxserve/runtime"
 )
 
 // headerLengthKey is the binary tensor extension's header: the length of
@@ -37,12 +35,7 @@ const headerLengthKey = "Inference-Header-Content-Length"
 //	@Failure		503								{object}	V2Error	"the model failed to load, or the server is overloaded"
 //	@Router			/v2/models/{name}/infer [post]
 func (s *Server) v2Infer(c *gin.Context) {
-	m, release := s.v2Acquire(c)
-	if m == nil {
-		return
-	}
-	defer release()
-	req, outs, err := v2Run(c, m, s.maxBody)
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
 	if err != nil {
 		s.failV2(c, err)
 		return
@@ -50,12 +43,12 @@ func (s *Server) v2Infer(c *gin.Context) {
 	head, bin := getBuf(), getBuf()
 	defer putBuf(head)
 	defer putBuf(bin)
-	*head, *bin, err = appendV2Response(*head, *bin, m, req, outs, m.Batch(req.inputs))
+	binary, err := s.v2Answer(c, body, head, bin)
 	if err != nil {
 		s.failV2(c, err)
 		return
 	}
-	if !req.anyBinary() {
+	if !binary {
 		c.Data(http.StatusOK, "application/json", *head)
 		return
 	}
@@ -68,15 +61,19 @@ func (s *Server) v2Infer(c *gin.Context) {
 	c.Writer.Write(*bin)
 }
 
-// v2Run reads an inference request for m, at most maxBody bytes, and runs it.
-func v2Run(c *gin.Context, m *runtime.Model, maxBody int64) (*v2Request, []runtime.Tensor, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+// v2Answer runs the request in body on the model the URL names and writes
+// the response to head and bin; binary says whether bin is part of it.
+// The model version is held only while the request is decoded, run and
+// encoded: a slow upload or download never keeps a reload waiting.
+func (s *Server) v2Answer(c *gin.Context, body []byte, head, bin *[]byte) (binary bool, err error) {
+	m, release, err := s.repo.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
-		return nil, nil, err
+		return false, err
 	}
+	defer release()
 	header, err := headerLength(c.GetHeader(headerLengthKey), len(body))
 	if err != nil {
-		return nil, nil, err
+		return false, err
 	}
 	var req *v2Request
 	if header == 0 && c.GetHeader(headerLengthKey) != "" {
@@ -85,10 +82,14 @@ func v2Run(c *gin.Context, m *runtime.Model, maxBody int64) (*v2Request, []runti
 		req, err = decodeV2(body, header, m)
 	}
 	if err != nil {
-		return nil, nil, err
+		return false, err
 	}
 	outs, err := m.Infer(c, req.inputs)
-	return req, outs, err
+	if err != nil {
+		return false, err
+	}
+	*head, *bin, err = appendV2Response(*head, *bin, m, req, outs, m.Batch(req.inputs))
+	return req.anyBinary(), err
 }
 
 // v2InferVersion godoc

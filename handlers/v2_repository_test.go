@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onnxserve/onnxserve/runtime"
 )
@@ -40,6 +42,43 @@ func TestV2ModelControlModes(t *testing.T) {
 			t.Errorf("mode %q: index %+v", mode, idx)
 		}
 	}
+}
+
+// TestV2PollFollowsRepository pins poll mode end to end: a model copied
+// into the repository starts answering, a replaced file is served after
+// the next scan, and a removed directory answers 404.
+func TestV2PollFollowsRepository(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "digits", "model.onnx"))
+	srv, repo := v2Server(t, dir, runtime.ControlPoll, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go repo.Watch(ctx, 20*time.Millisecond)
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("poll mode: %s never happened", what)
+			}
+		}
+	}
+	status := func() int { return do(t, "POST", srv.URL+"/v2/models/iris/infer", irisInfer).Status }
+	version := func() int64 {
+		var info ModelInfo
+		json.Unmarshal(do(t, "GET", srv.URL+"/v1/models/iris", "").Body, &info)
+		return info.Metadata.Version
+	}
+
+	iris, _ := os.ReadFile("../models/iris/1/model.onnx")
+	os.Mkdir(filepath.Join(dir, "iris"), 0o755)
+	replaceFile(t, filepath.Join(dir, "iris", "model.onnx"), iris)
+	eventually("a new model loads", func() bool { return status() == 200 })
+	replaceFile(t, filepath.Join(dir, "iris", "model.onnx"), pbInt(append([]byte{}, iris...), 5, 42))
+	eventually("a replaced file reloads", func() bool { return version() == 42 && status() == 200 })
+	if err := os.RemoveAll(filepath.Join(dir, "iris")); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a removed model unloads", func() bool { return status() == 404 })
 }
 
 // TestV2RepositoryExplicit walks the model repository extension in

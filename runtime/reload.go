@@ -33,7 +33,10 @@ func (r *Repository) Unload(name string) error {
 	}
 	old := r.entry(name)
 	if old == nil {
-		if _, err := os.Stat(filepath.Join(r.dir, name)); checkName(name) != nil || err != nil {
+		if checkName(name) != nil {
+			return &NotFoundError{Name: name}
+		}
+		if _, err := os.Stat(filepath.Join(r.dir, name)); err != nil {
 			return &NotFoundError{Name: name}
 		}
 		return nil
@@ -67,12 +70,14 @@ func (r *Repository) load(name string, retryFailed bool) error {
 		switch {
 		case len(old.versions) > 0 && old.files.matches(cur, dir):
 			// Unchanged. Clear the error of a failed reload whose files
-			// were put back, and keep new stats (matches hashed cur for
-			// them) so that the next poll need not hash again.
-			if moved := !slices.Equal(old.files.files, cur.files); moved || old.err != nil {
+			// were put back; and when the stats moved or were too recent
+			// to trust, keep cur (matches hashed it) so that the next
+			// poll can trust them and need not hash again.
+			refresh := !slices.Equal(old.files.files, cur.files) || old.files.racy()
+			if refresh || old.err != nil {
 				r.publish(name, old.with(func(e *entry) {
 					e.err, e.tried = nil, nil
-					if moved {
+					if refresh {
 						e.files = cur
 					}
 				}))

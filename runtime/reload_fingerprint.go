@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // A fingerprint identifies the files a model is loaded from, so that a
@@ -16,11 +17,22 @@ import (
 // Stats are cheap and catch almost every change; when they differ the
 // content is hashed before deciding, so a touch or a copy of identical
 // bytes (a config-map remount, a CI re-deploy) does not reload a session.
+//
+// Equal stats prove nothing when a file was written shortly before they
+// were taken: file systems stamp mtimes with a coarse clock (a tick, or a
+// second), so a second write of the same size moments later can leave the
+// stats as they were. Such a fingerprint is compared by content, as git
+// does with its "racily clean" index entries.
 type fingerprint struct {
 	files  []fileStat
+	taken  time.Time         // just before the stats were read
 	sum    [sha256.Size]byte // of the files' paths and contents, once hashed
 	hashed bool
 }
+
+// racyWindow is how recent a write must be for equal stats not to count:
+// above the coarsest common mtime granularity, one second.
+const racyWindow = 2 * time.Second
 
 type fileStat struct {
 	rel   string // path relative to the model's directory
@@ -43,7 +55,7 @@ func statModel(dir string) (*fingerprint, error) {
 		}
 	}
 	slices.Sort(rels)
-	f := &fingerprint{}
+	f := &fingerprint{taken: time.Now()}
 	for _, rel := range rels {
 		st, err := os.Stat(filepath.Join(dir, rel))
 		if errors.Is(err, os.ErrNotExist) {
@@ -86,11 +98,22 @@ func (f *fingerprint) matches(cur *fingerprint, dir string) bool {
 	if f == nil {
 		return false
 	}
-	if slices.Equal(f.files, cur.files) {
+	if slices.Equal(f.files, cur.files) && !f.racy() {
 		return true
 	}
 	if !f.hashed || cur.hash(dir) != nil {
 		return false
 	}
 	return f.sum == cur.sum
+}
+
+// racy reports whether a file changed so shortly before the stats were
+// taken that a later write might not have changed them.
+func (f *fingerprint) racy() bool {
+	for _, fs := range f.files {
+		if fs.mtime >= f.taken.Add(-racyWindow).UnixNano() {
+			return true
+		}
+	}
+	return false
 }

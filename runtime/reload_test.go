@@ -146,6 +146,43 @@ func TestLoadUnchangedIsNoop(t *testing.T) {
 	}
 }
 
+// TestReloadSeesSameStatRewrite pins the racy-stats rule: a file rewritten
+// with the same size and the same mtime (as a coarse file-system clock
+// gives two quick writes) is still seen as changed while that mtime is
+// recent, and only files older than the window are trusted by their stats.
+func TestReloadSeesSameStatRewrite(t *testing.T) {
+	dir := testRepo(t, "aaaa")
+	cfg := filepath.Join(dir, "iris", "config.yaml")
+	r := openTestRepo(t, dir)
+	rewrite := func(description string, mtime time.Time) {
+		writeTestFile(t, cfg, []byte("description: "+description+"\n"))
+		if err := os.Chtimes(cfg, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served := func() string {
+		m, release, _ := r.Acquire("iris", "")
+		release()
+		return m.Config.Description
+	}
+	st, _ := os.Stat(cfg)
+	rewrite("bbbb", st.ModTime()) // same size, same mtime, moments later
+	if err := r.Load("iris"); err != nil || served() != "bbbb" {
+		t.Fatalf("a same-stat rewrite of a recent file was missed: %v, serving %q", err, served())
+	}
+
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(filepath.Join(dir, "iris", "model.onnx"), old, old)
+	rewrite("cccc", old)
+	if err := r.Load("iris"); err != nil || served() != "cccc" {
+		t.Fatalf("reload: %v, serving %q", err, served())
+	}
+	rewrite("dddd", old) // old and unchanged stats are trusted: no hashing
+	if err := r.Load("iris"); err != nil || served() != "cccc" {
+		t.Fatalf("stats of an old file were not trusted: %v, serving %q", err, served())
+	}
+}
+
 // TestFailedLoadKeepsServing pins that a broken replacement does not take
 // the model down: Load reports why, the old version answers, the index says
 // READY with the reason, and fixing the files clears it.

@@ -86,7 +86,10 @@ start() {
   taskset -c "$SERVER_CPU" "$@" >"$work/logs/$name.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
-    curl -sf -o /dev/null "$health" && return
+    if curl -sf -o /dev/null "$health"; then
+      echo "idle_rss_$name=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")" >>"$work/meta.env"
+      return
+    fi
     kill -0 "$server_pid" 2>/dev/null || die "$name exited: $(tail -n 5 "$work/logs/$name.log")"
     sleep 0.2
   done
@@ -200,7 +203,7 @@ inprocess() {
   local c
   for c in iris-named-1 iris-rows-64 mlp-rows-1 mlp-rows-32; do
     (cd handlers && taskset -c "$SERVER_CPU" "$work/bin/handlers.test" -test.run XXX \
-      -test.bench "Predict/$c\$" -test.benchtime 3s -test.cpuprofile "$work/profiles/$c.prof") >"$work/profiles/$c.bench"
+      -test.bench "^Predict\$/^$c\$" -test.benchtime 3s -test.cpuprofile "$work/profiles/$c.prof") >"$work/profiles/$c.bench"
     go tool pprof -top -nodecount 12 "$work/bin/handlers.test" "$work/profiles/$c.prof" 2>/dev/null >"$work/profiles/$c.txt"
   done
 }
@@ -213,8 +216,10 @@ meta() {
     echo "commit=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo '+changes')"
     echo "python=$("$PY" -c 'import platform; print(platform.python_version())')"
     echo "fastapi=$("$PY" -c 'import fastapi, pydantic, uvicorn, sklearn, numpy; print(f"FastAPI {fastapi.__version__}, pydantic {pydantic.VERSION}, uvicorn {uvicorn.__version__}, scikit-learn {sklearn.__version__}, numpy {numpy.__version__}")')"
-    echo "blas=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PY" -c \
-      'import numpy, threadpoolctl; print("; ".join(f"{i.get(\"internal_api\")} {i.get(\"version\")} {i.get(\"architecture\")}, {i.get(\"num_threads\")} thread" for i in threadpoolctl.threadpool_info()))')"
+    echo "blas=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PY" -c '
+import numpy, threadpoolctl
+print("; ".join("%s %s (%s kernel, %s thread)" % (i.get("internal_api"), i.get("version"), i.get("architecture"), i.get("num_threads"))
+                for i in threadpoolctl.threadpool_info()))')"
     echo "wrk=wrk -t1 -c$CONNS -d$DURATION --latency (after a $WARMUP warm-up), pinned to core $LOAD_CPU; servers pinned to core $SERVER_CPU"
   } >"$work/meta.env"
 }

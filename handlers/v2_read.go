@@ -1,0 +1,153 @@
+package handlers
+
+import (
+	"strconv"
+
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// Small readers of the v2 request decoder, on top of the /v1 tokenizer.
+
+// fields is a set of the JSON fields an object had, to refuse repeats.
+type fields uint8
+
+// fieldBit is key's bit in a fields set, 0 for keys with no rule. Keys of
+// the request and of an input share bits: a set holds one object's keys.
+func fieldBit(key string) fields {
+	switch key {
+	case "name", "id":
+		return 1
+	case "datatype", "inputs":
+		return 2
+	case "shape", "outputs":
+		return 4
+	case "parameters":
+		return 8
+	case "data":
+		return 16
+	}
+	return 0
+}
+
+// add records key, false if it came before.
+func (f *fields) add(key string) bool {
+	bit := fieldBit(key)
+	if *f&bit != 0 {
+		return false
+	}
+	*f |= bit
+	return true
+}
+
+func (f fields) has(key string) bool { return f&fieldBit(key) != 0 }
+
+// Small readers. Each consumes one value at d.i; errors name it as the
+// key of the object at, a path built only when there is an error.
+
+func at(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (v *v2Decoder) string(path, key string) (string, *Error) {
+	d := &v.d
+	if d.next() != '"' {
+		return "", d.mismatch(at(path, key), "a string")
+	}
+	s, err := d.str()
+	return string(s), err
+}
+
+func (v *v2Decoder) bool(path, key string) (bool, *Error) {
+	v.d.next()
+	b, err := leafBool(&v.d, runtime.Bool)
+	if err != nil {
+		return false, named(err, at(path, key))
+	}
+	return b, nil
+}
+
+// count reads a non-negative integer.
+func (v *v2Decoder) count(path, key string) (int64, *Error) {
+	d := &v.d
+	d.next()
+	text, mag, neg, err := d.integer(runtime.Int64)
+	switch {
+	case err != nil:
+		return 0, named(err, at(path, key))
+	case neg && mag != 0, mag > 1<<62:
+		return 0, BadRequest("%s: %s is not a valid size", at(path, key), clip(text))
+	}
+	return int64(mag), nil
+}
+
+// shape reads an input's shape, refusing one with more elements than the
+// request has bytes before anything is allocated for it.
+func (v *v2Decoder) shape(in *v2Input) ([]int64, *Error) {
+	var shape []int64
+	n := int64(1)
+	err := v.array(v.inputField(in)+": shape", func(k int) *Error {
+		if k == maxDepth {
+			return BadRequest("%s: shape has more than %d dimensions", v.inputField(in), maxDepth)
+		}
+		dim, err := v.count(in.path(), "shape["+strconv.Itoa(k)+"]")
+		if err != nil {
+			return err
+		}
+		if dim != 0 && n > int64(v.limit)/dim {
+			n = int64(v.limit) + 1
+		} else {
+			n *= dim
+		}
+		shape = append(shape, dim)
+		return nil
+	})
+	if err == nil && n > int64(v.limit) {
+		err = BadRequest("%s: shape %s has more elements than the %d-byte request can carry", v.inputField(in), runtime.FormatShape(shape), v.limit)
+	}
+	if shape == nil {
+		shape = []int64{}
+	}
+	return shape, err
+}
+
+// array reads a JSON array, calling elem for each element at d.i.
+func (v *v2Decoder) array(field string, elem func(i int) *Error) *Error {
+	d := &v.d
+	if d.next() != '[' {
+		return d.mismatch(field, "an array")
+	}
+	return elements(d, elem)
+}
+
+// elements reads the array whose '[' is at d.i, calling elem for each
+// element at d.i, which elem must consume.
+func elements(d *decoder, elem func(i int) *Error) *Error {
+	if err := d.open(); err != nil {
+		return err
+	}
+	if d.next() == ']' {
+		d.close()
+		return nil
+	}
+	for i := 0; ; i++ {
+		d.next()
+		if err := elem(i); err != nil {
+			return err
+		}
+		if more, err := d.more(']'); !more {
+			return err
+		}
+	}
+}
+
+// parameters reads a parameters object, calling param for each key at its value.
+func (v *v2Decoder) parameters(field string, param func(key string) *Error) *Error {
+	d := &v.d
+	if d.next() != '{' {
+		return d.mismatch(field, "an object")
+	}
+	return d.object(func(key []byte) *Error { return param(string(key)) })
+}
