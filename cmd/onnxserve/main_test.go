@@ -47,6 +47,16 @@ func TestServeFlagsFromEnv(t *testing.T) {
 	if f.addr != "127.0.0.1:7777" || f.maxBody != 1234 || !f.skipBad {
 		t.Errorf("flags %+v", f)
 	}
+	t.Setenv("ONNXSERVE_MODEL_CONTROL", "poll")
+	t.Setenv("ONNXSERVE_REPOSITORY_POLL_SECS", "3")
+	if f, err := parseServeFlags(nil); err != nil || f.modelControl != "poll" || f.pollSecs != 3 {
+		t.Errorf("model control from env: %+v %v", f, err)
+	}
+	for _, bad := range [][]string{{"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}} {
+		if _, err := parseServeFlags(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
 	t.Setenv("ONNXSERVE_MAX_BODY_BYTES", "lots")
 	if _, err := parseServeFlags(nil); err == nil || !strings.Contains(err.Error(), "ONNXSERVE_MAX_BODY_BYTES") {
 		t.Errorf("bad env value: %v", err)
