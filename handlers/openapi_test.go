@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
+	"os"
 	"strings"
 	"testing"
 )
@@ -68,5 +71,28 @@ func TestSpecDescribesEveryModel(t *testing.T) {
 		if c.model == "iris" && !strings.Contains(string(ex.Body), `"label":"setosa"`) {
 			t.Errorf("iris example does not predict setosa: %s", ex.Body)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestSpecGolden pins the whole served document for the shipped models, so
+// any change to the API docs, static or per model, shows up in review as a
+// diff of testdata/openapi.golden.json (regenerate with -update).
+func TestSpecGolden(t *testing.T) {
+	srv := shippedServer(t)
+	got := do(t, "GET", srv.URL+"/swagger/doc.json", "").Body
+	const golden = "testdata/openapi.golden.json"
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("served spec differs from %s; if the change is intended, run: go test ./handlers -run TestSpecGolden -update", golden)
 	}
 }
