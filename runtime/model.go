@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -36,6 +37,9 @@ type Model struct {
 	// waiting counts the requests waiting for a run slot, against
 	// max_queue_size, when there is no batcher.
 	waiting atomic.Int64
+	// runOpts recycles ORT RunOptions: creating and destroying one per
+	// run is two cgo calls, a measurable share of a 2 µs model run.
+	runOpts chan *ort.RunOptions
 }
 
 // LoadOptions are the server-wide settings a model is loaded with.
@@ -68,7 +72,7 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	m := &Model{Name: name, Version: version, Path: path, Config: cfg, Signature: *sig, Metadata: *md,
-		limiter: opt.Limiter, batchInput: -1, scores: -1}
+		limiter: opt.Limiter, batchInput: -1, scores: -1, runOpts: make(chan *ort.RunOptions, 16)}
 	if err := m.checkConfig(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
@@ -255,6 +259,9 @@ func (m *Model) Close() error {
 		m.batcher.close()
 		m.batcher = nil
 	}
+	for len(m.runOpts) > 0 {
+		(<-m.runOpts).Destroy()
+	}
 	if m.session == nil {
 		return nil
 	}
@@ -332,6 +339,24 @@ func (m *Model) acquire(ctx context.Context) error {
 	return m.limiter.Acquire(ctx)
 }
 
+// runOptions takes recycled RunOptions, or makes new ones.
+func (m *Model) runOptions() (*ort.RunOptions, error) {
+	select {
+	case ro := <-m.runOpts:
+		return ro, nil
+	default:
+		return ort.NewRunOptions()
+	}
+}
+
+func (m *Model) recycle(ro *ort.RunOptions) {
+	select {
+	case m.runOpts <- ro:
+	default:
+		ro.Destroy()
+	}
+}
+
 func (m *Model) run(ctx context.Context, inputs []Tensor, plans []outputPlan, batch int) ([]Tensor, error) {
 	ins := make([]ort.Value, len(inputs))
 	outs := make([]ort.Value, len(m.Signature.Outputs))
@@ -358,14 +383,23 @@ func (m *Model) run(ctx context.Context, inputs []Tensor, plans []outputPlan, ba
 		}
 	}
 	// Terminate makes a long run return early once the client is gone.
-	ro, err := ort.NewRunOptions()
+	ro, err := m.runOptions()
 	if err != nil {
 		return nil, err
 	}
-	defer ro.Destroy()
-	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+	var terminating sync.WaitGroup
+	terminating.Add(1)
+	stop := context.AfterFunc(ctx, func() {
+		defer terminating.Done()
+		ro.Terminate()
+	})
 	err = m.session.RunWithOptions(ins, outs, ro)
-	stop()
+	if stop() {
+		m.recycle(ro) // never terminated: reusable as it is
+	} else {
+		terminating.Wait() // Terminate may still be running on ro
+		ro.Destroy()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

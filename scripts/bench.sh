@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
 # The benchmark of docs/benchmarks.md: onnxserve against a FastAPI +
-# uvicorn server built the usual way and a std-lib Go HTTP floor, each in
-# turn pinned to core 0 and loaded by wrk pinned to core 1, on the same
-# models (../shared/bench/make_models.py) and the same request bodies
-# (floats as Python's json writes them). Writes docs/benchmarks.md and
-# docs/img/bench.png. About 7 minutes.
+# uvicorn server built the usual way and a std-lib Go HTTP floor, each
+# pinned to core 0 and loaded by wrk pinned to core 1, on the same models
+# (../shared/bench/make_models.py) and the same request bodies (floats as
+# Python's json writes them). Writes docs/benchmarks.md and
+# docs/img/bench.png. About 8 minutes.
+#
+# Other work on the machine only ever slows a run down, and it comes and
+# goes; so all servers are started at once (an idle one costs nothing),
+# the workloads go round-robin across the servers ROUNDS times, and the
+# report keeps each server's best run of each workload (and its highest
+# peak RSS).
 #
 #   scripts/bench.sh           prepare, measure, write the report
 #   scripts/bench.sh prepare   only build the models, bodies and binaries
 #                              (what `go test -bench` in runtime/ and
 #                              handlers/ reads)
 #
-# DURATION (10s) and WARMUP (2s) set each wrk run. Needs Debian's wrk,
-# python3-fastapi, -uvicorn, -uvloop, -httptools, -sklearn, -onnx; installs
-# them with apt-get when missing and run as root.
+# DURATION (5s), WARMUP (1s) and ROUNDS (3) set the wrk runs. Needs
+# Debian's wrk, python3-fastapi, -uvicorn, -uvloop, -httptools, -sklearn,
+# -onnx; installs them with apt-get when missing and run as root.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 work="$root/.cache/bench" # git-ignored
-DURATION="${DURATION:-10s}"
-WARMUP="${WARMUP:-2s}"
+DURATION="${DURATION:-5s}"
+WARMUP="${WARMUP:-1s}"
+ROUNDS="${ROUNDS:-3}"
 CONNS=32
 SERVER_CPU=0
 LOAD_CPU=1
-PORT=18080
+declare -A port=([onnxserve]=18080 [fastapi]=18081 [fastapi-async]=18082 [floor]=18083)
+declare -A pid
 PY=/usr/bin/python3 # Debian's, with the Debian packages below
 make_models="$root/../shared/bench/make_models.py"
 
@@ -78,119 +86,116 @@ prepare() {
   (cd scripts/bench/chart && go build -o "$work/bin/report" .)
 }
 
-# start NAME HEALTH_URL CMD...: runs CMD pinned to the server core and
-# waits until it answers.
+# start NAME HEALTH_PATH CMD...: runs CMD pinned to the server core and
+# waits until it answers on its port.
 start() {
-  local name="$1" health="$2"
+  local name="$1" health="http://127.0.0.1:${port[$1]}$2"
   shift 2
   taskset -c "$SERVER_CPU" "$@" >"$work/logs/$name.log" 2>&1 &
-  server_pid=$!
+  pid[$name]=$!
   for _ in $(seq 100); do
     if curl -sf -o /dev/null "$health"; then
-      echo "idle_rss_$name=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")" >>"$work/meta.env"
+      echo "idle_rss_$name=$(awk '/^VmRSS/ {print $2}' "/proc/${pid[$name]}/status")" >>"$work/meta.env"
       return
     fi
-    kill -0 "$server_pid" 2>/dev/null || die "$name exited: $(tail -n 5 "$work/logs/$name.log")"
+    kill -0 "${pid[$name]}" 2>/dev/null || die "$name exited: $(tail -n 5 "$work/logs/$name.log")"
     sleep 0.2
   done
   die "$name did not answer $health"
 }
 
-stop() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
+stop_all() {
+  local name
+  for name in "${!pid[@]}"; do
+    kill "${pid[$name]}" 2>/dev/null || true
+    wait "${pid[$name]}" 2>/dev/null || true
+  done
+  pid=()
 }
 
-# load WORKLOAD URL BODY [HEADER_LEN]: warm up, reset the server's peak
-# RSS, run wrk and record its RESULT line with the peak RSS of the run.
+start_all() {
+  start onnxserve /healthz "$work/bin/onnxserve" serve --addr "127.0.0.1:${port[onnxserve]}" --models "$work/repo"
+  # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS
+  # builds, slow a current numpy; one BLAS thread on the one core it gets.
+  local name async
+  for name in fastapi fastapi-async; do
+    async=0
+    [ "$name" = fastapi-async ] && async=1
+    start "$name" /healthz env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
+      BENCH_MODELS="$work/models" FASTAPI_ASYNC="$async" \
+      "$PY" -m uvicorn fastapi_server:app --app-dir scripts/bench --host 127.0.0.1 --port "${port[$name]}" \
+      --workers 1 --loop uvloop --http httptools --log-level warning --no-access-log
+  done
+  start floor / "$work/bin/floor" -addr "127.0.0.1:${port[floor]}"
+}
+
+# runs lists the measurements, one a line: SERVER WORKLOAD PATH BODY
+# [HEADER_LEN]. fastapi has plain `def` endpoints (FastAPI's advice for
+# blocking calls), fastapi-async `async def` ones.
+runs() {
+  local hlen
+  hlen="$(cat "$work/bodies/mlp_b32.bin.hlen")"
+  cat <<EOF
+onnxserve iris-named-1 /v1/models/iris/predict iris_named.json
+fastapi iris-named-1 /iris iris_named.json
+fastapi-async iris-named-1 /iris iris_named.json
+floor iris-named-1 / iris_named.json
+onnxserve iris-rows-64 /v1/models/iris/predict iris_rows64.json
+fastapi iris-rows-64 /iris/batch iris_rows64.json
+fastapi-async iris-rows-64 /iris/batch iris_rows64.json
+floor iris-rows-64 / iris_rows64.json
+onnxserve mlp-rows-1 /v1/models/mlp/predict mlp_b1.json
+onnxserve mlp-rows-1-batched /v1/models/mlp_batched/predict mlp_b1.json
+fastapi mlp-rows-1 /mlp mlp_b1.json
+fastapi-async mlp-rows-1 /mlp mlp_b1.json
+floor mlp-rows-1 / mlp_b1.json
+onnxserve mlp-rows-32 /v1/models/mlp/predict mlp_b32.json
+fastapi mlp-rows-32 /mlp mlp_b32.json
+fastapi-async mlp-rows-32 /mlp mlp_b32.json
+floor mlp-rows-32 / mlp_b32.json
+floor mlp-rows-32-v2 / mlp_b32.bin $hlen
+EOF
+  # The Open Inference Protocol endpoint comes with the v2 API: measured
+  # only when this build answers it.
+  if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Inference-Header-Content-Length: $hlen" \
+    -H 'Content-Type: application/octet-stream' --data-binary "@$work/bodies/mlp_b32.bin" \
+    "http://127.0.0.1:${port[onnxserve]}/v2/models/mlp/infer")" = 200 ]; then
+    echo "onnxserve mlp-rows-32-v2 /v2/models/mlp/infer mlp_b32.bin $hlen"
+  else
+    printf '{"server":"onnxserve","workload":"mlp-rows-32-v2","skipped":"v2 not available"}\n' >>"$results"
+    say "onnxserve mlp-rows-32-v2: skipped: v2 not available"
+  fi
+}
+
+# load SERVER WORKLOAD PATH BODY [HEADER_LEN]: warm up, reset the server's
+# peak RSS, run wrk and record its RESULT line with the run's peak RSS.
 load() {
-  local workload="$1" url="$2" body="$3" hlen="${4:-}"
+  local server="$1" workload="$2" url="http://127.0.0.1:${port[$1]}$3" body="$4" hlen="${5:-}"
+  local p="${pid[$server]}" out
   BODY="$work/bodies/$body" HEADER_LEN="$hlen" taskset -c "$LOAD_CPU" \
     wrk -t1 -c"$CONNS" -d"$WARMUP" -s scripts/bench/body.lua "$url" >/dev/null
-  echo 5 >"/proc/$server_pid/clear_refs" # resets VmHWM to the current RSS
-  local out
+  echo 5 >"/proc/$p/clear_refs" # resets VmHWM to the current RSS
   out="$(BODY="$work/bodies/$body" HEADER_LEN="$hlen" taskset -c "$LOAD_CPU" \
-    wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s scripts/bench/body.lua "$url")"
-  local rss
-  rss="$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")"
-  printf '{"server":"%s","workload":"%s","rss_kb":%s,"load":"%s","result":%s}\n' \
-    "$server" "$workload" "$rss" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(grep '^RESULT ' <<<"$out" | cut -d' ' -f2-)" >>"$results"
-  say "$server $workload: $(grep '^RESULT ' <<<"$out" | cut -c8-)"
-}
-
-# skip WORKLOAD REASON: records a workload that could not run.
-skip() {
-  printf '{"server":"%s","workload":"%s","skipped":"%s"}\n' "$server" "$1" "$2" >>"$results"
-  say "$server $1: skipped: $2"
-}
-
-bench_onnxserve() {
-  server=onnxserve
-  local base="http://127.0.0.1:$PORT"
-  start onnxserve "$base/healthz" "$work/bin/onnxserve" serve --addr "127.0.0.1:$PORT" --models "$work/repo"
-  load iris-named-1 "$base/v1/models/iris/predict" iris_named.json
-  load iris-rows-64 "$base/v1/models/iris/predict" iris_rows64.json
-  load mlp-rows-1 "$base/v1/models/mlp/predict" mlp_b1.json
-  load mlp-rows-1-batched "$base/v1/models/mlp_batched/predict" mlp_b1.json
-  load mlp-rows-32 "$base/v1/models/mlp/predict" mlp_b32.json
-  # The Open Inference Protocol endpoint comes with the v2 API; measure it
-  # only when this build answers it.
-  local v2="$base/v2/models/mlp/infer" hlen
-  hlen="$(cat "$work/bodies/mlp_b32.bin.hlen")"
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Inference-Header-Content-Length: $hlen" \
-    -H 'Content-Type: application/octet-stream' --data-binary "@$work/bodies/mlp_b32.bin" "$v2")" = 200 ]; then
-    load mlp-rows-32-v2 "$v2" mlp_b32.bin "$hlen"
-  else
-    skip mlp-rows-32-v2 "v2 not available"
-  fi
-  overload "$base"
-  stop
+    wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s scripts/bench/body.lua "$url" | grep '^RESULT ' | cut -d' ' -f2-)"
+  printf '{"server":"%s","workload":"%s","rss_kb":%s,"load":"%s","result":%s}\n' "$server" "$workload" \
+    "$(awk '/^VmHWM/ {print $2}' "/proc/$p/status")" "$(cut -d' ' -f1-3 /proc/loadavg)" "$out" >>"$results"
+  say "$server $workload: $(cut -c1-110 <<<"$out")"
 }
 
 # overload: 200 connections on the batched MLP (max_queue_size 64) while a
 # second wrk checks /healthz; both pinned to the load core.
 overload() {
-  local base="$1" out
+  local base="http://127.0.0.1:${port[onnxserve]}" out
   BODY="$work/bodies/mlp_b1.json" COUNT_STATUS=1 taskset -c "$LOAD_CPU" \
-    wrk -t1 -c200 -d"$DURATION" -s scripts/bench/body.lua "$base/v1/models/mlp_batched/predict" >"$work/logs/overload.out" &
+    wrk -t1 -c200 -d10s -s scripts/bench/body.lua "$base/v1/models/mlp_batched/predict" >"$work/logs/overload.out" &
   local flood=$!
   sleep 1 # let the flood build up first
-  out="$(COUNT_STATUS=1 taskset -c "$LOAD_CPU" wrk -t1 -c4 -d"$(( ${DURATION%s} - 2 ))s" -s scripts/bench/body.lua "$base/healthz")"
+  out="$(COUNT_STATUS=1 taskset -c "$LOAD_CPU" wrk -t1 -c4 -d8s -s scripts/bench/body.lua "$base/healthz")"
   wait "$flood"
   printf '{"server":"onnxserve","workload":"overload-predict","result":%s}\n' "$(grep '^RESULT ' "$work/logs/overload.out" | cut -d' ' -f2-)" >>"$results"
   printf '{"server":"onnxserve","workload":"overload-healthz","result":%s}\n' "$(grep '^RESULT ' <<<"$out" | cut -d' ' -f2-)" >>"$results"
   say "overload predict: $(grep '^RESULT ' "$work/logs/overload.out" | cut -c8-)"
   say "overload healthz: $(grep '^RESULT ' <<<"$out" | cut -c8-)"
-}
-
-# bench_fastapi SERVER ASYNC: the FastAPI server, with plain `def`
-# endpoints (ASYNC=0, FastAPI's advice for blocking calls) or `async def`.
-bench_fastapi() {
-  server="$1"
-  local base="http://127.0.0.1:$PORT"
-  # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS
-  # builds, slow a current numpy; one BLAS thread on the one core it gets.
-  start "$server" "$base/healthz" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
-    BENCH_MODELS="$work/models" FASTAPI_ASYNC="$2" \
-    "$PY" -m uvicorn fastapi_server:app --app-dir scripts/bench --host 127.0.0.1 --port "$PORT" \
-    --workers 1 --loop uvloop --http httptools --log-level warning --no-access-log
-  load iris-named-1 "$base/iris" iris_named.json
-  load iris-rows-64 "$base/iris/batch" iris_rows64.json
-  load mlp-rows-1 "$base/mlp" mlp_b1.json
-  load mlp-rows-32 "$base/mlp" mlp_b32.json
-  stop
-}
-
-bench_floor() {
-  server=floor
-  local base="http://127.0.0.1:$PORT"
-  start floor "$base/" "$work/bin/floor" -addr "127.0.0.1:$PORT"
-  load iris-named-1 "$base/" iris_named.json
-  load iris-rows-64 "$base/" iris_rows64.json
-  load mlp-rows-1 "$base/" mlp_b1.json
-  load mlp-rows-32 "$base/" mlp_b32.json
-  load mlp-rows-32-v2 "$base/" mlp_b32.bin "$(cat "$work/bodies/mlp_b32.bin.hlen")"
-  stop
 }
 
 # inprocess: ORT's own rate and the handler's in-process profiles, on the
@@ -203,7 +208,7 @@ inprocess() {
   local c
   for c in iris-named-1 iris-rows-64 mlp-rows-1 mlp-rows-32; do
     (cd handlers && taskset -c "$SERVER_CPU" "$work/bin/handlers.test" -test.run XXX \
-      -test.bench "^Predict\$/^$c\$" -test.benchtime 3s -test.cpuprofile "$work/profiles/$c.prof") >"$work/profiles/$c.bench"
+      -test.bench "^BenchmarkPredict\$/^$c\$" -test.benchtime 3s -test.cpuprofile "$work/profiles/$c.prof") >"$work/profiles/$c.bench"
     go tool pprof -top -nodecount 12 "$work/bin/handlers.test" "$work/profiles/$c.prof" 2>/dev/null >"$work/profiles/$c.txt"
   done
 }
@@ -220,7 +225,7 @@ meta() {
 import numpy, threadpoolctl
 print("; ".join("%s %s (%s kernel, %s thread)" % (i.get("internal_api"), i.get("version"), i.get("architecture"), i.get("num_threads"))
                 for i in threadpoolctl.threadpool_info()))')"
-    echo "wrk=wrk -t1 -c$CONNS -d$DURATION --latency (after a $WARMUP warm-up), pinned to core $LOAD_CPU; servers pinned to core $SERVER_CPU"
+    echo "wrk=wrk -t1 -c$CONNS -d$DURATION --latency\` after a $WARMUP warm-up, pinned to core $LOAD_CPU (servers on core $SERVER_CPU); the best of $ROUNDS rounds run round-robin across the servers, so that interference from other work on the machine hits all alike"
   } >"$work/meta.env"
 }
 
@@ -231,11 +236,18 @@ mkdir -p "$work/logs" "$work/profiles"
 results="$work/results.jsonl"
 : >"$results"
 meta
-say "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every number)"
-bench_onnxserve
-bench_fastapi fastapi 0
-bench_fastapi fastapi-async 1
-bench_floor
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+trap stop_all EXIT
+start_all
+runs >"$work/runs.txt"
+for round in $(seq "$ROUNDS"); do
+  say "round $round of $ROUNDS"
+  while read -r server workload path body hlen; do
+    load "$server" "$workload" "$path" "$body" "$hlen"
+  done <"$work/runs.txt"
+done
+overload
+stop_all
 inprocess
 "$work/bin/report" -work "$work" -md docs/benchmarks.md -png docs/img/bench.png
 say "wrote docs/benchmarks.md and docs/img/bench.png"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image/color"
 	"os"
 
@@ -19,11 +20,12 @@ var servers = []struct {
 	{"onnxserve", "onnxserve", color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}},
 	{"fastapi", "FastAPI", color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}},
 	{"fastapi-async", "FastAPI async", color.RGBA{R: 0xff, G: 0x98, B: 0x96, A: 0xff}},
-	{"floor", "Go HTTP floor", color.RGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff}},
 }
 
 // drawChart draws one panel per workload, each on its own linear scale
-// (the workloads span three orders of magnitude), with a bar per server.
+// (the workloads span three orders of magnitude): a bar per server, the
+// target as a dashed line, and the HTTP floor, which would dwarf the
+// bars, in the title.
 func drawChart(b *bench, path string) error {
 	const cols = 3
 	rows := (len(workloads) + cols - 1) / cols
@@ -55,16 +57,17 @@ func drawChart(b *bench, path string) error {
 func panel(b *bench, w workload, legend bool) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = w.title
+	if fl := b.get(floorOf(w.name), "floor"); fl != nil {
+		p.Title.Text += "\nGo HTTP floor: " + num(fl.Result.RPS) + " req/s"
+	}
 	p.Y.Label.Text = "requests/s"
 	p.Y.Min = 0
+	p.X.Min, p.X.Max = -1, 1
 	p.X.Tick.Marker = plot.ConstantTicks(nil)
-	width := vg.Points(28)
+	width := vg.Points(36)
 	for i, srv := range servers {
 		r := b.get(w.name, srv.name)
-		switch {
-		case srv.name == "floor":
-			r = b.get(floorOf(w.name), "floor")
-		case srv.name != "onnxserve" && w.fastapi != "":
+		if srv.name != "onnxserve" {
 			r = b.get(w.fastapi, srv.name)
 		}
 		v := 0.0
@@ -77,16 +80,13 @@ func panel(b *bench, w workload, legend bool) (*plot.Plot, error) {
 		}
 		bars.Color = srv.color
 		bars.LineStyle.Width = 0
-		bars.Offset = vg.Length(i-len(servers)/2)*width + width/2
+		bars.Offset = vg.Length(i-1) * width
 		p.Add(bars)
 		if legend {
 			p.Legend.Add(srv.label, bars)
 		}
 		if v > 0 {
-			labels, err := plotter.NewLabels(plotter.XYLabels{
-				XYs:    plotter.XYs{{X: 0, Y: v}},
-				Labels: []string{num(v)},
-			})
+			labels, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: 0, Y: v}}, Labels: []string{num(v)}})
 			if err != nil {
 				return nil, err
 			}
@@ -95,9 +95,39 @@ func panel(b *bench, w workload, legend bool) (*plot.Plot, error) {
 			p.Add(labels)
 		}
 	}
+	if y, label := targetLine(b, w); y > 0 {
+		line, err := plotter.NewLine(plotter.XYs{{X: -1, Y: y}, {X: 1, Y: y}})
+		if err != nil {
+			return nil, err
+		}
+		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		line.Color = color.Gray{Y: 0x55}
+		p.Add(line)
+		if legend {
+			p.Legend.Add("target", line)
+		}
+		l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: -1, Y: y}}, Labels: []string{label}})
+		if err != nil {
+			return nil, err
+		}
+		l.Offset = vg.Point{X: 4, Y: 2}
+		l.TextStyle[0].Font.Size = vg.Points(8)
+		p.Add(l)
+	}
 	p.Legend.Top = true
 	p.Legend.Left = false
 	return p, nil
+}
+
+// targetLine is the req/s a workload's target asks for, and its label.
+func targetLine(b *bench, w workload) (float64, string) {
+	if fa := b.get(w.fastapi, "fastapi"); fa != nil && w.target > 0 {
+		return w.target * fa.Result.RPS, fmt.Sprintf("target %g× FastAPI", w.target)
+	}
+	if w.name == "mlp-rows-32-v2" && b.ortRows > 0 {
+		return 0.75 * b.ortRows / 32, "target 75% of ORT alone"
+	}
+	return 0, ""
 }
 
 func saveImage(img *vgimg.Canvas, path string) error {
