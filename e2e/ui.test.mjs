@@ -179,9 +179,9 @@ test('iris: Try it out + Execute sends the prefilled example and shows 200 with 
   await shootSpan(op, op.locator('.live-responses-table'), 'iris-predict-200.png');
 });
 
-// Swagger UI 4.15.5 checks the body against the schema before sending: a
-// value of the wrong JSON type such as "abc" never reaches the server, and
-// the UI itself names the field.
+// Swagger UI (5.18.2, from swaggo/files/v2) checks the body against the
+// schema before sending: a value of the wrong JSON type such as "abc" never
+// reaches the server, and the UI itself names the field.
 test('iris: a non-number typed into the body is refused by the UI, naming the field', async () => {
   const op = opblock('iris');
   await expand(op);

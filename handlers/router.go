@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	swaggerFiles "github.com/swaggo/files"
 	ginSwagger "github.com/swaggo/gin-swagger"
 
 	"github.com/onnxserve/onnxserve/runtime"
@@ -103,7 +102,7 @@ func New(opt Options) http.Handler {
 	v2.POST("/repository/models/:name/load", s.v2Load)
 	v2.POST("/repository/models/:name/unload", s.v2Unload)
 
-	ui := ginSwagger.WrapHandler(swaggerFiles.NewHandler(), ginSwagger.DefaultModelsExpandDepth(1))
+	ui := ginSwagger.WrapHandler(swaggerUIFiles(), ginSwagger.DefaultModelsExpandDepth(1))
 	r.GET("/swagger/*any", func(c *gin.Context) {
 		// doc.json is built from the live models; the rest is the static UI.
 		if c.Param("any") == "/doc.json" {

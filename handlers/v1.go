@@ -168,12 +168,11 @@ func (s *Server) predict(c *gin.Context) {
 	putBuf(buf)
 }
 
-// readBody reads the request body into buf, reusing its capacity (sized
+// readBody appends the request body to buf, reusing its capacity (sized
 // from Content-Length up front, so a large body is not grown by doubling),
 // and fails with *http.MaxBytesError past limit.
 func readBody(buf []byte, c *gin.Context, limit int64) ([]byte, error) {
 	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	buf = buf[:0]
 	if n := c.Request.ContentLength; n > 0 && n <= limit {
 		buf = slices.Grow(buf, int(n)+1) // +1: the read that sees EOF needs room
 	}

@@ -2,20 +2,29 @@ package handlers
 
 // Triton's binary tensor data extension: tensors as raw little-endian
 // bytes after the JSON header, row-major, BOOL as one byte 0 or 1, BYTES
-// as a 4-byte little-endian length followed by that many bytes. Decoding
-// copies the bytes straight into the typed buffer ORT reads; no JSON and
-// no number parsing is involved.
+// as a 4-byte little-endian length followed by that many bytes. On a
+// little-endian machine those bytes are already the typed buffer ORT
+// reads: decoding checks their size and uses them in place (one memmove
+// when they are not aligned for their type); no JSON and no number
+// parsing is involved.
 
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"slices"
+	"unsafe"
 
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
+// nativeLE is whether this machine stores numbers little-endian, as the
+// binary tensor format does.
+var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
 // decodeBinary reads one tensor of type dt and shape from raw, which must
-// hold exactly its elements.
+// hold exactly its elements. The tensor may share raw's memory: raw must
+// stay unchanged, and must not be recycled, while the tensor is in use.
 func decodeBinary(dt runtime.DType, shape []int64, raw []byte) (runtime.Tensor, error) {
 	n := runtime.NumElements(shape)
 	t := runtime.Tensor{DType: dt, Shape: shape}
@@ -40,11 +49,48 @@ func decodeBinary(dt runtime.DType, shape []int64, raw []byte) (runtime.Tensor, 
 			return t, fmt.Errorf("BOOL element %d is byte %d; must be 0 or 1", i, raw[i])
 		}
 	}
+	if nativeLE {
+		t.Data = viewAs(dt, raw)
+		return t, nil
+	}
 	t.Data = runtime.NewBuffer(dt, n)
 	if _, err := binary.Decode(raw, binary.LittleEndian, t.Data); err != nil {
 		return t, fmt.Errorf("decode %s: %w", dt.V2Name(), err)
 	}
 	return t, nil
+}
+
+// viewAs is raw, whose size fits, as the Go slice runtime.NewBuffer(dt)
+// would hold, on a little-endian machine: raw itself when it is aligned
+// for the element type, else one copy. BOOL bytes must be 0 or 1.
+func viewAs(dt runtime.DType, raw []byte) any {
+	buf := runtime.NewBuffer(dt, 0) // not nil: that could pass for a missing input
+	elem := reflect.TypeOf(buf).Elem()
+	n := len(raw) / int(elem.Size())
+	if n == 0 {
+		return buf
+	}
+	if p := unsafe.Pointer(unsafe.SliceData(raw)); uintptr(p)%uintptr(elem.Align()) == 0 {
+		return reflect.SliceAt(elem, p, n).Interface() // cap n: an append never writes into raw
+	}
+	buf = runtime.NewBuffer(dt, n)
+	mem, _ := memoryOf(buf)
+	copy(mem, raw)
+	return buf
+}
+
+// memoryOf is the memory of data as bytes, when data is a slice of
+// numbers or bools; false for anything else.
+func memoryOf(data any) ([]byte, bool) {
+	v := reflect.ValueOf(data)
+	if v.Kind() != reflect.Slice {
+		return nil, false
+	}
+	elem := v.Type().Elem()
+	if k := elem.Kind(); k < reflect.Bool || k > reflect.Float64 {
+		return nil, false
+	}
+	return unsafe.Slice((*byte)(v.UnsafePointer()), v.Len()*int(elem.Size())), true
 }
 
 // decodeStrings reads every length-prefixed BYTES element of raw.
@@ -78,6 +124,9 @@ func appendBinary(b []byte, t runtime.Tensor) ([]byte, error) {
 		if t.DType == runtime.Float16 || t.DType == runtime.BFloat16 {
 			return append(b, runtime.EncodeHalf(t.DType, d)...), nil
 		}
+	}
+	if raw, ok := memoryOf(t.Data); ok && nativeLE {
+		return append(b, raw...), nil
 	}
 	return binary.Append(b, binary.LittleEndian, t.Data)
 }

@@ -22,6 +22,9 @@ type v2Request struct {
 	hasID   bool
 	inputs  []runtime.Tensor
 	outputs []v2Output // in response order
+	// pooled are the inputs decoded from JSON, into recycled buffers that
+	// ReleaseInputs takes back; binary inputs may share the body's memory.
+	pooled []runtime.Tensor
 }
 
 // v2Output is one output to return.
@@ -280,6 +283,7 @@ func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
 		return BadRequest("input '%s': shape %s has %d elements, but data has %d", in.name, runtime.FormatShape(in.shape), n, got)
 	}
 	v.req.inputs[in.index] = t
+	v.req.pooled = append(v.req.pooled, t)
 	return nil
 }
 

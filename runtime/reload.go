@@ -15,6 +15,7 @@ import (
 // the last of them ends, before Load returns. When the load fails, what
 // the model served before keeps serving, and the *LoadError says why.
 func (r *Repository) Load(name string) error {
+	defer ReleaseFreeMemory() // what loading freed, and the old sessions
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
 	return r.load(name, false)
@@ -26,6 +27,7 @@ func (r *Repository) Load(name string) error {
 // does nothing, as with Triton; a name the repository does not know at all
 // is a NotFoundError.
 func (r *Repository) Unload(name string) error {
+	defer ReleaseFreeMemory()
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
 	if r.closed {

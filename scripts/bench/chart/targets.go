@@ -87,8 +87,9 @@ func v2Target(b *bench) target {
 			t.why += fmt.Sprintf(" and reading the same 100 KB body over HTTP costs the floor %.0f µs", 1e6/fl.Result.RPS)
 			perReq -= 1e6 / fl.Result.RPS
 		}
-		t.why += fmt.Sprintf(", which leaves about %.0f µs per request in the v2 handler itself (its JSON header, the copy into the tensor, the run's wrapping, the response). ", perReq-ortRun) +
-			"75% of ORT's rate allows about a third of ORT's run for all of that together, HTTP included: pooled body and tensor buffers (as /v1 now has), one copy of the bytes and nothing else, and a binary response written straight from the output. The v2 handler is being built alongside this work; its profile is not part of this report."
+		t.why += fmt.Sprintf(", which leaves about %.0f µs per request beyond them. ", perReq-ortRun) +
+			"75% of ORT's rate allows about a third of ORT's run for all of that together, HTTP included. The handler itself is small: the body goes into a pooled buffer sized from Content-Length, placed so that the binary data starts 64-byte aligned and the input tensor is those bytes in place, and the output is appended as its bytes; in process (`go test -bench V2Infer ./handlers`) it adds about 10 µs to ORT's run. " +
+			"The rest is net/http and the kernel's TCP, which cost more than the floor's because every request finds the core's caches flushed by the previous run's 2.6 MB of weights (`perf record -C 0` on the server: ORT's own run is as long as in process, with the same single intra-op thread)."
 	}
 	return t
 }
@@ -119,9 +120,12 @@ func rssTarget(b *bench) target {
 		return mb(kb)
 	}
 	t.why = fmt.Sprintf("Most of onnxserve's memory is there before the first request: %s resident when idle, against FastAPI's %s (numpy, sklearn and both models). ", idle("onnxserve"), idle("fastapi")) +
-		"Measured apart on this machine: the binary with iris alone is 58 MB resident, of which about 20 MB is the Swagger UI (swaggo/files v1 unpacks its assets into an in-memory file system at init) and 17 MB the pages of libonnxruntime.so it touches; each 784-512-512-10 MLP session adds about 15 MB (weights, pre-packed weights, kernels), and this benchmark loads two (with and without dynamic batching). " +
+		"Measured apart on this machine: with iris alone onnxserve is 33 MB resident, mostly the pages of its binary and of libonnxruntime.so (about 17 MB) that it touches. " +
+		"The Swagger UI's files stay in the binary's read-only data (swaggo/files/v2, an embed.FS), where swaggo/files v1 copied them into memory at init (−18 MB), and at start the C heap's free pages left by loading the models go back to the kernel (malloc_trim, −6 MB with these models). " +
+		"Each 784-512-512-10 MLP session adds about 12 MB (weights, pre-packed weights, kernels), and this benchmark loads two (with and without dynamic batching). " +
+		"A binary run straight after `go build` can count up to 10 MB more of its own file: the linker leaves it in the page cache as 2 MB folios, which the kernel maps whole (FilePmdMapped in /proc/PID/smaps_rollup); a copy of the file does not. " +
 		"Under load the Go heap adds the bodies in flight (32 connections × 500 KB for the batch-32 JSON). Turning off ORT's CPU arena, memory patterns or weight pre-packing did not lower the peak (tried: ±1 MB). " +
-		"What would reach 50%: serve the Swagger UI from an embed.FS (swaggo/files/v2) instead of the v1 memory copy (−20 MB), one session per model file shared by its batched and unbatched names, and decoding from the socket in chunks rather than from a whole-body buffer."
+		"What would lower it further: one session per model file shared by its batched and unbatched names (−12 MB here), and decoding from the socket in chunks rather than from a whole-body buffer."
 	return t
 }
 

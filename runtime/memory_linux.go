@@ -1,0 +1,22 @@
+//go:build linux
+
+package runtime
+
+/*
+#include <malloc.h>
+*/
+import "C"
+
+// ReleaseFreeMemory hands the C heap's free pages back to the kernel
+// (glibc's malloc_trim). Loading a model leaves freed but still resident
+// memory in glibc's arenas: onnxruntime_go reads a model's signature and
+// metadata through two temporary sessions, which are built and destroyed
+// before the real one, and session creation frees scratch of its own.
+// glibc keeps freed memory inside an arena for reuse and only shrinks an
+// arena from its top, so that memory stays resident for the life of the
+// process although serving never needs it again (measured: about 6 MB of
+// RSS with the bench's iris and two 784-512-512-10 MLPs, at idle and at
+// the peak under load alike; nothing with models as small as those in
+// models/). Cheap (a walk over the free lists) and never on the request
+// path: the Repository calls it after every load, unload and poll.
+func ReleaseFreeMemory() { C.malloc_trim(0) }
