@@ -34,8 +34,12 @@ e2e:
 models:
 	/usr/bin/python3 scripts/export_models.py
 
+# Each decoder and encoder fuzz target in turn (go test fuzzes one at a time).
+FUZZTIME ?= 30s
 fuzz: ort
-	$(GO) test ./handlers -run XXX -fuzz FuzzDecodePredict -fuzztime 60s
+	for f in FuzzDecodePredict FuzzNumber FuzzAppendString FuzzDecodeV2 FuzzDecodeBinary; do \
+		$(GO) test ./handlers -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 # onnxserve vs FastAPI vs a Go HTTP floor, one core each, wrk on the other;
 # writes docs/benchmarks.md and docs/img/bench.png (about 7 minutes; installs
