@@ -293,6 +293,20 @@ func (e *RunError) Error() string { return fmt.Sprintf("run %s: %v", e.Model, e.
 func (e *RunError) Unwrap() error { return e.Err }
 
 // runError marks a failed run as the server's fault.
+// checkInputs refuses inputs that would hand ORT memory of the wrong size
+// or type; the decoders never produce them, so this is a server error.
+func (m *Model) checkInputs(inputs []Tensor) error {
+	if len(inputs) != len(m.Signature.Inputs) {
+		return &RunError{m.Name, fmt.Errorf("got %d inputs, want %d", len(inputs), len(m.Signature.Inputs))}
+	}
+	for i := range inputs {
+		if err := inputs[i].Check(); err != nil {
+			return &RunError{m.Name, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)}
+		}
+	}
+	return nil
+}
+
 func runError(m *Model, err error) error {
 	if err == nil {
 		return nil
@@ -307,13 +321,8 @@ func runError(m *Model, err error) error {
 // for a batch), gives up when ctx ends, and returns *OverloadedError at
 // once when max_queue_size requests are already waiting.
 func (m *Model) Infer(ctx context.Context, inputs []Tensor) ([]Tensor, error) {
-	if len(inputs) != len(m.Signature.Inputs) {
-		return nil, &RunError{m.Name, fmt.Errorf("got %d inputs, want %d", len(inputs), len(m.Signature.Inputs))}
-	}
-	for i := range inputs {
-		if err := inputs[i].Check(); err != nil {
-			return nil, &RunError{m.Name, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)}
-		}
+	if err := m.checkInputs(inputs); err != nil {
+		return nil, err
 	}
 	if m.batcher != nil {
 		return m.batcher.infer(ctx, inputs)
