@@ -1,6 +1,10 @@
 // Package handlers is onnxserve's HTTP layer: routing, request decoding and
 // validation, response encoding, and the mapping of errors to statuses.
 // It knows nothing of cgo; everything ONNX Runtime lives in package runtime.
+//
+// swag documents one path per annotated declaration, so a route that shares
+// its handler with another (the /versions/{version} forms) carries its
+// annotations on a blank `func _() {}` beside that handler.
 package handlers
 
 import (
