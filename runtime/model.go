@@ -292,7 +292,6 @@ type RunError struct {
 func (e *RunError) Error() string { return fmt.Sprintf("run %s: %v", e.Model, e.Err) }
 func (e *RunError) Unwrap() error { return e.Err }
 
-// runError marks a failed run as the server's fault.
 // checkInputs refuses inputs that would hand ORT memory of the wrong size
 // or type; the decoders never produce them, so this is a server error.
 func (m *Model) checkInputs(inputs []Tensor) error {
@@ -307,6 +306,7 @@ func (m *Model) checkInputs(inputs []Tensor) error {
 	return nil
 }
 
+// runError marks a failed run as the server's fault.
 func runError(m *Model, err error) error {
 	if err == nil {
 		return nil

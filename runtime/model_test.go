@@ -261,9 +261,11 @@ func TestInferMatchesExport(t *testing.T) {
 					t.Fatalf("case %d: %v", ci, err)
 				}
 				for i, spec := range m.Signature.Outputs {
-					if want, ok := cs.Outputs[spec.Name]; ok {
-						compareOutput(t, fmt.Sprintf("case %d %s", ci, spec.Name), outs[i], want, exp.Atol)
+					want, ok := cs.Outputs[spec.Name]
+					if !ok {
+						t.Fatalf("%s has no expected value for output %s", c.expected, spec.Name)
 					}
+					compareOutput(t, fmt.Sprintf("case %d %s", ci, spec.Name), outs[i], want, exp.Atol)
 				}
 			}
 		})
