@@ -2,23 +2,13 @@ package handlers
 
 import "github.com/onnxserve/onnxserve/runtime"
 
-// checkBatch rejects inputs whose batch dimensions disagree. onnxruntime_go
-// does not expose symbolic dimension names, so every input whose declared
-// dim 0 is dynamic is taken to share the batch; a mismatch would otherwise
-// surface as a 500 from deep inside ORT. prefix is "inputs." for /v1.
-func checkBatch(sig *runtime.Signature, ts []runtime.Tensor, prefix string) error {
-	first := -1
-	for i, spec := range sig.Inputs {
-		if len(spec.Shape) == 0 || spec.Shape[0] != -1 || len(ts[i].Shape) == 0 {
-			continue
-		}
-		if first < 0 {
-			first = i
-			continue
-		}
-		if got, want := ts[i].Shape[0], ts[first].Shape[0]; got != want {
-			return Invalid(prefix+spec.Name, "batch of %d differs from input %s's batch of %d", got, sig.Inputs[first].Name, want)
-		}
+// checkBatch turns inputs whose batch dimensions disagree into a 422
+// naming the input (runtime.Signature.BatchMismatch says why they must
+// agree); without it the mismatch would surface as a 500 from ORT.
+func checkBatch(sig *runtime.Signature, ts []runtime.Tensor) error {
+	if at, first := sig.BatchMismatch(ts); at >= 0 {
+		return Invalid("inputs."+sig.Inputs[at].Name, "batch of %d differs from input %s's batch of %d",
+			ts[at].Shape[0], sig.Inputs[first].Name, ts[first].Shape[0])
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func (s *Server) predict(c *gin.Context) {
 	}
 	putBuf(body) // the tensors hold no reference into the body
 	if err == nil {
-		err = checkBatch(&m.Signature, inputs, "inputs.")
+		err = checkBatch(&m.Signature, inputs)
 	}
 	if err != nil {
 		s.fail(c, err)

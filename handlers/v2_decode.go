@@ -75,7 +75,7 @@ func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 	if err := v.complete(); err != nil {
 		return nil, err
 	}
-	if err := checkBatch(v.sig, v.req.inputs, "inputs."); err != nil {
+	if err := checkBatch(v.sig, v.req.inputs); err != nil {
 		return nil, err
 	}
 	if err := v.resolveOutputs(); err != nil {

@@ -18,5 +18,6 @@ import "C"
 // RSS with the bench's iris and two 784-512-512-10 MLPs, at idle and at
 // the peak under load alike; nothing with models as small as those in
 // models/). Cheap (a walk over the free lists) and never on the request
-// path: the Repository calls it after every load, unload and poll.
+// path: the Repository calls it when a load, unload or poll changed the
+// served models.
 func ReleaseFreeMemory() { C.malloc_trim(0) }

@@ -303,13 +303,17 @@ func (m *Model) checkInputs(inputs []Tensor) error {
 			return &RunError{m.Name, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)}
 		}
 	}
+	if at, first := m.Signature.BatchMismatch(inputs); at >= 0 {
+		return &RunError{m.Name, fmt.Errorf("input %s's batch differs from input %s's", m.Signature.Inputs[at].Name, m.Signature.Inputs[first].Name)}
+	}
 	return nil
 }
 
-// runError marks a failed run as the server's fault.
+// runError marks a failed run as the server's fault; a run stopped because
+// its client went away is not.
 func runError(m *Model, err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	return &RunError{m.Name, err}
 }
@@ -396,18 +400,24 @@ func (m *Model) run(ctx context.Context, inputs []Tensor, plans []outputPlan, ba
 	if err != nil {
 		return nil, err
 	}
-	var terminating sync.WaitGroup
-	terminating.Add(1)
-	stop := context.AfterFunc(ctx, func() {
-		defer terminating.Done()
-		ro.Terminate()
-	})
-	err = m.session.RunWithOptions(ins, outs, ro)
-	if stop() {
-		m.recycle(ro) // never terminated: reusable as it is
+	if ctx.Done() == nil {
+		// Merged batches and warm-ups cannot be cancelled: skip the watch.
+		err = m.session.RunWithOptions(ins, outs, ro)
+		m.recycle(ro)
 	} else {
-		terminating.Wait() // Terminate may still be running on ro
-		ro.Destroy()
+		var terminating sync.WaitGroup
+		terminating.Add(1)
+		stop := context.AfterFunc(ctx, func() {
+			defer terminating.Done()
+			ro.Terminate()
+		})
+		err = m.session.RunWithOptions(ins, outs, ro)
+		if stop() {
+			m.recycle(ro) // never terminated: reusable as it is
+		} else {
+			terminating.Wait() // Terminate may still be running on ro
+			ro.Destroy()
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {

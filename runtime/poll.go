@@ -34,7 +34,7 @@ func ParseModelControl(s string) (ModelControl, error) {
 // directory is gone. A model whose load failed is retried only when its
 // files change again. The error joins every load that failed this time.
 func (r *Repository) Poll() error {
-	defer ReleaseFreeMemory()
+	defer r.trimIfChanged(r.Generation())
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
 	if r.closed {

@@ -15,10 +15,20 @@ import (
 // the last of them ends, before Load returns. When the load fails, what
 // the model served before keeps serving, and the *LoadError says why.
 func (r *Repository) Load(name string) error {
-	defer ReleaseFreeMemory() // what loading freed, and the old sessions
+	defer r.trimIfChanged(r.Generation())
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
-	return r.load(name, false)
+	return r.load(name, true)
+}
+
+// trimIfChanged gives the C heap's free pages back to the kernel when the
+// served models changed since generation: loading frees scratch memory,
+// and so does destroying old sessions. Not on every poll tick: trimming
+// locks the allocator's arenas while runs are allocating.
+func (r *Repository) trimIfChanged(generation uint64) {
+	if r.Generation() != generation {
+		ReleaseFreeMemory()
+	}
 }
 
 // Unload takes the named model out of service: requests get NotFoundError
@@ -27,7 +37,7 @@ func (r *Repository) Load(name string) error {
 // does nothing, as with Triton; a name the repository does not know at all
 // is a NotFoundError.
 func (r *Repository) Unload(name string) error {
-	defer ReleaseFreeMemory()
+	defer r.trimIfChanged(r.Generation())
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
 	if r.closed {

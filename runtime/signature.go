@@ -24,6 +24,27 @@ type Metadata struct {
 	Custom      map[string]string `json:"custom,omitempty"`
 }
 
+// BatchMismatch finds inputs that disagree on the batch: it returns the
+// index of an input whose dim 0 differs from that of the first input with
+// a dynamic dim 0, and that first input; at is -1 when all agree.
+// onnxruntime_go does not expose symbolic dimension names, so every input
+// whose declared dim 0 is dynamic is taken to share the batch. Merging
+// requests along dim 0, and preallocating outputs, both rely on it.
+func (s *Signature) BatchMismatch(ts []Tensor) (at, first int) {
+	first = -1
+	for i, spec := range s.Inputs {
+		if len(spec.Shape) == 0 || spec.Shape[0] != -1 || i >= len(ts) || len(ts[i].Shape) == 0 {
+			continue
+		}
+		if first < 0 {
+			first = i
+		} else if ts[i].Shape[0] != ts[first].Shape[0] {
+			return i, first
+		}
+	}
+	return -1, first
+}
+
 // Input returns the index of the named input, or -1.
 func (s *Signature) Input(name string) int {
 	for i := range s.Inputs {
