@@ -99,10 +99,19 @@ func newBatcher(m *Model) *batcher {
 	return b
 }
 
-// close stops the loop. The caller guarantees nothing is queued or running.
+// close stops the loop. The repository's reference counts mean nothing is
+// queued by then; should anything be, it is answered rather than left
+// waiting forever.
 func (b *batcher) close() {
 	b.stop()
 	<-b.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.queue {
+		p.taken = true
+		p.result <- batchResult{err: ErrClosed}
+	}
+	b.queue = nil
 }
 
 // infer queues inputs and waits for their rows of the merged run.

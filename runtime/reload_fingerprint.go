@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -50,7 +49,7 @@ func statModel(dir string) (*fingerprint, error) {
 	}
 	rels := []string{"config.yaml", "model.onnx"}
 	for _, e := range ents {
-		if n, err := strconv.ParseInt(e.Name(), 10, 64); err == nil && n >= 0 && e.IsDir() {
+		if _, ok := versionNumber(e); ok {
 			rels = append(rels, filepath.Join(e.Name(), "model.onnx"))
 		}
 	}

@@ -351,3 +351,23 @@ func TestClosedRepository(t *testing.T) {
 		}
 	}
 }
+
+// TestExplicitLoadRetriesFailedModel pins that an explicit Load of a model
+// whose last load failed tries again and reports the failure, even when
+// its files did not change (only polls skip unchanged failures), and that
+// version directories must be canonical numbers.
+func TestExplicitLoadRetriesFailedModel(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "broken", "model.onnx"), []byte("not onnx"))
+	writeTestFile(t, filepath.Join(dir, "padded", "01", "model.onnx"), []byte("not onnx either"))
+	r := openTestRepo(t, dir)
+	for i := 0; i < 2; i++ {
+		var le *LoadError
+		if err := r.Load("broken"); !errors.As(err, &le) {
+			t.Fatalf("load %d of a broken model: %v", i, err)
+		}
+	}
+	if err := r.Load("padded"); err == nil || !strings.Contains(err.Error(), "no model.onnx") {
+		t.Errorf(`version directory "01": %v`, err)
+	}
+}

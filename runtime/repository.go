@@ -116,16 +116,25 @@ func OpenRepository(dir string, opt LoadOptions, skipBad bool) (*Repository, err
 	if err != nil {
 		return nil, err
 	}
+	if err := r.LoadEach(names, skipBad); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// LoadEach loads the named models in turn. The first failure is returned,
+// unless skipBad: then failures are logged, and Status reports them.
+func (r *Repository) LoadEach(names []string, skipBad bool) error {
 	for _, name := range names {
 		if err := r.Load(name); err != nil {
 			if !skipBad {
-				r.Close()
-				return nil, err
+				return err
 			}
 			r.opt.Logger.Error("model not loaded", "model", name, "err", err)
 		}
 	}
-	return r, nil
+	return nil
 }
 
 func scanNames(dir string) ([]string, error) {
@@ -142,6 +151,14 @@ func scanNames(dir string) ([]string, error) {
 	return names, nil
 }
 
+// versionNumber reads a version directory's name: a non-negative integer
+// written canonically, so that "01" is not served as version 1 while the
+// poller watches a different path.
+func versionNumber(e os.DirEntry) (int64, bool) {
+	n, err := strconv.ParseInt(e.Name(), 10, 64)
+	return n, err == nil && n >= 0 && e.IsDir() && strconv.FormatInt(n, 10) == e.Name()
+}
+
 // versionFiles lists DIR/NAME's model files by version, ascending.
 func versionFiles(dir string) ([]string, []string, error) {
 	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err == nil {
@@ -153,8 +170,8 @@ func versionFiles(dir string) ([]string, []string, error) {
 	}
 	var nums []int64
 	for _, e := range ents {
-		n, err := strconv.ParseInt(e.Name(), 10, 64)
-		if err != nil || n < 0 || !e.IsDir() {
+		n, ok := versionNumber(e)
+		if !ok {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(dir, e.Name(), "model.onnx")); err == nil {

@@ -111,17 +111,15 @@ func openRepository(f *serveFlags, opt runtime.LoadOptions) (*runtime.Repository
 	if err != nil {
 		return nil, err
 	}
+	var names []string
 	for _, name := range strings.Split(f.loadModels, ",") {
-		if name = strings.TrimSpace(name); name == "" {
-			continue
+		if name = strings.TrimSpace(name); name != "" {
+			names = append(names, name)
 		}
-		if err := repo.Load(name); err != nil {
-			if !f.skipBad {
-				repo.Close()
-				return nil, err
-			}
-			opt.Logger.Error("model not loaded", "model", name, "err", err)
-		}
+	}
+	if err := repo.LoadEach(names, f.skipBad); err != nil {
+		repo.Close()
+		return nil, err
 	}
 	return repo, nil
 }
