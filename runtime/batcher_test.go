@@ -132,7 +132,11 @@ func (l *batchLog) String() string {
 // waitQueued waits until n requests are in the batcher's queue.
 func waitQueued(t *testing.T, b *batcher, n int) {
 	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
 	for b.queued() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue holds %d requests, want %d", b.queued(), n)
+		}
 		time.Sleep(time.Millisecond)
 	}
 }
