@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,7 +52,7 @@ func readExpected(t *testing.T, path string) expected {
 // flatten turns nested JSON arrays into a shape and row-major leaves.
 func flatten(raw json.RawMessage) ([]int64, []any) {
 	var v any
-	d := json.NewDecoder(bytesReader(raw))
+	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	d.Decode(&v)
 	var shape []int64
