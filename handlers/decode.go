@@ -129,9 +129,7 @@ func (r *request) member(key []byte) *Error {
 				return err
 			}
 			if r.fcol == nil {
-				if err := r.beginFeatures(); err != nil {
-					return err
-				}
+				r.beginFeatures()
 				r.fcol.grow(len(r.opt.Features))
 			}
 			return r.featureValue(-1, k, 0)
@@ -201,13 +199,7 @@ func (r *request) inputs() *Error {
 		return d.mismatch("inputs", "an object of named inputs")
 	}
 	return d.object(func(name []byte) *Error {
-		i := -1
-		for k := range r.sig.Inputs {
-			if r.sig.Inputs[k].Name == string(name) {
-				i = k
-				break
-			}
-		}
+		i := r.sig.Input(string(name))
 		switch {
 		case i < 0:
 			return Invalid("inputs."+string(name), "unknown input; expected one of %s", quoteList(r.inputNames()))
@@ -268,35 +260,22 @@ func (r *request) tensor(i int, rows bool) *Error {
 	return nil
 }
 
-// beginFeatures picks the input that named features fill and makes its buffer.
-func (r *request) beginFeatures() *Error {
-	r.fin = -1
-	for i, in := range r.sig.Inputs {
-		if len(in.Shape) == 2 {
-			r.fin = i
-			break
-		}
-	}
-	if r.fin < 0 {
-		return Invalid("body", "the model has named features but no rank-2 input to put them in")
-	}
-	dt := r.sig.Inputs[r.fin].DType
-	if r.fcol = newColumn(dt); r.fcol == nil {
-		return Invalid("body", "named features cannot fill an input of type %v", dt)
-	}
+// beginFeatures makes the buffer of the input that named features fill:
+// the model's only input, of shape [-1, len(features)] and numeric, as
+// runtime checks when it loads a model with features.
+func (r *request) beginFeatures() {
+	r.fin = 0
+	r.fcol = newColumn(r.sig.Inputs[0].DType)
 	if n := len(r.opt.Features); n <= len(r.fsmall) {
 		r.fseen = r.fsmall[:n]
 	} else {
 		r.fseen = make([]bool, n)
 	}
-	return nil
 }
 
 // featureInstances reads {"instances": [{features}, ...]}.
 func (r *request) featureInstances() *Error {
-	if err := r.beginFeatures(); err != nil {
-		return err
-	}
+	r.beginFeatures()
 	d := &r.d
 	spec := &r.sig.Inputs[r.fin]
 	nf := len(r.opt.Features)

@@ -134,18 +134,23 @@ func tensorInfos(specs []runtime.TensorSpec) []TensorInfo {
 //	@Failure		500		{object}	Error	"ONNX Runtime failed"
 //	@Router			/v1/models/{name}/predict [post]
 func (s *Server) predict(c *gin.Context) {
+	// The body is read before the model version is held: a slow upload
+	// never keeps a reload waiting.
+	body := getBuf()
+	var err error
+	if *body, err = readBody(*body, c, s.maxBody); err != nil {
+		putBuf(body)
+		s.fail(c, err)
+		return
+	}
 	m, release, err := s.repo.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
+		putBuf(body)
 		s.fail(c, err)
 		return
 	}
 	defer release()
-	body := getBuf()
-	*body, err = readBody(*body, c, s.maxBody)
-	var inputs []runtime.Tensor
-	if err == nil {
-		inputs, err = DecodePredict(*body, &m.Signature, DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize})
-	}
+	inputs, err := DecodePredict(*body, &m.Signature, DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize})
 	putBuf(body) // the tensors hold no reference into the body
 	if err == nil {
 		err = checkBatch(&m.Signature, inputs)

@@ -259,12 +259,14 @@ func (v *v2Decoder) check(in *v2Input) *Error {
 // data reads the JSON data of a checked input, flat or nested as its shape.
 func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
 	spec := &v.sig.Inputs[in.index]
-	n := runtime.NumElements(in.shape) // fits: shape refused more elements than the body has bytes
+	n := runtime.NumElements(in.shape)
 	if d.next() != '[' {
 		return d.mismatch(v.inputField(in)+": data", "an array")
 	}
 	col := newColumn(spec.DType)
-	col.reserve(n)
+	// Each element takes at least 2 bytes of JSON: reserve no more than the
+	// rest of the body could hold, however large the declared shape.
+	col.reserve(min(n, (len(d.b)-d.i)/2+1))
 	var err *Error
 	if d.firstElement() == '[' {
 		// Nested: the walk checks every level against the shape.

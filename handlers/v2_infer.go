@@ -40,7 +40,17 @@ func (s *Server) v2Infer(c *gin.Context) {
 	// Put back only once the response is written: binary inputs use the
 	// body's bytes in place.
 	defer func() { v2Bodies.put(buf) }()
-	body, buf, err := s.readV2Body(buf, c)
+	value := c.GetHeader(headerLengthKey) // parsed once, here
+	hlen, perr := strconv.Atoi(strings.TrimSpace(value))
+	if perr != nil {
+		hlen = -1
+	}
+	body, buf, err := s.readV2Body(buf, c, hlen)
+	if err != nil {
+		s.failV2(c, err)
+		return
+	}
+	header, err := headerLength(value, hlen, perr, len(body))
 	if err != nil {
 		s.failV2(c, err)
 		return
@@ -48,7 +58,7 @@ func (s *Server) v2Infer(c *gin.Context) {
 	head, bin := getBuf(), getBuf()
 	defer putBuf(head)
 	defer putBuf(bin)
-	binary, err := s.v2Answer(c, body, head, bin)
+	binary, err := s.v2Answer(c, body, header, header == 0 && value != "", head, bin)
 	if err != nil {
 		s.failV2(c, err)
 		return
@@ -68,20 +78,18 @@ func (s *Server) v2Infer(c *gin.Context) {
 
 // v2Answer runs the request in body on the model the URL names and writes
 // the response to head and bin; binary says whether bin is part of it.
+// The JSON header is body[:header]; raw says the body is only the one
+// input's bytes (Inference-Header-Content-Length: 0).
 // The model version is held only while the request is decoded, run and
 // encoded: a slow upload or download never keeps a reload waiting.
-func (s *Server) v2Answer(c *gin.Context, body []byte, head, bin *[]byte) (binary bool, err error) {
+func (s *Server) v2Answer(c *gin.Context, body []byte, header int, raw bool, head, bin *[]byte) (binary bool, err error) {
 	m, release, err := s.repo.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
 		return false, err
 	}
 	defer release()
-	header, err := headerLength(c.GetHeader(headerLengthKey), len(body))
-	if err != nil {
-		return false, err
-	}
 	var req *v2Request
-	if header == 0 && c.GetHeader(headerLengthKey) != "" {
+	if raw {
 		req, err = decodeRawV2(body, m)
 	} else {
 		req, err = decodeV2(body, header, m)
@@ -129,16 +137,17 @@ const tensorAlign = 64
 // readV2Body reads the request body into buf, reusing its capacity (sized
 // from Content-Length up front), and returns it along with buf, which
 // holds it. The body starts a few bytes into buf, so that the binary data
-// after an Inference-Header-Content-Length header starts aligned. It
-// fails with *http.MaxBytesError past the server's limit.
-func (s *Server) readV2Body(buf []byte, c *gin.Context) (body, all []byte, err error) {
+// after a JSON header of hlen bytes (Inference-Header-Content-Length; -1
+// if none) starts aligned. It fails with *http.MaxBytesError past the
+// server's limit.
+func (s *Server) readV2Body(buf []byte, c *gin.Context, hlen int) (body, all []byte, err error) {
 	buf = buf[:0]
 	if n := c.Request.ContentLength; n > 0 && n <= s.maxBody {
 		buf = slices.Grow(buf, int(n)+tensorAlign+1) // readBody needs no more
 	}
 	pad := 0
-	if h, perr := strconv.Atoi(strings.TrimSpace(c.GetHeader(headerLengthKey))); perr == nil && h >= 0 && cap(buf) > 0 {
-		at := uintptr(unsafe.Pointer(unsafe.SliceData(buf))) + uintptr(h)
+	if hlen >= 0 && cap(buf) > 0 {
+		at := uintptr(unsafe.Pointer(unsafe.SliceData(buf))) + uintptr(hlen)
 		pad = int(-at % tensorAlign)
 	}
 	buf, err = readBody(buf[:pad], c, s.maxBody)
@@ -146,12 +155,12 @@ func (s *Server) readV2Body(buf []byte, c *gin.Context) (body, all []byte, err e
 }
 
 // headerLength is where the JSON header of a body of size bytes ends:
-// the Inference-Header-Content-Length header when given, else the end.
-func headerLength(value string, size int) (int, error) {
+// the Inference-Header-Content-Length header value when given, else the
+// end. n and err are what strconv.Atoi made of the trimmed value.
+func headerLength(value string, n int, err error, size int) (int, error) {
 	if value == "" {
 		return size, nil
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(value))
 	if err != nil {
 		return 0, BadRequest("Unable to parse %s, got: %s", headerLengthKey, value)
 	}

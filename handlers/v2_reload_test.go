@@ -21,8 +21,10 @@ import (
 // inference requests, the iris model file is replaced and reloaded 20
 // times and the tabular model is unloaded. Not one request to a model that
 // stays loaded may fail; requests to the unloaded model may only ever get
-// 200 (before) or 404 (after); every reload must actually serve the new
-// file; and the process's RSS must not grow without bound.
+// 200 (sent before it was unloaded) or 404 (once it is being unloaded);
+// every reload must actually serve the new file. The process's RSS is
+// logged, not asserted: no bound both holds on every machine and catches
+// a leak over 20 reloads of a small model.
 func TestV2HotReloadUnderLoad(t *testing.T) {
 	const reloads = 20
 	dir := t.TempDir()
@@ -48,13 +50,15 @@ func TestV2HotReloadUnderLoad(t *testing.T) {
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
 	var (
-		stop     atomic.Bool
-		unloaded atomic.Bool
-		inflight atomic.Int64
-		served   atomic.Int64
-		mu       sync.Mutex
-		failures []string
-		wg       sync.WaitGroup
+		stop      atomic.Bool
+		unloading atomic.Bool // set before the unload request
+		unloaded  atomic.Bool // set once it has returned
+		started   atomic.Int64
+		finished  atomic.Int64
+		served    atomic.Int64
+		mu        sync.Mutex
+		failures  []string
+		wg        sync.WaitGroup
 	)
 	fail := func(format string, args ...any) {
 		mu.Lock()
@@ -68,20 +72,20 @@ func TestV2HotReloadUnderLoad(t *testing.T) {
 			for i := w; !stop.Load(); i++ {
 				r := requests[i%len(requests)]
 				wasUnloaded := unloaded.Load()
-				inflight.Add(1)
+				started.Add(1)
 				res, err := client.Post(srv.URL+"/v2/models/"+r.model+"/infer", "application/json", strings.NewReader(r.body))
 				var body []byte
 				if err == nil {
 					body, err = io.ReadAll(res.Body)
 					res.Body.Close()
 				}
-				inflight.Add(-1)
+				finished.Add(1)
 				switch {
 				case err != nil:
 					fail("%s: %v", r.model, err)
 				case res.StatusCode == 200 && bytes.Contains(body, []byte(r.want)):
 					served.Add(1)
-				case !r.stays && res.StatusCode == 404:
+				case !r.stays && res.StatusCode == 404 && unloading.Load():
 				case !r.stays && res.StatusCode == 200 && !wasUnloaded:
 				default:
 					fail("%s: %d %s (unloaded: %v)", r.model, res.StatusCode, body, unloaded.Load())
@@ -95,7 +99,15 @@ func TestV2HotReloadUnderLoad(t *testing.T) {
 	}()
 
 	waitServed := func(n int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
 		for start := served.Load(); served.Load() < start+n; {
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("%d requests served in 30s, waiting for %d more; failures:\n%s",
+					served.Load()-start, n, strings.Join(failures, "\n"))
+			}
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -106,11 +118,15 @@ func TestV2HotReloadUnderLoad(t *testing.T) {
 		// A new file each time: the same graph with model_version i
 		// appended (protobuf field 5), which the metadata then shows.
 		replaceFile(t, filepath.Join(dir, "iris", "model.onnx"), pbInt(append([]byte{}, irisBytes...), 5, uint64(i)))
-		if inflight.Load() > 0 {
-			overlapped++
-		}
-		if res := do(t, "POST", srv.URL+"/v2/repository/models/iris/load", ""); res.Status != 200 {
+		finishedBefore := finished.Load()
+		res := do(t, "POST", srv.URL+"/v2/repository/models/iris/load", "")
+		if res.Status != 200 {
 			t.Fatalf("reload %d: %d %s", i, res.Status, res.Body)
+		}
+		// Some request started before the swap ended and had not finished
+		// when it began: it was in flight during the swap.
+		if started.Load() > finishedBefore {
+			overlapped++
 		}
 		var info ModelInfo
 		json.Unmarshal(do(t, "GET", srv.URL+"/v1/models/iris", "").Body, &info)
@@ -118,6 +134,7 @@ func TestV2HotReloadUnderLoad(t *testing.T) {
 			t.Fatalf("after reload %d the model's version is %d: the new file does not serve", i, info.Metadata.Version)
 		}
 		if i == reloads/2 {
+			unloading.Store(true)
 			if res := do(t, "POST", srv.URL+"/v2/repository/models/tabular/unload", ""); res.Status != 200 {
 				t.Fatalf("unload: %d %s", res.Status, res.Body)
 			}
@@ -139,9 +156,6 @@ func TestV2HotReloadUnderLoad(t *testing.T) {
 	}
 	if res := do(t, "POST", srv.URL+"/v2/models/tabular/infer", requests[2].body); res.Status != 404 {
 		t.Errorf("unloaded model answers %d", res.Status)
-	}
-	if after-before > 200 {
-		t.Errorf("RSS grew %.1f MB over %d reloads", after-before, reloads)
 	}
 }
 

@@ -216,7 +216,9 @@ func TestV2Classification(t *testing.T) {
 				where := fmt.Sprintf("%s %s top-%d case %d binary %v", c.model, c.output, c.k, ci, binary)
 				header, bin := buildV2(t, types, cs.Inputs, nil, v2Forms[0])
 				var req map[string]any
-				json.Unmarshal(header, &req)
+				if err := json.Unmarshal(header, &req); err != nil {
+					t.Fatalf("%s: request header: %v", where, err)
+				}
 				req["outputs"] = []any{map[string]any{"name": c.output, "parameters": map[string]any{"classification": c.k, "binary_data": binary}}}
 				res := postV2(t, srv.URL+"/v2/models/"+c.model+"/infer", []byte(mustJSON(req)), bin, false)
 				if res.Status != 200 {
