@@ -27,7 +27,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // DecodeOptions is what the decoder needs to know about a model beyond its signature.
@@ -45,7 +45,7 @@ const maxDepth = 32
 // DecodePredict parses body and returns one tensor per model input, in
 // sig.Inputs order. Errors are always *Error: 400 for malformed JSON, 422
 // for JSON that does not fit the model.
-func DecodePredict(body []byte, sig *runtime.Signature, opt DecodeOptions) ([]runtime.Tensor, error) {
+func DecodePredict(body []byte, sig *tensor.Signature, opt DecodeOptions) ([]tensor.Tensor, error) {
 	r := request{d: decoder{b: body}, sig: sig, opt: opt}
 	out, err := r.decode()
 	if err != nil {
@@ -71,9 +71,9 @@ const (
 
 type request struct {
 	d    decoder
-	sig  *runtime.Signature
+	sig  *tensor.Signature
 	opt  DecodeOptions
-	out  []runtime.Tensor
+	out  []tensor.Tensor
 	form form
 	w    walk
 
@@ -88,7 +88,7 @@ type request struct {
 	fmap   map[string]int
 }
 
-func (r *request) decode() ([]runtime.Tensor, *Error) {
+func (r *request) decode() ([]tensor.Tensor, *Error) {
 	d := &r.d
 	switch c := d.next(); {
 	case d.i == len(d.b):
@@ -99,7 +99,7 @@ func (r *request) decode() ([]runtime.Tensor, *Error) {
 		}
 		return nil, d.fail("a JSON object")
 	}
-	r.out = make([]runtime.Tensor, len(r.sig.Inputs))
+	r.out = make([]tensor.Tensor, len(r.sig.Inputs))
 	if err := d.object(r.member); err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (r *request) accepted() string {
 	return `"inputs", "instances" or the features ` + quoteList(r.opt.Features)
 }
 
-func (r *request) finish() ([]runtime.Tensor, *Error) {
+func (r *request) finish() ([]tensor.Tensor, *Error) {
 	var missing []Detail
 	switch r.form {
 	case formNone:
@@ -431,7 +431,7 @@ func overBatch(d *decoder, field string, n int) *Error {
 // walk is the shape of one tensor as its nested arrays are read: the first
 // array at each depth fixes that dimension and every later one must match.
 type walk struct {
-	spec     *runtime.TensorSpec
+	spec     *tensor.TensorSpec
 	rows     bool // read from "instances": errors name instances, not inputs
 	rank     int
 	maxBatch int
@@ -439,7 +439,7 @@ type walk struct {
 	idx      [maxDepth]int   // where the reader is, for error fields; kept up to date only above the innermost level
 }
 
-func (w *walk) reset(spec *runtime.TensorSpec, rows bool) {
+func (w *walk) reset(spec *tensor.TensorSpec, rows bool) {
 	w.spec, w.rows, w.rank, w.maxBatch = spec, rows, len(spec.Shape), 0
 	for k := range min(w.rank, maxDepth) {
 		w.dims[k] = -1
@@ -499,9 +499,9 @@ func (w *walk) closeDim(depth, n int) *Error {
 // elementKind is the JSON type of the tensor's elements, as kindOf names it.
 func (w *walk) elementKind() string {
 	switch w.spec.DType {
-	case runtime.String:
+	case tensor.String:
 		return "a string"
-	case runtime.Bool:
+	case tensor.Bool:
 		return "a boolean"
 	}
 	return "a number"
@@ -511,9 +511,9 @@ func (w *walk) elementKind() string {
 func (w *walk) rankErr(got int) *Error {
 	if w.rows {
 		return Invalid(w.path(1), "expected rank %d (shape %s) for each instance, got rank %d",
-			w.rank-1, runtime.FormatShape(w.spec.Shape[1:]), got-1)
+			w.rank-1, tensor.FormatShape(w.spec.Shape[1:]), got-1)
 	}
-	return Invalid(w.field(), "expected rank %d (shape %s), got rank %d", w.rank, runtime.FormatShape(w.spec.Shape), got)
+	return Invalid(w.field(), "expected rank %d (shape %s), got rank %d", w.rank, tensor.FormatShape(w.spec.Shape), got)
 }
 
 // notArray reports the value at d.i, where an array of depth was due.
@@ -555,45 +555,45 @@ type column interface {
 	// array reads a tensor written as nested arrays, checking its shape in w.
 	array(d *decoder, w *walk) *Error
 	// at reads one scalar into element i, which grow has already made.
-	at(d *decoder, dt runtime.DType, i int) *Error
+	at(d *decoder, dt tensor.DType, i int) *Error
 	grow(n int)
 	reserve(n int)
-	tensor(dt runtime.DType, shape []int64) runtime.Tensor
+	tensor(dt tensor.DType, shape []int64) tensor.Tensor
 }
 
 // leaf parses the scalar at d.i as an element of type dt.
-type leaf[T any] func(d *decoder, dt runtime.DType) (T, *Error)
+type leaf[T any] func(d *decoder, dt tensor.DType) (T, *Error)
 
 type buffer[T any] struct {
 	data []T
 	leaf leaf[T]
 }
 
-func newColumn(dt runtime.DType) column {
+func newColumn(dt tensor.DType) column {
 	switch dt {
-	case runtime.Float32, runtime.Float16, runtime.BFloat16:
+	case tensor.Float32, tensor.Float16, tensor.BFloat16:
 		return &buffer[float32]{data: float32Bufs.get(), leaf: leafFloat32}
-	case runtime.Float64:
+	case tensor.Float64:
 		return &buffer[float64]{data: float64Bufs.get(), leaf: leafFloat64}
-	case runtime.Int8:
+	case tensor.Int8:
 		return &buffer[int8]{leaf: leafSigned[int8]}
-	case runtime.Int16:
+	case tensor.Int16:
 		return &buffer[int16]{leaf: leafSigned[int16]}
-	case runtime.Int32:
+	case tensor.Int32:
 		return &buffer[int32]{leaf: leafSigned[int32]}
-	case runtime.Int64:
+	case tensor.Int64:
 		return &buffer[int64]{data: int64Bufs.get(), leaf: leafSigned[int64]}
-	case runtime.Uint8:
+	case tensor.Uint8:
 		return &buffer[uint8]{leaf: leafUnsigned[uint8]}
-	case runtime.Uint16:
+	case tensor.Uint16:
 		return &buffer[uint16]{leaf: leafUnsigned[uint16]}
-	case runtime.Uint32:
+	case tensor.Uint32:
 		return &buffer[uint32]{leaf: leafUnsigned[uint32]}
-	case runtime.Uint64:
+	case tensor.Uint64:
 		return &buffer[uint64]{leaf: leafUnsigned[uint64]}
-	case runtime.Bool:
+	case tensor.Bool:
 		return &buffer[bool]{leaf: leafBool}
-	case runtime.String:
+	case tensor.String:
 		return &buffer[string]{leaf: leafString}
 	}
 	return nil
@@ -631,7 +631,7 @@ func (p *bufferPool[T]) put(b []T) {
 // ReleaseInputs recycles the buffers of tensors that DecodePredict
 // returned. ONNX Runtime reads them in place, so call it only once nothing
 // reads them any more: after Infer has returned.
-func ReleaseInputs(ts []runtime.Tensor) {
+func ReleaseInputs(ts []tensor.Tensor) {
 	for _, t := range ts {
 		switch d := t.Data.(type) {
 		case []float32:
@@ -652,14 +652,14 @@ func (b *buffer[T]) reserve(n int) {
 	}
 }
 
-func (b *buffer[T]) tensor(dt runtime.DType, shape []int64) runtime.Tensor {
+func (b *buffer[T]) tensor(dt tensor.DType, shape []int64) tensor.Tensor {
 	if b.data == nil {
 		b.data = []T{} // empty, but not a nil that could pass for a missing input
 	}
-	return runtime.Tensor{DType: dt, Shape: shape, Data: b.data}
+	return tensor.Tensor{DType: dt, Shape: shape, Data: b.data}
 }
 
-func (b *buffer[T]) at(d *decoder, dt runtime.DType, i int) *Error {
+func (b *buffer[T]) at(d *decoder, dt tensor.DType, i int) *Error {
 	d.next()
 	v, err := b.leaf(d, dt)
 	b.data[i] = v
@@ -741,7 +741,7 @@ type unsigned interface {
 
 // leafFloat32 also serves float16 and bfloat16, which Go holds as float32;
 // those are checked against their own, narrower range.
-func leafFloat32(d *decoder, dt runtime.DType) (float32, *Error) {
+func leafFloat32(d *decoder, dt tensor.DType) (float32, *Error) {
 	if err := d.numeric("a number"); err != nil {
 		return 0, err
 	}
@@ -754,13 +754,13 @@ func leafFloat32(d *decoder, dt runtime.DType) (float32, *Error) {
 		}
 		v = float32(f)
 	}
-	if dt != runtime.Float32 && !fitsHalf(v, dt) {
+	if dt != tensor.Float32 && !fitsHalf(v, dt) {
 		return 0, floatRange(n.text, dt)
 	}
 	return v, nil
 }
 
-func leafFloat64(d *decoder, dt runtime.DType) (float64, *Error) {
+func leafFloat64(d *decoder, dt tensor.DType) (float64, *Error) {
 	if err := d.numeric("a number"); err != nil {
 		return 0, err
 	}
@@ -775,7 +775,7 @@ func leafFloat64(d *decoder, dt runtime.DType) (float64, *Error) {
 	return f, nil
 }
 
-func leafSigned[T signed](d *decoder, dt runtime.DType) (T, *Error) {
+func leafSigned[T signed](d *decoder, dt tensor.DType) (T, *Error) {
 	text, mag, neg, err := d.integer(dt)
 	if err != nil {
 		return 0, err
@@ -793,7 +793,7 @@ func leafSigned[T signed](d *decoder, dt runtime.DType) (T, *Error) {
 	return T(mag), nil
 }
 
-func leafUnsigned[T unsigned](d *decoder, dt runtime.DType) (T, *Error) {
+func leafUnsigned[T unsigned](d *decoder, dt tensor.DType) (T, *Error) {
 	text, mag, neg, err := d.integer(dt)
 	if err != nil {
 		return 0, err
@@ -804,7 +804,7 @@ func leafUnsigned[T unsigned](d *decoder, dt runtime.DType) (T, *Error) {
 	return T(mag), nil
 }
 
-func leafBool(d *decoder, _ runtime.DType) (bool, *Error) {
+func leafBool(d *decoder, _ tensor.DType) (bool, *Error) {
 	rest := d.b[d.i:]
 	switch {
 	case len(rest) >= 4 && string(rest[:4]) == "true":
@@ -817,7 +817,7 @@ func leafBool(d *decoder, _ runtime.DType) (bool, *Error) {
 	return false, d.mismatch("", "true or false")
 }
 
-func leafString(d *decoder, _ runtime.DType) (string, *Error) {
+func leafString(d *decoder, _ tensor.DType) (string, *Error) {
 	if d.i >= len(d.b) || d.b[d.i] != '"' {
 		return "", d.mismatch("", "a string")
 	}
@@ -827,28 +827,28 @@ func leafString(d *decoder, _ runtime.DType) (string, *Error) {
 
 // fitsHalf reports whether v stays finite as a float16 or bfloat16, rounding
 // to nearest even as runtime's conversion does.
-func fitsHalf(v float32, dt runtime.DType) bool {
+func fitsHalf(v float32, dt tensor.DType) bool {
 	a := float32(math.Abs(float64(v)))
-	if dt == runtime.Float16 {
+	if dt == tensor.Float16 {
 		return a < 65520
 	}
 	return math.Float32bits(a) < 0x7f7f8000
 }
 
-func floatRange(text []byte, dt runtime.DType) *Error {
+func floatRange(text []byte, dt tensor.DType) *Error {
 	limit := "3.4028235e+38"
 	switch dt {
-	case runtime.Float64:
+	case tensor.Float64:
 		limit = "1.7976931348623157e+308"
-	case runtime.Float16:
+	case tensor.Float16:
 		limit = "65504"
-	case runtime.BFloat16:
+	case tensor.BFloat16:
 		limit = "3.3895314e+38"
 	}
 	return Invalid("", "%s is out of range for %v (magnitude at most %s)", clip(text), dt, limit)
 }
 
-func intRange(text []byte, dt runtime.DType) *Error {
+func intRange(text []byte, dt tensor.DType) *Error {
 	if dt.IsSigned() {
 		return Invalid("", "%s is out of range for %v (%d to %d)", clip(text), dt, -(int64(1) << (dt.Bits() - 1)), uint64(1)<<(dt.Bits()-1)-1)
 	}
@@ -1246,7 +1246,7 @@ func signed0[F float32 | float64](neg bool) F {
 }
 
 // integer scans a JSON integer at d.i for dt and returns its magnitude.
-func (d *decoder) integer(dt runtime.DType) (text []byte, mag uint64, neg bool, err *Error) {
+func (d *decoder) integer(dt tensor.DType) (text []byte, mag uint64, neg bool, err *Error) {
 	err = d.numeric("an integer")
 	n := &d.num
 	switch {

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // fuzzSigs are the signatures the fuzzer decodes every body against; the
 // first byte of the input picks one.
 var fuzzSigs = []struct {
-	sig *runtime.Signature
+	sig *tensor.Signature
 	opt DecodeOptions
 }{
 	{decIrisSig, decIrisOpt},
@@ -25,8 +25,8 @@ var fuzzSigs = []struct {
 	{decImageSig, DecodeOptions{MaxBatch: 2}},
 	{decAllSig, DecodeOptions{}},
 	{decVectorSig, DecodeOptions{}},
-	{decOne(runtime.String, -1), DecodeOptions{}},
-	{decOne(runtime.Uint8, 2, -1), DecodeOptions{}},
+	{decOne(tensor.String, -1), DecodeOptions{}},
+	{decOne(tensor.Uint8, 2, -1), DecodeOptions{}},
 }
 
 func FuzzDecodePredict(f *testing.F) {
@@ -115,10 +115,10 @@ func BenchmarkDecodePredict(b *testing.B) {
 		}
 		return `{"instances": [` + strings.Join(parts, ", ") + `]}`
 	}
-	mnist := &runtime.Signature{Inputs: []runtime.TensorSpec{{Name: "x", DType: runtime.Float32, Shape: []int64{-1, 784}}}}
+	mnist := &tensor.Signature{Inputs: []tensor.TensorSpec{{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 784}}}}
 	for _, bc := range []struct {
 		name string
-		sig  *runtime.Signature
+		sig  *tensor.Signature
 		opt  DecodeOptions
 		body string
 	}{

@@ -7,48 +7,48 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Signatures built by hand: the decoder needs no ONNX Runtime.
 var (
 	decFeatures = []string{"sepal_length", "sepal_width", "petal_length", "petal_width"}
 	decIrisOpt  = DecodeOptions{Features: decFeatures, MaxBatch: 64}
-	decIrisSig  = &runtime.Signature{Inputs: []runtime.TensorSpec{
-		{Name: "X", DType: runtime.Float32, Shape: []int64{-1, 4}},
+	decIrisSig  = &tensor.Signature{Inputs: []tensor.TensorSpec{
+		{Name: "X", DType: tensor.Float32, Shape: []int64{-1, 4}},
 	}}
-	decMultiSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
-		{Name: "numeric", DType: runtime.Float32, Shape: []int64{-1, 3}},
-		{Name: "category", DType: runtime.Int64, Shape: []int64{-1}},
+	decMultiSig = &tensor.Signature{Inputs: []tensor.TensorSpec{
+		{Name: "numeric", DType: tensor.Float32, Shape: []int64{-1, 3}},
+		{Name: "category", DType: tensor.Int64, Shape: []int64{-1}},
 	}}
-	decScalarSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
-		{Name: "x", DType: runtime.Float32, Shape: []int64{-1, 2}},
-		{Name: "scale", DType: runtime.Float32, Shape: []int64{}},
+	decScalarSig = &tensor.Signature{Inputs: []tensor.TensorSpec{
+		{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 2}},
+		{Name: "scale", DType: tensor.Float32, Shape: []int64{}},
 	}}
-	decScalarOnlySig = &runtime.Signature{Inputs: []runtime.TensorSpec{
-		{Name: "scale", DType: runtime.Float64, Shape: []int64{}},
+	decScalarOnlySig = &tensor.Signature{Inputs: []tensor.TensorSpec{
+		{Name: "scale", DType: tensor.Float64, Shape: []int64{}},
 	}}
-	decImageSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
-		{Name: "img", DType: runtime.Float32, Shape: []int64{-1, 2, 2}},
+	decImageSig = &tensor.Signature{Inputs: []tensor.TensorSpec{
+		{Name: "img", DType: tensor.Float32, Shape: []int64{-1, 2, 2}},
 	}}
-	decVectorSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
-		{Name: "v", DType: runtime.Int32, Shape: []int64{-1}},
+	decVectorSig = &tensor.Signature{Inputs: []tensor.TensorSpec{
+		{Name: "v", DType: tensor.Int32, Shape: []int64{-1}},
 	}}
-	decAllSig = &runtime.Signature{Inputs: []runtime.TensorSpec{
-		{Name: "f32", DType: runtime.Float32, Shape: []int64{-1, 2}},
-		{Name: "f64", DType: runtime.Float64, Shape: []int64{-1}},
-		{Name: "f16", DType: runtime.Float16, Shape: []int64{-1}},
-		{Name: "bf16", DType: runtime.BFloat16, Shape: []int64{-1}},
-		{Name: "i8", DType: runtime.Int8, Shape: []int64{-1}},
-		{Name: "i16", DType: runtime.Int16, Shape: []int64{-1}},
-		{Name: "i32", DType: runtime.Int32, Shape: []int64{-1}},
-		{Name: "i64", DType: runtime.Int64, Shape: []int64{-1}},
-		{Name: "u8", DType: runtime.Uint8, Shape: []int64{-1, 2}},
-		{Name: "u16", DType: runtime.Uint16, Shape: []int64{-1}},
-		{Name: "u32", DType: runtime.Uint32, Shape: []int64{-1}},
-		{Name: "u64", DType: runtime.Uint64, Shape: []int64{-1}},
-		{Name: "b", DType: runtime.Bool, Shape: []int64{-1}},
-		{Name: "s", DType: runtime.String, Shape: []int64{-1}},
+	decAllSig = &tensor.Signature{Inputs: []tensor.TensorSpec{
+		{Name: "f32", DType: tensor.Float32, Shape: []int64{-1, 2}},
+		{Name: "f64", DType: tensor.Float64, Shape: []int64{-1}},
+		{Name: "f16", DType: tensor.Float16, Shape: []int64{-1}},
+		{Name: "bf16", DType: tensor.BFloat16, Shape: []int64{-1}},
+		{Name: "i8", DType: tensor.Int8, Shape: []int64{-1}},
+		{Name: "i16", DType: tensor.Int16, Shape: []int64{-1}},
+		{Name: "i32", DType: tensor.Int32, Shape: []int64{-1}},
+		{Name: "i64", DType: tensor.Int64, Shape: []int64{-1}},
+		{Name: "u8", DType: tensor.Uint8, Shape: []int64{-1, 2}},
+		{Name: "u16", DType: tensor.Uint16, Shape: []int64{-1}},
+		{Name: "u32", DType: tensor.Uint32, Shape: []int64{-1}},
+		{Name: "u64", DType: tensor.Uint64, Shape: []int64{-1}},
+		{Name: "b", DType: tensor.Bool, Shape: []int64{-1}},
+		{Name: "s", DType: tensor.String, Shape: []int64{-1}},
 	}}
 	decAllBody = `{"inputs": {
 		"f32": [[1.5, -2]], "f64": [1e300], "f16": [65504], "bf16": [-0.5],
@@ -58,23 +58,23 @@ var (
 )
 
 // decOne is a signature with a single input named "v".
-func decOne(dt runtime.DType, shape ...int64) *runtime.Signature {
-	return &runtime.Signature{Inputs: []runtime.TensorSpec{{Name: "v", DType: dt, Shape: shape}}}
+func decOne(dt tensor.DType, shape ...int64) *tensor.Signature {
+	return &tensor.Signature{Inputs: []tensor.TensorSpec{{Name: "v", DType: dt, Shape: shape}}}
 }
 
-func decF32(shape []int64, v ...float32) runtime.Tensor {
-	return runtime.Tensor{DType: runtime.Float32, Shape: shape, Data: v}
+func decF32(shape []int64, v ...float32) tensor.Tensor {
+	return tensor.Tensor{DType: tensor.Float32, Shape: shape, Data: v}
 }
 
 type decodeCase struct {
 	name   string // the behaviour the case pins down
-	sig    *runtime.Signature
+	sig    *tensor.Signature
 	opt    DecodeOptions
 	body   string
-	want   []runtime.Tensor // for a success
-	kind   Kind             // for a failure
-	fields []string         // for a failure: every Detail's field, in order
-	msg    string           // for a failure: a part of the message
+	want   []tensor.Tensor // for a success
+	kind   Kind            // for a failure
+	fields []string        // for a failure: every Detail's field, in order
+	msg    string          // for a failure: a part of the message
 }
 
 func decodeCases() []decodeCase {
@@ -83,75 +83,75 @@ func decodeCases() []decodeCase {
 		{name: "one object of named features is one row in feature order",
 			sig: decIrisSig, opt: decIrisOpt,
 			body: `{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`,
-			want: []runtime.Tensor{decF32([]int64{1, 4}, 5.1, 3.5, 1.4, 0.2)}},
+			want: []tensor.Tensor{decF32([]int64{1, 4}, 5.1, 3.5, 1.4, 0.2)}},
 		{name: "named features go to their column whatever the key order",
 			sig: decIrisSig, opt: decIrisOpt,
 			body: `{"petal_width": 0.2, "sepal_length": 5.1, "petal_length": 1.4, "sepal_width": 3.5}`,
-			want: []runtime.Tensor{decF32([]int64{1, 4}, 5.1, 3.5, 1.4, 0.2)}},
+			want: []tensor.Tensor{decF32([]int64{1, 4}, 5.1, 3.5, 1.4, 0.2)}},
 		{name: "instances of named-feature objects are rows",
 			sig: decIrisSig, opt: decIrisOpt,
 			body: `{"instances": [{"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4},
 				{"petal_width": 8, "petal_length": 7, "sepal_width": 6, "sepal_length": 5}]}`,
-			want: []runtime.Tensor{decF32([]int64{2, 4}, 1, 2, 3, 4, 5, 6, 7, 8)}},
+			want: []tensor.Tensor{decF32([]int64{2, 4}, 1, 2, 3, 4, 5, 6, 7, 8)}},
 		{name: "instances of arrays are rows of the single input, also when it has features",
 			sig: decIrisSig, opt: decIrisOpt,
 			body: `{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}`,
-			want: []runtime.Tensor{decF32([]int64{2, 4}, 5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3)}},
+			want: []tensor.Tensor{decF32([]int64{2, 4}, 5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3)}},
 		{name: "instances of a rank-1 input are scalars",
 			sig: decVectorSig, body: `{"instances": [1, 2, 3]}`,
-			want: []runtime.Tensor{{DType: runtime.Int32, Shape: []int64{3}, Data: []int32{1, 2, 3}}}},
+			want: []tensor.Tensor{{DType: tensor.Int32, Shape: []int64{3}, Data: []int32{1, 2, 3}}}},
 		{name: "rank-3 instances infer every dimension",
 			sig: decImageSig, body: `{"instances": [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]}`,
-			want: []runtime.Tensor{decF32([]int64{2, 2, 2}, 1, 2, 3, 4, 5, 6, 7, 8)}},
+			want: []tensor.Tensor{decF32([]int64{2, 2, 2}, 1, 2, 3, 4, 5, 6, 7, 8)}},
 		{name: "named inputs come back in signature order whatever the body order",
 			sig: decMultiSig, body: `{"inputs": {"category": [7, 9], "numeric": [[1, 2, 3], [4, 5, 6]]}}`,
-			want: []runtime.Tensor{
+			want: []tensor.Tensor{
 				decF32([]int64{2, 3}, 1, 2, 3, 4, 5, 6),
-				{DType: runtime.Int64, Shape: []int64{2}, Data: []int64{7, 9}},
+				{DType: tensor.Int64, Shape: []int64{2}, Data: []int64{7, 9}},
 			}},
 		{name: "a rank-0 input is a bare value",
 			sig: decScalarSig, body: `{"inputs": {"x": [[1, 2]], "scale": 2.0}}`,
-			want: []runtime.Tensor{decF32([]int64{1, 2}, 1, 2), decF32([]int64{}, 2)}},
+			want: []tensor.Tensor{decF32([]int64{1, 2}, 1, 2), decF32([]int64{}, 2)}},
 		{name: "every dtype decodes to its Go slice, at the edges of its range, with every string escape",
 			sig: decAllSig, body: decAllBody,
-			want: []runtime.Tensor{
+			want: []tensor.Tensor{
 				decF32([]int64{1, 2}, 1.5, -2),
-				{DType: runtime.Float64, Shape: []int64{1}, Data: []float64{1e300}},
-				{DType: runtime.Float16, Shape: []int64{1}, Data: []float32{65504}},
-				{DType: runtime.BFloat16, Shape: []int64{1}, Data: []float32{-0.5}},
-				{DType: runtime.Int8, Shape: []int64{2}, Data: []int8{-128, 127}},
-				{DType: runtime.Int16, Shape: []int64{1}, Data: []int16{-32768}},
-				{DType: runtime.Int32, Shape: []int64{1}, Data: []int32{2147483647}},
-				{DType: runtime.Int64, Shape: []int64{1}, Data: []int64{-9223372036854775808}},
-				{DType: runtime.Uint8, Shape: []int64{1, 2}, Data: []uint8{0, 255}},
-				{DType: runtime.Uint16, Shape: []int64{1}, Data: []uint16{65535}},
-				{DType: runtime.Uint32, Shape: []int64{1}, Data: []uint32{4294967295}},
-				{DType: runtime.Uint64, Shape: []int64{1}, Data: []uint64{18446744073709551615}},
-				{DType: runtime.Bool, Shape: []int64{2}, Data: []bool{true, false}},
-				{DType: runtime.String, Shape: []int64{2}, Data: []string{"a\"\\/\b\f\n\r\t\u00e9\U0001F600", ""}},
+				{DType: tensor.Float64, Shape: []int64{1}, Data: []float64{1e300}},
+				{DType: tensor.Float16, Shape: []int64{1}, Data: []float32{65504}},
+				{DType: tensor.BFloat16, Shape: []int64{1}, Data: []float32{-0.5}},
+				{DType: tensor.Int8, Shape: []int64{2}, Data: []int8{-128, 127}},
+				{DType: tensor.Int16, Shape: []int64{1}, Data: []int16{-32768}},
+				{DType: tensor.Int32, Shape: []int64{1}, Data: []int32{2147483647}},
+				{DType: tensor.Int64, Shape: []int64{1}, Data: []int64{-9223372036854775808}},
+				{DType: tensor.Uint8, Shape: []int64{1, 2}, Data: []uint8{0, 255}},
+				{DType: tensor.Uint16, Shape: []int64{1}, Data: []uint16{65535}},
+				{DType: tensor.Uint32, Shape: []int64{1}, Data: []uint32{4294967295}},
+				{DType: tensor.Uint64, Shape: []int64{1}, Data: []uint64{18446744073709551615}},
+				{DType: tensor.Bool, Shape: []int64{2}, Data: []bool{true, false}},
+				{DType: tensor.String, Shape: []int64{2}, Data: []string{"a\"\\/\b\f\n\r\t\u00e9\U0001F600", ""}},
 			}},
 		{name: "a lone surrogate escape becomes U+FFFD, as in encoding/json",
-			sig: decOne(runtime.String, -1), body: `{"inputs": {"v": ["\ud800x", "\udc00\u0041"]}}`,
-			want: []runtime.Tensor{{DType: runtime.String, Shape: []int64{2}, Data: []string{"\uFFFDx", "\uFFFDA"}}}},
+			sig: decOne(tensor.String, -1), body: `{"inputs": {"v": ["\ud800x", "\udc00\u0041"]}}`,
+			want: []tensor.Tensor{{DType: tensor.String, Shape: []int64{2}, Data: []string{"\uFFFDx", "\uFFFDA"}}}},
 		{name: "keys with escapes match feature names",
 			sig: decIrisSig, opt: decIrisOpt,
 			body: `{"sepal\u005flength": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4}`,
-			want: []runtime.Tensor{decF32([]int64{1, 4}, 1, 2, 3, 4)}},
+			want: []tensor.Tensor{decF32([]int64{1, 4}, 1, 2, 3, 4)}},
 		{name: "whitespace everywhere, exponents and negative zero are fine",
-			sig: decOne(runtime.Float64, -1), body: " \n\t{ \"inputs\" : { \"v\" : [ -0 , 1E2 , 2.5e-1 , -1.0E+1 ] } } \r\n",
-			want: []runtime.Tensor{{DType: runtime.Float64, Shape: []int64{4}, Data: []float64{0, 100, 0.25, -10}}}},
+			sig: decOne(tensor.Float64, -1), body: " \n\t{ \"inputs\" : { \"v\" : [ -0 , 1E2 , 2.5e-1 , -1.0E+1 ] } } \r\n",
+			want: []tensor.Tensor{{DType: tensor.Float64, Shape: []int64{4}, Data: []float64{0, 100, 0.25, -10}}}},
 		{name: "a dynamic inner dimension takes the size sent",
-			sig: decOne(runtime.Float32, -1, -1), body: `{"inputs": {"v": [[1, 2, 3]]}}`,
-			want: []runtime.Tensor{{DType: runtime.Float32, Shape: []int64{1, 3}, Data: []float32{1, 2, 3}}}},
+			sig: decOne(tensor.Float32, -1, -1), body: `{"inputs": {"v": [[1, 2, 3]]}}`,
+			want: []tensor.Tensor{{DType: tensor.Float32, Shape: []int64{1, 3}, Data: []float32{1, 2, 3}}}},
 		{name: "an empty inner array is a zero dimension, not an error",
-			sig: decOne(runtime.Float32, -1, -1), body: `{"inputs": {"v": [[], []]}}`,
-			want: []runtime.Tensor{{DType: runtime.Float32, Shape: []int64{2, 0}, Data: []float32{}}}},
+			sig: decOne(tensor.Float32, -1, -1), body: `{"inputs": {"v": [[], []]}}`,
+			want: []tensor.Tensor{{DType: tensor.Float32, Shape: []int64{2, 0}, Data: []float32{}}}},
 		{name: "a batch of exactly max_batch_size is accepted",
 			sig: decVectorSig, opt: DecodeOptions{MaxBatch: 3}, body: `{"instances": [1, 2, 3]}`,
-			want: []runtime.Tensor{{DType: runtime.Int32, Shape: []int64{3}, Data: []int32{1, 2, 3}}}},
+			want: []tensor.Tensor{{DType: tensor.Int32, Shape: []int64{3}, Data: []int32{1, 2, 3}}}},
 		{name: "float32 rounds 17-digit numbers and keeps subnormal underflow",
-			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": [0.10000000149011612, 1e-50]}}`,
-			want: []runtime.Tensor{{DType: runtime.Float32, Shape: []int64{2}, Data: []float32{0.1, 0}}}},
+			sig: decOne(tensor.Float32, -1), body: `{"inputs": {"v": [0.10000000149011612, 1e-50]}}`,
+			want: []tensor.Tensor{{DType: tensor.Float32, Shape: []int64{2}, Data: []float32{0.1, 0}}}},
 
 		// The top level.
 		{name: "an empty body is a 400", sig: decIrisSig, body: "", kind: KindBadRequest, msg: "empty body"},
@@ -184,21 +184,21 @@ func decodeCases() []decodeCase {
 		{name: "a truncated body is a 400",
 			sig: decVectorSig, body: `{"instances": [1, 2`, kind: KindBadRequest, msg: "end of input"},
 		{name: "an invalid literal is a 400",
-			sig: decOne(runtime.Bool, -1), body: `{"inputs": {"v": [tru]}}`, kind: KindBadRequest, msg: "offset"},
+			sig: decOne(tensor.Bool, -1), body: `{"inputs": {"v": [tru]}}`, kind: KindBadRequest, msg: "offset"},
 		{name: "a trailing comma is a 400",
 			sig: decVectorSig, body: `{"instances": [1, 2,]}`, kind: KindBadRequest, msg: "offset 20"},
 		{name: "a leading zero is a 400",
 			sig: decVectorSig, body: `{"instances": [01]}`, kind: KindBadRequest},
 		{name: "NaN is not JSON",
-			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": [NaN]}}`, kind: KindBadRequest},
+			sig: decOne(tensor.Float32, -1), body: `{"inputs": {"v": [NaN]}}`, kind: KindBadRequest},
 		{name: "malformed JSON after a validation error is still a 400",
 			sig: decVectorSig, body: `{"instances": ["a"], }`, kind: KindBadRequest},
 		{name: "an invalid escape is a 400",
-			sig: decOne(runtime.String, -1), body: `{"inputs": {"v": ["\x"]}}`, kind: KindBadRequest},
+			sig: decOne(tensor.String, -1), body: `{"inputs": {"v": ["\x"]}}`, kind: KindBadRequest},
 		{name: "an invalid \\u escape is a 400",
-			sig: decOne(runtime.String, -1), body: `{"inputs": {"v": ["\u12g4"]}}`, kind: KindBadRequest},
+			sig: decOne(tensor.String, -1), body: `{"inputs": {"v": ["\u12g4"]}}`, kind: KindBadRequest},
 		{name: "a raw control character in a string is a 400",
-			sig: decOne(runtime.String, -1), body: "{\"inputs\": {\"v\": [\"a\nb\"]}}", kind: KindBadRequest},
+			sig: decOne(tensor.String, -1), body: "{\"inputs\": {\"v\": [\"a\nb\"]}}", kind: KindBadRequest},
 		{name: "nesting beyond the depth limit is a 400, not a stack overflow",
 			sig: decVectorSig, body: `{"instances": ` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`,
 			kind: KindBadRequest, msg: "nested deeper than 32"},
@@ -314,49 +314,49 @@ func decodeCases() []decodeCase {
 
 		// Element types.
 		{name: "an integer out of range names the dtype's range",
-			sig: decOne(runtime.Uint8, -1, 2), body: `{"inputs": {"v": [[1, 300]]}}`,
+			sig: decOne(tensor.Uint8, -1, 2), body: `{"inputs": {"v": [[1, 300]]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0][1]"}, msg: "300 is out of range for uint8 (0 to 255)"},
 		{name: "a negative number for an unsigned dtype is out of range",
-			sig: decOne(runtime.Uint32, -1), body: `{"inputs": {"v": [-1]}}`,
+			sig: decOne(tensor.Uint32, -1), body: `{"inputs": {"v": [-1]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "out of range for uint32"},
 		{name: "one below int8's minimum is out of range",
-			sig: decOne(runtime.Int8, -1), body: `{"inputs": {"v": [-129]}}`,
+			sig: decOne(tensor.Int8, -1), body: `{"inputs": {"v": [-129]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "-129 is out of range for int8 (-128 to 127)"},
 		{name: "an integer beyond 64 bits is out of range",
-			sig: decOne(runtime.Int64, -1), body: `{"inputs": {"v": [99999999999999999999999]}}`,
+			sig: decOne(tensor.Int64, -1), body: `{"inputs": {"v": [99999999999999999999999]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "out of range for int64"},
 		{name: "a fraction for an integer dtype",
-			sig: decOne(runtime.Int64, -1), body: `{"inputs": {"v": [1, 1.5]}}`,
+			sig: decOne(tensor.Int64, -1), body: `{"inputs": {"v": [1, 1.5]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[1]"}, msg: "expected an integer, got 1.5"},
 		{name: "an exponent for an integer dtype",
-			sig: decOne(runtime.Int32, -1), body: `{"inputs": {"v": [1e3]}}`,
+			sig: decOne(tensor.Int32, -1), body: `{"inputs": {"v": [1e3]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "expected an integer, got 1e3"},
 		{name: "a finite number that overflows float32",
-			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": [1e39]}}`,
+			sig: decOne(tensor.Float32, -1), body: `{"inputs": {"v": [1e39]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "1e39 is out of range for float32"},
 		{name: "a number that overflows float64",
-			sig: decOne(runtime.Float64, -1), body: `{"inputs": {"v": [-1e400]}}`,
+			sig: decOne(tensor.Float64, -1), body: `{"inputs": {"v": [-1e400]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "out of range for float64"},
 		{name: "a number that overflows float16 though float32 holds it",
-			sig: decOne(runtime.Float16, -1), body: `{"inputs": {"v": [65520]}}`,
+			sig: decOne(tensor.Float16, -1), body: `{"inputs": {"v": [65520]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "out of range for float16"},
 		{name: "a number that overflows bfloat16 though float32 holds it",
-			sig: decOne(runtime.BFloat16, -1), body: `{"inputs": {"v": [1, 3.4e38]}}`,
+			sig: decOne(tensor.BFloat16, -1), body: `{"inputs": {"v": [1, 3.4e38]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[1]"}, msg: "out of range for bfloat16"},
 		{name: "bool takes true and false only, not 0 or 1",
-			sig: decOne(runtime.Bool, -1), body: `{"inputs": {"v": [true, 1]}}`,
+			sig: decOne(tensor.Bool, -1), body: `{"inputs": {"v": [true, 1]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[1]"}, msg: "expected true or false, got a number"},
 		{name: "a boolean for a number",
-			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": [true]}}`,
+			sig: decOne(tensor.Float32, -1), body: `{"inputs": {"v": [true]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "expected a number, got a boolean"},
 		{name: "a number for a string input",
-			sig: decOne(runtime.String, -1), body: `{"inputs": {"v": ["a", 1]}}`,
+			sig: decOne(tensor.String, -1), body: `{"inputs": {"v": ["a", 1]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[1]"}, msg: "expected a string, got a number"},
 		{name: "a string for an integer input",
-			sig: decOne(runtime.Int16, -1), body: `{"inputs": {"v": ["1"]}}`,
+			sig: decOne(tensor.Int16, -1), body: `{"inputs": {"v": ["1"]}}`,
 			kind: KindValidation, fields: []string{"inputs.v[0]"}, msg: "expected an integer, got a string"},
 		{name: "a string where a rank-1 number tensor belongs is a type error, not a rank error",
-			sig: decOne(runtime.Float32, -1), body: `{"inputs": {"v": "1"}}`,
+			sig: decOne(tensor.Float32, -1), body: `{"inputs": {"v": "1"}}`,
 			kind: KindValidation, fields: []string{"inputs.v"}, msg: "expected an array, got a string"},
 	}
 }
@@ -407,7 +407,7 @@ func TestDecodePredict(t *testing.T) {
 // TestDecodeMessages pins the exact wording of the messages the docs show.
 func TestDecodeMessages(t *testing.T) {
 	for _, tc := range []struct {
-		sig  *runtime.Signature
+		sig  *tensor.Signature
 		opt  DecodeOptions
 		body string
 		want string
@@ -423,9 +423,9 @@ func TestDecodeMessages(t *testing.T) {
 			`malformed JSON at offset 32: expected ',' or '}', got end of input`},
 		{decMultiSig, DecodeOptions{}, `{"instances": [[1, 2, 3]]}`,
 			`validation failed: instances: the model has 2 inputs ("numeric", "category"); send each by name as {"inputs": {"NAME": value, ...}}`},
-		{decOne(runtime.Uint64, -1), DecodeOptions{}, `{"inputs": {"v": [18446744073709551616]}}`,
+		{decOne(tensor.Uint64, -1), DecodeOptions{}, `{"inputs": {"v": [18446744073709551616]}}`,
 			`validation failed: inputs.v[0]: 18446744073709551616 is out of range for uint64 (0 to 18446744073709551615)`},
-		{decOne(runtime.Int64, -1), DecodeOptions{}, `{"inputs": {"v": [9223372036854775808]}}`,
+		{decOne(tensor.Int64, -1), DecodeOptions{}, `{"inputs": {"v": [9223372036854775808]}}`,
 			`validation failed: inputs.v[0]: 9223372036854775808 is out of range for int64 (-9223372036854775808 to 9223372036854775807)`},
 	} {
 		_, err := DecodePredict([]byte(tc.body), tc.sig, tc.opt)
@@ -443,7 +443,7 @@ func TestDecodeManyFeatures(t *testing.T) {
 	for i := range feats {
 		feats[i] = fmt.Sprintf("f%d", i)
 	}
-	sig := decOne(runtime.Float64, -1, n)
+	sig := decOne(tensor.Float64, -1, n)
 	var b strings.Builder
 	b.WriteString(`{"instances": [`)
 	for row := range 2 {
@@ -492,7 +492,7 @@ func TestDecodeLargeBatch(t *testing.T) {
 	}
 }
 
-func decFmt(ts []runtime.Tensor) string {
+func decFmt(ts []tensor.Tensor) string {
 	var b strings.Builder
 	for _, t := range ts {
 		fmt.Fprintf(&b, "{%v %v %#v} ", t.DType, t.Shape, t.Data)

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Responses are written by hand with strconv.Append*: encoding/json would
@@ -27,7 +28,7 @@ func putBuf(b *[]byte) {
 }
 
 // appendPredictResponse writes a PredictResponse for m's outputs.
-func appendPredictResponse(b []byte, m *runtime.Model, outs []runtime.Tensor) []byte {
+func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor) []byte {
 	b = append(b, `{"model":`...)
 	b = appendString(b, m.Name)
 	b = append(b, `,"version":`...)
@@ -58,7 +59,7 @@ func appendPredictResponse(b []byte, m *runtime.Model, outs []runtime.Tensor) []
 // text is the scores as "outputs" wrote them: copying their digits is
 // much cheaper than formatting every float a second time, which was half
 // of a 64-row iris response.
-func appendPredictions(b []byte, labels []string, scores runtime.Tensor, text []byte) []byte {
+func appendPredictions(b []byte, labels []string, scores tensor.Tensor, text []byte) []byte {
 	switch d := scores.Data.(type) {
 	case []float32:
 		return appendLabelled(b, labels, d, text)
@@ -114,7 +115,7 @@ func appendLabelled[T float32 | float64](b []byte, labels []string, vals []T, te
 
 // appendTensor writes t as nested JSON arrays following its shape; a rank-0
 // tensor is a bare value.
-func appendTensor(b []byte, t runtime.Tensor) []byte {
+func appendTensor(b []byte, t tensor.Tensor) []byte {
 	switch d := t.Data.(type) {
 	case []float32:
 		return appendNested(b, t.Shape, d, func(b []byte, v float32) []byte { return appendFloat(b, float64(v), 32) })
@@ -154,7 +155,7 @@ func appendNested[T any](b []byte, shape []int64, data []T, elem func([]byte, T)
 		return elem(b, data[0])
 	}
 	// stride is the number of elements under one entry of dimension 0.
-	stride := runtime.NumElements(shape[1:])
+	stride := tensor.NumElements(shape[1:])
 	b = append(b, '[')
 	for i := 0; i < int(shape[0]); i++ {
 		if i > 0 {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // TestAppendTensor pins the JSON written for each element type and rank:
@@ -15,19 +15,19 @@ import (
 func TestAppendTensor(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		t    runtime.Tensor
+		t    tensor.Tensor
 		want string
 	}{
-		{"float32 2x2", runtime.Tensor{DType: runtime.Float32, Shape: []int64{2, 2}, Data: []float32{0.1, 1, -2.5, 3e-8}}, `[[0.1,1],[-2.5,3e-08]]`},
-		{"float64 rank 0", runtime.Tensor{DType: runtime.Float64, Data: []float64{0.1}}, `0.1`},
-		{"nan and inf", runtime.Tensor{DType: runtime.Float32, Shape: []int64{3}, Data: []float32{float32(math.NaN()), float32(math.Inf(1)), 1}}, `[null,null,1]`},
-		{"int8 extremes", runtime.Tensor{DType: runtime.Int8, Shape: []int64{2}, Data: []int8{-128, 127}}, `[-128,127]`},
-		{"uint64 large", runtime.Tensor{DType: runtime.Uint64, Shape: []int64{1}, Data: []uint64{18446744073709551615}}, `[18446744073709551615]`},
-		{"bool 1x2", runtime.Tensor{DType: runtime.Bool, Shape: []int64{1, 2}, Data: []bool{true, false}}, `[[true,false]]`},
-		{"strings", runtime.Tensor{DType: runtime.String, Shape: []int64{2}, Data: []string{"a\"b", "日本"}}, `["a\"b","日本"]`},
-		{"empty batch", runtime.Tensor{DType: runtime.Float32, Shape: []int64{0, 3}, Data: []float32{}}, `[]`},
-		{"3-d", runtime.Tensor{DType: runtime.Int32, Shape: []int64{2, 1, 2}, Data: []int32{1, 2, 3, 4}}, `[[[1,2]],[[3,4]]]`},
-		{"zipmap rows", runtime.Tensor{DType: runtime.MapSequence, Shape: []int64{1}, Data: []map[string]float64{{"b": 0.25, "a": 0.75}}}, `[{"a":0.75,"b":0.25}]`},
+		{"float32 2x2", tensor.Tensor{DType: tensor.Float32, Shape: []int64{2, 2}, Data: []float32{0.1, 1, -2.5, 3e-8}}, `[[0.1,1],[-2.5,3e-08]]`},
+		{"float64 rank 0", tensor.Tensor{DType: tensor.Float64, Data: []float64{0.1}}, `0.1`},
+		{"nan and inf", tensor.Tensor{DType: tensor.Float32, Shape: []int64{3}, Data: []float32{float32(math.NaN()), float32(math.Inf(1)), 1}}, `[null,null,1]`},
+		{"int8 extremes", tensor.Tensor{DType: tensor.Int8, Shape: []int64{2}, Data: []int8{-128, 127}}, `[-128,127]`},
+		{"uint64 large", tensor.Tensor{DType: tensor.Uint64, Shape: []int64{1}, Data: []uint64{18446744073709551615}}, `[18446744073709551615]`},
+		{"bool 1x2", tensor.Tensor{DType: tensor.Bool, Shape: []int64{1, 2}, Data: []bool{true, false}}, `[[true,false]]`},
+		{"strings", tensor.Tensor{DType: tensor.String, Shape: []int64{2}, Data: []string{"a\"b", "日本"}}, `["a\"b","日本"]`},
+		{"empty batch", tensor.Tensor{DType: tensor.Float32, Shape: []int64{0, 3}, Data: []float32{}}, `[]`},
+		{"3-d", tensor.Tensor{DType: tensor.Int32, Shape: []int64{2, 1, 2}, Data: []int32{1, 2, 3, 4}}, `[[[1,2]],[[3,4]]]`},
+		{"zipmap rows", tensor.Tensor{DType: tensor.MapSequence, Shape: []int64{1}, Data: []map[string]float64{{"b": 0.25, "a": 0.75}}}, `[{"a":0.75,"b":0.25}]`},
 	} {
 		if got := string(appendTensor(nil, c.t)); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)

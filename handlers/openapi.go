@@ -8,6 +8,7 @@ import (
 
 	"github.com/onnxserve/onnxserve/docs"
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // apiDocs is the Swagger document served at /swagger/doc.json: swag's
@@ -135,11 +136,11 @@ func modelDescription(m *runtime.Model) string {
 	}
 	b.WriteString("\n\nInputs:")
 	for _, in := range m.Signature.Inputs {
-		fmt.Fprintf(&b, "\n- `%s`: %v, shape %s", in.Name, in.DType, runtime.FormatShape(in.Shape))
+		fmt.Fprintf(&b, "\n- `%s`: %v, shape %s", in.Name, in.DType, tensor.FormatShape(in.Shape))
 	}
 	b.WriteString("\n\nOutputs:")
 	for _, out := range m.Signature.Outputs {
-		fmt.Fprintf(&b, "\n- `%s`: %v, shape %s", out.Name, out.DType, runtime.FormatShape(out.Shape))
+		fmt.Fprintf(&b, "\n- `%s`: %v, shape %s", out.Name, out.DType, tensor.FormatShape(out.Shape))
 	}
 	if m.Config.MaxBatchSize > 0 {
 		fmt.Fprintf(&b, "\n\nAt most %d rows per request.", m.Config.MaxBatchSize)
@@ -203,9 +204,9 @@ func responseSchema(m *runtime.Model) obj {
 
 // tensorSchema is a nested array schema whose fixed dimensions become
 // minItems/maxItems, so the docs state the shape a client must send.
-func tensorSchema(spec runtime.TensorSpec) obj {
-	desc := fmt.Sprintf("%v tensor of shape %s (-1: any size)", spec.DType, runtime.FormatShape(spec.Shape))
-	if spec.DType == runtime.MapSequence {
+func tensorSchema(spec tensor.TensorSpec) obj {
+	desc := fmt.Sprintf("%v tensor of shape %s (-1: any size)", spec.DType, tensor.FormatShape(spec.Shape))
+	if spec.DType == tensor.MapSequence {
 		return obj{"type": "array", "description": "one {label: score} object per row",
 			"items": obj{"type": "object", "additionalProperties": obj{"type": "number"}}}
 	}
@@ -221,13 +222,13 @@ func tensorSchema(spec runtime.TensorSpec) obj {
 	return s
 }
 
-func jsonType(d runtime.DType) string {
+func jsonType(d tensor.DType) string {
 	switch {
 	case d.IsFloat():
 		return "number"
 	case d.IsInteger():
 		return "integer"
-	case d == runtime.Bool:
+	case d == tensor.Bool:
 		return "boolean"
 	}
 	return "string"
@@ -273,12 +274,12 @@ func example(m *runtime.Model) json.RawMessage {
 
 // zeros is one batch row of a tensor of zeros ("" or false for strings and
 // bools), nested by shape with dynamic dimensions set to 1.
-func zeros(in runtime.TensorSpec) any {
+func zeros(in tensor.TensorSpec) any {
 	var v any
 	switch {
-	case in.DType == runtime.String:
+	case in.DType == tensor.String:
 		v = ""
-	case in.DType == runtime.Bool:
+	case in.DType == tensor.Bool:
 		v = false
 	default:
 		v = 0

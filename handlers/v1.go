@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // healthz godoc
@@ -109,7 +110,7 @@ func (s *Server) modelInfo(m *runtime.Model) ModelInfo {
 	return info
 }
 
-func tensorInfos(specs []runtime.TensorSpec) []TensorInfo {
+func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 	out := make([]TensorInfo, len(specs))
 	for i, s := range specs {
 		out[i] = TensorInfo{Name: s.Name, DType: s.DType.String(), Shape: s.Shape}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/onnxserve/onnxserve/docs"
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // The Open Inference Protocol (KServe v2) health and metadata endpoints.
@@ -144,7 +145,7 @@ func (s *Server) v2Acquire(c *gin.Context) (*runtime.Model, func()) {
 
 // v2Tensors describes specs in v2 terms, leaving out what has no v2
 // datatype (ZipMap's sequences of maps).
-func v2Tensors(specs []runtime.TensorSpec) []V2Tensor {
+func v2Tensors(specs []tensor.TensorSpec) []V2Tensor {
 	out := []V2Tensor{}
 	for _, s := range specs {
 		if name := s.DType.V2Name(); name != "" {

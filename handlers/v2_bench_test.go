@@ -12,14 +12,15 @@ import (
 	"testing"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // BenchmarkDecodeV2 compares the two ways a batch of 64 digits images
 // (64 × 64 FP32) reaches the typed buffer: JSON numbers, and the binary
 // tensor extension's raw bytes, which skip number parsing entirely.
 func BenchmarkDecodeV2(b *testing.B) {
-	m := &runtime.Model{Name: "digits", Config: &runtime.Config{}, Signature: runtime.Signature{
-		Inputs: []runtime.TensorSpec{{Name: "pixels", DType: runtime.Float32, Shape: []int64{-1, 64}}},
+	m := &runtime.Model{Name: "digits", Config: &runtime.Config{}, Signature: tensor.Signature{
+		Inputs: []tensor.TensorSpec{{Name: "pixels", DType: tensor.Float32, Shape: []int64{-1, 64}}},
 	}}
 	vals := make([]string, 64*64)
 	var raw []byte

@@ -11,86 +11,48 @@ package handlers
 import (
 	"encoding/binary"
 	"fmt"
-	"reflect"
 	"slices"
-	"unsafe"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
-
-// nativeLE is whether this machine stores numbers little-endian, as the
-// binary tensor format does.
-var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // decodeBinary reads one tensor of type dt and shape from raw, which must
 // hold exactly its elements. The tensor may share raw's memory: raw must
 // stay unchanged, and must not be recycled, while the tensor is in use.
-func decodeBinary(dt runtime.DType, shape []int64, raw []byte) (runtime.Tensor, error) {
-	n := runtime.NumElements(shape)
-	t := runtime.Tensor{DType: dt, Shape: shape}
-	if dt == runtime.String {
+func decodeBinary(dt tensor.DType, shape []int64, raw []byte) (tensor.Tensor, error) {
+	n := tensor.NumElements(shape)
+	t := tensor.Tensor{DType: dt, Shape: shape}
+	if dt == tensor.String {
 		s, err := decodeStrings(raw)
 		if err == nil && len(s) != n {
-			err = fmt.Errorf("shape %s has %d elements, but the binary data holds %d", runtime.FormatShape(shape), n, len(s))
+			err = fmt.Errorf("shape %s has %d elements, but the binary data holds %d", tensor.FormatShape(shape), n, len(s))
 		}
 		t.Data = s
 		return t, err
 	}
 	if want := n * dt.Size(); len(raw) != want {
-		return t, fmt.Errorf("binary_data_size is %d bytes, but %d %s elements of shape %s take %d", len(raw), n, dt.V2Name(), runtime.FormatShape(shape), want)
+		return t, fmt.Errorf("binary_data_size is %d bytes, but %d %s elements of shape %s take %d", len(raw), n, dt.V2Name(), tensor.FormatShape(shape), want)
 	}
 	switch dt {
-	case runtime.Float16, runtime.BFloat16:
-		t.Data = runtime.DecodeHalf(dt, raw)
+	case tensor.Float16, tensor.BFloat16:
+		t.Data = tensor.DecodeHalf(dt, raw)
 		return t, nil
-	case runtime.Bool:
+	case tensor.Bool:
 		// Go's bool must be 0 or 1 underneath; anything else is not a BOOL.
 		if i := slices.IndexFunc(raw, func(b byte) bool { return b > 1 }); i >= 0 {
 			return t, fmt.Errorf("BOOL element %d is byte %d; must be 0 or 1", i, raw[i])
 		}
 	}
-	if nativeLE {
-		t.Data = viewAs(dt, raw)
+	if data, ok := tensor.View(dt, raw); ok {
+		t.Data = data
 		return t, nil
 	}
-	t.Data = runtime.NewBuffer(dt, n)
+	t.Data = tensor.NewBuffer(dt, n)
 	if _, err := binary.Decode(raw, binary.LittleEndian, t.Data); err != nil {
 		return t, fmt.Errorf("decode %s: %w", dt.V2Name(), err)
 	}
 	return t, nil
-}
-
-// viewAs is raw, whose size fits, as the Go slice runtime.NewBuffer(dt)
-// would hold, on a little-endian machine: raw itself when it is aligned
-// for the element type, else one copy. BOOL bytes must be 0 or 1.
-func viewAs(dt runtime.DType, raw []byte) any {
-	buf := runtime.NewBuffer(dt, 0) // not nil: that could pass for a missing input
-	elem := reflect.TypeOf(buf).Elem()
-	n := len(raw) / int(elem.Size())
-	if n == 0 {
-		return buf
-	}
-	if p := unsafe.Pointer(unsafe.SliceData(raw)); uintptr(p)%uintptr(elem.Align()) == 0 {
-		return reflect.SliceAt(elem, p, n).Interface() // cap n: an append never writes into raw
-	}
-	buf = runtime.NewBuffer(dt, n)
-	mem, _ := memoryOf(buf)
-	copy(mem, raw)
-	return buf
-}
-
-// memoryOf is the memory of data as bytes, when data is a slice of
-// numbers or bools; false for anything else.
-func memoryOf(data any) ([]byte, bool) {
-	v := reflect.ValueOf(data)
-	if v.Kind() != reflect.Slice {
-		return nil, false
-	}
-	elem := v.Type().Elem()
-	if k := elem.Kind(); k < reflect.Bool || k > reflect.Float64 {
-		return nil, false
-	}
-	return unsafe.Slice((*byte)(v.UnsafePointer()), v.Len()*int(elem.Size())), true
 }
 
 // decodeStrings reads every length-prefixed BYTES element of raw.
@@ -112,7 +74,7 @@ func decodeStrings(raw []byte) ([]string, error) {
 }
 
 // appendBinary appends t in the binary tensor format.
-func appendBinary(b []byte, t runtime.Tensor) ([]byte, error) {
+func appendBinary(b []byte, t tensor.Tensor) ([]byte, error) {
 	switch d := t.Data.(type) {
 	case []string:
 		for _, s := range d {
@@ -121,11 +83,11 @@ func appendBinary(b []byte, t runtime.Tensor) ([]byte, error) {
 		}
 		return b, nil
 	case []float32:
-		if t.DType == runtime.Float16 || t.DType == runtime.BFloat16 {
-			return append(b, runtime.EncodeHalf(t.DType, d)...), nil
+		if t.DType == tensor.Float16 || t.DType == tensor.BFloat16 {
+			return append(b, tensor.EncodeHalf(t.DType, d)...), nil
 		}
 	}
-	if raw, ok := memoryOf(t.Data); ok && nativeLE {
+	if raw, ok := t.Memory(); ok {
 		return append(b, raw...), nil
 	}
 	return binary.Append(b, binary.LittleEndian, t.Data)
@@ -152,13 +114,13 @@ func decodeRawV2(body []byte, m *runtime.Model) (*v2Request, error) {
 		case d >= 0:
 			known *= int(d)
 		case open >= 0:
-			return nil, BadRequest("a raw binary request cannot deduce the shape %s of input '%s': more than one dynamic dimension", runtime.FormatShape(spec.Shape), spec.Name)
+			return nil, BadRequest("a raw binary request cannot deduce the shape %s of input '%s': more than one dynamic dimension", tensor.FormatShape(spec.Shape), spec.Name)
 		default:
 			open = k
 		}
 	}
 	n := 0
-	if spec.DType == runtime.String {
+	if spec.DType == tensor.String {
 		s, err := decodeStrings(body)
 		if err != nil {
 			return nil, BadRequest("input '%s': %v", spec.Name, err)
@@ -175,9 +137,9 @@ func decodeRawV2(body []byte, m *runtime.Model) (*v2Request, error) {
 	}
 	t, err := decodeBinary(spec.DType, shape, body)
 	if err != nil {
-		return nil, BadRequest("input '%s' of shape %s: %v", spec.Name, runtime.FormatShape(shape), err)
+		return nil, BadRequest("input '%s' of shape %s: %v", spec.Name, tensor.FormatShape(shape), err)
 	}
-	req := &v2Request{inputs: []runtime.Tensor{t}}
+	req := &v2Request{inputs: []tensor.Tensor{t}}
 	for i, out := range sig.Outputs {
 		if out.DType.V2Name() != "" {
 			req.outputs = append(req.outputs, v2Output{index: i, binary: true})

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // classify applies Triton's classification extension to a numeric output:
@@ -15,7 +15,7 @@ import (
 // the output is batched, else [k]; k is capped at the classes there are.
 // Values print as Triton prints them (C++ std::to_string: six decimals for
 // floats), so clients that parse them see the same text.
-func classify(t runtime.Tensor, k int, batched bool, labels []string) (runtime.Tensor, error) {
+func classify(t tensor.Tensor, k int, batched bool, labels []string) (tensor.Tensor, error) {
 	rows := 1
 	if batched {
 		rows = int(t.Shape[0])
@@ -43,13 +43,13 @@ func classify(t runtime.Tensor, k int, batched bool, labels []string) (runtime.T
 	case []uint64:
 		classes, k = topK(d, rows, k, labels, formatUint)
 	default:
-		return runtime.Tensor{}, fmt.Errorf("class result not available for an output of type %s", t.DType.V2Name())
+		return tensor.Tensor{}, fmt.Errorf("class result not available for an output of type %s", t.DType.V2Name())
 	}
 	shape := []int64{int64(k)}
 	if batched {
 		shape = []int64{int64(rows), int64(k)}
 	}
-	return runtime.Tensor{DType: runtime.String, Shape: shape, Data: classes}, nil
+	return tensor.Tensor{DType: tensor.String, Shape: shape, Data: classes}, nil
 }
 
 func formatInt[T signed](v T) string    { return strconv.FormatInt(int64(v), 10) }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // v2Request is a decoded inference request: the inputs in signature order,
@@ -20,11 +21,11 @@ import (
 type v2Request struct {
 	id      string
 	hasID   bool
-	inputs  []runtime.Tensor
+	inputs  []tensor.Tensor
 	outputs []v2Output // in response order
 	// pooled are the inputs decoded from JSON, into recycled buffers that
 	// ReleaseInputs takes back; binary inputs may share the body's memory.
-	pooled []runtime.Tensor
+	pooled []tensor.Tensor
 }
 
 // v2Output is one output to return.
@@ -50,7 +51,7 @@ type v2Input struct {
 type v2Decoder struct {
 	d         decoder
 	m         *runtime.Model
-	sig       *runtime.Signature
+	sig       *tensor.Signature
 	limit     int // no tensor can have more elements than the body has bytes
 	req       v2Request
 	binaryAll bool // request parameter binary_data_output
@@ -64,7 +65,7 @@ type v2Decoder struct {
 func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 	v := &v2Decoder{
 		d: decoder{b: body[:header]}, m: m, sig: &m.Signature, limit: len(body),
-		req: v2Request{inputs: make([]runtime.Tensor, len(m.Signature.Inputs))},
+		req: v2Request{inputs: make([]tensor.Tensor, len(m.Signature.Inputs))},
 	}
 	if err := v.header(); err != nil {
 		return nil, err
@@ -236,7 +237,7 @@ func (v *v2Decoder) check(in *v2Input) *Error {
 	}
 	spec := &v.sig.Inputs[i]
 	if want := spec.DType.V2Name(); in.datatype != want {
-		if dt, ok := runtime.ParseDType(in.datatype); !ok || dt.V2Name() != in.datatype {
+		if dt, ok := tensor.ParseDType(in.datatype); !ok || dt.V2Name() != in.datatype {
 			return BadRequest("input '%s': unknown datatype '%s'", in.name, in.datatype)
 		}
 		return BadRequest("inference input '%s' data-type is '%s', but model '%s' expects '%s'", in.name, in.datatype, v.m.Name, want)
@@ -247,7 +248,7 @@ func (v *v2Decoder) check(in *v2Input) *Error {
 	}
 	if !fits {
 		return BadRequest("unexpected shape for input '%s' for model '%s'. Expected %s, got %s",
-			in.name, v.m.Name, runtime.FormatShape(spec.Shape), runtime.FormatShape(in.shape))
+			in.name, v.m.Name, tensor.FormatShape(spec.Shape), tensor.FormatShape(in.shape))
 	}
 	if mb := v.m.Config.MaxBatchSize; mb > 0 && len(spec.Shape) > 0 && spec.Shape[0] < 0 && in.shape[0] > int64(mb) {
 		return BadRequest("inference request batch-size must be <= %d for '%s', input '%s' has %d", mb, v.m.Name, in.name, in.shape[0])
@@ -259,7 +260,7 @@ func (v *v2Decoder) check(in *v2Input) *Error {
 // data reads the JSON data of a checked input, flat or nested as its shape.
 func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
 	spec := &v.sig.Inputs[in.index]
-	n := runtime.NumElements(in.shape)
+	n := tensor.NumElements(in.shape)
 	if d.next() != '[' {
 		return d.mismatch(v.inputField(in)+": data", "an array")
 	}
@@ -270,7 +271,7 @@ func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
 	var err *Error
 	if d.firstElement() == '[' {
 		// Nested: the walk checks every level against the shape.
-		ws := runtime.TensorSpec{Name: in.name, DType: spec.DType, Shape: in.shape}
+		ws := tensor.TensorSpec{Name: in.name, DType: spec.DType, Shape: in.shape}
 		var w walk
 		w.reset(&ws, false)
 		err = col.array(d, &w)
@@ -282,7 +283,7 @@ func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
 	}
 	t := col.tensor(spec.DType, in.shape)
 	if got := t.Len(); got != n {
-		return BadRequest("input '%s': shape %s has %d elements, but data has %d", in.name, runtime.FormatShape(in.shape), n, got)
+		return BadRequest("input '%s': shape %s has %d elements, but data has %d", in.name, tensor.FormatShape(in.shape), n, got)
 	}
 	v.req.inputs[in.index] = t
 	v.req.pooled = append(v.req.pooled, t)
@@ -291,12 +292,12 @@ func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
 
 // flatReader reads a flat array of scalars, the other form v2 data takes.
 type flatReader interface {
-	flat(d *decoder, dt runtime.DType, field string) *Error
+	flat(d *decoder, dt tensor.DType, field string) *Error
 }
 
 // flat appends the scalars of the array at d.i, with the leaves the nested
 // walk uses; the caller counts them against the shape.
-func (b *buffer[T]) flat(d *decoder, dt runtime.DType, field string) *Error {
+func (b *buffer[T]) flat(d *decoder, dt tensor.DType, field string) *Error {
 	return elements(d, func(i int) *Error {
 		v, err := b.leaf(d, dt)
 		if err != nil {

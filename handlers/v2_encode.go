@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // appendV2Response writes an inference response: its JSON header to head
@@ -11,7 +12,7 @@ import (
 // header lists them. JSON data is flat, row-major, as Triton sends it.
 // batch is the request's batch size (0 when the model has none), which
 // decides whether a classification result has a batch dimension.
-func appendV2Response(head, bin []byte, m *runtime.Model, req *v2Request, outs []runtime.Tensor, batch int) ([]byte, []byte, error) {
+func appendV2Response(head, bin []byte, m *runtime.Model, req *v2Request, outs []tensor.Tensor, batch int) ([]byte, []byte, error) {
 	head = append(head, `{"model_name":`...)
 	head = appendString(head, m.Name)
 	head = append(head, `,"model_version":`...)
@@ -56,7 +57,7 @@ func appendV2Response(head, bin []byte, m *runtime.Model, req *v2Request, outs [
 			continue
 		}
 		head = append(head, `,"data":`...)
-		head = appendTensor(head, runtime.Tensor{DType: t.DType, Shape: []int64{int64(t.Len())}, Data: t.Data})
+		head = appendTensor(head, tensor.Tensor{DType: t.DType, Shape: []int64{int64(t.Len())}, Data: t.Data})
 		head = append(head, '}')
 	}
 	return append(head, "]}"...), bin, nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // The v2 decoders take bytes from the network: whatever they are given,
@@ -19,19 +20,19 @@ import (
 func fuzzModel() *runtime.Model {
 	m := &runtime.Model{Name: "fuzz", Config: &runtime.Config{MaxBatchSize: 16}}
 	for _, dt := range fuzzTypes {
-		m.Signature.Inputs = append(m.Signature.Inputs, runtime.TensorSpec{Name: dt.V2Name(), DType: dt, Shape: []int64{-1, 2}})
+		m.Signature.Inputs = append(m.Signature.Inputs, tensor.TensorSpec{Name: dt.V2Name(), DType: dt, Shape: []int64{-1, 2}})
 	}
-	m.Signature.Inputs = append(m.Signature.Inputs, runtime.TensorSpec{Name: "scalar", DType: runtime.Float32, Shape: []int64{}})
-	m.Signature.Outputs = []runtime.TensorSpec{{Name: "y", DType: runtime.Float32, Shape: []int64{-1}}, {Name: "map", DType: runtime.MapSequence, Shape: []int64{-1}}}
+	m.Signature.Inputs = append(m.Signature.Inputs, tensor.TensorSpec{Name: "scalar", DType: tensor.Float32, Shape: []int64{}})
+	m.Signature.Outputs = []tensor.TensorSpec{{Name: "y", DType: tensor.Float32, Shape: []int64{-1}}, {Name: "map", DType: tensor.MapSequence, Shape: []int64{-1}}}
 	return m
 }
 
-var fuzzTypes = []runtime.DType{runtime.Bool, runtime.Uint8, runtime.Uint16, runtime.Uint32, runtime.Uint64,
-	runtime.Int8, runtime.Int16, runtime.Int32, runtime.Int64, runtime.Float16, runtime.BFloat16,
-	runtime.Float32, runtime.Float64, runtime.String}
+var fuzzTypes = []tensor.DType{tensor.Bool, tensor.Uint8, tensor.Uint16, tensor.Uint32, tensor.Uint64,
+	tensor.Int8, tensor.Int16, tensor.Int32, tensor.Int64, tensor.Float16, tensor.BFloat16,
+	tensor.Float32, tensor.Float64, tensor.String}
 
 // checkAccepted fails when an accepted tensor is not what ORT needs.
-func checkAccepted(t *testing.T, spec runtime.TensorSpec, ts runtime.Tensor) {
+func checkAccepted(t *testing.T, spec tensor.TensorSpec, ts tensor.Tensor) {
 	if err := ts.Check(); err != nil {
 		t.Fatalf("accepted %s: %v", spec.Name, err)
 	}
@@ -62,7 +63,7 @@ func FuzzDecodeV2(f *testing.F) {
 	f.Add([]byte("\x01\x00\x00\x00a"), "0")
 	f.Add([]byte(`{"inputs":[{"name":"BYTES","shape":[1,2],"datatype":"BYTES","parameters":{"binary_data_size":9}}]}`+"\x01\x00\x00\x00a\x00\x00\x00\x00"), "97")
 	m := fuzzModel()
-	raw := &runtime.Model{Name: "raw", Config: &runtime.Config{}, Signature: runtime.Signature{Inputs: m.Signature.Inputs[:1], Outputs: m.Signature.Outputs}}
+	raw := &runtime.Model{Name: "raw", Config: &runtime.Config{}, Signature: tensor.Signature{Inputs: m.Signature.Inputs[:1], Outputs: m.Signature.Outputs}}
 	f.Fuzz(func(t *testing.T, body []byte, header string) {
 		n, err := strconv.Atoi(strings.TrimSpace(header))
 		n, err = headerLength(header, n, err, len(body))
@@ -87,7 +88,7 @@ func FuzzDecodeV2(f *testing.F) {
 			checkAccepted(t, model.Signature.Inputs[i], ts)
 		}
 		for _, o := range req.outputs {
-			if o.index < 0 || o.index >= len(model.Signature.Outputs) || model.Signature.Outputs[o.index].DType == runtime.MapSequence {
+			if o.index < 0 || o.index >= len(model.Signature.Outputs) || model.Signature.Outputs[o.index].DType == tensor.MapSequence {
 				t.Fatalf("accepted output %+v", o)
 			}
 		}
@@ -107,7 +108,7 @@ func FuzzDecodeBinary(f *testing.F) {
 		if err != nil {
 			return
 		}
-		checkAccepted(t, runtime.TensorSpec{Name: dt.V2Name(), DType: dt, Shape: shape}, ts)
+		checkAccepted(t, tensor.TensorSpec{Name: dt.V2Name(), DType: dt, Shape: shape}, ts)
 		// What was accepted goes back out as the same bytes.
 		back, err := appendBinary(nil, ts)
 		if err != nil || !sameBinary(dt, back, raw) {
@@ -118,12 +119,12 @@ func FuzzDecodeBinary(f *testing.F) {
 
 // sameBinary compares raw tensor bytes; FP16 and BF16 go through float32,
 // so a NaN may come back with another payload, but as a NaN.
-func sameBinary(dt runtime.DType, got, want []byte) bool {
+func sameBinary(dt tensor.DType, got, want []byte) bool {
 	var exp, frac uint16
 	switch dt {
-	case runtime.Float16:
+	case tensor.Float16:
 		exp, frac = 0x7c00, 0x03ff
-	case runtime.BFloat16:
+	case tensor.BFloat16:
 		exp, frac = 0x7f80, 0x007f
 	default:
 		return slices.Equal(got, want)

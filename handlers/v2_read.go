@@ -3,7 +3,7 @@ package handlers
 import (
 	"strconv"
 
-	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Small readers of the v2 request decoder, on top of the /v1 tokenizer.
@@ -62,7 +62,7 @@ func (v *v2Decoder) string(path, key string) (string, *Error) {
 
 func (v *v2Decoder) bool(path, key string) (bool, *Error) {
 	v.d.next()
-	b, err := leafBool(&v.d, runtime.Bool)
+	b, err := leafBool(&v.d, tensor.Bool)
 	if err != nil {
 		return false, named(err, at(path, key))
 	}
@@ -73,7 +73,7 @@ func (v *v2Decoder) bool(path, key string) (bool, *Error) {
 func (v *v2Decoder) count(path, key string) (int64, *Error) {
 	d := &v.d
 	d.next()
-	text, mag, neg, err := d.integer(runtime.Int64)
+	text, mag, neg, err := d.integer(tensor.Int64)
 	switch {
 	case err != nil:
 		return 0, named(err, at(path, key))
@@ -105,7 +105,7 @@ func (v *v2Decoder) shape(in *v2Input) ([]int64, *Error) {
 		return nil
 	})
 	if err == nil && n > int64(v.limit) {
-		err = BadRequest("%s: shape %s has more elements than the %d-byte request can carry", v.inputField(in), runtime.FormatShape(shape), v.limit)
+		err = BadRequest("%s: shape %s has more elements than the %d-byte request can carry", v.inputField(in), tensor.FormatShape(shape), v.limit)
 	}
 	if shape == nil {
 		shape = []int64{}

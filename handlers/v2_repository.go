@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Triton's model repository extension: list the repository, load or
@@ -32,7 +33,7 @@ func (s *Server) v2Index(c *gin.Context) {
 		}
 		d.next()
 		var err *Error
-		if readyOnly, err = leafBool(d, runtime.Bool); err != nil {
+		if readyOnly, err = leafBool(d, tensor.Bool); err != nil {
 			return BadRequest("Invalid value for 'ready': expected a boolean")
 		}
 		return nil

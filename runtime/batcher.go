@@ -3,11 +3,12 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"reflect"
 	goruntime "runtime"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // batcher merges concurrent requests for one model version into one run
@@ -41,7 +42,7 @@ type batcher struct {
 // pending is one request in the queue.
 type pending struct {
 	ctx    context.Context
-	inputs []Tensor
+	inputs []tensor.Tensor
 	rows   int
 	queued time.Time
 	taken  bool // under batcher.mu: in a batch, or dropped; no longer in the queue
@@ -49,7 +50,7 @@ type pending struct {
 }
 
 type batchResult struct {
-	outs []Tensor
+	outs []tensor.Tensor
 	err  error
 }
 
@@ -76,12 +77,12 @@ const retryAfter = time.Second
 func (m *Model) checkBatchable() error {
 	for _, in := range m.Signature.Inputs {
 		if len(in.Shape) == 0 || in.Shape[0] != -1 {
-			return fmt.Errorf("input %q has shape %s: every input needs a dynamic dim 0 to merge requests along", in.Name, FormatShape(in.Shape))
+			return fmt.Errorf("input %q has shape %s: every input needs a dynamic dim 0 to merge requests along", in.Name, tensor.FormatShape(in.Shape))
 		}
 	}
 	for i, out := range m.Signature.Outputs {
 		if m.outputs[i].mode != planBatch {
-			return fmt.Errorf("output %q (%v %s) cannot be split back per request: it needs the batch as dim 0 and fixed other dims", out.Name, out.DType, FormatShape(out.Shape))
+			return fmt.Errorf("output %q (%v %s) cannot be split back per request: it needs the batch as dim 0 and fixed other dims", out.Name, out.DType, tensor.FormatShape(out.Shape))
 		}
 	}
 	return nil
@@ -115,7 +116,7 @@ func (b *batcher) close() {
 }
 
 // infer queues inputs and waits for their rows of the merged run.
-func (b *batcher) infer(ctx context.Context, inputs []Tensor) ([]Tensor, error) {
+func (b *batcher) infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Tensor, error) {
 	p := &pending{ctx: ctx, inputs: inputs, rows: b.m.Batch(inputs), queued: time.Now(), result: make(chan batchResult, 1)}
 	b.mu.Lock()
 	if b.limit > 0 && len(b.queue) >= b.limit {
@@ -327,43 +328,31 @@ func (b *batcher) execute(batch []*pending) {
 }
 
 // merge concatenates the batch's inputs along dim 0, into recycled buffers.
-func (b *batcher) merge(batch []*pending) ([]Tensor, int) {
+func (b *batcher) merge(batch []*pending) ([]tensor.Tensor, int) {
 	rows := 0
 	for _, p := range batch {
 		rows += p.rows
 	}
-	merged, _ := b.scratch.Get().([]Tensor)
+	merged, _ := b.scratch.Get().([]tensor.Tensor)
 	if merged == nil {
-		merged = make([]Tensor, len(b.m.Signature.Inputs))
+		merged = make([]tensor.Tensor, len(b.m.Signature.Inputs))
 	}
-	for i, spec := range b.m.Signature.Inputs {
-		first := batch[0].inputs[i]
-		shape := append(merged[i].Shape[:0], int64(rows))
-		shape = append(shape, first.Shape[1:]...)
-		n := NumElements(shape)
-		buf := reflect.ValueOf(merged[i].Data)
-		if !buf.IsValid() || buf.Type() != reflect.TypeOf(first.Data) || buf.Cap() < n {
-			buf = reflect.ValueOf(NewBuffer(spec.DType, n))
+	parts := make([]tensor.Tensor, len(batch))
+	for i := range merged {
+		for j, p := range batch {
+			parts[j] = p.inputs[i]
 		}
-		buf = buf.Slice(0, n)
-		off := 0
-		for _, p := range batch {
-			off += reflect.Copy(buf.Slice(off, n), reflect.ValueOf(p.inputs[i].Data))
-		}
-		merged[i] = Tensor{DType: first.DType, Shape: shape, Data: buf.Interface()}
+		merged[i] = tensor.Concat(merged[i], parts)
 	}
 	return merged, rows
 }
 
 // splitRows returns rows [off, off+n) of every output, sharing the
 // outputs' memory: each request reads only its own rows.
-func splitRows(outs []Tensor, off, n int) []Tensor {
-	mine := make([]Tensor, len(outs))
+func splitRows(outs []tensor.Tensor, off, n int) []tensor.Tensor {
+	mine := make([]tensor.Tensor, len(outs))
 	for i, t := range outs {
-		stride := NumElements(t.Shape[1:])
-		shape := append([]int64{int64(n)}, t.Shape[1:]...)
-		data := reflect.ValueOf(t.Data).Slice(off*stride, (off+n)*stride).Interface()
-		mine[i] = Tensor{DType: t.DType, Shape: shape, Data: data}
+		mine[i] = t.Rows(off, n)
 	}
 	return mine
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // The batcher tests check results against the outputs stored beside the
@@ -64,7 +66,7 @@ func splitLeaves(raw json.RawMessage) [][]float64 {
 }
 
 // request builds a float32 input tensor from the given rows.
-func request(rows []knownRow, pick []int) Tensor {
+func request(rows []knownRow, pick []int) tensor.Tensor {
 	width := len(rows[0].in)
 	data := make([]float32, 0, len(pick)*width)
 	for _, i := range pick {
@@ -72,11 +74,11 @@ func request(rows []knownRow, pick []int) Tensor {
 			data = append(data, float32(f))
 		}
 	}
-	return Tensor{Float32, []int64{int64(len(pick)), int64(width)}, data}
+	return tensor.Tensor{DType: tensor.Float32, Shape: []int64{int64(len(pick)), int64(width)}, Data: data}
 }
 
 // checkRows compares every output of a response with the known rows picked.
-func checkRows(m *Model, rows []knownRow, pick []int, outs []Tensor, atol float64) error {
+func checkRows(m *Model, rows []knownRow, pick []int, outs []tensor.Tensor, atol float64) error {
 	for o, spec := range m.Signature.Outputs {
 		got := asFloats(outs[o].Data)
 		if outs[o].Shape[0] != int64(len(pick)) {
@@ -86,7 +88,7 @@ func checkRows(m *Model, rows []knownRow, pick []int, outs []Tensor, atol float6
 		for r, i := range pick {
 			want := rows[i].outs[spec.Name]
 			for k, w := range want {
-				if spec.DType == Float32 {
+				if spec.DType == tensor.Float32 {
 					w = float64(float32(w))
 				}
 				if g := got[r*stride+k]; math.Abs(g-w) > atol*math.Max(1, math.Abs(w)) {
@@ -167,7 +169,7 @@ func TestBatcherOwnRows(t *testing.T) {
 			errs := make(chan error, clients)
 			for i, pick := range picks {
 				go func() {
-					outs, err := m.Infer(t.Context(), []Tensor{request(rows, pick)})
+					outs, err := m.Infer(t.Context(), []tensor.Tensor{request(rows, pick)})
 					if err == nil {
 						err = checkRows(m, rows, pick, outs, atol)
 					}
@@ -204,7 +206,7 @@ func TestBatcherConcurrent(t *testing.T) {
 				if r%4 == 0 {
 					pick = append(pick, (c+r+1)%len(rows), (c+r+5)%len(rows))
 				}
-				outs, err := m.Infer(t.Context(), []Tensor{request(rows, pick)})
+				outs, err := m.Infer(t.Context(), []tensor.Tensor{request(rows, pick)})
 				if err == nil {
 					err = checkRows(m, rows, pick, outs, atol)
 				}
@@ -234,7 +236,7 @@ func TestBatcherLimits(t *testing.T) {
 	errs := make(chan error, len(picks))
 	for i, pick := range picks {
 		go func() {
-			outs, err := m.Infer(t.Context(), []Tensor{request(rows, pick)})
+			outs, err := m.Infer(t.Context(), []tensor.Tensor{request(rows, pick)})
 			if err == nil {
 				err = checkRows(m, rows, pick, outs, atol)
 			}
@@ -245,12 +247,12 @@ func TestBatcherLimits(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancelled := make(chan error, 1)
 	go func() {
-		_, err := m.Infer(ctx, []Tensor{request(rows, []int{9})})
+		_, err := m.Infer(ctx, []tensor.Tensor{request(rows, []int{9})})
 		cancelled <- err
 	}()
 	waitQueued(t, m.batcher, 6)
 
-	_, err := m.Infer(t.Context(), []Tensor{request(rows, []int{10})})
+	_, err := m.Infer(t.Context(), []tensor.Tensor{request(rows, []int{10})})
 	var ol *OverloadedError
 	if !errors.As(err, &ol) || ol.RetryAfter <= 0 {
 		t.Fatalf("7th request with max_queue_size 6: %v, want *OverloadedError with RetryAfter", err)
@@ -286,13 +288,13 @@ func TestQueueLimitUnbatched(t *testing.T) {
 	m.limiter.Acquire(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		_, err := m.Infer(t.Context(), []Tensor{request(rows, []int{0})})
+		_, err := m.Infer(t.Context(), []tensor.Tensor{request(rows, []int{0})})
 		done <- err
 	}()
 	for m.waiting.Load() != 1 {
 		time.Sleep(time.Millisecond)
 	}
-	_, err = m.Infer(t.Context(), []Tensor{request(rows, []int{1})})
+	_, err = m.Infer(t.Context(), []tensor.Tensor{request(rows, []int{1})})
 	var ol *OverloadedError
 	if !errors.As(err, &ol) {
 		t.Fatalf("second waiting request with max_queue_size 1: %v, want *OverloadedError", err)

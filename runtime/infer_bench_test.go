@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Run-path benchmarks on the models scripts/bench.sh prepares
@@ -28,13 +30,13 @@ func benchModelPath(b *testing.B, name string) string {
 }
 
 // randomInput is a [rows, width] float32 input of uniform values.
-func randomInput(rows, width int) Tensor {
+func randomInput(rows, width int) tensor.Tensor {
 	data := make([]float32, rows*width)
 	rng := rand.New(rand.NewPCG(uint64(rows), uint64(width)))
 	for i := range data {
 		data[i] = rng.Float32()
 	}
-	return Tensor{Float32, []int64{int64(rows), int64(width)}, data}
+	return tensor.Tensor{DType: tensor.Float32, Shape: []int64{int64(rows), int64(width)}, Data: data}
 }
 
 var benchShapes = []struct {
@@ -89,7 +91,7 @@ func BenchmarkInfer(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			in := []Tensor{randomInput(s.batch, s.width)}
+			in := []tensor.Tensor{randomInput(s.batch, s.width)}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := m.Infer(b.Context(), in); err != nil {
@@ -121,7 +123,7 @@ func BenchmarkBatcher(b *testing.B) {
 			b.SetParallelism(32)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				in := []Tensor{randomInput(1, 784)}
+				in := []tensor.Tensor{randomInput(1, 784)}
 				for pb.Next() {
 					if _, err := m.Infer(b.Context(), in); err != nil {
 						b.Error(err)

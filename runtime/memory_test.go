@@ -4,6 +4,8 @@ import (
 	"context"
 	"reflect"
 	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // TestReleaseFreeMemory pins that trimming the C heap between loading and
@@ -14,8 +16,8 @@ func TestReleaseFreeMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	in := []Tensor{{DType: Float32, Shape: []int64{2, 4}, Data: []float32{5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3}}}
-	infer := func() []Tensor {
+	in := []tensor.Tensor{{DType: tensor.Float32, Shape: []int64{2, 4}, Data: []float32{5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3}}}
+	infer := func() []tensor.Tensor {
 		t.Helper()
 		outs, err := m.Infer(context.Background(), in)
 		if err != nil {

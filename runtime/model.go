@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Model is one loaded version of a model: its signature, its config and the
@@ -21,7 +23,7 @@ type Model struct {
 	Version   string
 	Path      string
 	Config    *Config
-	Signature Signature
+	Signature tensor.Signature
 	Metadata  Metadata
 
 	session *ort.DynamicAdvancedSession
@@ -91,7 +93,7 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 }
 
 // Inspect reads an ONNX file's signature and metadata without serving it.
-func Inspect(path string) (*Signature, *Metadata, error) {
+func Inspect(path string) (*tensor.Signature, *Metadata, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
@@ -99,18 +101,18 @@ func Inspect(path string) (*Signature, *Metadata, error) {
 	return inspect(data)
 }
 
-func inspect(data []byte) (*Signature, *Metadata, error) {
+func inspect(data []byte) (*tensor.Signature, *Metadata, error) {
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read inputs and outputs: %w", err)
 	}
-	sig := &Signature{}
+	sig := &tensor.Signature{}
 	for _, in := range ins {
 		spec, err := specOf(in)
 		if err != nil {
 			return nil, nil, fmt.Errorf("input %q: %w", in.Name, err)
 		}
-		if spec.DType == MapSequence {
+		if spec.DType == tensor.MapSequence {
 			return nil, nil, fmt.Errorf("input %q: sequence and map inputs are not supported", in.Name)
 		}
 		sig.Inputs = append(sig.Inputs, spec)
@@ -129,21 +131,21 @@ func inspect(data []byte) (*Signature, *Metadata, error) {
 	return sig, md, nil
 }
 
-func specOf(info ort.InputOutputInfo) (TensorSpec, error) {
+func specOf(info ort.InputOutputInfo) (tensor.TensorSpec, error) {
 	switch info.OrtValueType {
 	case ort.ONNXTypeTensor:
 		d := dtypeFromORT(info.DataType)
-		if d == Invalid {
-			return TensorSpec{}, fmt.Errorf("element type %v is not supported", info.DataType)
+		if d == tensor.Invalid {
+			return tensor.TensorSpec{}, fmt.Errorf("element type %v is not supported", info.DataType)
 		}
-		return TensorSpec{Name: info.Name, DType: d, Shape: slices.Clone([]int64(info.Dimensions))}, nil
+		return tensor.TensorSpec{Name: info.Name, DType: d, Shape: slices.Clone([]int64(info.Dimensions))}, nil
 	case ort.ONNXTypeSequence:
 		// The wrapper does not say what the sequence holds; sequences of
 		// maps (ZipMap) are what classifiers produce, and fromValue
 		// rejects anything else at run time.
-		return TensorSpec{Name: info.Name, DType: MapSequence, Shape: []int64{-1}}, nil
+		return tensor.TensorSpec{Name: info.Name, DType: tensor.MapSequence, Shape: []int64{-1}}, nil
 	}
-	return TensorSpec{}, fmt.Errorf("%v values are not supported", info.OrtValueType)
+	return tensor.TensorSpec{}, fmt.Errorf("%v values are not supported", info.OrtValueType)
 }
 
 func readMetadata(data []byte) (*Metadata, error) {
@@ -187,7 +189,7 @@ func (m *Model) checkConfig() error {
 		}
 		in := m.Signature.Inputs[0]
 		if len(in.Shape) != 2 || (in.Shape[1] != -1 && in.Shape[1] != int64(len(f))) {
-			return fmt.Errorf("%d features need input %q of shape [-1, %d], it has %s", len(f), in.Name, len(f), FormatShape(in.Shape))
+			return fmt.Errorf("%d features need input %q of shape [-1, %d], it has %s", len(f), in.Name, len(f), tensor.FormatShape(in.Shape))
 		}
 		if !in.DType.IsFloat() && !in.DType.IsInteger() {
 			return fmt.Errorf("features need a numeric input, %q is %v", in.Name, in.DType)
@@ -207,13 +209,13 @@ func (m *Model) checkConfig() error {
 	return nil
 }
 
-func describe(specs []TensorSpec) string {
+func describe(specs []tensor.TensorSpec) string {
 	s := ""
 	for i, sp := range specs {
 		if i > 0 {
 			s += ", "
 		}
-		s += fmt.Sprintf("%s %v %s", sp.Name, sp.DType, FormatShape(sp.Shape))
+		s += fmt.Sprintf("%s %v %s", sp.Name, sp.DType, tensor.FormatShape(sp.Shape))
 	}
 	return s
 }
@@ -237,7 +239,7 @@ func (m *Model) newSession(data []byte) error {
 			return fmt.Errorf("session options: %w", err)
 		}
 	}
-	names := func(specs []TensorSpec) []string {
+	names := func(specs []tensor.TensorSpec) []string {
 		out := make([]string, len(specs))
 		for i, s := range specs {
 			out[i] = s.Name
@@ -276,11 +278,21 @@ func (m *Model) ScoresOutput() int { return m.scores }
 
 // Batch returns the batch size of a request, 0 when the model has no
 // batched input.
-func (m *Model) Batch(inputs []Tensor) int {
+func (m *Model) Batch(inputs []tensor.Tensor) int {
 	if m.batchInput < 0 || m.batchInput >= len(inputs) || len(inputs[m.batchInput].Shape) == 0 {
 		return 0
 	}
 	return int(inputs[m.batchInput].Shape[0])
+}
+
+// Metadata is the model-level metadata stored in the ONNX file.
+type Metadata struct {
+	Producer    string
+	GraphName   string
+	Domain      string
+	Description string
+	Version     int64
+	Custom      map[string]string
 }
 
 // RunError is ORT failing on inputs that passed validation: a server error.
@@ -294,14 +306,9 @@ func (e *RunError) Unwrap() error { return e.Err }
 
 // checkInputs refuses inputs that would hand ORT memory of the wrong size
 // or type; the decoders never produce them, so this is a server error.
-func (m *Model) checkInputs(inputs []Tensor) error {
+func (m *Model) checkInputs(inputs []tensor.Tensor) error {
 	if len(inputs) != len(m.Signature.Inputs) {
 		return &RunError{m.Name, fmt.Errorf("got %d inputs, want %d", len(inputs), len(m.Signature.Inputs))}
-	}
-	for i := range inputs {
-		if err := inputs[i].Check(); err != nil {
-			return &RunError{m.Name, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)}
-		}
 	}
 	if at, first := m.Signature.BatchMismatch(inputs); at >= 0 {
 		return &RunError{m.Name, fmt.Errorf("input %s's batch differs from input %s's", m.Signature.Inputs[at].Name, m.Signature.Inputs[first].Name)}
@@ -318,13 +325,13 @@ func runError(m *Model, err error) error {
 	return &RunError{m.Name, err}
 }
 
-// Infer runs the model on inputs given in Signature.Inputs order and returns
-// every output in Signature.Outputs order. Inputs must already be validated
+// Infer runs the model on inputs given in tensor.Signature.Inputs order and returns
+// every output in tensor.Signature.Outputs order. Inputs must already be validated
 // against the signature; ORT reads them until Infer returns, so they must
 // not be reused before. It waits for a run slot (or, with dynamic batching,
 // for a batch), gives up when ctx ends, and returns *OverloadedError at
 // once when max_queue_size requests are already waiting.
-func (m *Model) Infer(ctx context.Context, inputs []Tensor) ([]Tensor, error) {
+func (m *Model) Infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Tensor, error) {
 	if err := m.checkInputs(inputs); err != nil {
 		return nil, err
 	}
@@ -370,7 +377,7 @@ func (m *Model) recycle(ro *ort.RunOptions) {
 	}
 }
 
-func (m *Model) run(ctx context.Context, inputs []Tensor, plans []outputPlan, batch int) ([]Tensor, error) {
+func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputPlan, batch int) ([]tensor.Tensor, error) {
 	ins := make([]ort.Value, len(inputs))
 	outs := make([]ort.Value, len(m.Signature.Outputs))
 	defer destroyAll(ins)
@@ -425,7 +432,7 @@ func (m *Model) run(ctx context.Context, inputs []Tensor, plans []outputPlan, ba
 		}
 		return nil, err
 	}
-	result := make([]Tensor, len(outs))
+	result := make([]tensor.Tensor, len(outs))
 	for i, v := range outs {
 		spec := m.Signature.Outputs[i]
 		if isNil(v) {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 func TestMain(m *testing.M) {
@@ -82,11 +86,11 @@ func flatten(raw json.RawMessage) ([]int64, []any) {
 	return shape, leaves
 }
 
-// testTensor builds a Tensor of dtype d from expected.json's nested arrays.
-func testTensor(t *testing.T, d DType, raw json.RawMessage) Tensor {
+// testTensor builds a tensor.Tensor of dtype d from expected.json's nested arrays.
+func testTensor(t *testing.T, d tensor.DType, raw json.RawMessage) tensor.Tensor {
 	t.Helper()
 	shape, leaves := flatten(raw)
-	buf := NewBuffer(d, len(leaves))
+	buf := tensor.NewBuffer(d, len(leaves))
 	for i, x := range leaves {
 		switch b := buf.(type) {
 		case []float32:
@@ -102,7 +106,7 @@ func testTensor(t *testing.T, d DType, raw json.RawMessage) Tensor {
 			setInt(t, buf, i, string(x.(json.Number)))
 		}
 	}
-	return Tensor{d, shape, buf}
+	return tensor.Tensor{DType: d, Shape: shape, Data: buf}
 }
 
 func setInt(t *testing.T, buf any, i int, s string) {
@@ -178,9 +182,9 @@ func toF64[T int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | f
 	return out
 }
 
-func compareOutput(t *testing.T, name string, got Tensor, raw json.RawMessage, atol float64) {
+func compareOutput(t *testing.T, name string, got tensor.Tensor, raw json.RawMessage, atol float64) {
 	t.Helper()
-	if got.DType == MapSequence {
+	if got.DType == tensor.MapSequence {
 		var want []map[string]float64
 		json.Unmarshal(raw, &want)
 		rows := got.Data.([]map[string]float64)
@@ -220,7 +224,7 @@ func compareOutput(t *testing.T, name string, got Tensor, raw json.RawMessage, a
 		case json.Number:
 			w, _ = x.Float64()
 		}
-		if got.DType == Float32 { // the export wrote float32 values as decimals
+		if got.DType == tensor.Float32 { // the export wrote float32 values as decimals
 			w = float64(float32(w))
 		}
 		if math.Abs(g[i]-w) > atol*math.Max(1, math.Abs(w)) {
@@ -253,7 +257,7 @@ func TestInferMatchesExport(t *testing.T) {
 			defer m.Close()
 			exp := readExpected(t, c.expected)
 			for ci, cs := range exp.Cases {
-				ins := make([]Tensor, len(m.Signature.Inputs))
+				ins := make([]tensor.Tensor, len(m.Signature.Inputs))
 				for i, spec := range m.Signature.Inputs {
 					ins[i] = testTensor(t, spec.DType, cs.Inputs[spec.Name])
 				}
@@ -293,6 +297,27 @@ func TestOutputPlans(t *testing.T) {
 			if want, ok := c.want[spec.Name]; ok && m.outputs[i].mode != want {
 				t.Errorf("%s %s: plan %v, want %v", c.model, spec.Name, m.outputs[i].mode, want)
 			}
+		}
+		m.Close()
+	}
+}
+
+// TestInferRefusesDisagreeingBatches pins that the runtime itself refuses
+// inputs whose batch sizes differ: the batcher merges and splits requests
+// by one input's batch, and would otherwise hand a client another's rows.
+func TestInferRefusesDisagreeingBatches(t *testing.T) {
+	for _, batching := range []*DynamicBatching{nil, {MaxBatchSize: 8}} {
+		m, err := LoadModel("tabular", "1", "../models/tabular/model.onnx", &Config{DynamicBatching: batching}, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = m.Infer(t.Context(), []tensor.Tensor{
+			{DType: tensor.Float32, Shape: []int64{1, 3}, Data: []float32{1, 2, 3}},
+			{DType: tensor.Int64, Shape: []int64{2}, Data: []int64{0, 1}},
+		})
+		var re *RunError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "category") {
+			t.Errorf("batching %v: %v", batching != nil, err)
 		}
 		m.Close()
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // An outputPlan says how to preallocate one output for a run. Preallocating
@@ -38,8 +40,8 @@ func (p outputPlan) shape(batch int) ([]int64, bool) {
 }
 
 // mustPreallocate is true for outputs ORT cannot allocate through the wrapper.
-func mustPreallocate(s TensorSpec) bool {
-	return len(s.Shape) == 0 || s.DType == Float16 || s.DType == BFloat16
+func mustPreallocate(s tensor.TensorSpec) bool {
+	return len(s.Shape) == 0 || s.DType == tensor.Float16 || s.DType == tensor.BFloat16
 }
 
 // planOutputs proposes a plan from the declared shapes, then proves it with
@@ -50,7 +52,7 @@ func (m *Model) planOutputs(log *slog.Logger) {
 	proposed := make([]outputPlan, len(m.Signature.Outputs))
 	for i, s := range m.Signature.Outputs {
 		switch {
-		case s.DType == MapSequence || s.DType == String:
+		case s.DType == tensor.MapSequence || s.DType == tensor.String:
 		case !slices.Contains(s.Shape, -1):
 			proposed[i] = outputPlan{planFixed, s.Shape}
 		case m.batchInput >= 0 && s.Shape[0] == -1 && !slices.Contains(s.Shape[1:], -1):
@@ -84,8 +86,8 @@ func (m *Model) planOutputs(log *slog.Logger) {
 
 // zeroInputs builds inputs of zeros (empty strings) with dynamic dims set to
 // batch for dim 0 of the batch input and to 1 elsewhere.
-func zeroInputs(specs []TensorSpec, batch int) []Tensor {
-	ts := make([]Tensor, len(specs))
+func zeroInputs(specs []tensor.TensorSpec, batch int) []tensor.Tensor {
+	ts := make([]tensor.Tensor, len(specs))
 	for i, s := range specs {
 		shape := slices.Clone(s.Shape)
 		for d := range shape {
@@ -96,7 +98,7 @@ func zeroInputs(specs []TensorSpec, batch int) []Tensor {
 				}
 			}
 		}
-		ts[i] = Tensor{s.DType, shape, NewBuffer(s.DType, NumElements(shape))}
+		ts[i] = tensor.Tensor{DType: s.DType, Shape: shape, Data: tensor.NewBuffer(s.DType, tensor.NumElements(shape))}
 	}
 	return ts
 }

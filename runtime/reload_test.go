@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // These tests pin the repository's lifecycle rules on real ORT sessions:
@@ -62,7 +64,7 @@ func openTestRepo(t *testing.T, dir string) *Repository {
 
 func irisRow(t *testing.T, m *Model) {
 	t.Helper()
-	outs, err := m.Infer(context.Background(), []Tensor{{Float32, []int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2}}})
+	outs, err := m.Infer(context.Background(), []tensor.Tensor{{DType: tensor.Float32, Shape: []int64{1, 4}, Data: []float32{5.1, 3.5, 1.4, 0.2}}})
 	if err != nil {
 		t.Fatalf("infer on %s: %v", m.Config.Description, err)
 	}

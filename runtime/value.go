@@ -6,46 +6,102 @@ import (
 	"strconv"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // This file is the ORT boundary: Tensor ↔ ort.Value. Values made here live
 // for one run and are destroyed by the caller, on error paths too.
 
+// ortType is what ONNX Runtime calls a dtype and, for the types
+// onnxruntime_go has a Go element type for, how to move its data across.
+type ortType struct {
+	elem ort.TensorElementDataType
+	ops  ortOps // nil for half floats, strings and map sequences
+}
+
+var ortTypes = [...]ortType{
+	tensor.Invalid:     {ort.TensorElementDataTypeUndefined, nil},
+	tensor.Float32:     {ort.TensorElementDataTypeFloat, ortNumber[float32]{}},
+	tensor.Float64:     {ort.TensorElementDataTypeDouble, ortNumber[float64]{}},
+	tensor.Float16:     {ort.TensorElementDataTypeFloat16, nil},
+	tensor.BFloat16:    {ort.TensorElementDataTypeBFloat16, nil},
+	tensor.Int8:        {ort.TensorElementDataTypeInt8, ortNumber[int8]{}},
+	tensor.Int16:       {ort.TensorElementDataTypeInt16, ortNumber[int16]{}},
+	tensor.Int32:       {ort.TensorElementDataTypeInt32, ortNumber[int32]{}},
+	tensor.Int64:       {ort.TensorElementDataTypeInt64, ortNumber[int64]{}},
+	tensor.Uint8:       {ort.TensorElementDataTypeUint8, ortNumber[uint8]{}},
+	tensor.Uint16:      {ort.TensorElementDataTypeUint16, ortNumber[uint16]{}},
+	tensor.Uint32:      {ort.TensorElementDataTypeUint32, ortNumber[uint32]{}},
+	tensor.Uint64:      {ort.TensorElementDataTypeUint64, ortNumber[uint64]{}},
+	tensor.Bool:        {ort.TensorElementDataTypeBool, ortNumber[bool]{}},
+	tensor.String:      {ort.TensorElementDataTypeString, nil},
+	tensor.MapSequence: {ort.TensorElementDataTypeUndefined, nil},
+}
+
+func dtypeFromORT(t ort.TensorElementDataType) tensor.DType {
+	for i, info := range ortTypes {
+		if i != int(tensor.Invalid) && info.elem == t {
+			return tensor.DType(i)
+		}
+	}
+	return tensor.Invalid
+}
+
+// ortOps moves one element type's data in and out of ORT values.
+type ortOps interface {
+	wrap(shape []int64, data any) (ort.Value, error)
+	preallocate(shape []int64) (ort.Value, error)
+	// read returns v's data and shape (nil for a scalar), false when v
+	// does not hold this element type.
+	read(v ort.Value) (data any, shape []int64, ok bool)
+}
+
+type ortNumber[T ort.TensorData] struct{}
+
+// wrap needs NewScalar for rank 0: NewTensor rejects an empty shape.
+func (ortNumber[T]) wrap(shape []int64, data any) (ort.Value, error) {
+	d := data.([]T)
+	if len(shape) == 0 {
+		return ort.NewScalar(d[0])
+	}
+	return ort.NewTensor(ort.Shape(shape), d)
+}
+
+func (ortNumber[T]) preallocate(shape []int64) (ort.Value, error) {
+	if len(shape) == 0 {
+		return ort.NewEmptyScalar[T]()
+	}
+	return ort.NewTensor(ort.Shape(shape), make([]T, tensor.NumElements(shape)))
+}
+
+func (ortNumber[T]) read(v ort.Value) (any, []int64, bool) {
+	switch x := v.(type) {
+	case *ort.Tensor[T]:
+		return x.GetData(), []int64(x.GetShape()), true
+	case *ort.Scalar[T]:
+		return []T{x.GetData()}, nil, true
+	}
+	return nil, nil, false
+}
+
 // toValue wraps t for ORT. Numeric data is not copied: ORT reads the Go
 // slice, which must stay untouched until the run ends.
-func toValue(t Tensor) (ort.Value, error) {
-	switch data := t.Data.(type) {
-	case []float32:
-		if t.DType == Float16 || t.DType == BFloat16 {
-			return ort.NewCustomDataTensor(ort.Shape(t.Shape), encodeHalf(t.DType, data), dtypes[t.DType].ort)
-		}
-		return wrap(t.Shape, data)
-	case []float64:
-		return wrap(t.Shape, data)
-	case []int8:
-		return wrap(t.Shape, data)
-	case []int16:
-		return wrap(t.Shape, data)
-	case []int32:
-		return wrap(t.Shape, data)
-	case []int64:
-		return wrap(t.Shape, data)
-	case []uint8:
-		return wrap(t.Shape, data)
-	case []uint16:
-		return wrap(t.Shape, data)
-	case []uint32:
-		return wrap(t.Shape, data)
-	case []uint64:
-		return wrap(t.Shape, data)
-	case []bool:
-		return wrap(t.Shape, data)
-	case []string:
+func toValue(t tensor.Tensor) (ort.Value, error) {
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
+	switch {
+	case ortTypes[t.DType].ops != nil:
+		return ortTypes[t.DType].ops.wrap(t.Shape, t.Data)
+	case t.DType.IsHalf():
+		return ort.NewCustomDataTensor(ort.Shape(t.Shape), tensor.EncodeHalf(t.DType, t.Data.([]float32)), ortTypes[t.DType].elem)
+	case t.DType == tensor.String:
 		s, err := ort.NewStringTensor(ort.Shape(t.Shape))
 		if err != nil {
 			return nil, err
 		}
-		if err := s.SetContents(data); err != nil {
+		if err := s.SetContents(t.Data.([]string)); err != nil {
 			s.Destroy()
 			return nil, err
 		}
@@ -54,81 +110,19 @@ func toValue(t Tensor) (ort.Value, error) {
 	return nil, fmt.Errorf("no ORT value for %v data %T", t.DType, t.Data)
 }
 
-// wrap needs NewScalar for rank 0: NewTensor rejects an empty shape.
-func wrap[T ort.TensorData](shape []int64, data []T) (ort.Value, error) {
-	if len(shape) == 0 {
-		return ort.NewScalar(data[0])
-	}
-	return ort.NewTensor(ort.Shape(shape), data)
-}
-
 // newOutput preallocates an output of the given dtype and shape. Besides
 // saving ORT's copy, this is the only way to get float16/bfloat16 and rank-0
 // outputs out of onnxruntime_go v1.27.0, whose own allocation fails on them.
-func newOutput(d DType, shape []int64) (ort.Value, error) {
-	n := NumElements(shape)
-	switch d {
-	case Float16, BFloat16:
-		return ort.NewCustomDataTensor(ort.Shape(shape), make([]byte, 2*n), dtypes[d].ort)
-	case String:
+func newOutput(d tensor.DType, shape []int64) (ort.Value, error) {
+	switch {
+	case ortTypes[d].ops != nil:
+		return ortTypes[d].ops.preallocate(shape)
+	case d.IsHalf():
+		return ort.NewCustomDataTensor(ort.Shape(shape), make([]byte, 2*tensor.NumElements(shape)), ortTypes[d].elem)
+	case d == tensor.String:
 		return nil, nil // ORT allocates string outputs itself; that path works
 	}
-	if len(shape) == 0 {
-		return newScalarOutput(d)
-	}
-	switch buf := NewBuffer(d, n).(type) {
-	case []float32:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []float64:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []int8:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []int16:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []int32:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []int64:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []uint8:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []uint16:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []uint32:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []uint64:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	case []bool:
-		return ort.NewTensor(ort.Shape(shape), buf)
-	}
 	return nil, fmt.Errorf("cannot preallocate a %v output", d)
-}
-
-func newScalarOutput(d DType) (ort.Value, error) {
-	switch d {
-	case Float32:
-		return ort.NewEmptyScalar[float32]()
-	case Float64:
-		return ort.NewEmptyScalar[float64]()
-	case Int8:
-		return ort.NewEmptyScalar[int8]()
-	case Int16:
-		return ort.NewEmptyScalar[int16]()
-	case Int32:
-		return ort.NewEmptyScalar[int32]()
-	case Int64:
-		return ort.NewEmptyScalar[int64]()
-	case Uint8:
-		return ort.NewEmptyScalar[uint8]()
-	case Uint16:
-		return ort.NewEmptyScalar[uint16]()
-	case Uint32:
-		return ort.NewEmptyScalar[uint32]()
-	case Uint64:
-		return ort.NewEmptyScalar[uint64]()
-	case Bool:
-		return ort.NewEmptyScalar[bool]()
-	}
-	return nil, fmt.Errorf("cannot preallocate a rank-0 %v output", d)
 }
 
 // isNil also catches the typed-nil interfaces onnxruntime_go leaves in an
@@ -151,89 +145,50 @@ func destroyAll(vs []ort.Value) {
 }
 
 // fromValue copies what t needs out of v into Go memory; v may be destroyed
-// afterwards. d is the output's declared dtype.
-func fromValue(d DType, v ort.Value) (Tensor, error) {
+// afterwards. d is the output's declared dtype, which ORT's value has.
+func fromValue(d tensor.DType, v ort.Value) (tensor.Tensor, error) {
+	if ops := ortTypes[d].ops; ops != nil {
+		if data, shape, ok := ops.read(v); ok {
+			return tensor.Tensor{DType: d, Shape: shape, Data: data}, nil
+		}
+	}
 	shape := []int64(v.GetShape())
 	switch x := v.(type) {
-	case *ort.Tensor[float32]:
-		return Tensor{Float32, shape, x.GetData()}, nil
-	case *ort.Tensor[float64]:
-		return Tensor{Float64, shape, x.GetData()}, nil
-	case *ort.Tensor[int8]:
-		return Tensor{Int8, shape, x.GetData()}, nil
-	case *ort.Tensor[int16]:
-		return Tensor{Int16, shape, x.GetData()}, nil
-	case *ort.Tensor[int32]:
-		return Tensor{Int32, shape, x.GetData()}, nil
-	case *ort.Tensor[int64]:
-		return Tensor{Int64, shape, x.GetData()}, nil
-	case *ort.Tensor[uint8]:
-		return Tensor{Uint8, shape, x.GetData()}, nil
-	case *ort.Tensor[uint16]:
-		return Tensor{Uint16, shape, x.GetData()}, nil
-	case *ort.Tensor[uint32]:
-		return Tensor{Uint32, shape, x.GetData()}, nil
-	case *ort.Tensor[uint64]:
-		return Tensor{Uint64, shape, x.GetData()}, nil
-	case *ort.Tensor[bool]:
-		return Tensor{Bool, shape, x.GetData()}, nil
-	case *ort.Scalar[float32]:
-		return Tensor{Float32, nil, []float32{x.GetData()}}, nil
-	case *ort.Scalar[float64]:
-		return Tensor{Float64, nil, []float64{x.GetData()}}, nil
-	case *ort.Scalar[int8]:
-		return Tensor{Int8, nil, []int8{x.GetData()}}, nil
-	case *ort.Scalar[int16]:
-		return Tensor{Int16, nil, []int16{x.GetData()}}, nil
-	case *ort.Scalar[int32]:
-		return Tensor{Int32, nil, []int32{x.GetData()}}, nil
-	case *ort.Scalar[int64]:
-		return Tensor{Int64, nil, []int64{x.GetData()}}, nil
-	case *ort.Scalar[uint8]:
-		return Tensor{Uint8, nil, []uint8{x.GetData()}}, nil
-	case *ort.Scalar[uint16]:
-		return Tensor{Uint16, nil, []uint16{x.GetData()}}, nil
-	case *ort.Scalar[uint32]:
-		return Tensor{Uint32, nil, []uint32{x.GetData()}}, nil
-	case *ort.Scalar[uint64]:
-		return Tensor{Uint64, nil, []uint64{x.GetData()}}, nil
-	case *ort.Scalar[bool]:
-		return Tensor{Bool, nil, []bool{x.GetData()}}, nil
 	case *ort.StringTensor:
 		s, err := x.GetContents()
-		return Tensor{String, shape, s}, err
+		return tensor.Tensor{DType: tensor.String, Shape: shape, Data: s}, err
 	case *ort.CustomDataTensor:
-		if d != Float16 && d != BFloat16 {
-			return Tensor{}, fmt.Errorf("output of type %v is not supported", d)
+		if !d.IsHalf() {
+			return tensor.Tensor{}, fmt.Errorf("output of type %v is not supported", d)
 		}
-		return Tensor{d, shape, decodeHalf(d, x.GetData())}, nil
+		return tensor.Tensor{DType: d, Shape: shape, Data: tensor.DecodeHalf(d, x.GetData())}, nil
 	case *ort.Sequence:
 		return fromMapSequence(x)
 	}
-	return Tensor{}, fmt.Errorf("output value %T is not supported", v)
+	return tensor.Tensor{}, fmt.Errorf("output value %T of a %v output is not supported", v, d)
 }
 
 // fromMapSequence reads sklearn's ZipMap output: one map per row, keyed by
 // class label (int64 or string), into JSON-friendly string-keyed maps.
-func fromMapSequence(s *ort.Sequence) (Tensor, error) {
+func fromMapSequence(s *ort.Sequence) (tensor.Tensor, error) {
 	items, _ := s.GetValues()
 	rows := make([]map[string]float64, len(items))
 	for i, item := range items {
 		m, ok := item.(*ort.Map)
 		if !ok {
-			return Tensor{}, fmt.Errorf("sequence element %d is %T, want a map", i, item)
+			return tensor.Tensor{}, fmt.Errorf("sequence element %d is %T, want a map", i, item)
 		}
 		k, v, _ := m.GetKeysAndValues()
 		keys, err := mapKeys(k)
 		if err != nil {
-			return Tensor{}, err
+			return tensor.Tensor{}, err
 		}
 		vals, err := mapValues(v)
 		if err != nil {
-			return Tensor{}, err
+			return tensor.Tensor{}, err
 		}
 		if len(keys) != len(vals) {
-			return Tensor{}, fmt.Errorf("map %d has %d keys and %d values", i, len(keys), len(vals))
+			return tensor.Tensor{}, fmt.Errorf("map %d has %d keys and %d values", i, len(keys), len(vals))
 		}
 		row := make(map[string]float64, len(keys))
 		for j, key := range keys {
@@ -241,7 +196,7 @@ func fromMapSequence(s *ort.Sequence) (Tensor, error) {
 		}
 		rows[i] = row
 	}
-	return Tensor{MapSequence, []int64{int64(len(rows))}, rows}, nil
+	return tensor.Tensor{DType: tensor.MapSequence, Shape: []int64{int64(len(rows))}, Data: rows}, nil
 }
 
 func mapKeys(v ort.Value) ([]string, error) {

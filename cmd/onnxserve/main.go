@@ -25,6 +25,7 @@ import (
 
 	"github.com/onnxserve/onnxserve/handlers"
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 func main() {
@@ -227,10 +228,10 @@ func inspect(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "metadata %s: %s\n", k, v)
 	}
 	for _, in := range sig.Inputs {
-		fmt.Fprintf(stdout, "input  %-20s %-8v %s\n", in.Name, in.DType, runtime.FormatShape(in.Shape))
+		fmt.Fprintf(stdout, "input  %-20s %-8v %s\n", in.Name, in.DType, tensor.FormatShape(in.Shape))
 	}
 	for _, out := range sig.Outputs {
-		fmt.Fprintf(stdout, "output %-20s %-8v %s\n", out.Name, out.DType, runtime.FormatShape(out.Shape))
+		fmt.Fprintf(stdout, "output %-20s %-8v %s\n", out.Name, out.DType, tensor.FormatShape(out.Shape))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package runtime
+package tensor
 
 import (
 	"encoding/binary"
@@ -76,8 +76,9 @@ func float32ToBFloat16(f float32) uint16 {
 
 func bfloat16ToFloat32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
-// encodeHalf packs float32 values as little-endian 16-bit floats of type d.
-func encodeHalf(d DType, src []float32) []byte {
+// EncodeHalf packs float16 or bfloat16 values, held as float32, into the
+// little-endian 16-bit form ORT and the raw tensor layout use.
+func EncodeHalf(d DType, src []float32) []byte {
 	conv := float32ToFloat16
 	if d == BFloat16 {
 		conv = float32ToBFloat16
@@ -89,8 +90,8 @@ func encodeHalf(d DType, src []float32) []byte {
 	return out
 }
 
-// decodeHalf unpacks little-endian 16-bit floats of type d.
-func decodeHalf(d DType, src []byte) []float32 {
+// DecodeHalf unpacks little-endian float16 or bfloat16 values to float32.
+func DecodeHalf(d DType, src []byte) []float32 {
 	conv := float16ToFloat32
 	if d == BFloat16 {
 		conv = bfloat16ToFloat32
@@ -101,10 +102,3 @@ func decodeHalf(d DType, src []byte) []float32 {
 	}
 	return out
 }
-
-// EncodeHalf packs float16 or bfloat16 values, held as float32, into the
-// little-endian 16-bit form ORT and the v2 binary tensor protocol use.
-func EncodeHalf(d DType, src []float32) []byte { return encodeHalf(d, src) }
-
-// DecodeHalf unpacks little-endian float16 or bfloat16 values to float32.
-func DecodeHalf(d DType, src []byte) []float32 { return decodeHalf(d, src) }

@@ -1,27 +1,17 @@
-package runtime
+package tensor
 
 // TensorSpec describes one model input or output. A dimension of -1 is
 // dynamic; dimension 0 of a rank ≥ 1 tensor is the batch when it is -1.
 type TensorSpec struct {
-	Name  string  `json:"name"`
-	DType DType   `json:"-"`
-	Shape []int64 `json:"shape"`
+	Name  string
+	DType DType
+	Shape []int64
 }
 
 // Signature is what a model takes and gives, as read from the ONNX file.
 type Signature struct {
 	Inputs  []TensorSpec
 	Outputs []TensorSpec
-}
-
-// Metadata is the model-level metadata stored in the ONNX file.
-type Metadata struct {
-	Producer    string            `json:"producer,omitempty"`
-	GraphName   string            `json:"graph_name,omitempty"`
-	Domain      string            `json:"domain,omitempty"`
-	Description string            `json:"description,omitempty"`
-	Version     int64             `json:"version,omitempty"`
-	Custom      map[string]string `json:"custom,omitempty"`
 }
 
 // BatchMismatch finds inputs that disagree on the batch: it returns the

@@ -1,4 +1,4 @@
-package runtime
+package tensor
 
 import (
 	"math"
