@@ -118,3 +118,21 @@ func FormatShape(shape []int64) string {
 	b.WriteByte(']')
 	return b.String()
 }
+
+// QuoteNames writes names for a message as "a", "b", "c", cut short after
+// ten: a hostile request may name thousands.
+func QuoteNames(names []string) string {
+	const most = 10
+	var b strings.Builder
+	for i, n := range names {
+		if i == most {
+			fmt.Fprintf(&b, ", ... (%d in all)", len(names))
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(n))
+	}
+	return b.String()
+}

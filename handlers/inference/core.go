@@ -1,0 +1,160 @@
+// Package inference is the protocol-neutral core every front end calls:
+// /v1 and /v2 over REST today, gRPC next. A front end only translates its
+// wire format into a Request and a Response back; everything a request
+// must meet, and everything done with the model, is here once:
+//
+//	validate.go  inputs against the model's signature and config
+//	core.go      acquire a model version, apply the deadline, run, select outputs
+//	classify.go  top-k classes instead of a tensor
+//	raw.go       the raw little-endian tensor layout
+//	models.go    readiness, metadata, index, load and unload under the model-control policy
+//	errors.go    what went wrong, as a Kind each front end maps to its statuses
+//
+// It knows no HTTP, no JSON and no protobuf.
+package inference
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// Options configure the core.
+type Options struct {
+	Repository *runtime.Repository
+	// ModelControl is how models may change at run time; only explicit
+	// allows Load and Unload. "" is none.
+	ModelControl runtime.ModelControl
+	// Timeout, when positive, bounds every inference request; a request's
+	// own Timeout may only shorten it.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Core serves inference and model control over one repository.
+type Core struct {
+	repo    *runtime.Repository
+	control runtime.ModelControl
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+// New returns the core over opt.Repository.
+func New(opt Options) *Core {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.ModelControl == "" {
+		opt.ModelControl = runtime.ControlNone
+	}
+	return &Core{repo: opt.Repository, control: opt.ModelControl, timeout: opt.Timeout, log: opt.Logger}
+}
+
+// Acquire holds a model version, the default (highest) one for version "",
+// until release is called. Front ends read a request's body before they
+// acquire, so that a slow upload never keeps a reload waiting.
+func (c *Core) Acquire(name, version string) (m *runtime.Model, release func(), err error) {
+	m, release, err = c.repo.Acquire(name, version)
+	if err != nil {
+		return nil, nil, From(err)
+	}
+	return m, release, nil
+}
+
+// Infer validates req against m (acquired and not yet released), runs it
+// within the deadline, and returns the outputs asked for. ORT reads the
+// inputs in place until Infer returns: their buffers may be reused after.
+func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Response, error) {
+	if err := validate(m, req.Inputs); err != nil {
+		return nil, err
+	}
+	selected, err := selectOutputs(m, req.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := c.deadline(ctx, req.Timeout)
+	defer cancel()
+	outs, err := m.Infer(ctx, req.Inputs)
+	if err != nil {
+		return nil, From(err)
+	}
+	resp := &Response{Model: m, All: outs, Outputs: make([]Output, len(selected))}
+	batch := m.Batch(req.Inputs)
+	for j, o := range selected {
+		t := outs[o.index]
+		if o.classes > 0 {
+			spec := m.Signature.Outputs[o.index]
+			batched := batch > 0 && len(spec.Shape) > 0 && spec.Shape[0] < 0 && len(t.Shape) > 0
+			var labels []string
+			if o.index == m.ScoresOutput() {
+				labels = m.Config.Labels
+			}
+			if t, err = classify(t, o.classes, batched, labels); err != nil {
+				return nil, &Error{Kind: Internal, Message: "output '" + spec.Name + "': " + err.Error(), Err: err}
+			}
+		}
+		resp.Outputs[j] = Output{Name: m.Signature.Outputs[o.index].Name, Tensor: t}
+	}
+	return resp, nil
+}
+
+// deadline bounds ctx by the server's timeout and the request's, the
+// shorter one winning.
+func (c *Core) deadline(ctx context.Context, requested time.Duration) (context.Context, context.CancelFunc) {
+	d := c.timeout
+	if requested > 0 && (d <= 0 || requested < d) {
+		d = requested
+	}
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// selected is one output to return, by its index in Signature.Outputs.
+type selected struct {
+	index   int
+	classes int
+}
+
+// selectOutputs turns the requested outputs into indexes, or lists every
+// output the protocol can carry (every one with a v2 datatype: not a
+// ZipMap's sequence of maps) when none were named.
+func selectOutputs(m *runtime.Model, req []RequestedOutput) ([]selected, error) {
+	sig := &m.Signature
+	var out []selected
+	if len(req) == 0 {
+		for i, spec := range sig.Outputs {
+			if spec.DType.V2Name() != "" {
+				out = append(out, selected{index: i})
+			}
+		}
+		return out, nil
+	}
+	out = make([]selected, 0, len(req))
+	for _, o := range req {
+		i := sig.Output(o.Name)
+		if i < 0 {
+			return nil, Errorf(InvalidArgument, "unexpected inference output '%s' for model '%s'", o.Name, m.Name)
+		}
+		for _, s := range out {
+			if s.index == i {
+				return nil, Errorf(InvalidArgument, "output '%s' is requested twice", o.Name)
+			}
+		}
+		dt := sig.Outputs[i].DType
+		if dt.V2Name() == "" {
+			return nil, Errorf(InvalidArgument, "output '%s' is a sequence of maps (ZipMap), which the Open Inference Protocol cannot carry; request the probability tensor, or use /v1", o.Name)
+		}
+		if o.Classes < 0 {
+			return nil, Errorf(InvalidArgument, "output '%s': classification must be at least 1", o.Name)
+		}
+		if o.Classes > 0 && !dt.IsFloat() && !dt.IsInteger() {
+			return nil, Errorf(InvalidArgument, "class result not available for output '%s' due to unsupported type '%s'", o.Name, dt.V2Name())
+		}
+		out = append(out, selected{index: i, classes: o.Classes})
+	}
+	return out, nil
+}

@@ -1,0 +1,88 @@
+package inference
+
+import (
+	"strings"
+
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// Readiness, metadata and model control, for every front end.
+
+// Ready is true when every model that should be loaded is.
+func (c *Core) Ready() bool { return c.repo.Ready() }
+
+// ModelReady reports whether a model version can serve: nil, or a
+// NotFound error for an unknown or unloaded one, or FailedPrecondition for
+// one that failed to load.
+func (c *Core) ModelReady(name, version string) error {
+	_, release, err := c.repo.Acquire(name, version)
+	if err != nil {
+		e := From(err)
+		if e.Kind == Unavailable {
+			e = &Error{Kind: FailedPrecondition, Message: "model version not ready: " + e.Message, Err: err}
+		}
+		return e
+	}
+	release()
+	return nil
+}
+
+// Models lists every model in name order, loaded or failed to load.
+func (c *Core) Models() []runtime.ModelStatus { return c.repo.Status() }
+
+// Versions lists the served versions of a model, ascending.
+func (c *Core) Versions(name string) []string { return c.repo.Versions(name) }
+
+// Index lists every model on disk or served with its state; readyOnly
+// keeps only the versions ready for inference.
+func (c *Core) Index(readyOnly bool) ([]runtime.IndexEntry, error) {
+	idx, err := c.repo.Index()
+	if err != nil {
+		return nil, From(err)
+	}
+	if !readyOnly {
+		return idx, nil
+	}
+	ready := idx[:0]
+	for _, e := range idx {
+		if e.State == runtime.StateReady {
+			ready = append(ready, e)
+		}
+	}
+	return ready, nil
+}
+
+// Load loads a model, or reloads it when its files changed, when the
+// model-control mode allows it. params are the names of the parameters
+// the request sent: a model's files and config.yaml are always read from
+// the repository, so Triton's "config" and "file:" overrides are refused.
+func (c *Core) Load(name string, params []string) error {
+	if err := c.allowControl(); err != nil {
+		return err
+	}
+	for _, p := range params {
+		if p == "config" || strings.HasPrefix(p, "file:") {
+			return Errorf(InvalidArgument, "load parameter '%s' is not supported: a model's files and config.yaml are read from the repository", p)
+		}
+	}
+	return fail(c.repo.Load(name))
+}
+
+// Unload takes a model out of service, when the model-control mode allows
+// it. Models have no dependents, so "unload_dependents" changes nothing.
+func (c *Core) Unload(name string) error {
+	if err := c.allowControl(); err != nil {
+		return err
+	}
+	return fail(c.repo.Unload(name))
+}
+
+// allowControl is the model-control policy: only explicit control lets a
+// client change the served models; poll follows the directory, none never
+// changes them. The words and kind are Triton's.
+func (c *Core) allowControl() error {
+	if c.control != runtime.ControlExplicit {
+		return Errorf(Unavailable, "explicit model load / unload is not allowed if polling is enabled")
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package inference
+
+import (
+	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
+)
+
+// Every rule an input must meet is here, worded as Triton words it, so that
+// every front end refuses the same requests with the same text.
+
+// Inputs collects a request's inputs as a protocol that names them sends
+// them (v2, gRPC): each is checked against the model as soon as its name,
+// datatype and shape are known, before its data is read, so that no
+// buffer is sized from a shape the model would refuse.
+type Inputs struct {
+	m  *runtime.Model
+	ts []tensor.Tensor
+	// declared marks the inputs declared so far, whose data may not have
+	// come yet.
+	declared []bool
+}
+
+// NewInputs starts collecting the inputs of a request for m.
+func NewInputs(m *runtime.Model) *Inputs {
+	n := len(m.Signature.Inputs)
+	return &Inputs{m: m, ts: make([]tensor.Tensor, n), declared: make([]bool, n)}
+}
+
+// Declare checks an input's name, datatype (the v2 name, e.g. "FP32") and
+// shape against the model, and returns its index in Signature.Inputs.
+func (in *Inputs) Declare(name, datatype string, shape []int64) (int, *tensor.TensorSpec, error) {
+	i := in.m.Signature.Input(name)
+	if i < 0 {
+		return -1, nil, invalidInput(name, "unexpected inference input '%s' for model '%s'", name, in.m.Name)
+	}
+	if in.declared[i] {
+		return -1, nil, invalidInput(name, "input '%s' appears twice", name)
+	}
+	spec := &in.m.Signature.Inputs[i]
+	if want := spec.DType.V2Name(); datatype != want {
+		if _, ok := tensor.ParseV2(datatype); !ok {
+			return -1, nil, invalidInput(name, "input '%s': unknown datatype '%s'", name, datatype)
+		}
+		return -1, nil, invalidInput(name, "inference input '%s' data-type is '%s', but model '%s' expects '%s'", name, datatype, in.m.Name, want)
+	}
+	if err := checkShape(in.m, spec, shape); err != nil {
+		return -1, nil, err
+	}
+	in.declared[i] = true
+	return i, spec, nil
+}
+
+// Set gives declared input i its data.
+func (in *Inputs) Set(i int, t tensor.Tensor) { in.ts[i] = t }
+
+// Tensors returns the inputs in Signature.Inputs order, for Request.Inputs.
+func (in *Inputs) Tensors() []tensor.Tensor { return in.ts }
+
+// checkShape matches a shape against an input's declared one and the
+// model's max_batch_size: the largest batch a request may send.
+func checkShape(m *runtime.Model, spec *tensor.TensorSpec, shape []int64) error {
+	fits := len(shape) == len(spec.Shape)
+	for k := 0; fits && k < len(shape); k++ {
+		fits = spec.Shape[k] < 0 || spec.Shape[k] == shape[k]
+	}
+	if !fits {
+		return invalidInput(spec.Name, "unexpected shape for input '%s' for model '%s'. Expected %s, got %s",
+			spec.Name, m.Name, tensor.FormatShape(spec.Shape), tensor.FormatShape(shape))
+	}
+	if mb := m.Config.MaxBatchSize; mb > 0 && len(spec.Shape) > 0 && spec.Shape[0] < 0 && shape[0] > int64(mb) {
+		return invalidInput(spec.Name, "inference request batch-size must be <= %d for '%s', input '%s' has %d", mb, m.Name, spec.Name, shape[0])
+	}
+	return nil
+}
+
+// validate checks a whole request's inputs, in Signature.Inputs order:
+// every input is there, each fits its declared dtype and shape and the
+// batch limit, and all batched inputs agree on the batch, which merging
+// requests along dim 0 and preallocating outputs rely on.
+func validate(m *runtime.Model, ts []tensor.Tensor) error {
+	sig := &m.Signature
+	if len(ts) != len(sig.Inputs) {
+		return Errorf(Internal, "model '%s': %d inputs decoded for %d", m.Name, len(ts), len(sig.Inputs))
+	}
+	var missing []string
+	for i := range ts {
+		spec := &sig.Inputs[i]
+		switch {
+		case ts[i].Data == nil:
+			missing = append(missing, spec.Name)
+		case ts[i].DType != spec.DType:
+			return invalidInput(spec.Name, "inference input '%s' data-type is '%s', but model '%s' expects '%s'", spec.Name, ts[i].DType.V2Name(), m.Name, spec.DType.V2Name())
+		default:
+			if err := checkShape(m, spec, ts[i].Shape); err != nil {
+				return err
+			}
+		}
+	}
+	if missing != nil {
+		e := Errorf(InvalidArgument, "expected %d inputs but got %d inputs for model '%s'; missing input(s) %s",
+			len(sig.Inputs), len(sig.Inputs)-len(missing), m.Name, tensor.QuoteNames(missing))
+		for _, name := range missing {
+			e.Details = append(e.Details, Detail{Input: name, Message: "missing input"})
+		}
+		return e
+	}
+	if at, first := sig.BatchMismatch(ts); at >= 0 {
+		return invalidInput(sig.Inputs[at].Name, "input '%s': batch of %d differs from input %s's batch of %d",
+			sig.Inputs[at].Name, ts[at].Shape[0], sig.Inputs[first].Name, ts[first].Shape[0])
+	}
+	return nil
+}
