@@ -228,7 +228,7 @@ func (m *Model) newSession(data []byte) error {
 	defer so.Destroy()
 	threads := max(m.Config.IntraOpThreads, 1)
 	// ORT's default pool is sized from host cores, ignores cgroup quotas and
-	// spins: measured 22–41% slower under concurrent requests (research §3).
+	// spins: measured 22–41% slower under concurrent requests.
 	for _, err := range []error{
 		so.SetIntraOpNumThreads(threads),
 		so.SetInterOpNumThreads(1),
