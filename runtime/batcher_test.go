@@ -274,6 +274,9 @@ func TestBatcherLimits(t *testing.T) {
 	if got := log.String(); got != "1/5 2/2 2/2" {
 		t.Errorf("runs (requests/rows): %s, want 1/5 2/2 2/2", got)
 	}
+	if n := m.admit.queued(); n != 0 {
+		t.Errorf("%d requests still counted against max_queue_size after all were answered", n)
+	}
 }
 
 // TestQueueLimitUnbatched: max_queue_size also bounds the requests waiting
@@ -291,7 +294,7 @@ func TestQueueLimitUnbatched(t *testing.T) {
 		_, err := m.Infer(t.Context(), []tensor.Tensor{request(rows, []int{0})})
 		done <- err
 	}()
-	for m.waiting.Load() != 1 {
+	for m.admit.queued() != 1 {
 		time.Sleep(time.Millisecond)
 	}
 	_, err = m.Infer(t.Context(), []tensor.Tensor{request(rows, []int{1})})
@@ -302,6 +305,9 @@ func TestQueueLimitUnbatched(t *testing.T) {
 	m.limiter.Release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	if n := m.admit.queued(); n != 0 {
+		t.Errorf("%d requests still counted against max_queue_size after all were answered", n)
 	}
 }
 

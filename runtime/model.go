@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -36,9 +35,9 @@ type Model struct {
 	scores int
 	// batcher merges concurrent requests when dynamic_batching is set.
 	batcher *batcher
-	// waiting counts the requests waiting for a run slot, against
-	// max_queue_size, when there is no batcher.
-	waiting atomic.Int64
+	// admit bounds the requests waiting to run by max_queue_size, for the
+	// batcher and the unbatched path alike.
+	admit *admission
 	// runOpts recycles ORT RunOptions: creating and destroying one per
 	// run is two cgo calls, a measurable share of a 2 µs model run.
 	runOpts chan *ort.RunOptions
@@ -74,7 +73,8 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	m := &Model{Name: name, Version: version, Path: path, Config: cfg, Signature: *sig, Metadata: *md,
-		limiter: opt.Limiter, batchInput: -1, scores: -1, runOpts: make(chan *ort.RunOptions, 16)}
+		limiter: opt.Limiter, admit: newAdmission(name, cfg.MaxQueueSize), batchInput: -1, scores: -1,
+		runOpts: make(chan *ort.RunOptions, 16)}
 	if err := m.checkConfig(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
@@ -346,16 +346,13 @@ func (m *Model) Infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Ten
 	return outs, runError(m, err)
 }
 
-// acquire takes a run slot, refusing when max_queue_size requests are
-// already waiting for one.
+// acquire takes a run slot. Without a batcher, waiting for the slot is
+// what max_queue_size bounds: the request counts until it has one.
 func (m *Model) acquire(ctx context.Context) error {
-	if limit := m.Config.MaxQueueSize; limit > 0 {
-		if m.waiting.Add(1) > int64(limit) {
-			m.waiting.Add(-1)
-			return &OverloadedError{Model: m.Name, Queue: limit, RetryAfter: retryAfter}
-		}
-		defer m.waiting.Add(-1)
+	if err := m.admit.enter(); err != nil {
+		return err
 	}
+	defer m.admit.leave()
 	return m.limiter.Acquire(ctx)
 }
 
