@@ -21,7 +21,7 @@ import (
 // for light traffic.
 type batcher struct {
 	m         *Model
-	max       int
+	max       int // the model's max_batch_size: the most rows one run merges
 	delay     time.Duration
 	preferred []int
 
@@ -76,7 +76,7 @@ func newBatcher(m *Model) *batcher {
 	cfg := m.Config.DynamicBatching
 	ctx, stop := context.WithCancel(context.Background())
 	b := &batcher{
-		m: m, max: cfg.MaxBatchSize, delay: time.Duration(cfg.MaxQueueDelayUS) * time.Microsecond,
+		m: m, max: m.Config.MaxBatchSize, delay: time.Duration(cfg.MaxQueueDelayUS) * time.Microsecond,
 		preferred: cfg.PreferredBatchSizes, wake: make(chan struct{}, 1),
 		ctx: ctx, stop: stop, done: make(chan struct{}),
 	}
@@ -221,8 +221,9 @@ func (b *batcher) waitForRows() bool {
 // take removes the next batch from the queue: the oldest request and, in
 // order, the later ones whose non-batch dims agree with it, up to
 // max_batch_size rows, cut to the largest preferred size that fits. A
-// request over the maximum runs alone. Requests whose context has ended
-// are dropped unrun.
+// request over the maximum runs alone: the HTTP decoders refuse one, but
+// runtime itself does not check a request's batch. Requests whose context
+// has ended are dropped unrun.
 func (b *batcher) take() []*pending {
 	b.mu.Lock()
 	defer b.mu.Unlock()

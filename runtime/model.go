@@ -64,6 +64,11 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	// ReadConfig has checked a config read from disk; one built in code
+	// must meet the same rules, or a batcher could run with no bound.
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
