@@ -35,8 +35,6 @@ type batcher struct {
 	// scratch recycles the merged input buffers, which can be large
 	// (32×784 floats) and would otherwise be garbage after every run.
 	scratch sync.Pool
-	// observe, when set (by tests), is told the size of every run.
-	observe func(requests, rows int)
 }
 
 // pending is one request in the queue.
@@ -290,24 +288,19 @@ func sameTail(p, q *pending) bool {
 // hands every request its result.
 func (b *batcher) execute(batch []*pending) {
 	defer b.m.limiter.Release()
-	if b.observe != nil {
-		rows := 0
-		for _, p := range batch {
-			rows += p.rows
-		}
-		b.observe(len(batch), rows)
-	}
 	if len(batch) == 1 {
 		// Nothing to merge: run the request's own buffers, under its own
 		// context so that a long run stops when its client goes.
 		p := batch[0]
 		outs, err := b.m.run(p.ctx, p.inputs, b.m.outputs, p.rows)
+		b.m.ran(1, p.rows)
 		p.result <- batchResult{outs, runError(b.m, err)}
 		return
 	}
 	inputs, rows := b.merge(batch)
 	// One client leaving must not cancel the others' run.
 	outs, err := b.m.run(context.Background(), inputs, b.m.outputs, rows)
+	b.m.ran(len(batch), rows)
 	b.scratch.Put(inputs)
 	off := 0
 	for _, p := range batch {

@@ -100,37 +100,6 @@ func checkRows(m *Model, rows []knownRow, pick []int, outs []tensor.Tensor, atol
 	return nil
 }
 
-// batchedModel loads a shipped model with dynamic batching and one run
-// slot, and records the size of every run it makes.
-func batchedModel(t *testing.T, path string, cfg Config) (*Model, *batchLog) {
-	t.Helper()
-	m, err := LoadModel("test", "1", path, &cfg, LoadOptions{Limiter: NewLimiter(1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	log := &batchLog{}
-	m.batcher.observe = log.add
-	return m, log
-}
-
-type batchLog struct {
-	mu    sync.Mutex
-	sizes []string // "requests/rows" per run
-}
-
-func (l *batchLog) add(requests, rows int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sizes = append(l.sizes, fmt.Sprintf("%d/%d", requests, rows))
-}
-
-func (l *batchLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.sizes, " ")
-}
-
 // waitQueued waits until n requests are in the batcher's queue.
 func waitQueued(t *testing.T, b *batcher, n int) {
 	t.Helper()
@@ -153,7 +122,7 @@ func TestBatcherOwnRows(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rows, atol := knownRows(t, c.expected, c.input)
-			m, log := batchedModel(t, c.model, Config{MaxBatchSize: 64, DynamicBatching: &DynamicBatching{}})
+			m, log := observedModel(t, c.model, Config{MaxBatchSize: 64, DynamicBatching: &DynamicBatching{}})
 			// Client i sends 1–3 rows starting at row i: no two requests alike.
 			clients, total := len(rows), 0
 			picks := make([][]int, clients)
@@ -197,7 +166,7 @@ func TestBatcherOwnRows(t *testing.T) {
 // requests each, batches formed however the scheduler falls.
 func TestBatcherConcurrent(t *testing.T) {
 	rows, atol := knownRows(t, "../models/digits/expected.json", "pixels")
-	m, log := batchedModel(t, "../models/digits/model.onnx", Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}})
+	m, log := observedModel(t, "../models/digits/model.onnx", Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}})
 	var wg sync.WaitGroup
 	for c := range 8 {
 		wg.Go(func() {
@@ -227,7 +196,7 @@ func TestBatcherConcurrent(t *testing.T) {
 // never run.
 func TestBatcherLimits(t *testing.T) {
 	rows, atol := knownRows(t, "../models/iris/1/expected.json", "X")
-	m, log := batchedModel(t, "../models/iris/1/model.onnx", Config{
+	m, log := observedModel(t, "../models/iris/1/model.onnx", Config{
 		MaxQueueSize:    6,
 		MaxBatchSize:    4,
 		DynamicBatching: &DynamicBatching{PreferredBatchSizes: []int{2}},
