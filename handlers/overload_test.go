@@ -31,7 +31,7 @@ func overloadServer(t *testing.T, batched bool) (*httptest.Server, *runtime.Limi
 	copyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", "model.onnx"))
 	cfg := "features: [sepal_length, sepal_width, petal_length, petal_width]\nmax_queue_size: 4\n"
 	if batched {
-		cfg += "dynamic_batching: {max_batch_size: 8}\n"
+		cfg += "max_batch_size: 8\ndynamic_batching: {}\n"
 	}
 	writeFile(t, filepath.Join(dir, "iris", "config.yaml"), cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

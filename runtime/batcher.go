@@ -12,18 +12,18 @@ import (
 )
 
 // batcher merges concurrent requests for one model version into one run
-// (config dynamic_batching). Requests wait in a bounded queue; whenever a
-// run slot is free, the queued requests whose non-batch dims agree with the
-// oldest one are concatenated along dim 0, run once, and each gets its own
-// rows of every output back. While a run holds the slot, the next batch
-// fills by itself, so under load batches grow without any deliberate delay;
-// max_queue_delay_us adds one for light traffic.
+// (config dynamic_batching). Requests wait in a queue that the model's
+// admission gate bounds; whenever a run slot is free, the queued requests
+// whose non-batch dims agree with the oldest one are concatenated along
+// dim 0, run once, and each gets its own rows of every output back. While
+// a run holds the slot, the next batch fills by itself, so under load
+// batches grow without any deliberate delay; max_queue_delay_us adds one
+// for light traffic.
 type batcher struct {
 	m         *Model
-	max       int
+	max       int // the model's max_batch_size: the most rows one run merges
 	delay     time.Duration
 	preferred []int
-	limit     int // max_queue_size; 0: unbounded
 
 	mu    sync.Mutex
 	queue []*pending // oldest first
@@ -35,8 +35,6 @@ type batcher struct {
 	// scratch recycles the merged input buffers, which can be large
 	// (32×784 floats) and would otherwise be garbage after every run.
 	scratch sync.Pool
-	// observe, when set (by tests), is told the size of every run.
-	observe func(requests, rows int)
 }
 
 // pending is one request in the queue.
@@ -45,7 +43,7 @@ type pending struct {
 	inputs []tensor.Tensor
 	rows   int
 	queued time.Time
-	taken  bool // under batcher.mu: in a batch, or dropped; no longer in the queue
+	taken  bool // under batcher.mu: in a batch, or dropped; no longer in the queue (see unqueue)
 	result chan batchResult
 }
 
@@ -53,22 +51,6 @@ type batchResult struct {
 	outs []tensor.Tensor
 	err  error
 }
-
-// OverloadedError is a request refused because its model's queue is full.
-// Retrying after RetryAfter is the client's best move.
-type OverloadedError struct {
-	Model      string
-	Queue      int
-	RetryAfter time.Duration
-}
-
-func (e *OverloadedError) Error() string {
-	return fmt.Sprintf("model %s is overloaded: %d requests already queued", e.Model, e.Queue)
-}
-
-// retryAfter is what an overloaded model tells clients: queues drain in
-// milliseconds, and HTTP's Retry-After counts whole seconds.
-const retryAfter = time.Second
 
 // checkBatchable refuses dynamic batching for a model whose requests cannot
 // be merged and split: every input must be batched along dim 0 and every
@@ -92,9 +74,9 @@ func newBatcher(m *Model) *batcher {
 	cfg := m.Config.DynamicBatching
 	ctx, stop := context.WithCancel(context.Background())
 	b := &batcher{
-		m: m, max: cfg.MaxBatchSize, delay: time.Duration(cfg.MaxQueueDelayUS) * time.Microsecond,
-		preferred: cfg.PreferredBatchSizes, limit: m.Config.MaxQueueSize,
-		wake: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{}),
+		m: m, max: m.Config.MaxBatchSize, delay: time.Duration(cfg.MaxQueueDelayUS) * time.Microsecond,
+		preferred: cfg.PreferredBatchSizes, wake: make(chan struct{}, 1),
+		ctx: ctx, stop: stop, done: make(chan struct{}),
 	}
 	go b.loop()
 	return b
@@ -109,20 +91,27 @@ func (b *batcher) close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, p := range b.queue {
-		p.taken = true
+		b.unqueue(p)
 		p.result <- batchResult{err: ErrClosed}
 	}
 	b.queue = nil
 }
 
+// unqueue marks p as no longer queued, under b.mu, and lets the admission
+// gate count it out: a request counts against max_queue_size until a
+// batch takes it, it is dropped, or it leaves.
+func (b *batcher) unqueue(p *pending) {
+	p.taken = true
+	b.m.admit.leave()
+}
+
 // infer queues inputs and waits for their rows of the merged run.
 func (b *batcher) infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Tensor, error) {
 	p := &pending{ctx: ctx, inputs: inputs, rows: b.m.Batch(inputs), queued: time.Now(), result: make(chan batchResult, 1)}
-	b.mu.Lock()
-	if b.limit > 0 && len(b.queue) >= b.limit {
-		b.mu.Unlock()
-		return nil, &OverloadedError{Model: b.m.Name, Queue: b.limit, RetryAfter: retryAfter}
+	if err := b.m.admit.enter(); err != nil {
+		return nil, err
 	}
+	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	b.mu.Unlock()
 	select {
@@ -138,6 +127,7 @@ func (b *batcher) infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.T
 	if !p.taken {
 		// Still queued: leave unrun.
 		b.queue = slices.DeleteFunc(b.queue, func(q *pending) bool { return q == p })
+		b.unqueue(p)
 		b.mu.Unlock()
 		return nil, ctx.Err()
 	}
@@ -229,8 +219,9 @@ func (b *batcher) waitForRows() bool {
 // take removes the next batch from the queue: the oldest request and, in
 // order, the later ones whose non-batch dims agree with it, up to
 // max_batch_size rows, cut to the largest preferred size that fits. A
-// request over the maximum runs alone. Requests whose context has ended
-// are dropped unrun.
+// request over the maximum runs alone: the HTTP decoders refuse one, but
+// runtime itself does not check a request's batch. Requests whose context
+// has ended are dropped unrun.
 func (b *batcher) take() []*pending {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -240,7 +231,7 @@ func (b *batcher) take() []*pending {
 	for _, p := range b.queue {
 		switch {
 		case p.ctx.Err() != nil:
-			p.taken = true
+			b.unqueue(p)
 			p.result <- batchResult{err: p.ctx.Err()}
 			continue
 		case len(batch) == 0:
@@ -263,7 +254,7 @@ func (b *batcher) take() []*pending {
 		}
 	}
 	for _, p := range batch {
-		p.taken = true
+		b.unqueue(p)
 	}
 	clear(b.queue[len(rest):])
 	b.queue = rest
@@ -297,24 +288,19 @@ func sameTail(p, q *pending) bool {
 // hands every request its result.
 func (b *batcher) execute(batch []*pending) {
 	defer b.m.limiter.Release()
-	if b.observe != nil {
-		rows := 0
-		for _, p := range batch {
-			rows += p.rows
-		}
-		b.observe(len(batch), rows)
-	}
 	if len(batch) == 1 {
 		// Nothing to merge: run the request's own buffers, under its own
 		// context so that a long run stops when its client goes.
 		p := batch[0]
 		outs, err := b.m.run(p.ctx, p.inputs, b.m.outputs, p.rows)
+		b.m.ran(1, p.rows)
 		p.result <- batchResult{outs, runError(b.m, err)}
 		return
 	}
 	inputs, rows := b.merge(batch)
 	// One client leaving must not cancel the others' run.
 	outs, err := b.m.run(context.Background(), inputs, b.m.outputs, rows)
+	b.m.ran(len(batch), rows)
 	b.scratch.Put(inputs)
 	off := 0
 	for _, p := range batch {

@@ -100,37 +100,6 @@ func checkRows(m *Model, rows []knownRow, pick []int, outs []tensor.Tensor, atol
 	return nil
 }
 
-// batchedModel loads a shipped model with dynamic batching and one run
-// slot, and records the size of every run it makes.
-func batchedModel(t *testing.T, path string, cfg Config) (*Model, *batchLog) {
-	t.Helper()
-	m, err := LoadModel("test", "1", path, &cfg, LoadOptions{Limiter: NewLimiter(1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	log := &batchLog{}
-	m.batcher.observe = log.add
-	return m, log
-}
-
-type batchLog struct {
-	mu    sync.Mutex
-	sizes []string // "requests/rows" per run
-}
-
-func (l *batchLog) add(requests, rows int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sizes = append(l.sizes, fmt.Sprintf("%d/%d", requests, rows))
-}
-
-func (l *batchLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.sizes, " ")
-}
-
 // waitQueued waits until n requests are in the batcher's queue.
 func waitQueued(t *testing.T, b *batcher, n int) {
 	t.Helper()
@@ -153,7 +122,7 @@ func TestBatcherOwnRows(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rows, atol := knownRows(t, c.expected, c.input)
-			m, log := batchedModel(t, c.model, Config{DynamicBatching: &DynamicBatching{MaxBatchSize: 64}})
+			m, log := observedModel(t, c.model, Config{MaxBatchSize: 64, DynamicBatching: &DynamicBatching{}})
 			// Client i sends 1–3 rows starting at row i: no two requests alike.
 			clients, total := len(rows), 0
 			picks := make([][]int, clients)
@@ -197,7 +166,7 @@ func TestBatcherOwnRows(t *testing.T) {
 // requests each, batches formed however the scheduler falls.
 func TestBatcherConcurrent(t *testing.T) {
 	rows, atol := knownRows(t, "../models/digits/expected.json", "pixels")
-	m, log := batchedModel(t, "../models/digits/model.onnx", Config{DynamicBatching: &DynamicBatching{MaxBatchSize: 8}})
+	m, log := observedModel(t, "../models/digits/model.onnx", Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}})
 	var wg sync.WaitGroup
 	for c := range 8 {
 		wg.Go(func() {
@@ -227,9 +196,10 @@ func TestBatcherConcurrent(t *testing.T) {
 // never run.
 func TestBatcherLimits(t *testing.T) {
 	rows, atol := knownRows(t, "../models/iris/1/expected.json", "X")
-	m, log := batchedModel(t, "../models/iris/1/model.onnx", Config{
+	m, log := observedModel(t, "../models/iris/1/model.onnx", Config{
 		MaxQueueSize:    6,
-		DynamicBatching: &DynamicBatching{MaxBatchSize: 4, PreferredBatchSizes: []int{2}},
+		MaxBatchSize:    4,
+		DynamicBatching: &DynamicBatching{PreferredBatchSizes: []int{2}},
 	})
 	m.limiter.Acquire(t.Context())
 	picks := [][]int{{0, 1, 2, 3, 4}, {5}, {6}, {7}, {8}} // 5 rows: over the maximum
@@ -274,6 +244,9 @@ func TestBatcherLimits(t *testing.T) {
 	if got := log.String(); got != "1/5 2/2 2/2" {
 		t.Errorf("runs (requests/rows): %s, want 1/5 2/2 2/2", got)
 	}
+	if n := m.admit.queued(); n != 0 {
+		t.Errorf("%d requests still counted against max_queue_size after all were answered", n)
+	}
 }
 
 // TestQueueLimitUnbatched: max_queue_size also bounds the requests waiting
@@ -291,7 +264,7 @@ func TestQueueLimitUnbatched(t *testing.T) {
 		_, err := m.Infer(t.Context(), []tensor.Tensor{request(rows, []int{0})})
 		done <- err
 	}()
-	for m.waiting.Load() != 1 {
+	for m.admit.queued() != 1 {
 		time.Sleep(time.Millisecond)
 	}
 	_, err = m.Infer(t.Context(), []tensor.Tensor{request(rows, []int{1})})
@@ -303,12 +276,15 @@ func TestQueueLimitUnbatched(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	if n := m.admit.queued(); n != 0 {
+		t.Errorf("%d requests still counted against max_queue_size after all were answered", n)
+	}
 }
 
 // TestDynamicBatchingRefused: a model whose requests cannot be merged or
 // whose outputs cannot be split back fails to load, saying why.
 func TestDynamicBatchingRefused(t *testing.T) {
-	cfg := &Config{DynamicBatching: &DynamicBatching{MaxBatchSize: 8}}
+	cfg := &Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}}
 	for model, want := range map[string]string{
 		"testdata/zipmap.onnx": `output "output_probability" (seq(map)`,
 		"testdata/scalar.onnx": `input "scale" has shape []`,
@@ -320,22 +296,75 @@ func TestDynamicBatchingRefused(t *testing.T) {
 	}
 }
 
-// TestDynamicBatchingConfig pins the validation of the new config keys.
+// TestDynamicBatchingConfig pins the validation of the batching keys: one
+// max_batch_size, at the top level, bounds both a request and a merged
+// run, and the old nested key is refused saying what to write instead.
 func TestDynamicBatchingConfig(t *testing.T) {
 	for yaml, want := range map[string]string{
-		"max_queue_size: -1\n":                                                                       "max_queue_size must be 0 or more",
-		"dynamic_batching: {max_batch_size: 0}\n":                                                    "max_batch_size must be 1 or more",
-		"dynamic_batching: {max_batch_size: 8, max_queue_delay_us: -5}\n":                            "max_queue_delay_us must be",
-		"dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [4, 2]}\n":                     "preferred_batch_sizes must ascend",
-		"dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [16]}\n":                       "preferred_batch_sizes must ascend",
-		"dynamic_batching: {max_batch_size: 8, max_delay: 5}\n":                                      "max_delay",
-		"dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [2, 8]}\nmax_queue_size: 64\n": "",
+		"max_queue_size: -1\n": "max_queue_size must be 0 or more",
+		"max_batch_size: -1\n": "max_batch_size must be 0 or more",
+		"dynamic_batching: {}\n": "dynamic_batching needs a top-level max_batch_size of 1 or more, " +
+			"the largest batch a request may send and the most rows one merged run holds; it is 0 or unset",
+		"max_batch_size: 0\ndynamic_batching: {max_queue_delay_us: 5}\n": "dynamic_batching needs a top-level max_batch_size of 1 or more",
+		"dynamic_batching: {max_batch_size: 8}\n": "dynamic_batching.max_batch_size is no longer read: " +
+			"write max_batch_size: 8 at the top level, which bounds both a request and a merged batch",
+		"dynamic_batching: {max_batch_size: 0}\n":                                                    "write max_batch_size: <rows> at the top level",
+		"dynamic_batching:\n  max_batch_size:\n":                                                     "write max_batch_size: <rows> at the top level",
+		"dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [2, 8]}\n":                     "write max_batch_size: 8 at the top level",
+		"max_batch_size: 8\ndynamic_batching: {max_batch_size: 8}\n":                                 "delete it; the top-level max_batch_size: 8 is the one, which bounds both",
+		"max_batch_size: 64\ndynamic_batching: {max_batch_size: 32}\n":                               "delete it, and keep max_batch_size: 64 at the top level or write max_batch_size: 32 there",
+		"max_batch_size: 8\ndynamic_batching: {max_queue_delay_us: -5}\n":                            "max_queue_delay_us must be",
+		"max_batch_size: 8\ndynamic_batching: {preferred_batch_sizes: [4, 2]}\n":                     "preferred_batch_sizes must ascend",
+		"max_batch_size: 8\ndynamic_batching: {preferred_batch_sizes: [0, 2]}\n":                     "preferred_batch_sizes must ascend",
+		"max_batch_size: 8\ndynamic_batching: {preferred_batch_sizes: [16]}\n":                       "preferred_batch_sizes must ascend strictly within 1..max_batch_size (8)",
+		"max_batch_size: 8\ndynamic_batching: {max_delay: 5}\n":                                      "max_delay",
+		"max_batch_size: 8\ndynamic_batching: {preferred_batch_sizes: [2, 8]}\nmax_queue_size: 64\n": "",
 	} {
-		path := filepath.Join(t.TempDir(), "config.yaml")
-		os.WriteFile(path, []byte(yaml), 0o644)
-		_, err := ReadConfig(path)
+		_, err := readConfigText(t, yaml)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("%q: %v, want %q", yaml, err, want)
+		}
+	}
+	// `dynamic_batching: {}` turns batching on with nothing but the
+	// top-level bound; an empty `dynamic_batching:` leaves it off.
+	for yaml, on := range map[string]bool{
+		"max_batch_size: 8\ndynamic_batching: {}\n": true,
+		"max_batch_size: 8\ndynamic_batching:\n":    false,
+	} {
+		c, err := readConfigText(t, yaml)
+		if err != nil || (c.DynamicBatching != nil) != on || c.MaxBatchSize != 8 {
+			t.Errorf("%q: %+v, %v; want max_batch_size 8 and batching %v", yaml, c, err, on)
+		}
+	}
+}
+
+func readConfigText(t *testing.T, yaml string) (*Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ReadConfig(path)
+}
+
+// TestDynamicBatchingNeedsMaxBatchSize: a Config built in code meets the
+// rules ReadConfig applies, so no batcher runs without a bound.
+func TestDynamicBatchingNeedsMaxBatchSize(t *testing.T) {
+	_, err := LoadModel("test", "1", "../models/iris/1/model.onnx", &Config{DynamicBatching: &DynamicBatching{}}, LoadOptions{})
+	if !errors.Is(err, ErrBadModel) || !strings.Contains(err.Error(), "dynamic_batching needs a top-level max_batch_size") {
+		t.Fatalf("%v, want an ErrBadModel asking for a top-level max_batch_size", err)
+	}
+}
+
+// TestShippedConfigs: the configs in models/ load as they are.
+func TestShippedConfigs(t *testing.T) {
+	paths, err := filepath.Glob("../models/*/config.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no shipped configs: %v", err)
+	}
+	for _, p := range paths {
+		if _, err := ReadConfig(p); err != nil {
+			t.Error(err)
 		}
 	}
 }

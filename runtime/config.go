@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -20,7 +21,10 @@ type Config struct {
 	// Features are the ordered column names of a 2-D numeric input; they
 	// enable named-field requests.
 	Features []string `yaml:"features" json:"features,omitempty"`
-	// MaxBatchSize bounds dim 0 of batched inputs; 0 means no bound.
+	// MaxBatchSize is the largest batch (dim 0 of batched inputs) a request
+	// may send and, with dynamic batching, the most rows one merged run
+	// holds, as Triton's model-level max_batch_size is. 0 means no bound,
+	// and no dynamic batching.
 	MaxBatchSize int `yaml:"max_batch_size" json:"max_batch_size,omitempty"`
 	// IntraOpThreads is ORT's per-session intra-op pool size. 0 means 1:
 	// ORT's own default sizes the pool from host cores, blind to cgroups,
@@ -38,11 +42,9 @@ type Config struct {
 }
 
 // DynamicBatching configures the merging of concurrent requests along
-// dim 0, as Triton's dynamic_batching does.
+// dim 0, as Triton's dynamic_batching does; the top-level max_batch_size
+// caps the rows of a merged run.
 type DynamicBatching struct {
-	// MaxBatchSize is the most rows one merged run holds; a request with
-	// more rows runs alone.
-	MaxBatchSize int `yaml:"max_batch_size" json:"max_batch_size"`
 	// MaxQueueDelayUS is how long the oldest queued request may wait for
 	// more to merge with; 0 runs whatever is queued as soon as a run slot
 	// is free, which already batches under load.
@@ -62,6 +64,9 @@ func ReadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseNestedMaxBatchSize(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -74,6 +79,37 @@ func ReadConfig(path string) (*Config, error) {
 	return &c, nil
 }
 
+// refuseNestedMaxBatchSize refuses the dynamic_batching.max_batch_size key
+// that configs wrote before the top-level max_batch_size bounded merged
+// runs too, saying what to write instead: the strict decoder would only
+// call it an unknown field. Reading it as the top-level value would
+// silently change the bound on requests.
+func refuseNestedMaxBatchSize(b []byte) error {
+	var old struct {
+		MaxBatchSize    int `yaml:"max_batch_size"`
+		DynamicBatching struct {
+			MaxBatchSize yaml.Node `yaml:"max_batch_size"`
+		} `yaml:"dynamic_batching"`
+	}
+	// Anything this lenient read cannot make sense of, the strict decoder
+	// reports properly.
+	if yaml.Unmarshal(b, &old) != nil || old.DynamicBatching.MaxBatchSize.Kind == 0 {
+		return nil
+	}
+	n, top := old.DynamicBatching.MaxBatchSize.Value, old.MaxBatchSize
+	if v, err := strconv.Atoi(n); err != nil || v < 1 {
+		n = "<rows>" // echoing a 0, or no value, would be advice that fails
+	}
+	const both = "which bounds both a request and a merged batch"
+	switch {
+	case top < 1:
+		return fmt.Errorf("dynamic_batching.max_batch_size is no longer read: write max_batch_size: %s at the top level, %s", n, both)
+	case strconv.Itoa(top) == n:
+		return fmt.Errorf("dynamic_batching.max_batch_size is no longer read: delete it; the top-level max_batch_size: %s is the one, %s", n, both)
+	}
+	return fmt.Errorf("dynamic_batching.max_batch_size is no longer read: delete it, and keep max_batch_size: %d at the top level or write max_batch_size: %s there, %s", top, n, both)
+}
+
 func (c *Config) validate() error {
 	if c.MaxBatchSize < 0 {
 		return fmt.Errorf("max_batch_size must be 0 or more, got %d", c.MaxBatchSize)
@@ -84,7 +120,11 @@ func (c *Config) validate() error {
 	if c.MaxQueueSize < 0 {
 		return fmt.Errorf("max_queue_size must be 0 or more, got %d", c.MaxQueueSize)
 	}
-	if err := c.DynamicBatching.validate(); err != nil {
+	if c.DynamicBatching != nil && c.MaxBatchSize == 0 {
+		// Without it a merged run would have no bound.
+		return errors.New("dynamic_batching needs a top-level max_batch_size of 1 or more, the largest batch a request may send and the most rows one merged run holds; it is 0 or unset")
+	}
+	if err := c.DynamicBatching.validate(c.MaxBatchSize); err != nil {
 		return fmt.Errorf("dynamic_batching: %w", err)
 	}
 	if err := uniqueNames("features", c.Features); err != nil {
@@ -93,20 +133,19 @@ func (c *Config) validate() error {
 	return uniqueNames("labels", c.Labels)
 }
 
-func (b *DynamicBatching) validate() error {
+// validate checks b against the top-level max_batch_size, which caps its
+// merged runs.
+func (b *DynamicBatching) validate(maxBatch int) error {
 	if b == nil {
 		return nil
-	}
-	if b.MaxBatchSize < 1 {
-		return fmt.Errorf("max_batch_size must be 1 or more, got %d", b.MaxBatchSize)
 	}
 	if b.MaxQueueDelayUS < 0 || b.MaxQueueDelayUS > 1e6 {
 		return fmt.Errorf("max_queue_delay_us must be 0 to 1000000, got %d", b.MaxQueueDelayUS)
 	}
 	prev := 0
 	for _, n := range b.PreferredBatchSizes {
-		if n <= prev || n > b.MaxBatchSize {
-			return fmt.Errorf("preferred_batch_sizes must ascend strictly within 1..max_batch_size (%d), got %v", b.MaxBatchSize, b.PreferredBatchSizes)
+		if n <= prev || n > maxBatch {
+			return fmt.Errorf("preferred_batch_sizes must ascend strictly within 1..max_batch_size (%d), got %v", maxBatch, b.PreferredBatchSizes)
 		}
 		prev = n
 	}

@@ -112,7 +112,7 @@ func BenchmarkBatcher(b *testing.B) {
 		cfg := &Config{}
 		if batched {
 			name = "mlp-b1-batched"
-			cfg.DynamicBatching = &DynamicBatching{MaxBatchSize: 32}
+			cfg.MaxBatchSize, cfg.DynamicBatching = 32, &DynamicBatching{}
 		}
 		b.Run(name, func(b *testing.B) {
 			m, err := LoadModel("mlp", "1", benchModelPath(b, "mlp"), cfg, LoadOptions{Limiter: NewLimiter(0)})

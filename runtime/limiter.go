@@ -2,20 +2,20 @@ package runtime
 
 import (
 	"context"
-	"runtime"
+	goruntime "runtime"
 )
 
 // Limiter bounds concurrent ORT runs across all models. Each run blocks an
 // OS thread in cgo that GOMAXPROCS does not count, so without a bound a
-// burst of requests oversubscribes the cores and p99 explodes (research
-// §3.4: p99 24 ms unbounded vs 1.9 ms with a bound of 2).
+// burst of requests oversubscribes the cores and p99 explodes (measured:
+// 24 ms unbounded vs 1.9 ms with a bound of 2).
 type Limiter struct{ slots chan struct{} }
 
 // NewLimiter allows n concurrent runs; n ≤ 0 means GOMAXPROCS, which Go
 // sizes from the cgroup CPU quota.
 func NewLimiter(n int) *Limiter {
 	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = goruntime.GOMAXPROCS(0)
 	}
 	return &Limiter{slots: make(chan struct{}, n)}
 }

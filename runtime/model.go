@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -36,9 +35,11 @@ type Model struct {
 	scores int
 	// batcher merges concurrent requests when dynamic_batching is set.
 	batcher *batcher
-	// waiting counts the requests waiting for a run slot, against
-	// max_queue_size, when there is no batcher.
-	waiting atomic.Int64
+	// admit bounds the requests waiting to run by max_queue_size, for the
+	// batcher and the unbatched path alike.
+	admit *admission
+	// observer is told about every run that serves requests, or nil.
+	observer Observer
 	// runOpts recycles ORT RunOptions: creating and destroying one per
 	// run is two cgo calls, a measurable share of a 2 µs model run.
 	runOpts chan *ort.RunOptions
@@ -48,6 +49,8 @@ type Model struct {
 type LoadOptions struct {
 	Limiter *Limiter
 	Logger  *slog.Logger
+	// Observer, when set, is told about every run that serves requests.
+	Observer Observer
 }
 
 // ErrBadModel wraps every reason a model file or its config cannot be served.
@@ -65,6 +68,11 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	// ReadConfig has checked a config read from disk; one built in code
+	// must meet the same rules, or a batcher could run with no bound.
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
@@ -74,7 +82,8 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	m := &Model{Name: name, Version: version, Path: path, Config: cfg, Signature: *sig, Metadata: *md,
-		limiter: opt.Limiter, batchInput: -1, scores: -1, runOpts: make(chan *ort.RunOptions, 16)}
+		limiter: opt.Limiter, admit: newAdmission(name, cfg.MaxQueueSize), observer: opt.Observer,
+		batchInput: -1, scores: -1, runOpts: make(chan *ort.RunOptions, 16)}
 	if err := m.checkConfig(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
@@ -228,7 +237,7 @@ func (m *Model) newSession(data []byte) error {
 	defer so.Destroy()
 	threads := max(m.Config.IntraOpThreads, 1)
 	// ORT's default pool is sized from host cores, ignores cgroup quotas and
-	// spins: measured 22–41% slower under concurrent requests (research §3).
+	// spins: measured 22–41% slower under concurrent requests.
 	for _, err := range []error{
 		so.SetIntraOpNumThreads(threads),
 		so.SetInterOpNumThreads(1),
@@ -342,20 +351,19 @@ func (m *Model) Infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Ten
 		return nil, err
 	}
 	defer m.limiter.Release()
-	outs, err := m.run(ctx, inputs, m.outputs, m.Batch(inputs))
+	batch := m.Batch(inputs)
+	outs, err := m.run(ctx, inputs, m.outputs, batch)
+	m.ran(1, batch)
 	return outs, runError(m, err)
 }
 
-// acquire takes a run slot, refusing when max_queue_size requests are
-// already waiting for one.
+// acquire takes a run slot. Without a batcher, waiting for the slot is
+// what max_queue_size bounds: the request counts until it has one.
 func (m *Model) acquire(ctx context.Context) error {
-	if limit := m.Config.MaxQueueSize; limit > 0 {
-		if m.waiting.Add(1) > int64(limit) {
-			m.waiting.Add(-1)
-			return &OverloadedError{Model: m.Name, Queue: limit, RetryAfter: retryAfter}
-		}
-		defer m.waiting.Add(-1)
+	if err := m.admit.enter(); err != nil {
+		return err
 	}
+	defer m.admit.leave()
 	return m.limiter.Acquire(ctx)
 }
 

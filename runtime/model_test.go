@@ -306,8 +306,8 @@ func TestOutputPlans(t *testing.T) {
 // inputs whose batch sizes differ: the batcher merges and splits requests
 // by one input's batch, and would otherwise hand a client another's rows.
 func TestInferRefusesDisagreeingBatches(t *testing.T) {
-	for _, batching := range []*DynamicBatching{nil, {MaxBatchSize: 8}} {
-		m, err := LoadModel("tabular", "1", "../models/tabular/model.onnx", &Config{DynamicBatching: batching}, LoadOptions{})
+	for _, batching := range []*DynamicBatching{nil, {}} {
+		m, err := LoadModel("tabular", "1", "../models/tabular/model.onnx", &Config{MaxBatchSize: 8, DynamicBatching: batching}, LoadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 // An outputPlan says how to preallocate one output for a run. Preallocating
 // saves ORT's output copy, and it is the only way to receive float16,
 // bfloat16 and rank-0 outputs from onnxruntime_go v1.27.0, whose own
-// allocation leaves a typed-nil value for them (research §1.2).
+// allocation leaves a typed-nil value for them.
 type outputPlan struct {
 	mode planMode
 	// dims is the full shape for planFixed, the dims after dim 0 for planBatch.
