@@ -313,14 +313,14 @@ type RunError struct {
 func (e *RunError) Error() string { return fmt.Sprintf("run %s: %v", e.Model, e.Err) }
 func (e *RunError) Unwrap() error { return e.Err }
 
-// checkInputs refuses inputs that would hand ORT memory of the wrong size
-// or type; the decoders never produce them, so this is a server error.
+// checkInputs refuses a call with the wrong number of inputs. Whether they
+// fit the model (dtypes, shapes, batch limit, batches that agree, as
+// merging requests needs) is checked before, once for every protocol, by
+// handlers/inference; each tensor's buffer is checked against its own
+// dtype and shape where it is handed to ORT (toValue).
 func (m *Model) checkInputs(inputs []tensor.Tensor) error {
 	if len(inputs) != len(m.Signature.Inputs) {
 		return &RunError{m.Name, fmt.Errorf("got %d inputs, want %d", len(inputs), len(m.Signature.Inputs))}
-	}
-	if at, first := m.Signature.BatchMismatch(inputs); at >= 0 {
-		return &RunError{m.Name, fmt.Errorf("input %s's batch differs from input %s's", m.Signature.Inputs[at].Name, m.Signature.Inputs[first].Name)}
 	}
 	return nil
 }

@@ -100,6 +100,25 @@ func TestInferRefuses(t *testing.T) {
 	}
 }
 
+// TestBatchAgreementWithBatching pins that inputs whose batches disagree
+// are refused before they reach a batcher, which merges and splits
+// requests by one input's batch and would otherwise hand a client another
+// request's rows.
+func TestBatchAgreementWithBatching(t *testing.T) {
+	c := shipped(t, runtime.ControlNone)
+	m, err := runtime.LoadModel("tabular", "1", "../../models/tabular/model.onnx",
+		&runtime.Config{MaxBatchSize: 8, DynamicBatching: &runtime.DynamicBatching{}}, runtime.LoadOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	_, err = c.Infer(t.Context(), m, &Request{Inputs: []tensor.Tensor{f32([]int64{1, 3}, 1, 2, 3), i64([]int64{2}, 0, 1)}})
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != InvalidArgument || !strings.Contains(e.Message, "batch of 2 differs from input numeric's batch of 1") {
+		t.Errorf("got %v", err)
+	}
+}
+
 // TestDeclare pins the checks a named input meets before its data is
 // read: unknown names, repeats, unknown and wrong datatypes, shapes.
 func TestDeclare(t *testing.T) {
