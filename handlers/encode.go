@@ -4,7 +4,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/onnxserve/onnxserve/runtime"
@@ -14,18 +13,6 @@ import (
 // Responses are written by hand with strconv.Append*: encoding/json would
 // reflect over []any trees built per element, which costs more than the
 // model run on small models.
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-
-func putBuf(b *[]byte) {
-	if cap(*b) > 1<<22 { // don't pin huge buffers
-		return
-	}
-	*b = (*b)[:0]
-	bufPool.Put(b)
-}
 
 // appendPredictResponse writes a PredictResponse for m's outputs.
 func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor) []byte {
