@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 )
 
 // headerLengthKey is the binary tensor extension's header: the length of
@@ -97,7 +99,7 @@ func (s *Server) v2Answer(c *gin.Context, body []byte, header int, raw bool, hea
 	if err != nil {
 		return false, err
 	}
-	defer ReleaseInputs(req.pooled) // Infer has returned by then
+	defer jsontensor.Release(req.pooled) // Infer has returned by then
 	outs, err := m.Infer(c, req.inputs)
 	if err != nil {
 		return false, err

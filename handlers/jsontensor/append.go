@@ -144,9 +144,3 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
-
-type signed interface{ int8 | int16 | int32 | int64 }
-
-type unsigned interface {
-	uint8 | uint16 | uint32 | uint64
-}
