@@ -34,11 +34,14 @@ e2e:
 models:
 	/usr/bin/python3 scripts/export_models.py
 
-# Each decoder and encoder fuzz target in turn (go test fuzzes one at a time).
+# Every fuzz target of every package in turn (go test fuzzes one at a time),
+# found with go test -list, so that a new or moved target is fuzzed too.
 FUZZTIME ?= 30s
 fuzz: ort
-	for f in FuzzDecodePredict FuzzNumber FuzzAppendString FuzzDecodeV2 FuzzDecodeBinary; do \
-		$(GO) test ./handlers -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			$(GO) test $$pkg -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
 	done
 
 # onnxserve vs FastAPI vs a Go HTTP floor, one core each, wrk on the other;

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -83,6 +84,26 @@ func Invalid(field, format string, args ...any) *Error {
 // BadRequest returns a 400 error, for bodies that are not JSON at all.
 func BadRequest(format string, args ...any) *Error {
 	return &Error{Kind: KindBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// codecError is the one place where an error of the JSON codec becomes an
+// *Error: malformed JSON is a 400 in every protocol, JSON that does not fit
+// the model a 422 (which failV2 answers as a 400).
+func codecError(e *jsontensor.Error) *Error {
+	if e == nil {
+		return nil
+	}
+	out := &Error{Kind: KindValidation, Message: e.Message}
+	if e.Syntax {
+		out.Kind = KindBadRequest
+	}
+	if e.Details != nil {
+		out.Details = make([]Detail, len(e.Details))
+		for i, d := range e.Details {
+			out.Details[i] = Detail(d)
+		}
+	}
+	return out
 }
 
 // asError turns any error into an *Error: the one place where the errors of

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
@@ -162,7 +163,7 @@ func (s *Server) predict(c *gin.Context) {
 	}
 	// Runs after the response is written; Infer has returned by then, so
 	// ONNX Runtime no longer reads the buffers.
-	defer ReleaseInputs(inputs)
+	defer jsontensor.Release(inputs)
 	outs, err := m.Infer(c, inputs)
 	if err != nil {
 		s.fail(c, err)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -43,7 +44,7 @@ func TestV2HugeShapeSmallData(t *testing.T) {
 	decode := func() error {
 		req, err := decodeV2(body, len(header), m)
 		if err == nil {
-			ReleaseInputs(req.pooled)
+			jsontensor.Release(req.pooled)
 		}
 		return err
 	}

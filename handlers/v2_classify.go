@@ -52,8 +52,13 @@ func classify(t tensor.Tensor, k int, batched bool, labels []string) (tensor.Ten
 	return tensor.Tensor{DType: tensor.String, Shape: shape, Data: classes}, nil
 }
 
-func formatInt[T signed](v T) string    { return strconv.FormatInt(int64(v), 10) }
-func formatUint[T unsigned](v T) string { return strconv.FormatUint(uint64(v), 10) }
+func formatInt[T int8 | int16 | int32 | int64](v T) string {
+	return strconv.FormatInt(int64(v), 10)
+}
+
+func formatUint[T uint8 | uint16 | uint32 | uint64](v T) string {
+	return strconv.FormatUint(uint64(v), 10)
+}
 
 // topK returns the top k classes of each of rows equal rows of vals, and
 // k capped at the number of classes.

@@ -1,9 +1,9 @@
 package handlers
 
 // The v2 inference request decoder. It reads the JSON header once with the
-// /v1 tokenizer and appends JSON tensor data straight into typed buffers
-// with the /v1 leaves, checking every input against the model before its
-// data is read: name, datatype, shape, and that the data holds exactly the
+// jsontensor codec, which appends JSON tensor data straight into typed
+// buffers, checking every input against the model before its data is
+// read: name, datatype, shape, and that the data holds exactly the
 // elements the shape says. Binary tensor data (v2_binary.go) is copied from
 // the bytes after the header without touching JSON at all.
 
@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
@@ -24,7 +25,7 @@ type v2Request struct {
 	inputs  []tensor.Tensor
 	outputs []v2Output // in response order
 	// pooled are the inputs decoded from JSON, into recycled buffers that
-	// ReleaseInputs takes back; binary inputs may share the body's memory.
+	// jsontensor.Release takes back; binary inputs may share the body's memory.
 	pooled []tensor.Tensor
 }
 
@@ -42,14 +43,14 @@ type v2Input struct {
 	name     string
 	datatype string
 	shape    []int64
-	has      fields // which of name, datatype, shape, parameters, data came
-	binSize  int64  // parameters.binary_data_size, -1 if absent
-	dataAt   int    // where "data" starts when it came before name, datatype or shape
-	dataDep  int    // the decoder's depth there
+	has      fields          // which of name, datatype, shape, parameters, data came
+	binSize  int64           // parameters.binary_data_size, -1 if absent
+	late     bool            // "data" came before name, datatype or shape: it is read after the object
+	dataAt   jsontensor.Mark // where that "data" starts
 }
 
 type v2Decoder struct {
-	d         decoder
+	d         jsontensor.Decoder
 	m         *runtime.Model
 	sig       *tensor.Signature
 	limit     int // no tensor can have more elements than the body has bytes
@@ -64,9 +65,10 @@ type v2Decoder struct {
 // body[:header] and whose binary tensor data is body[header:].
 func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 	v := &v2Decoder{
-		d: decoder{b: body[:header]}, m: m, sig: &m.Signature, limit: len(body),
+		m: m, sig: &m.Signature, limit: len(body),
 		req: v2Request{inputs: make([]tensor.Tensor, len(m.Signature.Inputs))},
 	}
+	v.d.Reset(body[:header])
 	if err := v.header(); err != nil {
 		return nil, err
 	}
@@ -87,17 +89,17 @@ func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 
 func (v *v2Decoder) header() *Error {
 	d := &v.d
-	switch c := d.next(); {
-	case d.i == len(d.b):
+	switch c := d.Next(); {
+	case d.AtEnd():
 		return BadRequest("empty request: expected an inference request object")
 	case c != '{':
-		return d.fail("a JSON object")
+		return codecError(d.Fail("a JSON object"))
 	}
-	if err := d.object(v.member); err != nil {
+	if err := object(d, v.member); err != nil {
 		return err
 	}
-	if d.next(); d.i != len(d.b) {
-		return d.fail("end of the inference header after its object")
+	if !d.AtEnd() {
+		return codecError(d.Fail("end of the inference header after its object"))
 	}
 	return nil
 }
@@ -126,24 +128,24 @@ func (v *v2Decoder) member(key []byte) *Error {
 				v.binaryAll, err = v.bool("parameters", "binary_data_output")
 				return err
 			}
-			return d.skip()
+			return codecError(d.Skip())
 		})
 	case "inputs":
 		return v.array("inputs", v.input)
 	case "outputs":
 		return v.array("outputs", v.output)
 	}
-	return d.skip()
+	return codecError(d.Skip())
 }
 
 // input reads one input object. Its data is read as soon as name, datatype
 // and shape are known and checked, which with every client seen so far is
 // where "data" comes; otherwise it is skipped and read after the object.
 func (v *v2Decoder) input(pos int) *Error {
-	in := &v2Input{pos: pos, index: -1, binSize: -1, dataAt: -1}
+	in := &v2Input{pos: pos, index: -1, binSize: -1}
 	d := &v.d
 	field := in.path()
-	err := d.object(func(key []byte) *Error {
+	err := object(d, func(key []byte) *Error {
 		k := string(key)
 		switch k {
 		case "name", "datatype", "shape", "parameters", "data":
@@ -168,10 +170,10 @@ func (v *v2Decoder) input(pos int) *Error {
 				}
 				return v.data(in, d)
 			}
-			in.dataAt, in.dataDep = d.i, d.depth
-			err = d.skip()
+			in.late, in.dataAt = true, d.Mark()
+			err = codecError(d.Skip())
 		default:
-			err = d.skip()
+			err = codecError(d.Skip())
 		}
 		return err
 	})
@@ -195,8 +197,9 @@ func (v *v2Decoder) input(pos int) *Error {
 		v.binaries = append(v.binaries, in)
 	case !in.has.has("data"):
 		return BadRequest("input '%s' must set one of 'data' and 'binary_data_size' in 'parameters', but sets neither", in.name)
-	case in.dataAt >= 0:
-		late := decoder{b: d.b, i: in.dataAt, depth: in.dataDep}
+	case in.late:
+		late := *d
+		late.Seek(in.dataAt)
 		return v.data(in, &late)
 	}
 	return nil
@@ -222,7 +225,7 @@ func (v *v2Decoder) inputParameter(in *v2Input, p string) *Error {
 	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
 		return BadRequest("%s: the shared-memory extension is not supported; send the data as JSON or binary", v.inputField(in))
 	}
-	return v.d.skip()
+	return codecError(v.d.Skip())
 }
 
 // check matches an input's name, datatype and shape against the model,
@@ -258,54 +261,36 @@ func (v *v2Decoder) check(in *v2Input) *Error {
 }
 
 // data reads the JSON data of a checked input, flat or nested as its shape.
-func (v *v2Decoder) data(in *v2Input, d *decoder) *Error {
+func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *Error {
 	spec := &v.sig.Inputs[in.index]
 	n := tensor.NumElements(in.shape)
-	if d.next() != '[' {
-		return d.mismatch(v.inputField(in)+": data", "an array")
+	if d.Next() != '[' {
+		return codecError(d.Mismatch(v.inputField(in)+": data", "an array"))
 	}
-	col := newColumn(spec.DType)
-	// Each element takes at least 2 bytes of JSON: reserve no more than the
-	// rest of the body could hold, however large the declared shape.
-	col.reserve(min(n, (len(d.b)-d.i)/2+1))
-	var err *Error
-	if d.firstElement() == '[' {
+	col := jsontensor.NewColumn(spec.DType)
+	// Reserve no more than the rest of the body could hold, however large
+	// the declared shape.
+	col.Reserve(min(n, d.Room()))
+	var err *jsontensor.Error
+	if d.FirstElement() == '[' {
 		// Nested: the walk checks every level against the shape.
 		ws := tensor.TensorSpec{Name: in.name, DType: spec.DType, Shape: in.shape}
-		var w walk
-		w.reset(&ws, false)
-		err = col.array(d, &w)
+		var w jsontensor.Walk
+		w.Reset(&ws, "inputs.", false, 0)
+		err = col.Nested(d, &w)
 	} else {
-		err = col.(flatReader).flat(d, spec.DType, "inputs."+in.name)
+		err = col.Flat(d, "inputs."+in.name)
 	}
 	if err != nil {
-		return err
+		return codecError(err)
 	}
-	t := col.tensor(spec.DType, in.shape)
+	t := col.Tensor(in.shape)
 	if got := t.Len(); got != n {
 		return BadRequest("input '%s': shape %s has %d elements, but data has %d", in.name, tensor.FormatShape(in.shape), n, got)
 	}
 	v.req.inputs[in.index] = t
 	v.req.pooled = append(v.req.pooled, t)
 	return nil
-}
-
-// flatReader reads a flat array of scalars, the other form v2 data takes.
-type flatReader interface {
-	flat(d *decoder, dt tensor.DType, field string) *Error
-}
-
-// flat appends the scalars of the array at d.i, with the leaves the nested
-// walk uses; the caller counts them against the shape.
-func (b *buffer[T]) flat(d *decoder, dt tensor.DType, field string) *Error {
-	return elements(d, func(i int) *Error {
-		v, err := b.leaf(d, dt)
-		if err != nil {
-			return named(err, fmt.Sprintf("%s[%d]", field, i))
-		}
-		b.data = append(b.data, v)
-		return nil
-	})
 }
 
 // binary decodes the inputs sent as binary data, which follow the JSON in
@@ -340,7 +325,7 @@ func (v *v2Decoder) complete() *Error {
 	}
 	if missing != nil {
 		return BadRequest("expected %d inputs but got %d inputs for model '%s'; missing input(s) %s",
-			len(v.sig.Inputs), len(v.sig.Inputs)-len(missing), v.m.Name, quoteList(missing))
+			len(v.sig.Inputs), len(v.sig.Inputs)-len(missing), v.m.Name, jsontensor.QuoteList(missing))
 	}
 	return nil
 }

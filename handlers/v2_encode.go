@@ -3,6 +3,7 @@ package handlers
 import (
 	"strconv"
 
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
@@ -14,12 +15,12 @@ import (
 // decides whether a classification result has a batch dimension.
 func appendV2Response(head, bin []byte, m *runtime.Model, req *v2Request, outs []tensor.Tensor, batch int) ([]byte, []byte, error) {
 	head = append(head, `{"model_name":`...)
-	head = appendString(head, m.Name)
+	head = jsontensor.AppendString(head, m.Name)
 	head = append(head, `,"model_version":`...)
-	head = appendString(head, m.Version)
+	head = jsontensor.AppendString(head, m.Version)
 	if req.hasID {
 		head = append(head, `,"id":`...)
-		head = appendString(head, req.id)
+		head = jsontensor.AppendString(head, req.id)
 	}
 	head = append(head, `,"outputs":[`...)
 	for j, o := range req.outputs {
@@ -40,11 +41,11 @@ func appendV2Response(head, bin []byte, m *runtime.Model, req *v2Request, outs [
 			head = append(head, ',')
 		}
 		head = append(head, `{"name":`...)
-		head = appendString(head, m.Signature.Outputs[o.index].Name)
+		head = jsontensor.AppendString(head, m.Signature.Outputs[o.index].Name)
 		head = append(head, `,"datatype":`...)
-		head = appendString(head, t.DType.V2Name())
+		head = jsontensor.AppendString(head, t.DType.V2Name())
 		head = append(head, `,"shape":`...)
-		head = appendNested(head, []int64{int64(len(t.Shape))}, t.Shape, appendInt)
+		head = jsontensor.AppendTensor(head, tensor.Tensor{DType: tensor.Int64, Shape: []int64{int64(len(t.Shape))}, Data: t.Shape})
 		if o.binary {
 			n := len(bin)
 			var err error
@@ -57,7 +58,7 @@ func appendV2Response(head, bin []byte, m *runtime.Model, req *v2Request, outs [
 			continue
 		}
 		head = append(head, `,"data":`...)
-		head = appendTensor(head, tensor.Tensor{DType: t.DType, Shape: []int64{int64(t.Len())}, Data: t.Data})
+		head = jsontensor.AppendTensor(head, tensor.Tensor{DType: t.DType, Shape: []int64{int64(t.Len())}, Data: t.Data})
 		head = append(head, '}')
 	}
 	return append(head, "]}"...), bin, nil

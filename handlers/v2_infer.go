@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 )
 
 // headerLengthKey is the binary tensor extension's header: the length of
@@ -36,16 +38,16 @@ const headerLengthKey = "Inference-Header-Content-Length"
 //	@Failure		503								{object}	V2Error	"the model failed to load, or the server is overloaded"
 //	@Router			/v2/models/{name}/infer [post]
 func (s *Server) v2Infer(c *gin.Context) {
-	buf := v2Bodies.get()
+	buf := getBuf()
 	// Put back only once the response is written: binary inputs use the
 	// body's bytes in place.
-	defer func() { v2Bodies.put(buf) }()
+	defer putBuf(buf)
 	value := c.GetHeader(headerLengthKey) // parsed once, here
 	hlen, perr := strconv.Atoi(strings.TrimSpace(value))
 	if perr != nil {
 		hlen = -1
 	}
-	body, buf, err := s.readV2Body(buf, c, hlen)
+	body, err := s.readV2Body(buf, c, hlen)
 	if err != nil {
 		s.failV2(c, err)
 		return
@@ -97,7 +99,7 @@ func (s *Server) v2Answer(c *gin.Context, body []byte, header int, raw bool, hea
 	if err != nil {
 		return false, err
 	}
-	defer ReleaseInputs(req.pooled) // Infer has returned by then
+	defer jsontensor.Release(req.pooled) // Infer has returned by then
 	outs, err := m.Infer(c, req.inputs)
 	if err != nil {
 		return false, err
@@ -124,34 +126,30 @@ func (s *Server) v2Answer(c *gin.Context, body []byte, header int, raw bool, hea
 //	@Router		/v2/models/{name}/versions/{version}/infer [post]
 func _() {}
 
-// v2Bodies recycles request bodies, apart from the small response
-// buffers: a batch of 32 MLP rows is 100 KB, fresh garbage on every
-// request otherwise.
-var v2Bodies bufferPool[byte]
-
 // tensorAlign is where readV2Body puts the binary data that follows the
 // JSON header: at a multiple of 64 bytes, so that decodeBinary can use
 // the first input's bytes in place for any element type.
 const tensorAlign = 64
 
-// readV2Body reads the request body into buf, reusing its capacity (sized
-// from Content-Length up front), and returns it along with buf, which
-// holds it. The body starts a few bytes into buf, so that the binary data
-// after a JSON header of hlen bytes (Inference-Header-Content-Length; -1
-// if none) starts aligned. It fails with *http.MaxBytesError past the
-// server's limit.
-func (s *Server) readV2Body(buf []byte, c *gin.Context, hlen int) (body, all []byte, err error) {
-	buf = buf[:0]
+// readV2Body reads the request body into *buf, reusing its capacity
+// (sized from Content-Length up front), and leaves *buf holding it, for
+// the pool to take back. The body starts a few bytes into *buf, so that
+// the binary data after a JSON header of hlen bytes
+// (Inference-Header-Content-Length; -1 if none) starts aligned. It fails
+// with *http.MaxBytesError past the server's limit.
+func (s *Server) readV2Body(buf *[]byte, c *gin.Context, hlen int) ([]byte, error) {
+	b := (*buf)[:0]
 	if n := c.Request.ContentLength; n > 0 && n <= s.maxBody {
-		buf = slices.Grow(buf, int(n)+tensorAlign+1) // readBody needs no more
+		b = slices.Grow(b, int(n)+tensorAlign+1) // readBody needs no more
 	}
 	pad := 0
-	if hlen >= 0 && cap(buf) > 0 {
-		at := uintptr(unsafe.Pointer(unsafe.SliceData(buf))) + uintptr(hlen)
+	if hlen >= 0 && cap(b) >= tensorAlign {
+		at := uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(hlen)
 		pad = int(-at % tensorAlign)
 	}
-	buf, err = readBody(buf[:pad], c, s.maxBody)
-	return buf[pad:], buf, err
+	b, err := readBody(b[:pad], c, s.maxBody)
+	*buf = b
+	return b[pad:], err
 }
 
 // headerLength is where the JSON header of a body of size bytes ends:

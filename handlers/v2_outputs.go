@@ -19,7 +19,7 @@ func (v *v2Decoder) output(pos int) *Error {
 	o := v2Requested{}
 	field := "outputs[" + strconv.Itoa(pos) + "]"
 	var hasName bool
-	err := v.d.object(func(key []byte) *Error {
+	err := object(&v.d, func(key []byte) *Error {
 		var err *Error
 		switch string(key) {
 		case "name":
@@ -28,7 +28,7 @@ func (v *v2Decoder) output(pos int) *Error {
 		case "parameters":
 			err = v.parameters(field+".parameters", func(p string) *Error { return v.outputParameter(&o, field, p) })
 		default:
-			err = v.d.skip()
+			err = codecError(v.d.Skip())
 		}
 		return err
 	})
@@ -58,7 +58,7 @@ func (v *v2Decoder) outputParameter(o *v2Requested, field, p string) *Error {
 	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
 		return BadRequest("%s: the shared-memory extension is not supported", field)
 	}
-	return v.d.skip()
+	return codecError(v.d.Skip())
 }
 
 // resolveOutputs turns the requested outputs into indexes, or lists every

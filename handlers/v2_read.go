@@ -3,10 +3,14 @@ package handlers
 import (
 	"strconv"
 
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// Small readers of the v2 request decoder, on top of the /v1 tokenizer.
+// Small readers of the v2 request decoder, on top of the jsontensor codec.
+// The protocol's own errors are *Error: 400s that are mostly not about
+// JSON syntax, which the codec's Error cannot say. The codec's errors are
+// converted where they come out of it.
 
 // fields is a set of the JSON fields an object had, to refuse repeats.
 type fields uint8
@@ -53,32 +57,29 @@ func at(path, key string) string {
 
 func (v *v2Decoder) string(path, key string) (string, *Error) {
 	d := &v.d
-	if d.next() != '"' {
-		return "", d.mismatch(at(path, key), "a string")
+	if d.Next() != '"' {
+		return "", codecError(d.Mismatch(at(path, key), "a string"))
 	}
-	s, err := d.str()
-	return string(s), err
+	s, err := d.Str()
+	return string(s), codecError(err)
 }
 
 func (v *v2Decoder) bool(path, key string) (bool, *Error) {
-	v.d.next()
-	b, err := leafBool(&v.d, tensor.Bool)
+	b, err := v.d.Bool()
 	if err != nil {
-		return false, named(err, at(path, key))
+		return false, codecError(err.Named(at(path, key)))
 	}
 	return b, nil
 }
 
 // count reads a non-negative integer.
 func (v *v2Decoder) count(path, key string) (int64, *Error) {
-	d := &v.d
-	d.next()
-	text, mag, neg, err := d.integer(tensor.Int64)
+	text, mag, neg, err := v.d.Integer(tensor.Int64)
 	switch {
 	case err != nil:
-		return 0, named(err, at(path, key))
+		return 0, codecError(err.Named(at(path, key)))
 	case neg && mag != 0, mag > 1<<62:
-		return 0, BadRequest("%s: %s is not a valid size", at(path, key), clip(text))
+		return 0, BadRequest("%s: %s is not a valid size", at(path, key), jsontensor.Clip(text))
 	}
 	return int64(mag), nil
 }
@@ -89,8 +90,8 @@ func (v *v2Decoder) shape(in *v2Input) ([]int64, *Error) {
 	var shape []int64
 	n := int64(1)
 	err := v.array(v.inputField(in)+": shape", func(k int) *Error {
-		if k == maxDepth {
-			return BadRequest("%s: shape has more than %d dimensions", v.inputField(in), maxDepth)
+		if k == jsontensor.MaxDepth {
+			return BadRequest("%s: shape has more than %d dimensions", v.inputField(in), jsontensor.MaxDepth)
 		}
 		dim, err := v.count(in.path(), "shape["+strconv.Itoa(k)+"]")
 		if err != nil {
@@ -113,41 +114,55 @@ func (v *v2Decoder) shape(in *v2Input) ([]int64, *Error) {
 	return shape, err
 }
 
-// array reads a JSON array, calling elem for each element at d.i.
+// array reads a JSON array, calling elem for each element at its value.
 func (v *v2Decoder) array(field string, elem func(i int) *Error) *Error {
 	d := &v.d
-	if d.next() != '[' {
-		return d.mismatch(field, "an array")
+	if d.Next() != '[' {
+		return codecError(d.Mismatch(field, "an array"))
 	}
 	return elements(d, elem)
-}
-
-// elements reads the array whose '[' is at d.i, calling elem for each
-// element at d.i, which elem must consume.
-func elements(d *decoder, elem func(i int) *Error) *Error {
-	if err := d.open(); err != nil {
-		return err
-	}
-	if d.next() == ']' {
-		d.close()
-		return nil
-	}
-	for i := 0; ; i++ {
-		d.next()
-		if err := elem(i); err != nil {
-			return err
-		}
-		if more, err := d.more(']'); !more {
-			return err
-		}
-	}
 }
 
 // parameters reads a parameters object, calling param for each key at its value.
 func (v *v2Decoder) parameters(field string, param func(key string) *Error) *Error {
 	d := &v.d
-	if d.next() != '{' {
-		return d.mismatch(field, "an object")
+	if d.Next() != '{' {
+		return codecError(d.Mismatch(field, "an object"))
 	}
-	return d.object(func(key []byte) *Error { return param(string(key)) })
+	return object(d, func(key []byte) *Error { return param(string(key)) })
 }
+
+// elements and object are the codec's Elements and Object for callbacks
+// that fail with an *Error: that error comes back as it is, and one of
+// the codec's own is converted.
+func elements(d *jsontensor.Decoder, elem func(i int) *Error) *Error {
+	var failed *Error
+	err := d.Elements(func(i int) *jsontensor.Error {
+		if failed = elem(i); failed != nil {
+			return errStop
+		}
+		return nil
+	})
+	if failed != nil {
+		return failed
+	}
+	return codecError(err)
+}
+
+func object(d *jsontensor.Decoder, member func(key []byte) *Error) *Error {
+	var failed *Error
+	err := d.Object(func(key []byte) *jsontensor.Error {
+		if failed = member(key); failed != nil {
+			return errStop
+		}
+		return nil
+	})
+	if failed != nil {
+		return failed
+	}
+	return codecError(err)
+}
+
+// errStop ends the codec's walk over an array or object whose callback
+// has failed; elements and object return the callback's error instead.
+var errStop = &jsontensor.Error{Message: "stopped by its callback"}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
-	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Triton's model repository extension: list the repository, load or
@@ -27,13 +27,12 @@ import (
 //	@Router		/v2/repository/index [post]
 func (s *Server) v2Index(c *gin.Context) {
 	readyOnly := false
-	err := s.controlBody(c, func(d *decoder, key string) *Error {
+	err := s.controlBody(c, func(d *jsontensor.Decoder, key string) *Error {
 		if key != "ready" {
-			return d.skip()
+			return codecError(d.Skip())
 		}
-		d.next()
-		var err *Error
-		if readyOnly, err = leafBool(d, tensor.Bool); err != nil {
+		var err *jsontensor.Error
+		if readyOnly, err = d.Bool(); err != nil {
 			return BadRequest("Invalid value for 'ready': expected a boolean")
 		}
 		return nil
@@ -70,11 +69,11 @@ func (s *Server) v2Index(c *gin.Context) {
 //	@Failure		503	{object}	V2Error	"model control is not explicit"
 //	@Router			/v2/repository/models/{name}/load [post]
 func (s *Server) v2Load(c *gin.Context) {
-	s.control(c, func(name string) error { return s.repo.Load(name) }, func(d *decoder, key string) *Error {
+	s.control(c, func(name string) error { return s.repo.Load(name) }, func(d *jsontensor.Decoder, key string) *Error {
 		if key == "config" || strings.HasPrefix(key, "file:") {
 			return BadRequest("load parameter '%s' is not supported: a model's files and config.yaml are read from the repository", key)
 		}
-		return d.skip()
+		return codecError(d.Skip())
 	})
 }
 
@@ -92,25 +91,25 @@ func (s *Server) v2Load(c *gin.Context) {
 //	@Failure		503	{object}	V2Error	"model control is not explicit"
 //	@Router			/v2/repository/models/{name}/unload [post]
 func (s *Server) v2Unload(c *gin.Context) {
-	s.control(c, s.repo.Unload, func(d *decoder, _ string) *Error { return d.skip() })
+	s.control(c, s.repo.Unload, func(d *jsontensor.Decoder, _ string) *Error { return codecError(d.Skip()) })
 }
 
 // control runs a load or unload of the model in the URL, after checking
 // that the model control mode allows it and reading the body's parameters.
-func (s *Server) control(c *gin.Context, change func(name string) error, param func(d *decoder, key string) *Error) {
+func (s *Server) control(c *gin.Context, change func(name string) error, param func(d *jsontensor.Decoder, key string) *Error) {
 	if s.modelControl != runtime.ControlExplicit {
 		// Triton's words and status (UNAVAILABLE) in every mode but explicit.
 		s.failV2(c, &Error{Kind: KindUnavailable, Message: "explicit model load / unload is not allowed if polling is enabled"})
 		return
 	}
-	err := s.controlBody(c, func(d *decoder, key string) *Error {
+	err := s.controlBody(c, func(d *jsontensor.Decoder, key string) *Error {
 		if key != "parameters" {
-			return d.skip()
+			return codecError(d.Skip())
 		}
-		if d.next() != '{' {
-			return d.mismatch("parameters", "an object")
+		if d.Next() != '{' {
+			return codecError(d.Mismatch("parameters", "an object"))
 		}
-		return d.object(func(p []byte) *Error { return param(d, string(p)) })
+		return object(d, func(p []byte) *Error { return param(d, string(p)) })
 	})
 	if err == nil {
 		err = change(c.Param("name"))
@@ -124,23 +123,24 @@ func (s *Server) control(c *gin.Context, change func(name string) error, param f
 
 // controlBody reads the optional JSON object body of a repository request,
 // calling member for each key at its value.
-func (s *Server) controlBody(c *gin.Context, member func(d *decoder, key string) *Error) error {
+func (s *Server) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key string) *Error) error {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
 	if err != nil {
 		return err
 	}
-	d := &decoder{b: body}
-	if d.next(); d.i == len(body) {
+	d := &jsontensor.Decoder{}
+	d.Reset(body)
+	if d.AtEnd() {
 		return nil
 	}
-	if d.b[d.i] != '{' {
-		return d.fail("a JSON object")
+	if d.Next() != '{' {
+		return codecError(d.Fail("a JSON object"))
 	}
-	if err := d.object(func(key []byte) *Error { return member(d, string(key)) }); err != nil {
+	if err := object(d, func(key []byte) *Error { return member(d, string(key)) }); err != nil {
 		return err
 	}
-	if d.next(); d.i != len(body) {
-		return d.fail("end of input after the object")
+	if !d.AtEnd() {
+		return codecError(d.Fail("end of input after the object"))
 	}
 	return nil
 }

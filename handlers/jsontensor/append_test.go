@@ -1,4 +1,4 @@
-package handlers
+package jsontensor
 
 import (
 	"encoding/json"
@@ -29,7 +29,7 @@ func TestAppendTensor(t *testing.T) {
 		{"3-d", tensor.Tensor{DType: tensor.Int32, Shape: []int64{2, 1, 2}, Data: []int32{1, 2, 3, 4}}, `[[[1,2]],[[3,4]]]`},
 		{"zipmap rows", tensor.Tensor{DType: tensor.MapSequence, Shape: []int64{1}, Data: []map[string]float64{{"b": 0.25, "a": 0.75}}}, `[{"a":0.75,"b":0.25}]`},
 	} {
-		if got := string(appendTensor(nil, c.t)); got != c.want {
+		if got := string(AppendTensor(nil, c.t)); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
@@ -43,7 +43,7 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		out := appendString(nil, s)
+		out := AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(out, &back); err != nil {
 			t.Fatalf("%q encodes to invalid JSON %s: %v", s, out, err)

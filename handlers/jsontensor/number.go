@@ -1,0 +1,241 @@
+package jsontensor
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+	"unsafe"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
+)
+
+// numeric scans the number at d.i into d.num. Anything else there is a
+// mismatch with want.
+func (d *Decoder) numeric(want string) *Error {
+	if d.i < len(d.b) {
+		if c := d.b[d.i]; c == '-' || isDigit(c) {
+			return d.number()
+		}
+	}
+	return d.Mismatch("", want)
+}
+
+// num is a scanned JSON number: ±mant × 10^exp when digits <= 19.
+type num struct {
+	text     []byte
+	mant     uint64
+	exp      int
+	digits   int // significant digits; past 19 mant holds only the first 19
+	neg      bool
+	integral bool // no fraction, no exponent
+}
+
+// number scans the JSON number at d.i, which starts with '-' or a digit,
+// into d.num, gathering its digits on the way so that most numbers need no
+// second look at the text. (In place: copying a num out costs as much as
+// reading one.)
+func (d *Decoder) number() *Error {
+	b, i := d.b, d.i
+	start := i
+	n := &d.num
+	*n = num{}
+	if b[i] == '-' {
+		n.neg = true
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++ // JSON allows no other leading zero
+	case i < len(b) && isDigit(b[i]):
+		i = n.gather(b, i)
+	default:
+		d.i = i
+		return d.Fail("a digit")
+	}
+	n.integral = true
+	if i < len(b) && b[i] == '.' {
+		n.integral = false
+		i++
+		j := i
+		if n.mant == 0 { // 0.000123: zeros before the first digit are not significant
+			for i < len(b) && b[i] == '0' {
+				i++
+			}
+		}
+		if i = n.gather(b, i); i == j {
+			d.i = i
+			return d.Fail("a digit after '.'")
+		}
+		n.exp = j - i
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		n.integral = false
+		i++
+		neg := i < len(b) && b[i] == '-'
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j, e := i, 0
+		for ; i < len(b) && isDigit(b[i]); i++ {
+			e = min(e*10+int(b[i]-'0'), 1e6) // far beyond any float, and no overflow
+		}
+		if i == j {
+			d.i = i
+			return d.Fail("a digit in the exponent")
+		}
+		if neg {
+			e = -e
+		}
+		n.exp += e
+	}
+	d.i = i
+	n.text = b[start:i]
+	return nil
+}
+
+// gather appends the run of digits at b[i:] to n.mant and returns where it
+// ends. Eight digits at a time where it can: a 17-digit float is then three
+// steps, not seventeen dependent multiplications.
+func (n *num) gather(b []byte, i int) int {
+	for n.digits <= 19-8 && len(b)-i >= 8 {
+		v, ok := eightDigits(binary.LittleEndian.Uint64(b[i:]))
+		if !ok {
+			break
+		}
+		n.mant = n.mant*1e8 + v
+		n.digits += 8
+		i += 8
+	}
+	for ; i < len(b) && isDigit(b[i]); i++ {
+		if n.digits < 19 {
+			n.mant = n.mant*10 + uint64(b[i]-'0')
+		}
+		n.digits++
+	}
+	return i
+}
+
+// eightDigits returns the value of eight ASCII digits loaded little-endian,
+// and false if any of the bytes is not a digit (the SWAR technique of
+// simdjson and fast_float).
+func eightDigits(v uint64) (uint64, bool) {
+	if ((v+0x4646464646464646)|(v-0x3030303030303030))&0x8080808080808080 != 0 {
+		return 0, false
+	}
+	v -= 0x3030303030303030
+	v = v*10 + v>>8 // pairs of digits
+	v = ((v&0x000000ff000000ff)*0x000f424000000064 + (v>>16&0x000000ff000000ff)*0x0000271000000001) >> 32
+	return v, true
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// float32 converts n as strconv.ParseFloat(text, 32) does, and reports
+// false when it cannot be sure of the result, for strconv to decide.
+//
+// mant (up to 19 digits) and one multiplication or division by an exact
+// power of ten give a float64 within two of its units of the decimal. Its
+// rounding to float32 is then the decimal's own unless the 29 bits float32
+// drops are near 1000…0, a midpoint between two float32 values, where those
+// few units could decide the direction: that case, one in millions, and
+// everything outside the range, goes to strconv.
+func (n *num) float32() (float32, bool) {
+	if n.mant == 0 {
+		return signed0[float32](n.neg), true
+	}
+	if n.digits > 19 || n.exp < -22 || n.exp > 22 {
+		return 0, false
+	}
+	f := n.scaled()
+	if low := math.Float64bits(f) & (1<<29 - 1); low-(1<<28-16) <= 32 || f > math.MaxFloat32 {
+		return 0, false
+	}
+	if n.neg {
+		f = -f
+	}
+	return float32(f), true
+}
+
+// float64 is Clinger's fast path: exact when mant and the power of ten are
+// both exact in float64, as they are for numbers of up to 15 digits or so.
+func (n *num) float64() (float64, bool) {
+	if n.mant == 0 {
+		return signed0[float64](n.neg), true
+	}
+	if n.digits > 19 || n.mant > 1<<53 || n.exp < -22 || n.exp > 22 {
+		return 0, false
+	}
+	f := n.scaled()
+	if n.neg {
+		f = -f
+	}
+	return f, true
+}
+
+// scaled is mant × 10^exp, for |exp| <= 22, in one rounding after mant's own.
+func (n *num) scaled() float64 {
+	if n.exp < 0 {
+		return float64(n.mant) / pow10[-n.exp]
+	}
+	return float64(n.mant) * pow10[n.exp]
+}
+
+func signed0[F float32 | float64](neg bool) F {
+	var z F
+	if neg {
+		z = -z // -0, as strconv returns for "-0"
+	}
+	return z
+}
+
+// Integer reads the JSON integer at the decoder, after whitespace, and
+// returns its text, its magnitude and its sign; a magnitude beyond uint64
+// is out of range for dt, the type it was meant for.
+func (d *Decoder) Integer(dt tensor.DType) (text []byte, mag uint64, neg bool, err *Error) {
+	d.Next()
+	return d.integer(dt)
+}
+
+// integer is Integer with whitespace already skipped.
+func (d *Decoder) integer(dt tensor.DType) (text []byte, mag uint64, neg bool, err *Error) {
+	err = d.numeric("an integer")
+	n := &d.num
+	switch {
+	case err != nil:
+		return nil, 0, false, err
+	case !n.integral:
+		return nil, 0, false, Invalid("", "expected an integer, got %s", Clip(n.text))
+	case n.digits > 19: // 19 digits always fit in a uint64, 20 may
+		digits := n.text[len(n.text)-n.digits:]
+		mag, perr := strconv.ParseUint(unsafeString(digits), 10, 64)
+		if perr != nil {
+			return nil, 0, false, intRange(n.text, dt)
+		}
+		return n.text, mag, n.neg, nil
+	}
+	return n.text, n.mant, n.neg, nil
+}
+
+func floatRange(text []byte, dt tensor.DType) *Error {
+	limit := "3.4028235e+38"
+	switch dt {
+	case tensor.Float64:
+		limit = "1.7976931348623157e+308"
+	case tensor.Float16:
+		limit = "65504"
+	case tensor.BFloat16:
+		limit = "3.3895314e+38"
+	}
+	return Invalid("", "%s is out of range for %v (magnitude at most %s)", Clip(text), dt, limit)
+}
+
+func intRange(text []byte, dt tensor.DType) *Error {
+	if dt.IsSigned() {
+		return Invalid("", "%s is out of range for %v (%d to %d)", Clip(text), dt, -(int64(1) << (dt.Bits() - 1)), uint64(1)<<(dt.Bits()-1)-1)
+	}
+	return Invalid("", "%s is out of range for %v (0 to %d)", Clip(text), dt, uint64(1)<<dt.Bits()-1)
+}
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -1,0 +1,53 @@
+package jsontensor
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
+)
+
+// The dtypes clients send in bulk are decoded into recycled buffers: a
+// 32-row MLP request is 100 KB of float32 that would otherwise be fresh
+// garbage, zeroed first, on every request. Release returns them.
+var (
+	float32Bufs bufferPool[float32]
+	float64Bufs bufferPool[float64]
+	int64Bufs   bufferPool[int64]
+)
+
+// maxPooledBytes keeps one huge request from pinning its buffer for good.
+const maxPooledBytes = 4 << 20
+
+type bufferPool[T any] struct{ p sync.Pool }
+
+func (p *bufferPool[T]) get() []T {
+	if b, ok := p.p.Get().(*[]T); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+func (p *bufferPool[T]) put(b []T) {
+	if cap(b) == 0 || cap(b)*int(unsafe.Sizeof(b[:1][0])) > maxPooledBytes {
+		return
+	}
+	b = b[:0]
+	p.p.Put(&b)
+}
+
+// Release recycles the buffers of tensors that columns returned. ONNX
+// Runtime reads them in place, so call it only once nothing reads them any
+// more: after Infer has returned.
+func Release(ts []tensor.Tensor) {
+	for _, t := range ts {
+		switch d := t.Data.(type) {
+		case []float32:
+			float32Bufs.put(d)
+		case []float64:
+			float64Bufs.put(d)
+		case []int64:
+			int64Bufs.put(d)
+		}
+	}
+}
