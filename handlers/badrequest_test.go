@@ -1,10 +1,13 @@
-package handlers
+package handlers_test
 
 import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onnxserve/onnxserve/handlers/servertest"
+	v1 "github.com/onnxserve/onnxserve/handlers/v1"
 )
 
 // testRepo builds a repository with a versioned iris (versions 1 and 2),
@@ -13,12 +16,12 @@ import (
 func testRepo(t testing.TB) string {
 	dir := t.TempDir()
 	for _, v := range []string{"1", "2"} {
-		copyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", v, "model.onnx"))
+		servertest.CopyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", v, "model.onnx"))
 	}
-	copyFile(t, "../models/iris/config.yaml", filepath.Join(dir, "iris", "config.yaml"))
-	copyFile(t, "../models/tabular/model.onnx", filepath.Join(dir, "tabular", "model.onnx"))
+	servertest.CopyFile(t, "../models/iris/config.yaml", filepath.Join(dir, "iris", "config.yaml"))
+	servertest.CopyFile(t, "../models/tabular/model.onnx", filepath.Join(dir, "tabular", "model.onnx"))
 	for _, m := range []string{"dtypes", "scalar"} {
-		copyFile(t, "../runtime/testdata/"+m+".onnx", filepath.Join(dir, m, "model.onnx"))
+		servertest.CopyFile(t, "../runtime/testdata/"+m+".onnx", filepath.Join(dir, m, "model.onnx"))
 	}
 	return dir
 }
@@ -41,7 +44,7 @@ func dtypesBody(override string, value string) string {
 // TestBadRequests pins, for each way a request can be wrong, the status and
 // the field the error names, and that every error has the JSON error shape.
 func TestBadRequests(t *testing.T) {
-	srv, _ := newTestServer(t, testRepo(t), false)
+	srv, _ := servertest.Start(t, testRepo(t), servertest.Options{SkipBad: false})
 	many := make([]string, 65)
 	for i := range many {
 		many[i] = irisRow
@@ -97,7 +100,7 @@ func TestBadRequests(t *testing.T) {
 			if res.Status != c.status {
 				t.Fatalf("status %d, want %d: %s", res.Status, c.status, res.Body)
 			}
-			var e Error
+			var e v1.Error
 			if err := json.Unmarshal(res.Body, &e); err != nil || e.Message == "" {
 				t.Fatalf("not the JSON error shape: %s", res.Body)
 			}

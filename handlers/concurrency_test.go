@@ -1,17 +1,20 @@
-package handlers
+package handlers_test
 
 import (
 	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/onnxserve/onnxserve/handlers/servertest"
+	v1 "github.com/onnxserve/onnxserve/handlers/v1"
 )
 
 // TestConcurrentMixedRequests pins that shared sessions give every caller
 // its own answer: 8 goroutines × 200 requests mixing models, forms and
 // versions, each checked against the export-time outputs.
 func TestConcurrentMixedRequests(t *testing.T) {
-	srv, _ := newTestServer(t, testRepoWithDigits(t), false)
+	srv, _ := servertest.Start(t, testRepoWithDigits(t), servertest.Options{SkipBad: false})
 	type call struct {
 		path, body string
 		outputs    map[string]json.RawMessage
@@ -76,15 +79,15 @@ func TestConcurrentMixedRequests(t *testing.T) {
 
 func testRepoWithDigits(t testing.TB) string {
 	dir := testRepo(t)
-	copyFile(t, "../models/digits/model.onnx", dir+"/digits/model.onnx")
+	servertest.CopyFile(t, "../models/digits/model.onnx", dir+"/digits/model.onnx")
 	return dir
 }
 
 // TestVersions pins version addressing: the highest version is the
 // default, every version answers on its own path, and an unknown one is 404.
 func TestVersions(t *testing.T) {
-	srv, _ := newTestServer(t, testRepo(t), false)
-	var info ModelInfo
+	srv, _ := servertest.Start(t, testRepo(t), servertest.Options{SkipBad: false})
+	var info v1.ModelInfo
 	json.Unmarshal(do(t, "GET", srv.URL+"/v1/models/iris", "").Body, &info)
 	if info.Version != "2" || fmt.Sprint(info.Versions) != "[1 2]" {
 		t.Fatalf("default version %q of %v", info.Version, info.Versions)

@@ -1,9 +1,8 @@
-package handlers
+package handlers_test
 
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/servertest"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -28,23 +28,14 @@ const overloadClients = 200
 func overloadServer(t *testing.T, batched bool) (*httptest.Server, *runtime.Limiter) {
 	t.Helper()
 	dir := t.TempDir()
-	copyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", "model.onnx"))
+	servertest.CopyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", "model.onnx"))
 	cfg := "features: [sepal_length, sepal_width, petal_length, petal_width]\nmax_queue_size: 4\n"
 	if batched {
 		cfg += "max_batch_size: 8\ndynamic_batching: {}\n"
 	}
-	writeFile(t, filepath.Join(dir, "iris", "config.yaml"), cfg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	servertest.WriteFile(t, filepath.Join(dir, "iris", "config.yaml"), cfg)
 	lim := runtime.NewLimiter(1)
-	repo, err := runtime.OpenRepository(dir, runtime.LoadOptions{Limiter: lim, Logger: log}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(New(Options{Repository: repo, MaxBodyBytes: 1 << 20, Logger: log}))
-	t.Cleanup(func() {
-		srv.Close()
-		repo.Close()
-	})
+	srv, _ := servertest.Start(t, dir, servertest.Options{Limiter: lim})
 	return srv, lim
 }
 

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/servertest"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -66,7 +67,7 @@ func benchBody(b *testing.B, dir, name string) []byte {
 // network stack costs.
 func BenchmarkPredict(b *testing.B) {
 	repo, dir := benchRepo(b)
-	h := New(Options{Repository: repo, MaxBodyBytes: 32 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := servertest.Handler(repo, servertest.Options{MaxBodyBytes: 32 << 20})
 	for _, c := range benchCases {
 		b.Run(c.name, func(b *testing.B) {
 			body := benchBody(b, dir, c.body)
@@ -87,7 +88,7 @@ func BenchmarkPredict(b *testing.B) {
 // mlp_batched model merge them.
 func BenchmarkPredictParallel(b *testing.B) {
 	repo, dir := benchRepo(b)
-	h := New(Options{Repository: repo, MaxBodyBytes: 32 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := servertest.Handler(repo, servertest.Options{MaxBodyBytes: 32 << 20})
 	cases := append(benchCases, benchCase{"mlp-rows-1-batched", "mlp_batched", "mlp_b1.json"})
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -104,58 +105,6 @@ func BenchmarkPredictParallel(b *testing.B) {
 					}
 				}
 			})
-		})
-	}
-}
-
-// BenchmarkDecode is the JSON body → typed tensor step alone.
-func BenchmarkDecode(b *testing.B) {
-	repo, dir := benchRepo(b)
-	for _, c := range benchCases {
-		b.Run(c.name, func(b *testing.B) {
-			m, release, err := repo.Acquire(c.model, "")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer release()
-			body := benchBody(b, dir, c.body)
-			opt := DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize}
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := DecodePredict(body, &m.Signature, opt); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkEncode is the outputs → JSON response step alone.
-func BenchmarkEncode(b *testing.B) {
-	repo, dir := benchRepo(b)
-	for _, c := range benchCases {
-		b.Run(c.name, func(b *testing.B) {
-			m, release, err := repo.Acquire(c.model, "")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer release()
-			opt := DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize}
-			ins, err := DecodePredict(benchBody(b, dir, c.body), &m.Signature, opt)
-			if err != nil {
-				b.Fatal(err)
-			}
-			outs, err := m.Infer(b.Context(), ins)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				buf := getBuf()
-				*buf = appendPredictResponse(*buf, m, outs)
-				putBuf(buf)
-			}
 		})
 	}
 }

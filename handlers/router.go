@@ -1,6 +1,7 @@
-// Package handlers is onnxserve's HTTP layer: routing, request decoding and
-// validation, response encoding, and the mapping of errors to statuses.
-// It knows nothing of cgo; everything ONNX Runtime lives in package runtime.
+// Package handlers is onnxserve's HTTP API: the one route table and the
+// middleware every request passes, over the front ends in its
+// subpackages (v1, v2, apidocs), which all call the protocol-neutral core
+// (inference).
 //
 // swag documents one path per annotated declaration, so a route that shares
 // its handler with another (the /versions/{version} forms) carries its
@@ -12,9 +13,12 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	ginSwagger "github.com/swaggo/gin-swagger"
 
-	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/handlers/apidocs"
+	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/rest"
+	v1 "github.com/onnxserve/onnxserve/handlers/v1"
+	v2 "github.com/onnxserve/onnxserve/handlers/v2"
 )
 
 //	@title				onnxserve
@@ -37,26 +41,14 @@ import (
 
 // Options configure the HTTP API.
 type Options struct {
-	Repository *runtime.Repository
+	Core *inference.Core
 	// MaxBodyBytes bounds a request body; larger bodies get 413.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
-	// ModelControl is how models may change at run time; only explicit
-	// allows the v2 load and unload endpoints. "" is none.
-	ModelControl runtime.ModelControl
 }
 
-// Server holds what the handlers share. It has no mutable state of its
-// own beyond the cached API docs.
-type Server struct {
-	repo         *runtime.Repository
-	maxBody      int64
-	log          *slog.Logger
-	docs         *apiDocs
-	modelControl runtime.ModelControl
-}
-
-// New returns the HTTP handler serving the whole API: the one route table.
+// New returns the HTTP handler serving the whole API: the one route table
+// and the middleware chain every request passes.
 func New(opt Options) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -64,61 +56,28 @@ func New(opt Options) http.Handler {
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 32 << 20
 	}
-	s := &Server{repo: opt.Repository, maxBody: opt.MaxBodyBytes, log: opt.Logger, docs: newAPIDocs(opt.Repository),
-		modelControl: opt.ModelControl}
+	env := &rest.Env{Core: opt.Core, MaxBodyBytes: opt.MaxBodyBytes, Buffers: &rest.Buffers{}, Logger: opt.Logger}
 
-	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // c.Done()/c.Err() follow the request's context
-	r.Use(gin.CustomRecoveryWithWriter(nil, s.recovered))
+	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
+		env.Logger.Error("panic in handler", "path", c.Request.URL.Path, "panic", v)
+		v1.Fail(env, c, inference.Errorf(inference.Internal, "internal error"))
+	}))
 	r.NoRoute(func(c *gin.Context) {
-		s.fail(c, &Error{Kind: KindNotFound, Message: "no route " + c.Request.Method + " " + c.Request.URL.Path})
+		v1.Fail(env, c, inference.Errorf(inference.NotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		s.fail(c, &Error{Kind: KindMethodNotAllowed, Message: "method " + c.Request.Method + " not allowed on " + c.Request.URL.Path})
+		v1.Fail(env, c, inference.Errorf(inference.Unimplemented, "method %s not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/swagger/index.html") })
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
-
-	v1 := r.Group("/v1")
-	v1.GET("/models", s.listModels)
-	v1.GET("/models/:name", s.getModel)
-	v1.GET("/models/:name/versions/:version", s.getModel)
-	v1.POST("/models/:name/predict", s.predict)
-	v1.POST("/models/:name/versions/:version/predict", s.predict)
-
-	// The Open Inference Protocol (KServe v2), with Triton's binary tensor,
-	// classification and model repository extensions.
-	v2 := r.Group("/v2")
-	v2.GET("", s.v2Server)
-	v2.GET("/health/live", s.v2Live)
-	v2.GET("/health/ready", s.v2Ready)
-	v2.GET("/models/:name", s.v2Model)
-	v2.GET("/models/:name/versions/:version", s.v2Model)
-	v2.GET("/models/:name/ready", s.v2ModelReady)
-	v2.GET("/models/:name/versions/:version/ready", s.v2ModelReady)
-	v2.POST("/models/:name/infer", s.v2Infer)
-	v2.POST("/models/:name/versions/:version/infer", s.v2Infer)
-	v2.POST("/repository/index", s.v2Index)
-	v2.POST("/repository/models/:name/load", s.v2Load)
-	v2.POST("/repository/models/:name/unload", s.v2Unload)
-
-	ui := ginSwagger.WrapHandler(swaggerUIFiles(), ginSwagger.DefaultModelsExpandDepth(1))
-	r.GET("/swagger/*any", func(c *gin.Context) {
-		// doc.json is built from the live models; the rest is the static UI.
-		if c.Param("any") == "/doc.json" {
-			c.Data(http.StatusOK, "application/json; charset=utf-8", s.docs.get())
-			return
-		}
-		ui(c)
-	})
+	h := health{env}
+	r.GET("/healthz", h.live)
+	r.GET("/readyz", h.ready)
+	v1.New(env).Register(r)
+	v2.New(env).Register(r)
+	r.GET("/swagger/*any", apidocs.Handler(opt.Core))
 	return r
-}
-
-func (s *Server) recovered(c *gin.Context, v any) {
-	s.log.Error("panic in handler", "path", c.Request.URL.Path, "panic", v)
-	s.fail(c, &Error{Kind: KindInternal, Message: "internal error"})
 }

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/servertest"
+	v1 "github.com/onnxserve/onnxserve/handlers/v1"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -21,35 +23,12 @@ import (
 // Runtime and the shipped models, comparing with the outputs stored beside
 // each model at export time (numpy/sklearn), never with this code's output.
 
-func TestMain(m *testing.M) {
-	lib, err := runtime.FindLibrary("..")
-	if err == nil {
-		_, err = runtime.Init(lib)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	runtime.Shutdown()
-	os.Exit(code)
-}
-
-// newTestServer serves dir over a real loopback listener.
-func newTestServer(t testing.TB, dir string, skipBad bool) (*httptest.Server, *runtime.Repository) {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	repo, err := runtime.OpenRepository(dir, runtime.LoadOptions{Limiter: runtime.NewLimiter(0), Logger: log}, skipBad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveRepo(t, repo, Options{Logger: log}), repo
-}
+func TestMain(m *testing.M) { servertest.Main(m) }
 
 // shippedServer is one server over models/, shared by the tests that only read.
 func shippedServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	srv, _ := newTestServer(t, "../models", false)
+	srv, _ := servertest.Start(t, "../models", servertest.Options{})
 	return srv
 }
 
@@ -255,7 +234,7 @@ func TestPredictNamedFeatures(t *testing.T) {
 			if res.Status != 200 {
 				t.Fatalf("case %d row %d: %d %s", ci, ri, res.Status, res.Body)
 			}
-			var body PredictResponse
+			var body v1.PredictResponse
 			if err := json.Unmarshal(res.Body, &body); err != nil {
 				t.Fatal(err)
 			}
@@ -285,7 +264,7 @@ func TestPredictNamedFeatures(t *testing.T) {
 func TestModelEndpoints(t *testing.T) {
 	srv := shippedServer(t)
 	list := do(t, "GET", srv.URL+"/v1/models", "")
-	var ml ModelList
+	var ml v1.ModelList
 	if err := json.Unmarshal(list.Body, &ml); err != nil || list.Status != 200 {
 		t.Fatalf("list: %d %s", list.Status, list.Body)
 	}
@@ -302,7 +281,7 @@ func TestModelEndpoints(t *testing.T) {
 
 	for _, path := range []string{"/v1/models/iris", "/v1/models/iris/versions/1"} {
 		res := do(t, "GET", srv.URL+path, "")
-		var info ModelInfo
+		var info v1.ModelInfo
 		if err := json.Unmarshal(res.Body, &info); err != nil || res.Status != 200 {
 			t.Fatalf("%s: %d %s", path, res.Status, res.Body)
 		}
@@ -312,11 +291,11 @@ func TestModelEndpoints(t *testing.T) {
 			info.MaxBatchSize != 64 || info.Description == "" || info.Metadata.Producer != "onnxserve-export" {
 			t.Errorf("%s: %+v", path, info)
 		}
-		want := []TensorInfo{{"X", "float32", []int64{-1, 4}}}
+		want := []v1.TensorInfo{{Name: "X", DType: "float32", Shape: []int64{-1, 4}}}
 		if mustJSON(info.Inputs) != mustJSON(want) {
 			t.Errorf("inputs %s", mustJSON(info.Inputs))
 		}
-		wantOut := []TensorInfo{{"label", "int64", []int64{-1}}, {"probabilities", "float32", []int64{-1, 3}}}
+		wantOut := []v1.TensorInfo{{Name: "label", DType: "int64", Shape: []int64{-1}}, {Name: "probabilities", DType: "float32", Shape: []int64{-1, 3}}}
 		if mustJSON(info.Outputs) != mustJSON(wantOut) {
 			t.Errorf("outputs %s", mustJSON(info.Outputs))
 		}
@@ -351,11 +330,11 @@ func TestModelEndpoints(t *testing.T) {
 // the others are served and the failure is listed and readyz says 503.
 func TestBadModels(t *testing.T) {
 	dir := t.TempDir()
-	copyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "good", "model.onnx"))
-	writeFile(t, filepath.Join(dir, "broken", "model.onnx"), "this is not an onnx file")
-	writeFile(t, filepath.Join(dir, "badconfig", "model.onnx"), "")
-	copyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "badconfig", "model.onnx"))
-	writeFile(t, filepath.Join(dir, "badconfig", "config.yaml"), "featurez: [a]\n")
+	servertest.CopyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "good", "model.onnx"))
+	servertest.WriteFile(t, filepath.Join(dir, "broken", "model.onnx"), "this is not an onnx file")
+	servertest.WriteFile(t, filepath.Join(dir, "badconfig", "model.onnx"), "")
+	servertest.CopyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "badconfig", "model.onnx"))
+	servertest.WriteFile(t, filepath.Join(dir, "badconfig", "config.yaml"), "featurez: [a]\n")
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	_, err := runtime.OpenRepository(dir, runtime.LoadOptions{Logger: log}, false)
@@ -363,10 +342,10 @@ func TestBadModels(t *testing.T) {
 		t.Fatalf("open without skip: %v", err)
 	}
 
-	srv, _ := newTestServer(t, dir, true)
-	var ml ModelList
+	srv, _ := servertest.Start(t, dir, servertest.Options{SkipBad: true})
+	var ml v1.ModelList
 	json.Unmarshal(do(t, "GET", srv.URL+"/v1/models", "").Body, &ml)
-	states := map[string]ModelSummary{}
+	states := map[string]v1.ModelSummary{}
 	for _, m := range ml.Models {
 		states[m.Name] = m
 	}
@@ -385,23 +364,4 @@ func TestBadModels(t *testing.T) {
 	if res := do(t, "POST", srv.URL+"/v1/models/broken/predict", `{"inputs":{}}`); res.Status != 503 {
 		t.Errorf("predict on a failed model: %d %s", res.Status, res.Body)
 	}
-}
-
-func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, to, string(b))
 }

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/servertest"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -20,9 +21,9 @@ import (
 // the order that lets the decoder read data in the same pass as the rest,
 // where the map-ordered requests of TestV2InferConformance take the other path.
 func TestV2TritonClientWireFormat(t *testing.T) {
-	srv, _ := v2Server(t, v2Repo(t), runtime.ControlNone, nil)
-	for _, model := range slices.Sorted(maps.Keys(testModels)) {
-		exp := loadExpected(t, testModels[model])
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: runtime.ControlNone, SkipBad: true})
+	for _, model := range slices.Sorted(maps.Keys(servertest.Models)) {
+		exp := loadExpected(t, servertest.Path(servertest.Models[model]))
 		types, md := modelDatatypes(t, srv.URL, model)
 		cs := exp.Cases[len(exp.Cases)-1]
 		for _, binaryData := range []bool{true, false} {

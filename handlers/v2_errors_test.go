@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/servertest"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -18,9 +19,9 @@ import (
 // codes, the KServe bodies, v2 datatypes and -1 for dynamic dimensions,
 // and 404 for what does not exist.
 func TestV2Endpoints(t *testing.T) {
-	dir := v2Repo(t)
-	writeFile(t, filepath.Join(dir, "broken", "model.onnx"), "not onnx")
-	srv, _ := v2Server(t, dir, runtime.ControlNone, nil)
+	dir := servertest.TestRepo(t)
+	servertest.WriteFile(t, filepath.Join(dir, "broken", "model.onnx"), "not onnx")
+	srv, _ := servertest.Start(t, dir, servertest.Options{Control: runtime.ControlNone, SkipBad: true})
 	cases := []struct {
 		what, path string
 		status     int
@@ -78,7 +79,7 @@ func jsonInput(name, datatype string, shape []int64, data string) string {
 // a message that names what is wrong (the input, the output, the header),
 // as a {"error": "..."} body and nothing else.
 func TestV2Errors(t *testing.T) {
-	srv, _ := v2Server(t, v2Repo(t), runtime.ControlNone, nil)
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: runtime.ControlNone, SkipBad: true})
 	iris := func(in ...string) string { return `{"inputs":[` + strings.Join(in, ",") + `]}` }
 	x := jsonInput("X", "FP32", []int64{1, 4}, "[5.1,3.5,1.4,0.2]")
 	tab := jsonInput("numeric", "FP32", []int64{1, 3}, "[1,2,3]") + "," + jsonInput("category", "INT64", []int64{1}, "[1]")
@@ -211,8 +212,8 @@ func TestV2Errors(t *testing.T) {
 // Inference-Header-Content-Length: 0 the body is the only input's bytes,
 // batch 1, and every output comes back binary.
 func TestV2RawBinary(t *testing.T) {
-	srv, _ := v2Server(t, v2Repo(t), runtime.ControlNone, nil)
-	exp := loadExpected(t, testModels["iris"])
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: runtime.ControlNone, SkipBad: true})
+	exp := loadExpected(t, servertest.Path(servertest.Models["iris"]))
 	_, row := flatJSON(t, json.RawMessage(`[5.1, 3.5, 1.4, 0.2]`))
 	res := postV2Raw(t, srv.URL+"/v2/models/iris/infer", encodeLeaves(t, "FP32", row))
 	if res.Status != 200 {

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -6,133 +6,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
-
-	"github.com/onnxserve/onnxserve/runtime"
 )
 
-// Helpers of the v2 tests: a server with a model control mode, a
-// repository of every test model, and a client side of the binary tensor
-// extension written from the protocol docs, independent of the server's.
+// Helpers of the v2 tests: a client side of the binary tensor extension
+// written from the protocol docs, independent of the server's.
 
-// v2Server serves dir with the given model control. With load nil every
-// model is loaded at start; otherwise only the named ones.
-func v2Server(t testing.TB, dir string, control runtime.ModelControl, load []string) (*httptest.Server, *runtime.Repository) {
-	t.Helper()
-	opt := runtime.LoadOptions{Limiter: runtime.NewLimiter(0), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	var repo *runtime.Repository
-	var err error
-	if load == nil {
-		repo, err = runtime.OpenRepository(dir, opt, true)
-	} else if repo, err = runtime.NewRepository(dir, opt); err == nil {
-		for _, name := range load {
-			if err = repo.Load(name); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveRepo(t, repo, Options{Logger: opt.Logger, ModelControl: control}), repo
-}
-
-// serveRepo serves repo with opt and a 1 MiB body limit over a real
-// loopback listener; the server and the repository close at cleanup.
-func serveRepo(t testing.TB, repo *runtime.Repository, opt Options) *httptest.Server {
-	opt.Repository, opt.MaxBodyBytes = repo, 1<<20
-	srv := httptest.NewServer(New(opt))
-	t.Cleanup(func() {
-		srv.Close()
-		repo.Close()
-	})
-	return srv
-}
-
-// testModels lists the models of v2Repo: name → where its expected.json is.
-var testModels = map[string]string{
-	"iris":    "../models/iris/1/expected.json",
-	"digits":  "../models/digits/expected.json",
-	"tabular": "../models/tabular/expected.json",
-	"dtypes":  "../runtime/testdata/dtypes.expected.json",
-	"half":    "../runtime/testdata/half.expected.json",
-	"scalar":  "../runtime/testdata/scalar.expected.json",
-	"strings": "../runtime/testdata/strings.expected.json",
-	"zipmap":  "../runtime/testdata/zipmap.expected.json",
-}
-
-// v2Repo builds a repository of the shipped models, every runtime test
-// model and an FP16/BF16 identity model, and returns its directory.
-func v2Repo(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, m := range []string{"digits", "tabular"} {
-		copyFile(t, "../models/"+m+"/model.onnx", filepath.Join(dir, m, "model.onnx"))
-		copyFile(t, "../models/"+m+"/config.yaml", filepath.Join(dir, m, "config.yaml"))
-	}
-	copyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", "1", "model.onnx"))
-	copyFile(t, "../models/iris/config.yaml", filepath.Join(dir, "iris", "config.yaml"))
-	for _, m := range []string{"dtypes", "half", "scalar", "strings", "zipmap"} {
-		copyFile(t, "../runtime/testdata/"+m+".onnx", filepath.Join(dir, m, "model.onnx"))
-	}
-	writeFile(t, filepath.Join(dir, "halfid", "model.onnx"), string(halfIdentityModel()))
-	return dir
-}
-
-// halfIdentityModel is an ONNX graph y16 = Identity(x16) (FLOAT16),
-// yb = Identity(xb) (BFLOAT16), both of shape [N]: the shipped test models
-// have no half-precision input. Hand-encoded protobuf, as Python's onnx is
-// not a test dependency.
-func halfIdentityModel() []byte {
-	tensor := func(name string, elem uint64) []byte {
-		dim := pbBytes(nil, 2, []byte("N"))                                   // Dimension.dim_param
-		shape := pbBytes(nil, 1, dim)                                         // TensorShapeProto.dim
-		tt := pbBytes(pbInt(nil, 1, elem), 2, shape)                          // TypeProto.Tensor{elem_type, shape}
-		return pbBytes(pbBytes(nil, 1, []byte(name)), 2, pbBytes(nil, 1, tt)) // ValueInfoProto{name, type}
-	}
-	node := func(in, out string) []byte {
-		n := pbBytes(nil, 1, []byte(in))
-		n = pbBytes(n, 2, []byte(out))
-		return pbBytes(n, 4, []byte("Identity"))
-	}
-	g := pbBytes(nil, 1, node("x16", "y16"))
-	g = pbBytes(g, 1, node("xb", "yb"))
-	g = pbBytes(g, 2, []byte("halfid"))
-	g = pbBytes(g, 11, tensor("x16", 10)) // FLOAT16
-	g = pbBytes(g, 11, tensor("xb", 16))  // BFLOAT16
-	g = pbBytes(g, 12, tensor("y16", 10))
-	g = pbBytes(g, 12, tensor("yb", 16))
-	m := pbInt(nil, 1, 8)                                 // ir_version
-	m = pbBytes(m, 8, pbBytes(pbInt(nil, 2, 17), 1, nil)) // opset_import {version 17, domain ""}
-	return pbBytes(m, 7, g)                               // graph
-}
-
-func pbVarint(b []byte, v uint64) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
-// pbBytes appends a length-delimited field.
-func pbBytes(b []byte, field int, payload []byte) []byte {
-	b = pbVarint(b, uint64(field)<<3|2)
-	b = pbVarint(b, uint64(len(payload)))
-	return append(b, payload...)
-}
-
-// pbInt appends a varint field.
-func pbInt(b []byte, field int, v uint64) []byte {
-	return pbVarint(pbVarint(b, uint64(field)<<3), v)
-}
+// headerLengthKey is the binary tensor extension's header: the length of
+// the JSON at the start of a body that binary tensor data follows.
+const headerLengthKey = "Inference-Header-Content-Length"
 
 // flatJSON reads nested JSON arrays into their shape and row-major leaves
 // (json.Number, bool or string).
@@ -328,14 +214,14 @@ type v2Out struct {
 // response as a Triton client does: the JSON header is the first
 // Inference-Header-Content-Length bytes when that header is set, and each
 // binary output's bytes follow it in the order the outputs are listed.
-func postV2(t testing.TB, url string, header []byte, bin []byte, headerLength bool) v2Response {
+func postV2(t testing.TB, url string, header []byte, bin []byte, withLength bool) v2Response {
 	t.Helper()
 	req, err := http.NewRequest("POST", url, bytes.NewReader(append(append([]byte{}, header...), bin...)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if headerLength {
+	if withLength {
 		req.Header.Set("Content-Type", "application/octet-stream")
 		req.Header.Set(headerLengthKey, strconv.Itoa(len(header)))
 	}

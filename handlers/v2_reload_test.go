@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onnxserve/onnxserve/handlers/servertest"
+	v1 "github.com/onnxserve/onnxserve/handlers/v1"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -28,10 +30,10 @@ import (
 func TestV2HotReloadUnderLoad(t *testing.T) {
 	const reloads = 20
 	dir := t.TempDir()
-	copyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", "model.onnx"))
-	copyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "digits", "model.onnx"))
-	copyFile(t, "../models/tabular/model.onnx", filepath.Join(dir, "tabular", "model.onnx"))
-	srv, _ := v2Server(t, dir, runtime.ControlExplicit, nil)
+	servertest.CopyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", "model.onnx"))
+	servertest.CopyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "digits", "model.onnx"))
+	servertest.CopyFile(t, "../models/tabular/model.onnx", filepath.Join(dir, "tabular", "model.onnx"))
+	srv, _ := servertest.Start(t, dir, servertest.Options{Control: runtime.ControlExplicit, SkipBad: true})
 	irisBytes, err := os.ReadFile(filepath.Join(dir, "iris", "model.onnx"))
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +119,7 @@ func TestV2HotReloadUnderLoad(t *testing.T) {
 	for i := 1; i <= reloads; i++ {
 		// A new file each time: the same graph with model_version i
 		// appended (protobuf field 5), which the metadata then shows.
-		replaceFile(t, filepath.Join(dir, "iris", "model.onnx"), pbInt(append([]byte{}, irisBytes...), 5, uint64(i)))
+		replaceFile(t, filepath.Join(dir, "iris", "model.onnx"), servertest.WithModelVersion(irisBytes, uint64(i)))
 		finishedBefore := finished.Load()
 		res := do(t, "POST", srv.URL+"/v2/repository/models/iris/load", "")
 		if res.Status != 200 {
@@ -128,7 +130,7 @@ func TestV2HotReloadUnderLoad(t *testing.T) {
 		if started.Load() > finishedBefore {
 			overlapped++
 		}
-		var info ModelInfo
+		var info v1.ModelInfo
 		json.Unmarshal(do(t, "GET", srv.URL+"/v1/models/iris", "").Body, &info)
 		if info.Metadata.Version != int64(i) {
 			t.Fatalf("after reload %d the model's version is %d: the new file does not serve", i, info.Metadata.Version)

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onnxserve/onnxserve/handlers/servertest"
+	v1 "github.com/onnxserve/onnxserve/handlers/v1"
+	v2 "github.com/onnxserve/onnxserve/handlers/v2"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -16,10 +19,10 @@ import (
 // as 0.
 const irisInfer = `{"inputs":[{"name":"X","datatype":"FP32","shape":[1,4],"data":[5.1,3.5,1.4,0.2]}]}`
 
-func index(t *testing.T, url, body string) []V2IndexEntry {
+func index(t *testing.T, url, body string) []v2.IndexEntry {
 	t.Helper()
 	res := do(t, "POST", url+"/v2/repository/index", body)
-	var idx []V2IndexEntry
+	var idx []v2.IndexEntry
 	if err := json.Unmarshal(res.Body, &idx); err != nil || res.Status != 200 {
 		t.Fatalf("index: %d %s", res.Status, res.Body)
 	}
@@ -31,14 +34,14 @@ func index(t *testing.T, url, body string) []V2IndexEntry {
 // every mode.
 func TestV2ModelControlModes(t *testing.T) {
 	for _, mode := range []runtime.ModelControl{"", runtime.ControlNone, runtime.ControlPoll} {
-		srv, _ := v2Server(t, v2Repo(t), mode, nil)
+		srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: mode, SkipBad: true})
 		for _, op := range []string{"load", "unload"} {
 			res := do(t, "POST", srv.URL+"/v2/repository/models/iris/"+op, "")
 			if res.Status != 503 || string(res.Body) != `{"error":"explicit model load / unload is not allowed if polling is enabled"}` {
 				t.Errorf("mode %q %s: %d %s", mode, op, res.Status, res.Body)
 			}
 		}
-		if idx := index(t, srv.URL, ""); len(idx) != len(testModels)+1 {
+		if idx := index(t, srv.URL, ""); len(idx) != len(servertest.Models)+1 {
 			t.Errorf("mode %q: index %+v", mode, idx)
 		}
 	}
@@ -49,8 +52,8 @@ func TestV2ModelControlModes(t *testing.T) {
 // the next scan, and a removed directory answers 404.
 func TestV2PollFollowsRepository(t *testing.T) {
 	dir := t.TempDir()
-	copyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "digits", "model.onnx"))
-	srv, repo := v2Server(t, dir, runtime.ControlPoll, nil)
+	servertest.CopyFile(t, "../models/digits/model.onnx", filepath.Join(dir, "digits", "model.onnx"))
+	srv, repo := servertest.Start(t, dir, servertest.Options{Control: runtime.ControlPoll, SkipBad: true})
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go repo.Watch(ctx, 20*time.Millisecond)
@@ -64,7 +67,7 @@ func TestV2PollFollowsRepository(t *testing.T) {
 	}
 	status := func() int { return do(t, "POST", srv.URL+"/v2/models/iris/infer", irisInfer).Status }
 	version := func() int64 {
-		var info ModelInfo
+		var info v1.ModelInfo
 		json.Unmarshal(do(t, "GET", srv.URL+"/v1/models/iris", "").Body, &info)
 		return info.Metadata.Version
 	}
@@ -73,7 +76,7 @@ func TestV2PollFollowsRepository(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "iris"), 0o755)
 	replaceFile(t, filepath.Join(dir, "iris", "model.onnx"), iris)
 	eventually("a new model loads", func() bool { return status() == 200 })
-	replaceFile(t, filepath.Join(dir, "iris", "model.onnx"), pbInt(append([]byte{}, iris...), 5, 42))
+	replaceFile(t, filepath.Join(dir, "iris", "model.onnx"), servertest.WithModelVersion(iris, 42))
 	eventually("a replaced file reloads", func() bool { return version() == 42 && status() == 200 })
 	if err := os.RemoveAll(filepath.Join(dir, "iris")); err != nil {
 		t.Fatal(err)
@@ -87,15 +90,15 @@ func TestV2PollFollowsRepository(t *testing.T) {
 // reason in the index, unload answers 404 and lists the model as
 // unloaded, and the API docs follow every change.
 func TestV2RepositoryExplicit(t *testing.T) {
-	dir := v2Repo(t)
-	srv, _ := v2Server(t, dir, runtime.ControlExplicit, []string{"digits"})
+	dir := servertest.TestRepo(t)
+	srv, _ := servertest.Start(t, dir, servertest.Options{Control: runtime.ControlExplicit, Load: []string{"digits"}})
 	irisURL := srv.URL + "/v2/models/iris/infer"
 	docHas := func(path string) bool {
 		return strings.Contains(string(do(t, "GET", srv.URL+"/swagger/doc.json", "").Body), `"`+path+`"`)
 	}
 
 	idx := index(t, srv.URL, "")
-	if len(idx) != len(testModels)+1 || idx[0] != (V2IndexEntry{Name: "digits", Version: "1", State: "READY"}) || idx[4] != (V2IndexEntry{Name: "iris"}) {
+	if len(idx) != len(servertest.Models)+1 || idx[0] != (v2.IndexEntry{Name: "digits", Version: "1", State: "READY"}) || idx[4] != (v2.IndexEntry{Name: "iris"}) {
 		t.Fatalf("index before loading, in name order: %+v", idx)
 	}
 	if res := do(t, "POST", irisURL, irisInfer); res.Status != 404 {
@@ -120,7 +123,7 @@ func TestV2RepositoryExplicit(t *testing.T) {
 
 	// A broken replacement: 400 with the reason, the old version serves.
 	good, _ := os.ReadFile(filepath.Join(dir, "iris", "1", "model.onnx"))
-	writeFile(t, filepath.Join(dir, "iris", "1", "model.onnx"), "broken")
+	servertest.WriteFile(t, filepath.Join(dir, "iris", "1", "model.onnx"), "broken")
 	res := do(t, "POST", srv.URL+"/v2/repository/models/iris/load", "")
 	if res.Status != 400 || !strings.Contains(string(res.Body), "load failed for model 'iris'") {
 		t.Fatalf("broken reload: %d %s", res.Status, res.Body)
@@ -133,7 +136,7 @@ func TestV2RepositoryExplicit(t *testing.T) {
 			t.Errorf("index after a failed reload: %+v", e)
 		}
 	}
-	writeFile(t, filepath.Join(dir, "iris", "1", "model.onnx"), string(good))
+	servertest.WriteFile(t, filepath.Join(dir, "iris", "1", "model.onnx"), string(good))
 
 	if res := do(t, "POST", srv.URL+"/v2/repository/models/iris/unload", `{"parameters":{"unload_dependents":false}}`); res.Status != 200 {
 		t.Fatalf("unload: %d %s", res.Status, res.Body)
@@ -145,7 +148,7 @@ func TestV2RepositoryExplicit(t *testing.T) {
 		t.Errorf("ready after unload: %d", res.Status)
 	}
 	for _, e := range index(t, srv.URL, "") {
-		if e.Name == "iris" && e != (V2IndexEntry{Name: "iris", State: "UNAVAILABLE", Reason: "unloaded"}) {
+		if e.Name == "iris" && e != (v2.IndexEntry{Name: "iris", State: "UNAVAILABLE", Reason: "unloaded"}) {
 			t.Errorf("index after unload: %+v", e)
 		}
 	}
@@ -172,7 +175,7 @@ func TestV2RepositoryExplicit(t *testing.T) {
 	}
 	for _, c := range cases {
 		res := do(t, "POST", srv.URL+c.path, c.body)
-		var e V2Error
+		var e v2.Error
 		json.Unmarshal(res.Body, &e)
 		if res.Status != c.status || !strings.Contains(e.Error, c.msg) {
 			t.Errorf("%s: %d %s, want %d %q", c.what, res.Status, res.Body, c.status, c.msg)

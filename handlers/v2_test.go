@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/servertest"
+	v2 "github.com/onnxserve/onnxserve/handlers/v2"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -19,10 +21,10 @@ import (
 // output compared with the numpy/sklearn values stored at export time.
 
 // modelDatatypes reads a model's v2 metadata: input name → datatype.
-func modelDatatypes(t *testing.T, url, model string) (map[string]string, V2ModelMetadata) {
+func modelDatatypes(t *testing.T, url, model string) (map[string]string, v2.ModelMetadata) {
 	t.Helper()
 	res := do(t, "GET", url+"/v2/models/"+model, "")
-	var md V2ModelMetadata
+	var md v2.ModelMetadata
 	if err := json.Unmarshal(res.Body, &md); err != nil || res.Status != 200 {
 		t.Fatalf("metadata of %s: %d %s", model, res.Status, res.Body)
 	}
@@ -97,9 +99,9 @@ func buildV2(t *testing.T, types map[string]string, inputs map[string]json.RawMe
 // form, to the default and the versioned path, and compares each output's
 // datatype, shape and values with the export-time expectations.
 func TestV2InferConformance(t *testing.T) {
-	srv, _ := v2Server(t, v2Repo(t), runtime.ControlNone, nil)
-	for _, model := range slices.Sorted(maps.Keys(testModels)) {
-		exp := loadExpected(t, testModels[model])
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: runtime.ControlNone, SkipBad: true})
+	for _, model := range slices.Sorted(maps.Keys(servertest.Models)) {
+		exp := loadExpected(t, servertest.Path(servertest.Models[model]))
 		types, md := modelDatatypes(t, srv.URL, model)
 		outTypes := map[string]string{}
 		for _, o := range md.Outputs {
@@ -170,7 +172,7 @@ func asStored(datatype string, vals []any) []any {
 // model has: an identity model must return exactly what it was sent, in
 // JSON and binary, including float16's largest and subnormal values.
 func TestV2HalfPrecisionInputs(t *testing.T) {
-	srv, _ := v2Server(t, v2Repo(t), runtime.ControlNone, nil)
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: runtime.ControlNone, SkipBad: true})
 	values := json.RawMessage(`[1.5, -2, 0.25, 65504, 6.103515625e-05, 5.960464477539063e-08, -0]`)
 	bvalues := json.RawMessage(`[1.5, -2, 0.25, 3.3895313892515355e+38, 1e-30, -0.0078125, 0]`)
 	inputs := map[string]json.RawMessage{"x16": values, "xb": bvalues}
@@ -196,7 +198,7 @@ func TestV2HalfPrecisionInputs(t *testing.T) {
 // "value:index:label" text with six decimals, labels from config.yaml,
 // in JSON and binary, shape [batch, k], k capped at the classes.
 func TestV2Classification(t *testing.T) {
-	srv, _ := v2Server(t, v2Repo(t), runtime.ControlNone, nil)
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: runtime.ControlNone, SkipBad: true})
 	cases := []struct {
 		model, output string
 		k             int
@@ -209,7 +211,7 @@ func TestV2Classification(t *testing.T) {
 		{"zipmap", "probabilities", 1, nil},       // no config.yaml: no labels
 	}
 	for _, c := range cases {
-		exp := loadExpected(t, testModels[c.model])
+		exp := loadExpected(t, servertest.Path(servertest.Models[c.model]))
 		types, _ := modelDatatypes(t, srv.URL, c.model)
 		for ci, cs := range exp.Cases {
 			for _, binary := range []bool{false, true} {

@@ -23,12 +23,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/onnxserve/onnxserve/handlers"
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 func main() {
+	// gin's mode is process-wide: set once here, not by each router built.
+	gin.SetMode(gin.ReleaseMode)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(os.Args[1:], os.Stdout, log); err != nil {
 		log.Error(err.Error())
@@ -56,7 +61,7 @@ type serveFlags struct {
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
-	modelControl  string
+	modelControl  runtime.ModelControl
 	pollSecs      int
 	loadModels    string
 }
@@ -71,7 +76,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	// As Triton's --model-control-mode, --repository-poll-secs and --load-model.
-	fs.StringVar(&f.modelControl, "model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
+	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
 	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
 	fs.StringVar(&f.loadModels, "load-model", "", "with --model-control=explicit, comma-separated models to load at start (* for all)")
 	// Environment first, so explicit flags win.
@@ -93,7 +98,8 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if _, err := runtime.ParseModelControl(f.modelControl); err != nil {
+	var err error
+	if f.modelControl, err = runtime.ParseModelControl(*control); err != nil {
 		return nil, err
 	}
 	if f.pollSecs < 1 {
@@ -105,7 +111,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 // openRepository loads what the model control mode loads at start: every
 // model, or with explicit control only those --load-model names, as Triton.
 func openRepository(f *serveFlags, opt runtime.LoadOptions) (*runtime.Repository, error) {
-	if f.modelControl != string(runtime.ControlExplicit) || f.loadModels == "*" {
+	if f.modelControl != runtime.ControlExplicit || f.loadModels == "*" {
 		return runtime.OpenRepository(f.models, opt, f.skipBad)
 	}
 	repo, err := runtime.NewRepository(f.models, opt)
@@ -168,7 +174,7 @@ func serve(args []string, log *slog.Logger) error {
 		return err
 	}
 	defer repo.Close()
-	if f.modelControl == string(runtime.ControlPoll) {
+	if f.modelControl == runtime.ControlPoll {
 		wctx, stopWatch := context.WithCancel(context.Background())
 		defer stopWatch() // before repo.Close: deferred calls run last first
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
@@ -179,8 +185,10 @@ func serve(args []string, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: handlers.New(handlers.Options{Repository: repo, MaxBodyBytes: f.maxBody, Logger: log,
-			ModelControl: runtime.ModelControl(f.modelControl)}),
+		Handler: handlers.New(handlers.Options{
+			Core:         inference.New(inference.Options{Repository: repo, ModelControl: f.modelControl, Logger: log}),
+			MaxBodyBytes: f.maxBody, Logger: log,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,

@@ -67,10 +67,7 @@ func (c *Core) Acquire(name, version string) (m *runtime.Model, release func(), 
 // within the deadline, and returns the outputs asked for. ORT reads the
 // inputs in place until Infer returns: their buffers may be reused after.
 func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Response, error) {
-	if err := validate(m, req.Inputs); err != nil {
-		return nil, err
-	}
-	selected, err := selectOutputs(m, req.Outputs)
+	selected, err := check(m, req)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +95,20 @@ func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Resp
 		resp.Outputs[j] = Output{Name: m.Signature.Outputs[o.index].Name, Tensor: t}
 	}
 	return resp, nil
+}
+
+// Check reports whether req fits m, with the error Infer would return
+// without running it: every rule a request must meet, for every protocol.
+func Check(m *runtime.Model, req *Request) error {
+	_, err := check(m, req)
+	return err
+}
+
+func check(m *runtime.Model, req *Request) ([]selected, error) {
+	if err := validate(m, req.Inputs); err != nil {
+		return nil, err
+	}
+	return selectOutputs(m, req.Outputs)
 }
 
 // deadline bounds ctx by the server's timeout and the request's, the

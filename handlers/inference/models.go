@@ -30,6 +30,10 @@ func (c *Core) ModelReady(name, version string) error {
 // Models lists every model in name order, loaded or failed to load.
 func (c *Core) Models() []runtime.ModelStatus { return c.repo.Status() }
 
+// Generation changes whenever the set of served models changes, so that
+// what is built from Models (the API docs) knows when to rebuild.
+func (c *Core) Generation() uint64 { return c.repo.Generation() }
+
 // Versions lists the served versions of a model, ascending.
 func (c *Core) Versions(name string) []string { return c.repo.Versions(name) }
 

@@ -2,8 +2,6 @@ package jsontensor
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 )
 
 // Error is a body the codec cannot read.
@@ -57,21 +55,4 @@ func Clip(text []byte) string {
 		return string(text[:37]) + "..."
 	}
 	return string(text)
-}
-
-// QuoteList writes names as "a", "b", "c" for messages, shortened when long.
-func QuoteList(names []string) string {
-	const most = 10
-	var b strings.Builder
-	for i, n := range names {
-		if i == most {
-			fmt.Fprintf(&b, ", ... (%d in all)", len(names))
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.Quote(n))
-	}
-	return b.String()
 }

@@ -14,22 +14,20 @@ import (
 // array at each depth fixes that dimension and every later one must match.
 // It is large, for a value that callers keep and Reset.
 type Walk struct {
-	spec     *tensor.TensorSpec
-	prefix   string // of the tensor's name in errors
-	rows     bool
-	rank     int
-	maxBatch int
-	dims     [MaxDepth]int64 // -1 until the first array at that depth has closed
-	idx      [MaxDepth]int   // where the reader is, for error fields; kept up to date only above the innermost level
+	spec   *tensor.TensorSpec
+	prefix string // of the tensor's name in errors
+	rows   bool
+	rank   int
+	dims   [MaxDepth]int64 // -1 until the first array at that depth has closed
+	idx    [MaxDepth]int   // where the reader is, for error fields; kept up to date only above the innermost level
 }
 
-// Reset starts the walk of a tensor of spec, whose dimension 0 may be at
-// most maxBatch long (0: unlimited). Errors name the tensor prefix +
+// Reset starts the walk of a tensor of spec. Errors name the tensor prefix +
 // spec.Name, or, with rows, prefix alone: rows says the outer array is a
 // list of instances (v1's "instances"), so that errors index them and
 // count ranks per instance.
-func (w *Walk) Reset(spec *tensor.TensorSpec, prefix string, rows bool, maxBatch int) {
-	w.spec, w.prefix, w.rows, w.rank, w.maxBatch = spec, prefix, rows, len(spec.Shape), maxBatch
+func (w *Walk) Reset(spec *tensor.TensorSpec, prefix string, rows bool) {
+	w.spec, w.prefix, w.rows, w.rank = spec, prefix, rows, len(spec.Shape)
 	for k := range min(w.rank, MaxDepth) {
 		w.dims[k] = -1
 	}
@@ -300,7 +298,7 @@ func (b *buffer[T]) fill(d *Decoder, w *Walk, depth int) *Error {
 		}
 		n++
 		if depth == 0 && n == 1 {
-			b.Reserve(len(b.data) * estimateRows(len(d.b)-d.i, d.i-start, w.maxBatch))
+			b.Reserve(len(b.data) * estimateRows(len(d.b)-d.i, d.i-start))
 		}
 		if d.i < len(d.b) && d.b[d.i] == ',' {
 			d.i++
@@ -312,9 +310,6 @@ func (b *buffer[T]) fill(d *Decoder, w *Walk, depth int) *Error {
 			if !more {
 				return w.closeDim(depth, n)
 			}
-		}
-		if depth == 0 && n == w.maxBatch {
-			return overBatch(d, w.field(), n)
 		}
 	}
 }
@@ -335,10 +330,8 @@ func (b *buffer[T]) Flat(d *Decoder, field string) *Error {
 // fill col, per elements each: row reads row i, which starts at the
 // decoder (whitespace not yet skipped), and must consume it. The length
 // of the first row tells how many more the body likely holds, which col
-// is then reserved for. A batch of more than maxBatch rows (when > 0) is
-// counted without being stored and refused, naming field. Rows returns
-// how many rows there were.
-func (d *Decoder) Rows(field string, maxBatch int, col Column, per int, row func(i int) *Error) (int, *Error) {
+// is then reserved for. Rows returns how many rows there were.
+func (d *Decoder) Rows(col Column, per int, row func(i int) *Error) (int, *Error) {
 	d.Next()
 	if err := d.open(); err != nil {
 		return 0, err
@@ -353,7 +346,7 @@ func (d *Decoder) Rows(field string, maxBatch int, col Column, per int, row func
 			return n, err
 		}
 		if n++; n == 1 {
-			col.Reserve(per * estimateRows(len(d.b)-d.i, d.i-start, maxBatch))
+			col.Reserve(per * estimateRows(len(d.b)-d.i, d.i-start))
 		}
 		more, err := d.more(']')
 		if err != nil {
@@ -362,9 +355,6 @@ func (d *Decoder) Rows(field string, maxBatch int, col Column, per int, row func
 		if !more {
 			return n, nil
 		}
-		if n == maxBatch {
-			return n, overBatch(d, field, n)
-		}
 	}
 }
 
@@ -372,34 +362,12 @@ func (d *Decoder) Rows(field string, maxBatch int, col Column, per int, row func
 // first one, so that the buffer is allocated about once. The rest of the
 // body may be other inputs, so this overestimates, but never beyond a
 // small multiple of the body's size.
-func estimateRows(left, first, maxBatch int) int {
+func estimateRows(left, first int) int {
 	rows := 1
 	if more := left / (first + 1); more > 0 {
 		rows += more + more/16 + 1 // rows vary in length; one short would double the buffer
 	}
-	if maxBatch > 0 {
-		rows = min(rows, maxBatch)
-	}
 	return rows
-}
-
-// overBatch counts the rest of a batch whose first n (the limit) elements
-// have been read, without storing them, and reports its size.
-func overBatch(d *Decoder, field string, n int) *Error {
-	limit := n
-	for {
-		if err := d.Skip(); err != nil {
-			return err
-		}
-		n++
-		more, err := d.more(']')
-		if err != nil {
-			return err
-		}
-		if !more {
-			return Invalid(field, "batch of %d exceeds max_batch_size %d", n, limit)
-		}
-	}
 }
 
 // Leaves. Each parses the scalar at d.i (whitespace already skipped) or

@@ -1,8 +1,7 @@
-package handlers
+package v1
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,17 +13,17 @@ import (
 // first byte of the input picks one.
 var fuzzSigs = []struct {
 	sig *tensor.Signature
-	opt DecodeOptions
+	opt decodeOpt
 }{
 	{decIrisSig, decIrisOpt},
-	{decIrisSig, DecodeOptions{MaxBatch: 3}},
-	{decMultiSig, DecodeOptions{}},
-	{decScalarSig, DecodeOptions{}},
-	{decImageSig, DecodeOptions{MaxBatch: 2}},
-	{decAllSig, DecodeOptions{}},
-	{decVectorSig, DecodeOptions{}},
-	{decOne(tensor.String, -1), DecodeOptions{}},
-	{decOne(tensor.Uint8, 2, -1), DecodeOptions{}},
+	{decIrisSig, decodeOpt{MaxBatch: 3}},
+	{decMultiSig, decodeOpt{}},
+	{decScalarSig, decodeOpt{}},
+	{decImageSig, decodeOpt{MaxBatch: 2}},
+	{decAllSig, decodeOpt{}},
+	{decVectorSig, decodeOpt{}},
+	{decOne(tensor.String, -1), decodeOpt{}},
+	{decOne(tensor.Uint8, 2, -1), decodeOpt{}},
 }
 
 func FuzzDecodePredict(f *testing.F) {
@@ -42,22 +41,18 @@ func FuzzDecodePredict(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, pick uint8, body string) {
 		s := fuzzSigs[int(pick)%len(fuzzSigs)]
-		got, err := DecodePredict([]byte(body), s.sig, s.opt)
+		got, status, e := decode(body, s.sig, s.opt)
 		// encoding/json is the judge of what is JSON: a 400 exactly when it
 		// says no, but for the decoder's tighter nesting limit.
 		valid := json.Valid([]byte(body))
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %T %v is not an *Error", err, err)
+		if status != 0 {
+			if status != 400 && status != 422 {
+				t.Fatalf("status %d: %s", status, e.text())
 			}
-			if e.Kind != KindBadRequest && e.Kind != KindValidation {
-				t.Fatalf("error kind %d: %v", e.Kind, e)
+			if (status == 400) == valid && !strings.Contains(e.Message, "nested deeper") {
+				t.Fatalf("json.Valid = %v but %d %s", valid, status, e.text())
 			}
-			if (e.Kind == KindBadRequest) == valid && !strings.Contains(e.Message, "nested deeper") {
-				t.Fatalf("json.Valid = %v but %v", valid, e)
-			}
-			if e.Kind == KindValidation && (len(e.Details) == 0 || e.Details[0].Field == "") {
+			if status == 422 && (len(e.Details) == 0 || e.Details[0].Field == "") {
 				t.Fatalf("422 without a field: %#v", e)
 			}
 			return
@@ -117,25 +112,25 @@ func BenchmarkDecodePredict(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		sig  *tensor.Signature
-		opt  DecodeOptions
+		opt  decodeOpt
 		body string
 	}{
 		{"iris_object", decIrisSig, decIrisOpt,
 			`{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`},
 		{"iris_64_rows", decIrisSig, decIrisOpt,
 			rows(64, func(i int) string { return "[5.1, 3.5, 1.4, 0." + strconv.Itoa(i%10) + "]" })},
-		{"784_floats_1_row", mnist, DecodeOptions{}, rows(1, row)},
-		{"784_floats_32_rows", mnist, DecodeOptions{}, rows(32, row)},
+		{"784_floats_1_row", mnist, decodeOpt{}, rows(1, row)},
+		{"784_floats_32_rows", mnist, decodeOpt{}, rows(32, row)},
 	} {
 		body := []byte(bc.body)
-		if _, err := DecodePredict(body, bc.sig, bc.opt); err != nil {
+		if _, _, err := decodePredict(body, bc.sig, bc.opt.Features); err != nil {
 			b.Fatalf("%s: %v", bc.name, err)
 		}
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := DecodePredict(body, bc.sig, bc.opt); err != nil {
+				if _, _, err := decodePredict(body, bc.sig, bc.opt.Features); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,42 +1,32 @@
-package handlers
+package v1
 
 import (
-	"io"
 	"net/http"
-	"slices"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
+	"github.com/onnxserve/onnxserve/handlers/rest"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// healthz godoc
-//
-//	@Summary	Liveness: the process is up
-//	@Tags		health
-//	@Produce	json
-//	@Success	200	{object}	Health
-//	@Router		/healthz [get]
-func (s *Server) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, Health{Status: "ok", ONNXRuntime: runtime.Version()})
-}
+// API is the /v1 front end: models by name with their features and labels,
+// FastAPI-style 422s naming each field at fault.
+type API struct{ env *rest.Env }
 
-// readyz godoc
-//
-//	@Summary	Readiness: every model in the repository is loaded
-//	@Tags		health
-//	@Produce	json
-//	@Success	200	{object}	Health
-//	@Failure	503	{object}	Error
-//	@Router		/readyz [get]
-func (s *Server) readyz(c *gin.Context) {
-	if !s.repo.Ready() {
-		s.fail(c, &Error{Kind: KindUnavailable, Message: "not every model is loaded; see /v1/models"})
-		return
-	}
-	c.JSON(http.StatusOK, Health{Status: "ready", ONNXRuntime: runtime.Version()})
+// New returns the /v1 front end over env.
+func New(env *rest.Env) *API { return &API{env: env} }
+
+// Register adds the /v1 routes to r.
+func (a *API) Register(r gin.IRouter) {
+	v1 := r.Group("/v1")
+	v1.GET("/models", a.listModels)
+	v1.GET("/models/:name", a.getModel)
+	v1.GET("/models/:name/versions/:version", a.getModel)
+	v1.POST("/models/:name/predict", a.predict)
+	v1.POST("/models/:name/versions/:version/predict", a.predict)
 }
 
 // listModels godoc
@@ -46,12 +36,12 @@ func (s *Server) readyz(c *gin.Context) {
 //	@Produce	json
 //	@Success	200	{object}	ModelList
 //	@Router		/v1/models [get]
-func (s *Server) listModels(c *gin.Context) {
+func (a *API) listModels(c *gin.Context) {
 	list := ModelList{Models: []ModelSummary{}}
-	for _, st := range s.repo.Status() {
-		sum := ModelSummary{Name: st.Name, State: "READY", Versions: []string{}}
+	for _, st := range a.env.Core.Models() {
+		sum := ModelSummary{Name: st.Name, State: runtime.StateReady, Versions: []string{}}
 		if st.Err != nil {
-			sum.State, sum.Reason = "UNAVAILABLE", st.Err.Error()
+			sum.State, sum.Reason = runtime.StateUnavailable, st.Err.Error()
 		}
 		for _, m := range st.Versions {
 			sum.Versions = append(sum.Versions, m.Version)
@@ -71,14 +61,14 @@ func (s *Server) listModels(c *gin.Context) {
 //	@Success	200		{object}	ModelInfo
 //	@Failure	404		{object}	Error
 //	@Router		/v1/models/{name} [get]
-func (s *Server) getModel(c *gin.Context) {
-	m, release, err := s.repo.Acquire(c.Param("name"), c.Param("version"))
+func (a *API) getModel(c *gin.Context) {
+	m, release, err := a.env.Core.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err, formInputs)
 		return
 	}
 	defer release()
-	c.JSON(http.StatusOK, s.modelInfo(m))
+	c.JSON(http.StatusOK, a.modelInfo(m))
 }
 
 // getModelVersion godoc
@@ -93,20 +83,15 @@ func (s *Server) getModel(c *gin.Context) {
 //	@Router		/v1/models/{name}/versions/{version} [get]
 func _() {}
 
-func (s *Server) modelInfo(m *runtime.Model) ModelInfo {
+func (a *API) modelInfo(m *runtime.Model) ModelInfo {
 	info := ModelInfo{
 		Name: m.Name, Version: m.Version, Description: m.Config.Description,
 		Inputs: tensorInfos(m.Signature.Inputs), Outputs: tensorInfos(m.Signature.Outputs),
 		Features: m.Config.Features, Labels: m.Config.Labels, MaxBatchSize: m.Config.MaxBatchSize,
 		IntraOpThreads: max(m.Config.IntraOpThreads, 1),
-		Metadata:       ModelMetadata(m.Metadata),
-	}
-	for _, st := range s.repo.Status() {
-		if st.Name == m.Name {
-			for _, v := range st.Versions {
-				info.Versions = append(info.Versions, v.Version)
-			}
-		}
+		Metadata: ModelMetadata{Producer: m.Metadata.Producer, GraphName: m.Metadata.GraphName, Domain: m.Metadata.Domain,
+			Description: m.Metadata.Description, Version: m.Metadata.Version, Custom: m.Metadata.Custom},
+		Versions: a.env.Core.Versions(m.Name),
 	}
 	return info
 }
@@ -135,67 +120,42 @@ func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 //	@Failure		422		{object}	Error	"the body does not fit the model"
 //	@Failure		500		{object}	Error	"ONNX Runtime failed"
 //	@Router			/v1/models/{name}/predict [post]
-func (s *Server) predict(c *gin.Context) {
+func (a *API) predict(c *gin.Context) {
 	// The body is read before the model version is held: a slow upload
 	// never keeps a reload waiting.
-	body := getBuf()
+	env := a.env
+	body := env.Buffers.Get()
 	var err error
-	if *body, err = readBody(*body, c, s.maxBody); err != nil {
-		putBuf(body)
-		s.fail(c, err)
+	if *body, err = rest.ReadBody(*body, c, env.MaxBodyBytes); err != nil {
+		env.Buffers.Put(body)
+		a.fail(c, err, formInputs)
 		return
 	}
-	m, release, err := s.repo.Acquire(c.Param("name"), c.Param("version"))
+	m, release, err := env.Core.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
-		putBuf(body)
-		s.fail(c, err)
+		env.Buffers.Put(body)
+		a.fail(c, err, formInputs)
 		return
 	}
 	defer release()
-	inputs, err := DecodePredict(*body, &m.Signature, DecodeOptions{Features: m.Config.Features, MaxBatch: m.Config.MaxBatchSize})
-	putBuf(body) // the tensors hold no reference into the body
-	if err == nil {
-		err = checkBatch(&m.Signature, inputs)
-	}
+	inputs, f, err := decodePredict(*body, &m.Signature, m.Config.Features)
+	env.Buffers.Put(body) // the tensors hold no reference into the body
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err, f)
 		return
 	}
 	// Runs after the response is written; Infer has returned by then, so
 	// ONNX Runtime no longer reads the buffers.
 	defer jsontensor.Release(inputs)
-	outs, err := m.Infer(c, inputs)
+	resp, err := env.Core.Infer(c, m, &inference.Request{Inputs: inputs})
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err, f)
 		return
 	}
-	buf := getBuf()
-	*buf = appendPredictResponse(*buf, m, outs)
+	buf := env.Buffers.Get()
+	*buf = appendPredictResponse(*buf, m, resp.All)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", *buf)
-	putBuf(buf)
-}
-
-// readBody appends the request body to buf, reusing its capacity (sized
-// from Content-Length up front, so a large body is not grown by doubling),
-// and fails with *http.MaxBytesError past limit.
-func readBody(buf []byte, c *gin.Context, limit int64) ([]byte, error) {
-	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	if n := c.Request.ContentLength; n > 0 && n <= limit {
-		buf = slices.Grow(buf, int(n)+1) // +1: the read that sees EOF needs room
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, 4096)
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	env.Buffers.Put(buf)
 }
 
 // predictVersion godoc

@@ -1,4 +1,4 @@
-package handlers
+package v2
 
 import (
 	"net/http"
@@ -10,13 +10,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
+	"github.com/onnxserve/onnxserve/handlers/rest"
 )
 
 // headerLengthKey is the binary tensor extension's header: the length of
 // the JSON at the start of a body that binary tensor data follows.
 const headerLengthKey = "Inference-Header-Content-Length"
 
-// v2Infer godoc
+// infer godoc
 //
 //	@Summary		Run a model (Open Inference Protocol)
 //	@Description	JSON: `{"inputs": [{"name", "shape", "datatype", "data"}], "outputs": [{"name", "parameters"}]}` with data flat or nested, datatypes BOOL, UINT8–UINT64, INT8–INT64, FP16, BF16, FP32, FP64, BYTES.
@@ -29,40 +30,41 @@ const headerLengthKey = "Inference-Header-Content-Length"
 //	@Produce		octet-stream
 //	@Param			name							path		string			true	"model name"	example(iris)
 //	@Param			Inference-Header-Content-Length	header		int				false	"length of the JSON header when binary tensor data follows it"
-//	@Param			request							body		V2InferRequest	true	"inputs and requested outputs"
-//	@Success		200								{object}	V2InferResponse
-//	@Failure		400								{object}	V2Error	"malformed request, or one that does not fit the model: datatype, shape, data size, unknown or missing input or output"
-//	@Failure		404								{object}	V2Error	"unknown or unloaded model or version"
-//	@Failure		413								{object}	V2Error	"body too large"
-//	@Failure		500								{object}	V2Error	"ONNX Runtime failed"
-//	@Failure		503								{object}	V2Error	"the model failed to load, or the server is overloaded"
+//	@Param			request							body		InferRequest	true	"inputs and requested outputs"
+//	@Success		200								{object}	InferResponse
+//	@Failure		400								{object}	Error	"malformed request, or one that does not fit the model: datatype, shape, data size, unknown or missing input or output"
+//	@Failure		404								{object}	Error	"unknown or unloaded model or version"
+//	@Failure		413								{object}	Error	"body too large"
+//	@Failure		500								{object}	Error	"ONNX Runtime failed"
+//	@Failure		503								{object}	Error	"the model failed to load, or the server is overloaded"
 //	@Router			/v2/models/{name}/infer [post]
-func (s *Server) v2Infer(c *gin.Context) {
-	buf := getBuf()
+func (a *API) infer(c *gin.Context) {
+	bufs := a.env.Buffers
+	buf := bufs.Get()
 	// Put back only once the response is written: binary inputs use the
 	// body's bytes in place.
-	defer putBuf(buf)
+	defer bufs.Put(buf)
 	value := c.GetHeader(headerLengthKey) // parsed once, here
 	hlen, perr := strconv.Atoi(strings.TrimSpace(value))
 	if perr != nil {
 		hlen = -1
 	}
-	body, err := s.readV2Body(buf, c, hlen)
+	body, err := a.readBody(buf, c, hlen)
 	if err != nil {
-		s.failV2(c, err)
+		a.fail(c, err)
 		return
 	}
 	header, err := headerLength(value, hlen, perr, len(body))
 	if err != nil {
-		s.failV2(c, err)
+		a.fail(c, err)
 		return
 	}
-	head, bin := getBuf(), getBuf()
-	defer putBuf(head)
-	defer putBuf(bin)
-	binary, err := s.v2Answer(c, body, header, header == 0 && value != "", head, bin)
+	head, bin := bufs.Get(), bufs.Get()
+	defer bufs.Put(head)
+	defer bufs.Put(bin)
+	binary, err := a.answer(c, body, header, header == 0 && value != "", head, bin)
 	if err != nil {
-		s.failV2(c, err)
+		a.fail(c, err)
 		return
 	}
 	if !binary {
@@ -78,14 +80,15 @@ func (s *Server) v2Infer(c *gin.Context) {
 	c.Writer.Write(*bin)
 }
 
-// v2Answer runs the request in body on the model the URL names and writes
+// answer runs the request in body on the model the URL names and writes
 // the response to head and bin; binary says whether bin is part of it.
 // The JSON header is body[:header]; raw says the body is only the one
 // input's bytes (Inference-Header-Content-Length: 0).
 // The model version is held only while the request is decoded, run and
 // encoded: a slow upload or download never keeps a reload waiting.
-func (s *Server) v2Answer(c *gin.Context, body []byte, header int, raw bool, head, bin *[]byte) (binary bool, err error) {
-	m, release, err := s.repo.Acquire(c.Param("name"), c.Param("version"))
+func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bin *[]byte) (binary bool, err error) {
+	core := a.env.Core
+	m, release, err := core.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
 		return false, err
 	}
@@ -100,12 +103,12 @@ func (s *Server) v2Answer(c *gin.Context, body []byte, header int, raw bool, hea
 		return false, err
 	}
 	defer jsontensor.Release(req.pooled) // Infer has returned by then
-	outs, err := m.Infer(c, req.inputs)
+	resp, err := core.Infer(c, m, &req.core)
 	if err != nil {
 		return false, err
 	}
-	*head, *bin, err = appendV2Response(*head, *bin, m, req, outs, m.Batch(req.inputs))
-	return req.anyBinary(), err
+	*head, *bin, binary, err = appendResponse(*head, *bin, req, resp)
+	return binary, err
 }
 
 // v2InferVersion godoc
@@ -116,38 +119,39 @@ func (s *Server) v2Answer(c *gin.Context, body []byte, header int, raw bool, hea
 //	@Produce	json
 //	@Param		name	path		string			true	"model name"	example(iris)
 //	@Param		version	path		string			true	"model version"	example(1)
-//	@Param		request	body		V2InferRequest	true	"inputs and requested outputs"
-//	@Success	200		{object}	V2InferResponse
-//	@Failure	400		{object}	V2Error
-//	@Failure	404		{object}	V2Error
-//	@Failure	413		{object}	V2Error
-//	@Failure	500		{object}	V2Error
-//	@Failure	503		{object}	V2Error
+//	@Param		request	body		InferRequest	true	"inputs and requested outputs"
+//	@Success	200		{object}	InferResponse
+//	@Failure	400		{object}	Error
+//	@Failure	404		{object}	Error
+//	@Failure	413		{object}	Error
+//	@Failure	500		{object}	Error
+//	@Failure	503		{object}	Error
 //	@Router		/v2/models/{name}/versions/{version}/infer [post]
 func _() {}
 
 // tensorAlign is where readV2Body puts the binary data that follows the
-// JSON header: at a multiple of 64 bytes, so that decodeBinary can use
+// JSON header: at a multiple of 64 bytes, so that inference.DecodeRaw can use
 // the first input's bytes in place for any element type.
 const tensorAlign = 64
 
-// readV2Body reads the request body into *buf, reusing its capacity
+// readBody reads the request body into *buf, reusing its capacity
 // (sized from Content-Length up front), and leaves *buf holding it, for
 // the pool to take back. The body starts a few bytes into *buf, so that
 // the binary data after a JSON header of hlen bytes
 // (Inference-Header-Content-Length; -1 if none) starts aligned. It fails
-// with *http.MaxBytesError past the server's limit.
-func (s *Server) readV2Body(buf *[]byte, c *gin.Context, hlen int) ([]byte, error) {
+// with a ResourceExhausted error past the server's limit.
+func (a *API) readBody(buf *[]byte, c *gin.Context, hlen int) ([]byte, error) {
+	limit := a.env.MaxBodyBytes
 	b := (*buf)[:0]
-	if n := c.Request.ContentLength; n > 0 && n <= s.maxBody {
-		b = slices.Grow(b, int(n)+tensorAlign+1) // readBody needs no more
+	if n := c.Request.ContentLength; n > 0 && n <= limit {
+		b = slices.Grow(b, int(n)+tensorAlign+1) // rest.ReadBody needs no more
 	}
 	pad := 0
 	if hlen >= 0 && cap(b) >= tensorAlign {
 		at := uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(hlen)
 		pad = int(-at % tensorAlign)
 	}
-	b, err := readBody(b[:pad], c, s.maxBody)
+	b, err := rest.ReadBody(b[:pad], c, limit)
 	*buf = b
 	return b[pad:], err
 }
@@ -160,10 +164,10 @@ func headerLength(value string, n int, err error, size int) (int, error) {
 		return size, nil
 	}
 	if err != nil {
-		return 0, BadRequest("Unable to parse %s, got: %s", headerLengthKey, value)
+		return 0, badRequest("Unable to parse %s, got: %s", headerLengthKey, value)
 	}
 	if n < 0 || n > size {
-		return 0, BadRequest("inference header size should be in range (0, %d), got: %d", size, n)
+		return 0, badRequest("inference header size should be in range (0, %d), got: %d", size, n)
 	}
 	return n, nil
 }

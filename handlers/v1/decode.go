@@ -1,4 +1,4 @@
-package handlers
+package v1
 
 // The predict body grammar. It reads the JSON once, front to back, with
 // the jsontensor codec, which appends every number straight into the
@@ -16,8 +16,9 @@ package handlers
 // came first.
 //
 // The grammar's errors are the codec's own (*jsontensor.Error), as are
-// its two kinds, malformed JSON and JSON that does not fit the model;
-// DecodePredict turns them into an *Error once.
+// its two kinds, malformed JSON and JSON that does not fit the model.
+// What every protocol checks (missing inputs, the batch limit, batches
+// that agree) the core checks after decoding (handlers/inference).
 
 import (
 	"fmt"
@@ -26,29 +27,24 @@ import (
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// DecodeOptions is what the decoder needs to know about a model beyond its signature.
-type DecodeOptions struct {
-	Features []string // ordered column names of the model's single rank-2 numeric input, nil if none
-	MaxBatch int      // 0 = unlimited; else a batch (dim 0 of a batched input) larger than this is a 422
-}
-
-// DecodePredict parses body and returns one tensor per model input, in
-// sig.Inputs order. Errors are always *Error: 400 for malformed JSON, 422
-// for JSON that does not fit the model. Pass the tensors to
+// decodePredict parses body for a model of signature sig whose config.yaml
+// names features (nil if none) and returns one tensor per model input, in
+// sig.Inputs order (Data nil for one the body left out), and the body's
+// form. Errors are *jsontensor.Error. Pass the tensors to
 // jsontensor.Release once nothing reads them.
-func DecodePredict(body []byte, sig *tensor.Signature, opt DecodeOptions) ([]tensor.Tensor, error) {
-	r := request{sig: sig, opt: opt}
+func decodePredict(body []byte, sig *tensor.Signature, features []string) ([]tensor.Tensor, form, error) {
+	r := request{sig: sig, features: features}
 	r.d.Reset(body)
 	out, err := r.decode()
 	if err != nil {
 		if !err.Syntax {
 			if serr := jsontensor.CheckSyntax(body); serr != nil {
-				return nil, codecError(serr)
+				return nil, r.form, serr
 			}
 		}
-		return nil, codecError(err)
+		return nil, r.form, err
 	}
-	return out, nil
+	return out, r.form, nil
 }
 
 // form is which of the body forms a request turned out to use.
@@ -61,13 +57,21 @@ const (
 	formFeatures
 )
 
+// field names an input in the request's terms: rows came as "instances".
+func (f form) field(input string) string {
+	if f == formInstances || f == formFeatures {
+		return "instances"
+	}
+	return "inputs." + input
+}
+
 type request struct {
-	d    jsontensor.Decoder
-	sig  *tensor.Signature
-	opt  DecodeOptions
-	out  []tensor.Tensor
-	form form
-	w    jsontensor.Walk
+	d        jsontensor.Decoder
+	sig      *tensor.Signature
+	features []string // ordered column names of the model's single rank-2 numeric input, nil if none
+	out      []tensor.Tensor
+	form     form
+	w        jsontensor.Walk
 
 	// Named features: the input they fill, its buffer, which features the
 	// current object has set, and an index by name built only when a
@@ -115,14 +119,14 @@ func (r *request) member(key []byte) *jsontensor.Error {
 		}
 		return r.instances()
 	}
-	if r.opt.Features != nil {
+	if r.features != nil {
 		if k := r.feature(key, r.nseen); k >= 0 {
 			if err := r.setForm(formFeatures, key); err != nil {
 				return err
 			}
 			if r.fcol == nil {
 				r.beginFeatures()
-				r.fcol.Grow(len(r.opt.Features))
+				r.fcol.Grow(len(r.features))
 			}
 			return r.featureValue(-1, k, 0)
 		}
@@ -154,14 +158,13 @@ func (r *request) setForm(f form, key []byte) *jsontensor.Error {
 
 // accepted lists the top-level forms, for messages.
 func (r *request) accepted() string {
-	if r.opt.Features == nil {
+	if r.features == nil {
 		return `"inputs" or "instances"`
 	}
-	return `"inputs", "instances" or the features ` + jsontensor.QuoteList(r.opt.Features)
+	return `"inputs", "instances" or the features ` + tensor.QuoteNames(r.features)
 }
 
 func (r *request) finish() ([]tensor.Tensor, *jsontensor.Error) {
-	var missing []jsontensor.Detail
 	switch r.form {
 	case formNone:
 		return nil, jsontensor.Invalid("body", "expected an object with %s", r.accepted())
@@ -169,17 +172,7 @@ func (r *request) finish() ([]tensor.Tensor, *jsontensor.Error) {
 		if err := r.missingFeatures(-1); err != nil {
 			return nil, err
 		}
-		r.out[r.fin] = r.fcol.Tensor([]int64{1, int64(len(r.opt.Features))})
-	}
-	// Only "inputs" can leave inputs out, but a model that has features
-	// and other inputs besides would too: it is not served half-filled.
-	for i := range r.out {
-		if r.out[i].Data == nil {
-			missing = append(missing, jsontensor.Detail{Field: "inputs." + r.sig.Inputs[i].Name, Message: "missing input"})
-		}
-	}
-	if missing != nil {
-		return nil, jsontensor.InvalidFields(missing)
+		r.out[r.fin] = r.fcol.Tensor([]int64{1, int64(len(r.features))})
 	}
 	return r.out, nil
 }
@@ -194,7 +187,7 @@ func (r *request) inputs() *jsontensor.Error {
 		i := r.sig.Input(string(name))
 		switch {
 		case i < 0:
-			return jsontensor.Invalid("inputs."+string(name), "unknown input; expected one of %s", jsontensor.QuoteList(r.inputNames()))
+			return jsontensor.Invalid("inputs."+string(name), "unknown input; expected one of %s", tensor.QuoteNames(r.inputNames()))
 		case r.out[i].Data != nil:
 			return jsontensor.Invalid("inputs."+string(name), "duplicate input")
 		}
@@ -213,13 +206,13 @@ func (r *request) inputNames() []string {
 // instances reads {"instances": [...]}: objects of named features, or rows
 // of the model's only input.
 func (r *request) instances() *jsontensor.Error {
-	if r.opt.Features != nil && r.d.FirstElement() == '{' {
+	if r.features != nil && r.d.FirstElement() == '{' {
 		return r.featureInstances()
 	}
 	switch {
 	case len(r.sig.Inputs) != 1:
 		return jsontensor.Invalid("instances", `the model has %d inputs (%s); send each by name as {"inputs": {"NAME": value, ...}}`,
-			len(r.sig.Inputs), jsontensor.QuoteList(r.inputNames()))
+			len(r.sig.Inputs), tensor.QuoteNames(r.inputNames()))
 	case len(r.sig.Inputs[0].Shape) == 0:
 		return jsontensor.Invalid("instances", `input %q is a scalar and has no batch; send {"inputs": {%q: value}}`,
 			r.sig.Inputs[0].Name, r.sig.Inputs[0].Name)
@@ -242,11 +235,7 @@ func (r *request) tensor(i int, rows bool) *jsontensor.Error {
 		}
 		return jsontensor.Invalid(field, "input of type %v cannot be sent as JSON", spec.DType)
 	}
-	maxBatch := 0
-	if len(spec.Shape) > 0 && spec.Shape[0] < 0 {
-		maxBatch = r.opt.MaxBatch
-	}
-	r.w.Reset(spec, prefix, rows, maxBatch)
+	r.w.Reset(spec, prefix, rows)
 	// Room for one row (the whole tensor for rank 0) up front; the first row
 	// then tells how many more are likely to follow.
 	row := 1
@@ -267,7 +256,7 @@ func (r *request) tensor(i int, rows bool) *jsontensor.Error {
 func (r *request) beginFeatures() {
 	r.fin = 0
 	r.fcol = jsontensor.NewColumn(r.sig.Inputs[0].DType)
-	if n := len(r.opt.Features); n <= len(r.fsmall) {
+	if n := len(r.features); n <= len(r.fsmall) {
 		r.fseen = r.fsmall[:n]
 	} else {
 		r.fseen = make([]bool, n)
@@ -279,13 +268,9 @@ func (r *request) featureInstances() *jsontensor.Error {
 	r.beginFeatures()
 	d := &r.d
 	spec := &r.sig.Inputs[r.fin]
-	nf := len(r.opt.Features)
-	maxBatch := 0
-	if spec.Shape[0] < 0 {
-		maxBatch = r.opt.MaxBatch
-	}
+	nf := len(r.features)
 	// instances() saw that the first element is an object: the array is not empty.
-	n, err := d.Rows("instances", maxBatch, r.fcol, nf, func(row int) *jsontensor.Error {
+	n, err := d.Rows(r.fcol, nf, func(row int) *jsontensor.Error {
 		if d.Next() != '{' {
 			return d.Mismatch(fmt.Sprintf("instances[%d]", row), "an object of named features")
 		}
@@ -310,21 +295,21 @@ func (r *request) featureInstances() *jsontensor.Error {
 func (r *request) instanceFeature(row int, key []byte) *jsontensor.Error {
 	k := r.feature(key, r.nseen)
 	if k < 0 {
-		return jsontensor.Invalid(fmt.Sprintf("instances[%d].%s", row, key), "unknown feature; expected one of %s", jsontensor.QuoteList(r.opt.Features))
+		return jsontensor.Invalid(fmt.Sprintf("instances[%d].%s", row, key), "unknown feature; expected one of %s", tensor.QuoteNames(r.features))
 	}
-	return r.featureValue(row, k, row*len(r.opt.Features))
+	return r.featureValue(row, k, row*len(r.features))
 }
 
 // featureValue reads the value of feature k into element base+k; row is -1
 // for the top-level object, which names fields by the bare feature name.
 func (r *request) featureValue(row, k, base int) *jsontensor.Error {
 	if r.fseen[k] {
-		return jsontensor.Invalid(featureField(row, r.opt.Features[k]), "duplicate feature")
+		return jsontensor.Invalid(featureField(row, r.features[k]), "duplicate feature")
 	}
 	r.fseen[k] = true
 	r.nseen++
 	if err := r.fcol.At(&r.d, base+k); err != nil {
-		return err.Named(featureField(row, r.opt.Features[k]))
+		return err.Named(featureField(row, r.features[k]))
 	}
 	return nil
 }
@@ -333,7 +318,7 @@ func (r *request) missingFeatures(row int) *jsontensor.Error {
 	var missing []jsontensor.Detail
 	for k, seen := range r.fseen {
 		if !seen {
-			missing = append(missing, jsontensor.Detail{Field: featureField(row, r.opt.Features[k]), Message: "missing feature"})
+			missing = append(missing, jsontensor.Detail{Field: featureField(row, r.features[k]), Message: "missing feature"})
 		}
 	}
 	if missing != nil {
@@ -353,7 +338,7 @@ func featureField(row int, name string) string {
 // always send features in the model's order, so the guess is checked first
 // and a map is only built for the rest.
 func (r *request) feature(key []byte, guess int) int {
-	fs := r.opt.Features
+	fs := r.features
 	if guess < len(fs) && fs[guess] == string(key) {
 		return guess
 	}

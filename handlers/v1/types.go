@@ -1,7 +1,8 @@
-package handlers
+package v1
 
-// The request and response bodies of the /v1 API, shared by the server,
-// its tests and any Go client. The swag annotations refer to these.
+// The request and response bodies of the /v1 API. The swag annotations
+// refer to these; @name keeps their names in the spec what they were when
+// they lived in package handlers.
 
 // TensorInfo describes one model input or output.
 type TensorInfo struct {
@@ -11,7 +12,7 @@ type TensorInfo struct {
 	DType string `json:"dtype" example:"float32"`
 	// Shape has -1 for dynamic dimensions; dimension 0 is usually the batch.
 	Shape []int64 `json:"shape" example:"-1,4"`
-}
+} //@name handlers.TensorInfo
 
 // ModelSummary is one entry of GET /v1/models.
 type ModelSummary struct {
@@ -21,12 +22,12 @@ type ModelSummary struct {
 	State       string   `json:"state" example:"READY" enums:"READY,UNAVAILABLE"`
 	Reason      string   `json:"reason,omitempty"`
 	Description string   `json:"description,omitempty"`
-}
+} //@name handlers.ModelSummary
 
 // ModelList is the body of GET /v1/models.
 type ModelList struct {
 	Models []ModelSummary `json:"models"`
-}
+} //@name handlers.ModelList
 
 // ModelMetadata is the model-level metadata stored in the ONNX file.
 type ModelMetadata struct {
@@ -36,7 +37,7 @@ type ModelMetadata struct {
 	Description string            `json:"description,omitempty"`
 	Version     int64             `json:"version,omitempty"`
 	Custom      map[string]string `json:"custom,omitempty"`
-}
+} //@name handlers.ModelMetadata
 
 // ModelInfo is the body of GET /v1/models/{name}: what a client needs to
 // call the model correctly.
@@ -52,7 +53,7 @@ type ModelInfo struct {
 	MaxBatchSize   int           `json:"max_batch_size,omitempty" example:"64"`
 	IntraOpThreads int           `json:"intra_op_threads"`
 	Metadata       ModelMetadata `json:"metadata"`
-}
+} //@name handlers.ModelInfo
 
 // PredictRequest documents the three accepted body forms; the decoder reads
 // the body directly, this type exists for the docs and for Go clients.
@@ -62,13 +63,13 @@ type ModelInfo struct {
 type PredictRequest struct {
 	Instances []any          `json:"instances,omitempty"`
 	Inputs    map[string]any `json:"inputs,omitempty"`
-}
+} //@name handlers.PredictRequest
 
 // Prediction is one row of a classifier's result, with its labels applied.
 type Prediction struct {
 	Label  string             `json:"label" example:"setosa"`
 	Scores map[string]float64 `json:"scores"`
-}
+} //@name handlers.Prediction
 
 // PredictResponse is the body of a successful predict.
 type PredictResponse struct {
@@ -78,10 +79,4 @@ type PredictResponse struct {
 	Outputs map[string]any `json:"outputs"`
 	// Predictions is present when the model has labels: one per row.
 	Predictions []Prediction `json:"predictions,omitempty"`
-}
-
-// Health is the body of /healthz and /readyz.
-type Health struct {
-	Status      string `json:"status" example:"ok"`
-	ONNXRuntime string `json:"onnxruntime" example:"1.24.3"`
-}
+} //@name handlers.PredictResponse

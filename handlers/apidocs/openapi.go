@@ -1,4 +1,4 @@
-package handlers
+package apidocs
 
 import (
 	"encoding/json"
@@ -7,32 +7,29 @@ import (
 	"sync"
 
 	"github.com/onnxserve/onnxserve/docs"
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// apiDocs is the Swagger document served at /swagger/doc.json: swag's
+// spec is the Swagger document served at /swagger/doc.json: swag's
 // static part (docs/, generated from the annotations) plus, for every
 // loaded model, its own predict path with request and response schemas
 // built from its signature and config.yaml. It is rebuilt when the
 // repository's set of models changes.
-type apiDocs struct {
-	repo *runtime.Repository
+type spec struct {
+	core *inference.Core
 
 	mu         sync.Mutex
 	generation uint64
 	doc        []byte
 }
 
-func newAPIDocs(repo *runtime.Repository) *apiDocs {
-	return &apiDocs{repo: repo, generation: ^uint64(0)}
-}
-
-func (d *apiDocs) get() []byte {
+func (d *spec) get() []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if g := d.repo.Generation(); g != d.generation || d.doc == nil {
-		d.doc = buildDoc(d.repo)
+	if g := d.core.Generation(); g != d.generation || d.doc == nil {
+		d.doc = buildDoc(d.core.Models())
 		d.generation = g
 	}
 	return d.doc
@@ -40,7 +37,7 @@ func (d *apiDocs) get() []byte {
 
 type obj = map[string]any
 
-func buildDoc(repo *runtime.Repository) []byte {
+func buildDoc(models []runtime.ModelStatus) []byte {
 	var doc obj
 	if err := json.Unmarshal([]byte(docs.SwaggerInfo.ReadDoc()), &doc); err != nil {
 		panic(fmt.Sprintf("docs/ holds invalid JSON: %v", err)) // generated code; a test pins it
@@ -53,7 +50,7 @@ func buildDoc(repo *runtime.Repository) []byte {
 	}
 	swagger2Fixups(doc, paths)
 	var tags []any
-	for _, st := range repo.Status() {
+	for _, st := range models {
 		if len(st.Versions) == 0 {
 			continue
 		}

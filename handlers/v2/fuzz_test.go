@@ -1,12 +1,11 @@
-package handlers
+package v2
 
 import (
-	"encoding/binary"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
@@ -48,7 +47,7 @@ func checkAccepted(t *testing.T, spec tensor.TensorSpec, ts tensor.Tensor) {
 
 // FuzzDecodeV2 feeds whole requests, JSON header and binary data, with the
 // Inference-Header-Content-Length header set or not, through the same
-// steps as the infer handler.
+// steps as the infer handler: decode, then the core's checks.
 func FuzzDecodeV2(f *testing.F) {
 	valid := `{"id":"1","parameters":{"binary_data_output":true},"inputs":[` +
 		`{"name":"FP32","shape":[1,2],"datatype":"FP32","data":[[1.5,-2]]},` +
@@ -78,66 +77,23 @@ func FuzzDecodeV2(f *testing.F) {
 		} else {
 			req, err = decodeV2(body, n, m)
 		}
+		if err == nil {
+			// What the core checks before it runs a request.
+			err = inference.Check(model, &req.core)
+		}
 		if err != nil {
 			return
 		}
-		if len(req.inputs) != len(model.Signature.Inputs) {
-			t.Fatalf("%d inputs for %d", len(req.inputs), len(model.Signature.Inputs))
+		if len(req.core.Inputs) != len(model.Signature.Inputs) {
+			t.Fatalf("%d inputs for %d", len(req.core.Inputs), len(model.Signature.Inputs))
 		}
-		for i, ts := range req.inputs {
+		for i, ts := range req.core.Inputs {
 			checkAccepted(t, model.Signature.Inputs[i], ts)
 		}
-		for _, o := range req.outputs {
-			if o.index < 0 || o.index >= len(model.Signature.Outputs) || model.Signature.Outputs[o.index].DType == tensor.MapSequence {
+		for _, o := range req.core.Outputs {
+			if i := model.Signature.Output(o.Name); i < 0 || model.Signature.Outputs[i].DType == tensor.MapSequence || o.Classes < 0 {
 				t.Fatalf("accepted output %+v", o)
 			}
 		}
 	})
-}
-
-// FuzzDecodeBinary feeds raw tensor bytes of every datatype and shape.
-func FuzzDecodeBinary(f *testing.F) {
-	f.Add(uint8(0), uint8(1), uint8(2), []byte{1, 0})
-	f.Add(uint8(9), uint8(1), uint8(2), []byte{0, 0x3c, 0, 0xc0})
-	f.Add(uint8(13), uint8(1), uint8(2), binary.LittleEndian.AppendUint32([]byte{1, 0, 0, 0, 'x'}, 0))
-	f.Add(uint8(11), uint8(0), uint8(4), []byte{})
-	f.Fuzz(func(t *testing.T, kind, d0, d1 uint8, raw []byte) {
-		dt := fuzzTypes[int(kind)%len(fuzzTypes)]
-		shape := []int64{int64(d0 % 16), int64(d1 % 16)}
-		ts, err := decodeBinary(dt, shape, raw)
-		if err != nil {
-			return
-		}
-		checkAccepted(t, tensor.TensorSpec{Name: dt.V2Name(), DType: dt, Shape: shape}, ts)
-		// What was accepted goes back out as the same bytes.
-		back, err := appendBinary(nil, ts)
-		if err != nil || !sameBinary(dt, back, raw) {
-			t.Fatalf("%s round trip: %v %x → %x", dt.V2Name(), err, raw, back)
-		}
-	})
-}
-
-// sameBinary compares raw tensor bytes; FP16 and BF16 go through float32,
-// so a NaN may come back with another payload, but as a NaN.
-func sameBinary(dt tensor.DType, got, want []byte) bool {
-	var exp, frac uint16
-	switch dt {
-	case tensor.Float16:
-		exp, frac = 0x7c00, 0x03ff
-	case tensor.BFloat16:
-		exp, frac = 0x7f80, 0x007f
-	default:
-		return slices.Equal(got, want)
-	}
-	if len(got) != len(want) || len(got)%2 != 0 {
-		return false
-	}
-	nan := func(h uint16) bool { return h&exp == exp && h&frac != 0 }
-	for i := 0; i < len(got); i += 2 {
-		g, w := binary.LittleEndian.Uint16(got[i:]), binary.LittleEndian.Uint16(want[i:])
-		if g != w && !(nan(g) && nan(w)) {
-			return false
-		}
-	}
-	return true
 }

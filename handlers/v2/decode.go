@@ -1,39 +1,43 @@
-package handlers
+package v2
 
 // The v2 inference request decoder. It reads the JSON header once with the
 // jsontensor codec, which appends JSON tensor data straight into typed
 // buffers, checking every input against the model before its data is
 // read: name, datatype, shape, and that the data holds exactly the
-// elements the shape says. Binary tensor data (v2_binary.go) is copied from
+// elements the shape says. Binary tensor data (binary.go) is copied from
 // the bytes after the header without touching JSON at all.
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// v2Request is a decoded inference request: the inputs in signature order,
-// ready for Model.Infer, and what to send back.
+// v2Request is a decoded inference request: the core's request, and what
+// only this protocol says about the answer.
 type v2Request struct {
-	id      string
-	hasID   bool
-	inputs  []tensor.Tensor
-	outputs []v2Output // in response order
+	id    string
+	hasID bool
+	core  inference.Request
+	// binaryAll is the request parameter binary_data_output; requested
+	// says, per output asked for, whether it goes back as binary.
+	binaryAll bool
+	requested []v2Requested
 	// pooled are the inputs decoded from JSON, into recycled buffers that
 	// jsontensor.Release takes back; binary inputs may share the body's memory.
 	pooled []tensor.Tensor
 }
 
-// v2Output is one output to return.
-type v2Output struct {
-	index   int // in Signature.Outputs
-	binary  bool
-	classes int // > 0: the top classes, as BYTES, instead of the tensor
+// binary says whether the j-th output of the response goes back as binary.
+func (r *v2Request) binary(j int) bool {
+	if j < len(r.requested) && r.requested[j].binary != nil {
+		return *r.requested[j].binary
+	}
+	return r.binaryAll
 }
 
 // v2Input is one input object as it is read; its fields can come in any order.
@@ -50,24 +54,19 @@ type v2Input struct {
 }
 
 type v2Decoder struct {
-	d         jsontensor.Decoder
-	m         *runtime.Model
-	sig       *tensor.Signature
-	limit     int // no tensor can have more elements than the body has bytes
-	req       v2Request
-	binaryAll bool // request parameter binary_data_output
-	requested []v2Requested
-	binaries  []*v2Input // inputs with binary data, in request order
-	seen      fields     // which top-level fields came
+	d        jsontensor.Decoder
+	m        *runtime.Model
+	limit    int // no tensor can have more elements than the body has bytes
+	req      v2Request
+	inputs   *inference.Inputs
+	binaries []*v2Input // inputs with binary data, in request order
+	seen     fields     // which top-level fields came
 }
 
 // decodeV2 parses an inference request for m whose JSON header is
 // body[:header] and whose binary tensor data is body[header:].
 func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
-	v := &v2Decoder{
-		m: m, sig: &m.Signature, limit: len(body),
-		req: v2Request{inputs: make([]tensor.Tensor, len(m.Signature.Inputs))},
-	}
+	v := &v2Decoder{m: m, limit: len(body), inputs: inference.NewInputs(m)}
 	v.d.Reset(body[:header])
 	if err := v.header(); err != nil {
 		return nil, err
@@ -75,23 +74,18 @@ func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 	if err := v.binary(body[header:]); err != nil {
 		return nil, err
 	}
-	if err := v.complete(); err != nil {
-		return nil, err
-	}
-	if err := checkBatch(v.sig, v.req.inputs); err != nil {
-		return nil, err
-	}
-	if err := v.resolveOutputs(); err != nil {
-		return nil, err
+	v.req.core.Inputs = v.inputs.Tensors()
+	for _, o := range v.req.requested {
+		v.req.core.Outputs = append(v.req.core.Outputs, inference.RequestedOutput{Name: o.name, Classes: o.classes})
 	}
 	return &v.req, nil
 }
 
-func (v *v2Decoder) header() *Error {
+func (v *v2Decoder) header() *inference.Error {
 	d := &v.d
 	switch c := d.Next(); {
 	case d.AtEnd():
-		return BadRequest("empty request: expected an inference request object")
+		return badRequest("empty request: expected an inference request object")
 	case c != '{':
 		return codecError(d.Fail("a JSON object"))
 	}
@@ -106,14 +100,14 @@ func (v *v2Decoder) header() *Error {
 
 // member reads one top-level field. Unknown ones, such as Triton's
 // "model_name" or sequence parameters, are skipped as Triton skips them.
-func (v *v2Decoder) member(key []byte) *Error {
+func (v *v2Decoder) member(key []byte) *inference.Error {
 	d := &v.d
 	k := string(key)
 	switch k {
 	case "id", "parameters", "inputs", "outputs":
 		// A second "inputs" must not add to the first.
 		if !v.seen.add(k) {
-			return BadRequest("duplicate field %q", k)
+			return badRequest("duplicate field %q", k)
 		}
 	}
 	switch k {
@@ -122,10 +116,10 @@ func (v *v2Decoder) member(key []byte) *Error {
 		v.req.id, v.req.hasID = id, true
 		return err
 	case "parameters":
-		return v.parameters("parameters", func(p string) *Error {
+		return v.parameters("parameters", func(p string) *inference.Error {
 			if p == "binary_data_output" {
-				var err *Error
-				v.binaryAll, err = v.bool("parameters", "binary_data_output")
+				var err *inference.Error
+				v.req.binaryAll, err = v.bool("parameters", "binary_data_output")
 				return err
 			}
 			return codecError(d.Skip())
@@ -141,19 +135,19 @@ func (v *v2Decoder) member(key []byte) *Error {
 // input reads one input object. Its data is read as soon as name, datatype
 // and shape are known and checked, which with every client seen so far is
 // where "data" comes; otherwise it is skipped and read after the object.
-func (v *v2Decoder) input(pos int) *Error {
+func (v *v2Decoder) input(pos int) *inference.Error {
 	in := &v2Input{pos: pos, index: -1, binSize: -1}
 	d := &v.d
 	field := in.path()
-	err := object(d, func(key []byte) *Error {
+	err := object(d, func(key []byte) *inference.Error {
 		k := string(key)
 		switch k {
 		case "name", "datatype", "shape", "parameters", "data":
 			if !in.has.add(k) {
-				return BadRequest("%s: duplicate field %q", v.inputField(in), k)
+				return badRequest("%s: duplicate field %q", v.inputField(in), k)
 			}
 		}
-		var err *Error
+		var err *inference.Error
 		switch k {
 		case "name":
 			in.name, err = v.string(field, "name")
@@ -162,7 +156,7 @@ func (v *v2Decoder) input(pos int) *Error {
 		case "shape":
 			in.shape, err = v.shape(in)
 		case "parameters":
-			err = v.parameters(field+".parameters", func(p string) *Error { return v.inputParameter(in, p) })
+			err = v.parameters(field+".parameters", func(p string) *inference.Error { return v.inputParameter(in, p) })
 		case "data":
 			if in.has.has("name") && in.has.has("datatype") && in.has.has("shape") {
 				if err := v.check(in); err != nil {
@@ -182,7 +176,7 @@ func (v *v2Decoder) input(pos int) *Error {
 	}
 	for _, k := range []string{"name", "datatype", "shape"} {
 		if !in.has.has(k) {
-			return BadRequest("%s: missing %q", v.inputField(in), k)
+			return badRequest("%s: missing %q", v.inputField(in), k)
 		}
 	}
 	if in.index < 0 {
@@ -192,11 +186,11 @@ func (v *v2Decoder) input(pos int) *Error {
 	}
 	switch {
 	case in.has.has("data") && in.binSize >= 0:
-		return BadRequest("input '%s' must set only one of 'data' and 'binary_data_size' in 'parameters', but sets both", in.name)
+		return badRequest("input '%s' must set only one of 'data' and 'binary_data_size' in 'parameters', but sets both", in.name)
 	case in.binSize >= 0:
 		v.binaries = append(v.binaries, in)
 	case !in.has.has("data"):
-		return BadRequest("input '%s' must set one of 'data' and 'binary_data_size' in 'parameters', but sets neither", in.name)
+		return badRequest("input '%s' must set one of 'data' and 'binary_data_size' in 'parameters', but sets neither", in.name)
 	case in.late:
 		late := *d
 		late.Seek(in.dataAt)
@@ -216,53 +210,31 @@ func (v *v2Decoder) inputField(in *v2Input) string {
 // path is where an input is in the request, for messages about its fields.
 func (in *v2Input) path() string { return "inputs[" + strconv.Itoa(in.pos) + "]" }
 
-func (v *v2Decoder) inputParameter(in *v2Input, p string) *Error {
+func (v *v2Decoder) inputParameter(in *v2Input, p string) *inference.Error {
 	switch p {
 	case "binary_data_size":
 		n, err := v.count(in.path(), "parameters.binary_data_size")
 		in.binSize = n
 		return err
 	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
-		return BadRequest("%s: the shared-memory extension is not supported; send the data as JSON or binary", v.inputField(in))
+		return badRequest("%s: the shared-memory extension is not supported; send the data as JSON or binary", v.inputField(in))
 	}
 	return codecError(v.d.Skip())
 }
 
-// check matches an input's name, datatype and shape against the model,
-// with Triton's wording.
-func (v *v2Decoder) check(in *v2Input) *Error {
-	i := v.sig.Input(in.name)
-	if i < 0 {
-		return BadRequest("unexpected inference input '%s' for model '%s'", in.name, v.m.Name)
-	}
-	if v.req.inputs[i].Data != nil || slices.ContainsFunc(v.binaries, func(b *v2Input) bool { return b.index == i }) {
-		return BadRequest("input '%s' appears twice", in.name)
-	}
-	spec := &v.sig.Inputs[i]
-	if want := spec.DType.V2Name(); in.datatype != want {
-		if dt, ok := tensor.ParseDType(in.datatype); !ok || dt.V2Name() != in.datatype {
-			return BadRequest("input '%s': unknown datatype '%s'", in.name, in.datatype)
-		}
-		return BadRequest("inference input '%s' data-type is '%s', but model '%s' expects '%s'", in.name, in.datatype, v.m.Name, want)
-	}
-	fits := len(in.shape) == len(spec.Shape)
-	for k := 0; fits && k < len(in.shape); k++ {
-		fits = spec.Shape[k] < 0 || spec.Shape[k] == in.shape[k]
-	}
-	if !fits {
-		return BadRequest("unexpected shape for input '%s' for model '%s'. Expected %s, got %s",
-			in.name, v.m.Name, tensor.FormatShape(spec.Shape), tensor.FormatShape(in.shape))
-	}
-	if mb := v.m.Config.MaxBatchSize; mb > 0 && len(spec.Shape) > 0 && spec.Shape[0] < 0 && in.shape[0] > int64(mb) {
-		return BadRequest("inference request batch-size must be <= %d for '%s', input '%s' has %d", mb, v.m.Name, in.name, in.shape[0])
+// check matches an input's name, datatype and shape against the model.
+func (v *v2Decoder) check(in *v2Input) *inference.Error {
+	i, _, err := v.inputs.Declare(in.name, in.datatype, in.shape)
+	if err != nil {
+		return inference.From(err)
 	}
 	in.index = i
 	return nil
 }
 
 // data reads the JSON data of a checked input, flat or nested as its shape.
-func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *Error {
-	spec := &v.sig.Inputs[in.index]
+func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *inference.Error {
+	spec := &v.m.Signature.Inputs[in.index]
 	n := tensor.NumElements(in.shape)
 	if d.Next() != '[' {
 		return codecError(d.Mismatch(v.inputField(in)+": data", "an array"))
@@ -276,7 +248,7 @@ func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *Error {
 		// Nested: the walk checks every level against the shape.
 		ws := tensor.TensorSpec{Name: in.name, DType: spec.DType, Shape: in.shape}
 		var w jsontensor.Walk
-		w.Reset(&ws, "inputs.", false, 0)
+		w.Reset(&ws, "inputs.", false)
 		err = col.Nested(d, &w)
 	} else {
 		err = col.Flat(d, "inputs."+in.name)
@@ -286,46 +258,31 @@ func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *Error {
 	}
 	t := col.Tensor(in.shape)
 	if got := t.Len(); got != n {
-		return BadRequest("input '%s': shape %s has %d elements, but data has %d", in.name, tensor.FormatShape(in.shape), n, got)
+		return badRequest("input '%s': shape %s has %d elements, but data has %d", in.name, tensor.FormatShape(in.shape), n, got)
 	}
-	v.req.inputs[in.index] = t
+	v.inputs.Set(in.index, t)
 	v.req.pooled = append(v.req.pooled, t)
 	return nil
 }
 
 // binary decodes the inputs sent as binary data, which follow the JSON in
 // the order the inputs are listed.
-func (v *v2Decoder) binary(raw []byte) *Error {
+func (v *v2Decoder) binary(raw []byte) *inference.Error {
 	off := 0
 	for _, in := range v.binaries {
 		if in.binSize > int64(len(raw)-off) {
-			return BadRequest("unexpected size for input '%s', expecting %d additional bytes for model '%s'", in.name, in.binSize-int64(len(raw)-off), v.m.Name)
+			return badRequest("unexpected size for input '%s', expecting %d additional bytes for model '%s'", in.name, in.binSize-int64(len(raw)-off), v.m.Name)
 		}
 		end := off + int(in.binSize)
-		t, err := decodeBinary(v.sig.Inputs[in.index].DType, in.shape, raw[off:end])
+		t, err := inference.DecodeRaw(v.m.Signature.Inputs[in.index].DType, in.shape, raw[off:end])
 		if err != nil {
-			return BadRequest("input '%s': %v", in.name, err)
+			return badRequest("input '%s': %v", in.name, err)
 		}
-		v.req.inputs[in.index] = t
+		v.inputs.Set(in.index, t)
 		off = end
 	}
 	if off != len(raw) {
-		return BadRequest("unexpected additional input data for model '%s': %d bytes after the last binary input", v.m.Name, len(raw)-off)
-	}
-	return nil
-}
-
-// complete reports the inputs the request left out.
-func (v *v2Decoder) complete() *Error {
-	var missing []string
-	for i, t := range v.req.inputs {
-		if t.Data == nil {
-			missing = append(missing, v.sig.Inputs[i].Name)
-		}
-	}
-	if missing != nil {
-		return BadRequest("expected %d inputs but got %d inputs for model '%s'; missing input(s) %s",
-			len(v.sig.Inputs), len(v.sig.Inputs)-len(missing), v.m.Name, jsontensor.QuoteList(missing))
+		return badRequest("unexpected additional input data for model '%s': %d bytes after the last binary input", v.m.Name, len(raw)-off)
 	}
 	return nil
 }

@@ -1,14 +1,15 @@
-package handlers
+package v2
 
 import (
 	"strconv"
 
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Small readers of the v2 request decoder, on top of the jsontensor codec.
-// The protocol's own errors are *Error: 400s that are mostly not about
+// The protocol's own errors are *inference.Error: 400s that are mostly not about
 // JSON syntax, which the codec's Error cannot say. The codec's errors are
 // converted where they come out of it.
 
@@ -55,7 +56,7 @@ func at(path, key string) string {
 	return path + "." + key
 }
 
-func (v *v2Decoder) string(path, key string) (string, *Error) {
+func (v *v2Decoder) string(path, key string) (string, *inference.Error) {
 	d := &v.d
 	if d.Next() != '"' {
 		return "", codecError(d.Mismatch(at(path, key), "a string"))
@@ -64,7 +65,7 @@ func (v *v2Decoder) string(path, key string) (string, *Error) {
 	return string(s), codecError(err)
 }
 
-func (v *v2Decoder) bool(path, key string) (bool, *Error) {
+func (v *v2Decoder) bool(path, key string) (bool, *inference.Error) {
 	b, err := v.d.Bool()
 	if err != nil {
 		return false, codecError(err.Named(at(path, key)))
@@ -73,25 +74,25 @@ func (v *v2Decoder) bool(path, key string) (bool, *Error) {
 }
 
 // count reads a non-negative integer.
-func (v *v2Decoder) count(path, key string) (int64, *Error) {
+func (v *v2Decoder) count(path, key string) (int64, *inference.Error) {
 	text, mag, neg, err := v.d.Integer(tensor.Int64)
 	switch {
 	case err != nil:
 		return 0, codecError(err.Named(at(path, key)))
 	case neg && mag != 0, mag > 1<<62:
-		return 0, BadRequest("%s: %s is not a valid size", at(path, key), jsontensor.Clip(text))
+		return 0, badRequest("%s: %s is not a valid size", at(path, key), jsontensor.Clip(text))
 	}
 	return int64(mag), nil
 }
 
 // shape reads an input's shape, refusing one with more elements than the
 // request has bytes before anything is allocated for it.
-func (v *v2Decoder) shape(in *v2Input) ([]int64, *Error) {
+func (v *v2Decoder) shape(in *v2Input) ([]int64, *inference.Error) {
 	var shape []int64
 	n := int64(1)
-	err := v.array(v.inputField(in)+": shape", func(k int) *Error {
+	err := v.array(v.inputField(in)+": shape", func(k int) *inference.Error {
 		if k == jsontensor.MaxDepth {
-			return BadRequest("%s: shape has more than %d dimensions", v.inputField(in), jsontensor.MaxDepth)
+			return badRequest("%s: shape has more than %d dimensions", v.inputField(in), jsontensor.MaxDepth)
 		}
 		dim, err := v.count(in.path(), "shape["+strconv.Itoa(k)+"]")
 		if err != nil {
@@ -106,7 +107,7 @@ func (v *v2Decoder) shape(in *v2Input) ([]int64, *Error) {
 		return nil
 	})
 	if err == nil && n > int64(v.limit) {
-		err = BadRequest("%s: shape %s has more elements than the %d-byte request can carry", v.inputField(in), tensor.FormatShape(shape), v.limit)
+		err = badRequest("%s: shape %s has more elements than the %d-byte request can carry", v.inputField(in), tensor.FormatShape(shape), v.limit)
 	}
 	if shape == nil {
 		shape = []int64{}
@@ -115,7 +116,7 @@ func (v *v2Decoder) shape(in *v2Input) ([]int64, *Error) {
 }
 
 // array reads a JSON array, calling elem for each element at its value.
-func (v *v2Decoder) array(field string, elem func(i int) *Error) *Error {
+func (v *v2Decoder) array(field string, elem func(i int) *inference.Error) *inference.Error {
 	d := &v.d
 	if d.Next() != '[' {
 		return codecError(d.Mismatch(field, "an array"))
@@ -124,19 +125,19 @@ func (v *v2Decoder) array(field string, elem func(i int) *Error) *Error {
 }
 
 // parameters reads a parameters object, calling param for each key at its value.
-func (v *v2Decoder) parameters(field string, param func(key string) *Error) *Error {
+func (v *v2Decoder) parameters(field string, param func(key string) *inference.Error) *inference.Error {
 	d := &v.d
 	if d.Next() != '{' {
 		return codecError(d.Mismatch(field, "an object"))
 	}
-	return object(d, func(key []byte) *Error { return param(string(key)) })
+	return object(d, func(key []byte) *inference.Error { return param(string(key)) })
 }
 
 // elements and object are the codec's Elements and Object for callbacks
-// that fail with an *Error: that error comes back as it is, and one of
+// that fail with an *inference.Error: that error comes back as it is, and one of
 // the codec's own is converted.
-func elements(d *jsontensor.Decoder, elem func(i int) *Error) *Error {
-	var failed *Error
+func elements(d *jsontensor.Decoder, elem func(i int) *inference.Error) *inference.Error {
+	var failed *inference.Error
 	err := d.Elements(func(i int) *jsontensor.Error {
 		if failed = elem(i); failed != nil {
 			return errStop
@@ -149,8 +150,8 @@ func elements(d *jsontensor.Decoder, elem func(i int) *Error) *Error {
 	return codecError(err)
 }
 
-func object(d *jsontensor.Decoder, member func(key []byte) *Error) *Error {
-	var failed *Error
+func object(d *jsontensor.Decoder, member func(key []byte) *inference.Error) *inference.Error {
+	var failed *inference.Error
 	err := d.Object(func(key []byte) *jsontensor.Error {
 		if failed = member(key); failed != nil {
 			return errStop

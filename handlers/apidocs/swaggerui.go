@@ -1,4 +1,4 @@
-package handlers
+package apidocs
 
 import (
 	"context"
@@ -16,13 +16,10 @@ import (
 )
 
 // The Swagger UI's static files (Swagger UI 5) come from swaggo/files/v2,
-// an embed.FS: they stay in the binary's read-only data and only the pages
-// a browser actually fetches are ever resident. swaggo/files v1, which
-// gin-swagger's examples use, copies every asset (maps and ES bundles
-// included) into an in-memory file system in its package init: measured,
-// 18–20 MB of resident memory in every onnxserve process before the first
-// request (iris alone: 51 MB resident with v1, 33 MB with v2). gin-swagger wants a *webdav.Handler, so readOnlyFS serves
-// an fs.FS through webdav's FileSystem interface.
+// an embed.FS, so only the pages a browser fetches are ever resident.
+// swaggo/files v1 copies every asset into memory at init: measured, 18–20 MB
+// more resident memory per process. gin-swagger wants a *webdav.Handler, so
+// readOnlyFS serves the fs.FS through webdav's FileSystem interface.
 
 // swaggerUIFiles is the webdav.Handler that gin-swagger serves the UI's
 // static files through; gin-swagger sets its Prefix on the first request.

@@ -1,0 +1,65 @@
+// Package rest is what the REST front ends (/v1, /v2) share: the body
+// reader, the one buffer pool for bodies and responses, the Open Inference
+// Protocol's mapping of error kinds to HTTP statuses, and the error writer.
+package rest
+
+import (
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/onnxserve/onnxserve/handlers/inference"
+)
+
+// Env is what the router hands every REST front end.
+type Env struct {
+	Core *inference.Core
+	// MaxBodyBytes bounds a request body; larger bodies get 413.
+	MaxBodyBytes int64
+	// Buffers recycles request bodies and response buffers.
+	Buffers *Buffers
+	Logger  *slog.Logger
+}
+
+// Status maps an error kind to its HTTP status as Triton's HTTP server
+// does for the Open Inference Protocol, which has no 422: a request that
+// does not fit the model is a 400. /v1 differs in that one kind only.
+func Status(k inference.Kind) int {
+	switch k {
+	case inference.InvalidArgument, inference.Malformed, inference.FailedPrecondition:
+		return http.StatusBadRequest
+	case inference.NotFound:
+		return http.StatusNotFound
+	case inference.ResourceExhausted:
+		return http.StatusRequestEntityTooLarge
+	case inference.Unavailable, inference.Cancelled:
+		return http.StatusServiceUnavailable
+	case inference.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case inference.Unimplemented:
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusInternalServerError
+}
+
+// Fail writes body with status for the failed request e, with the headers
+// e needs, and logs server-side failures; client mistakes are not logged,
+// and neither is shedding load, which is the server working as designed
+// (logging every refusal would cost more than refusing).
+func (env *Env) Fail(c *gin.Context, status int, e *inference.Error, body any) {
+	if e.RetryAfter > 0 {
+		// Retry-After counts whole seconds.
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+	}
+	if status >= 500 && e.RetryAfter == 0 {
+		cause := error(e)
+		if e.Err != nil {
+			cause = e.Err
+		}
+		env.Logger.ErrorContext(c, "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "err", cause)
+	}
+	c.AbortWithStatusJSON(status, body)
+}

@@ -1,0 +1,53 @@
+package v2
+
+import (
+	"strconv"
+
+	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
+)
+
+// appendResponse writes an inference response: its JSON header to head
+// and the bytes of the outputs sent as binary to bin, in the order the
+// header lists them; binary says whether bin is part of the response.
+// JSON data is flat, row-major, as Triton sends it.
+func appendResponse(head, bin []byte, req *v2Request, resp *inference.Response) (_, _ []byte, binary bool, err error) {
+	m := resp.Model
+	head = append(head, `{"model_name":`...)
+	head = jsontensor.AppendString(head, m.Name)
+	head = append(head, `,"model_version":`...)
+	head = jsontensor.AppendString(head, m.Version)
+	if req.hasID {
+		head = append(head, `,"id":`...)
+		head = jsontensor.AppendString(head, req.id)
+	}
+	head = append(head, `,"outputs":[`...)
+	for j, o := range resp.Outputs {
+		t := o.Tensor
+		if j > 0 {
+			head = append(head, ',')
+		}
+		head = append(head, `{"name":`...)
+		head = jsontensor.AppendString(head, o.Name)
+		head = append(head, `,"datatype":`...)
+		head = jsontensor.AppendString(head, t.DType.V2Name())
+		head = append(head, `,"shape":`...)
+		head = jsontensor.AppendTensor(head, tensor.Tensor{DType: tensor.Int64, Shape: []int64{int64(len(t.Shape))}, Data: t.Shape})
+		if req.binary(j) {
+			binary = true
+			n := len(bin)
+			if bin, err = inference.AppendRaw(bin, t); err != nil {
+				return head, bin, binary, err
+			}
+			head = append(head, `,"parameters":{"binary_data_size":`...)
+			head = strconv.AppendInt(head, int64(len(bin)-n), 10)
+			head = append(head, "}}"...)
+			continue
+		}
+		head = append(head, `,"data":`...)
+		head = jsontensor.AppendTensor(head, tensor.Tensor{DType: t.DType, Shape: []int64{int64(t.Len())}, Data: t.Data})
+		head = append(head, '}')
+	}
+	return append(head, "]}"...), bin, binary, nil
+}

@@ -1,0 +1,35 @@
+package v2
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
+	"github.com/onnxserve/onnxserve/handlers/rest"
+)
+
+// badRequest is a request the protocol cannot take. Triton answers every
+// one with 400, also those that do not fit the model: the protocol has no 422.
+func badRequest(format string, args ...any) *inference.Error {
+	return inference.Errorf(inference.InvalidArgument, format, args...)
+}
+
+// codecError is the one place where an error of the JSON codec becomes
+// one of this protocol, worded as the codec words it.
+func codecError(e *jsontensor.Error) *inference.Error {
+	if e == nil {
+		return nil
+	}
+	k := inference.InvalidArgument
+	if e.Syntax {
+		k = inference.Malformed
+	}
+	return &inference.Error{Kind: k, Message: e.Error(), Err: e}
+}
+
+// fail writes err as the protocol's error body, {"error": "..."} and
+// nothing else, with the status rest.Status gives its kind.
+func (a *API) fail(c *gin.Context, err error) {
+	e := inference.From(err)
+	a.env.Fail(c, rest.Status(e.Kind), e, Error{Error: e.Message})
+}
