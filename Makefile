@@ -13,6 +13,7 @@ test: ort
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	scripts/swag.sh --check
+	scripts/check-layers.sh
 	$(GO) test -count=1 ./...
 
 build: ort

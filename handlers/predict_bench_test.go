@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"bytes"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,13 +43,7 @@ var benchCases = []benchCase{
 
 func benchRepo(b *testing.B) (*runtime.Repository, string) {
 	dir := benchDir(b)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	repo, err := runtime.OpenRepository(filepath.Join(dir, "repo"), runtime.LoadOptions{Limiter: runtime.NewLimiter(0), Logger: log}, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { repo.Close() })
-	return repo, dir
+	return servertest.Open(b, filepath.Join(dir, "repo"), servertest.Options{}), dir
 }
 
 func benchBody(b *testing.B, dir, name string) []byte {

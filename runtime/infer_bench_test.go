@@ -68,7 +68,7 @@ func BenchmarkORT(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			defer destroyAll(outs)
+			defer destroyAll(outs, false)
 			defer in.Destroy()
 			ins := []ort.Value{in}
 			for b.Loop() {

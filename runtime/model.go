@@ -385,11 +385,11 @@ func (m *Model) recycle(ro *ort.RunOptions) {
 	}
 }
 
-func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputPlan, batch int) ([]tensor.Tensor, error) {
+func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputPlan, batch int) (_ []tensor.Tensor, err error) {
 	ins := make([]ort.Value, len(inputs))
 	outs := make([]ort.Value, len(m.Signature.Outputs))
-	defer destroyAll(ins)
-	defer destroyAll(outs)
+	defer destroyAll(ins, false)
+	defer func() { destroyAll(outs, err != nil) }()
 	for i, t := range inputs {
 		v, err := toValue(t)
 		if err != nil {
@@ -443,7 +443,7 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 	result := make([]tensor.Tensor, len(outs))
 	for i, v := range outs {
 		spec := m.Signature.Outputs[i]
-		if isNil(v) {
+		if v == nil {
 			return nil, fmt.Errorf("output %s: ONNX Runtime returned no value", spec.Name)
 		}
 		t, err := fromValue(spec.DType, v)

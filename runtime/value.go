@@ -126,7 +126,8 @@ func newOutput(d tensor.DType, shape []int64) (ort.Value, error) {
 }
 
 // isNil also catches the typed-nil interfaces onnxruntime_go leaves in an
-// output slot when its own allocation fails.
+// output slot when it fails to wrap a value ORT allocated; that run then
+// fails, so only a failed run's outputs need the check.
 func isNil(v ort.Value) bool {
 	if v == nil {
 		return true
@@ -135,9 +136,11 @@ func isNil(v ort.Value) bool {
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
-func destroyAll(vs []ort.Value) {
+// destroyAll destroys the values of a run; failed says the run failed, and
+// its output slots may hold typed nils.
+func destroyAll(vs []ort.Value, failed bool) {
 	for i, v := range vs {
-		if !isNil(v) {
+		if v != nil && (!failed || !isNil(v)) {
 			v.Destroy()
 		}
 		vs[i] = nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,20 +13,6 @@ import (
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
-
-func TestMain(m *testing.M) {
-	lib, err := runtime.FindLibrary("../..")
-	if err == nil {
-		_, err = runtime.Init(lib)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	runtime.Shutdown()
-	os.Exit(code)
-}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 

@@ -134,30 +134,31 @@ func (v *v2Decoder) parameters(field string, param func(key string) *inference.E
 }
 
 // elements and object are the codec's Elements and Object for callbacks
-// that fail with an *inference.Error: that error comes back as it is, and one of
-// the codec's own is converted.
+// that fail with an *inference.Error: that error comes back as it is, and
+// one of the codec's own is converted.
 func elements(d *jsontensor.Decoder, elem func(i int) *inference.Error) *inference.Error {
 	var failed *inference.Error
-	err := d.Elements(func(i int) *jsontensor.Error {
-		if failed = elem(i); failed != nil {
-			return errStop
-		}
-		return nil
-	})
-	if failed != nil {
-		return failed
-	}
-	return codecError(err)
+	err := d.Elements(func(i int) *jsontensor.Error { return stop(&failed, elem(i)) })
+	return stopped(failed, err)
 }
 
 func object(d *jsontensor.Decoder, member func(key []byte) *inference.Error) *inference.Error {
 	var failed *inference.Error
-	err := d.Object(func(key []byte) *jsontensor.Error {
-		if failed = member(key); failed != nil {
-			return errStop
-		}
-		return nil
-	})
+	err := d.Object(func(key []byte) *jsontensor.Error { return stop(&failed, member(key)) })
+	return stopped(failed, err)
+}
+
+// stop keeps a callback's error in failed and has the codec stop.
+func stop(failed **inference.Error, err *inference.Error) *jsontensor.Error {
+	if err != nil {
+		*failed = err
+		return errStop
+	}
+	return nil
+}
+
+// stopped is the error of a walk: its callback's, else the codec's.
+func stopped(failed *inference.Error, err *jsontensor.Error) *inference.Error {
 	if failed != nil {
 		return failed
 	}

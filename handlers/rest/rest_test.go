@@ -1,0 +1,127 @@
+package rest
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/onnxserve/onnxserve/handlers/inference"
+)
+
+// TestStatus pins the Open Inference Protocol's status for every kind,
+// as Triton's HTTP server answers them.
+func TestStatus(t *testing.T) {
+	for k, want := range map[inference.Kind]int{
+		inference.Internal:           500,
+		inference.InvalidArgument:    400,
+		inference.Malformed:          400,
+		inference.FailedPrecondition: 400,
+		inference.NotFound:           404,
+		inference.ResourceExhausted:  413,
+		inference.Unavailable:        503,
+		inference.Cancelled:          503,
+		inference.DeadlineExceeded:   504,
+		inference.Unimplemented:      405,
+	} {
+		if got := Status(k); got != want {
+			t.Errorf("Status(%v) = %d, want %d", k, got, want)
+		}
+	}
+}
+
+func testContext(body string, length int64) (*gin.Context, *httptest.ResponseRecorder) {
+	w := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(w)
+	c.Request = httptest.NewRequest("POST", "/", strings.NewReader(body))
+	c.Request.ContentLength = length
+	return c, w
+}
+
+// TestReadBody pins that a body within the limit is read whole, whatever
+// Content-Length claims, and one past it is a ResourceExhausted error.
+func TestReadBody(t *testing.T) {
+	for _, tc := range []struct {
+		body   string
+		length int64 // Content-Length as sent; -1 unknown (chunked)
+		limit  int64
+		ok     bool
+	}{
+		{"hello", 5, 5, true},
+		{"hello", -1, 5, true},
+		{"hello", 5, 4, false},
+		{"hello", -1, 4, false},
+		{strings.Repeat("x", 10000), -1, 1 << 20, true},
+	} {
+		c, _ := testContext(tc.body, tc.length)
+		got, err := ReadBody(nil, c, tc.limit)
+		var e *inference.Error
+		switch {
+		case tc.ok && (err != nil || string(got) != tc.body):
+			t.Errorf("%d bytes, limit %d: %q %v", len(tc.body), tc.limit, got, err)
+		case !tc.ok && (!errors.As(err, &e) || e.Kind != inference.ResourceExhausted || !strings.Contains(e.Message, "larger than")):
+			t.Errorf("%d bytes, limit %d: %v, want ResourceExhausted", len(tc.body), tc.limit, err)
+		}
+	}
+}
+
+// TestFail pins what an error response carries beside its body:
+// Retry-After in whole seconds for a refusal that has one, and a log line
+// for server failures but not for client mistakes or shed load.
+func TestFail(t *testing.T) {
+	for _, tc := range []struct {
+		e          *inference.Error
+		status     int
+		retryAfter string
+		logged     bool
+	}{
+		{&inference.Error{Kind: inference.Unavailable, Message: "full", RetryAfter: 1500 * time.Millisecond}, 503, "2", false},
+		{&inference.Error{Kind: inference.Unavailable, Message: "not loaded"}, 503, "", true},
+		{&inference.Error{Kind: inference.Internal, Message: "ort", Err: errors.New("cause")}, 500, "", true},
+		{&inference.Error{Kind: inference.InvalidArgument, Message: "bad"}, 400, "", false},
+	} {
+		var log bytes.Buffer
+		env := &Env{Logger: slog.New(slog.NewTextHandler(&log, nil))}
+		c, w := testContext("", 0)
+		env.Fail(c, tc.status, tc.e, map[string]string{"error": tc.e.Message})
+		if w.Code != tc.status || w.Header().Get("Retry-After") != tc.retryAfter || !strings.Contains(w.Body.String(), tc.e.Message) {
+			t.Errorf("%v: %d Retry-After %q %s", tc.e.Message, w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+		if logged := log.Len() > 0; logged != tc.logged {
+			t.Errorf("%v: logged %v, want %v: %s", tc.e.Message, logged, tc.logged, log.String())
+		}
+		if tc.e.Err != nil && !strings.Contains(log.String(), tc.e.Err.Error()) {
+			t.Errorf("%v: the log does not name the cause: %s", tc.e.Message, log.String())
+		}
+	}
+}
+
+// TestBuffers pins that the pool hands back empty buffers and keeps no
+// huge one.
+func TestBuffers(t *testing.T) {
+	var p Buffers
+	b := p.Get()
+	*b = append(*b, "data"...)
+	p.Put(b)
+	if got := p.Get(); len(*got) != 0 {
+		t.Errorf("Get returned %d bytes", len(*got))
+	}
+	huge := make([]byte, 0, maxPooledBuf+1)
+	p.Put(&huge)
+	for range 4 {
+		if got := p.Get(); cap(*got) > maxPooledBuf {
+			t.Error("a buffer over the pool's limit came back")
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}

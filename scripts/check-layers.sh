@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The dependency rules of the layout (README, "Layout"), checked on the
+# packages' real imports: the core and the runtime know no HTTP framework,
+# and the JSON codec and the tensor types know no ONNX Runtime: they build
+# and pass their tests with cgo off.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO="${GO:-go}"
+fail() { echo "check-layers: $*" >&2; exit 1; }
+
+for pkg in ./handlers/inference ./runtime/...; do
+  if $GO list -deps "$pkg" | grep -q '^github.com/gin-gonic/'; then
+    fail "$pkg imports gin"
+  fi
+done
+for pkg in ./handlers/jsontensor ./runtime/tensor; do
+  if $GO list -deps "$pkg" | grep -qE '^github.com/(gin-gonic|yalue/onnxruntime_go)|^github.com/onnxserve/onnxserve/(runtime|handlers)$'; then
+    fail "$pkg imports gin, onnxruntime_go, runtime or handlers"
+  fi
+done
+CGO_ENABLED=0 $GO test -count=1 ./handlers/jsontensor ./runtime/tensor
