@@ -26,15 +26,42 @@ func NewInputs(m *runtime.Model) *Inputs {
 	return &Inputs{m: m, ts: make([]tensor.Tensor, n), declared: make([]bool, n)}
 }
 
-// Declare checks an input's name, datatype (the v2 name, e.g. "FP32") and
-// shape against the model, and returns its index in Signature.Inputs.
-func (in *Inputs) Declare(name, datatype string, shape []int64) (int, *tensor.TensorSpec, error) {
-	i := in.m.Signature.Input(name)
+// Name declares an input by its name alone, for a protocol whose inputs
+// take the model's datatype and shape as they are read (/v1), and returns
+// its index in Signature.Inputs.
+func (in *Inputs) Name(name string) (int, error) {
+	i, err := in.lookup(name)
+	if err == nil {
+		in.declared[i] = true
+	}
+	return i, err
+}
+
+// lookup finds a named input; a name the model does not have, or one
+// already declared, is refused.
+func (in *Inputs) lookup(name string) (int, error) {
+	sig := &in.m.Signature
+	i := sig.Input(name)
 	if i < 0 {
-		return -1, nil, invalidInput(name, "unexpected inference input '%s' for model '%s'", name, in.m.Name)
+		names := make([]string, len(sig.Inputs))
+		for k, s := range sig.Inputs {
+			names[k] = s.Name
+		}
+		return -1, invalidInput(name, "unexpected inference input '%s' for model '%s'; expected one of %s", name, in.m.Name, tensor.QuoteNames(names))
 	}
 	if in.declared[i] {
-		return -1, nil, invalidInput(name, "input '%s' appears twice", name)
+		return -1, invalidInput(name, "input '%s' appears twice", name)
+	}
+	return i, nil
+}
+
+// Declare checks an input's name (as Name does), datatype (the v2 name,
+// e.g. "FP32") and shape against the model, and returns its index in
+// Signature.Inputs.
+func (in *Inputs) Declare(name, datatype string, shape []int64) (int, *tensor.TensorSpec, error) {
+	i, err := in.lookup(name)
+	if err != nil {
+		return -1, nil, err
 	}
 	spec := &in.m.Signature.Inputs[i]
 	if want := spec.DType.V2Name(); datatype != want {

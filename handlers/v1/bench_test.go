@@ -33,7 +33,7 @@ func BenchmarkEncode(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer release()
-			ins, _, err := decodePredict([]byte(c.body), &m.Signature, m.Config.Features)
+			ins, _, err := decodePredict([]byte(c.body), m)
 			if err != nil {
 				b.Fatal(err)
 			}

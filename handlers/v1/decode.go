@@ -23,17 +23,18 @@ package v1
 import (
 	"fmt"
 
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
+	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// decodePredict parses body for a model of signature sig whose config.yaml
-// names features (nil if none) and returns one tensor per model input, in
-// sig.Inputs order (Data nil for one the body left out), and the body's
-// form. Errors are *jsontensor.Error. Pass the tensors to
+// decodePredict parses body for m and returns one tensor per model input,
+// in Signature.Inputs order (Data nil for one the body left out), and the
+// body's form. Errors are *jsontensor.Error. Pass the tensors to
 // jsontensor.Release once nothing reads them.
-func decodePredict(body []byte, sig *tensor.Signature, features []string) ([]tensor.Tensor, form, error) {
-	r := request{sig: sig, features: features}
+func decodePredict(body []byte, m *runtime.Model) ([]tensor.Tensor, form, error) {
+	r := request{m: m, sig: &m.Signature, features: m.Config.Features}
 	r.d.Reset(body)
 	out, err := r.decode()
 	if err != nil {
@@ -67,8 +68,10 @@ func (f form) field(input string) string {
 
 type request struct {
 	d        jsontensor.Decoder
+	m        *runtime.Model
 	sig      *tensor.Signature
 	features []string // ordered column names of the model's single rank-2 numeric input, nil if none
+	named    *inference.Inputs // the inputs "inputs" named so far; nil until it comes
 	out      []tensor.Tensor
 	form     form
 	w        jsontensor.Walk
@@ -183,13 +186,11 @@ func (r *request) inputs() *jsontensor.Error {
 	if c := d.Next(); c != '{' {
 		return d.Mismatch("inputs", "an object of named inputs")
 	}
+	r.named = inference.NewInputs(r.m)
 	return d.Object(func(name []byte) *jsontensor.Error {
-		i := r.sig.Input(string(name))
-		switch {
-		case i < 0:
-			return jsontensor.Invalid("inputs."+string(name), "unknown input; expected one of %s", tensor.QuoteNames(r.inputNames()))
-		case r.out[i].Data != nil:
-			return jsontensor.Invalid("inputs."+string(name), "duplicate input")
+		i, err := r.named.Name(string(name))
+		if err != nil {
+			return jsontensor.Invalid("inputs."+string(name), "%s", inference.From(err).Message)
 		}
 		return r.tensor(i, false)
 	})

@@ -122,15 +122,15 @@ func BenchmarkDecodePredict(b *testing.B) {
 		{"784_floats_1_row", mnist, decodeOpt{}, rows(1, row)},
 		{"784_floats_32_rows", mnist, decodeOpt{}, rows(32, row)},
 	} {
-		body := []byte(bc.body)
-		if _, _, err := decodePredict(body, bc.sig, bc.opt.Features); err != nil {
+		body, m := []byte(bc.body), bc.opt.model(bc.sig)
+		if _, _, err := decodePredict(body, m); err != nil {
 			b.Fatalf("%s: %v", bc.name, err)
 		}
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := decodePredict(body, bc.sig, bc.opt.Features); err != nil {
+				if _, _, err := decodePredict(body, m); err != nil {
 					b.Fatal(err)
 				}
 			}

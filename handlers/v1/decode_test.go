@@ -368,13 +368,19 @@ type decodeOpt struct {
 	MaxBatch int
 }
 
+// model is a model of signature sig configured as opt says; decoding and
+// the core's checks need no session.
+func (opt decodeOpt) model(sig *tensor.Signature) *runtime.Model {
+	return &runtime.Model{Name: "m", Config: &runtime.Config{Features: opt.Features, MaxBatchSize: opt.MaxBatch}, Signature: *sig}
+}
+
 // decode is what predict does with a body before the model runs: decode
 // it, then the core's checks, and the status and body /v1 answers an
 // error with.
 func decode(body string, sig *tensor.Signature, opt decodeOpt) ([]tensor.Tensor, int, Error) {
-	ts, f, err := decodePredict([]byte(body), sig, opt.Features)
+	m := opt.model(sig)
+	ts, f, err := decodePredict([]byte(body), m)
 	if err == nil {
-		m := &runtime.Model{Name: "m", Config: &runtime.Config{Features: opt.Features, MaxBatchSize: opt.MaxBatch}, Signature: *sig}
 		err = inference.Check(m, &inference.Request{Inputs: ts})
 	}
 	if err != nil {

@@ -138,7 +138,7 @@ func (a *API) predict(c *gin.Context) {
 		return
 	}
 	defer release()
-	inputs, f, err := decodePredict(*body, &m.Signature, m.Config.Features)
+	inputs, f, err := decodePredict(*body, m)
 	env.Buffers.Put(body) // the tensors hold no reference into the body
 	if err != nil {
 		a.fail(c, err, f)
