@@ -70,7 +70,7 @@ type request struct {
 	d        jsontensor.Decoder
 	m        *runtime.Model
 	sig      *tensor.Signature
-	features []string // ordered column names of the model's single rank-2 numeric input, nil if none
+	features []string          // ordered column names of the model's single rank-2 numeric input, nil if none
 	named    *inference.Inputs // the inputs "inputs" named so far; nil until it comes
 	out      []tensor.Tensor
 	form     form
