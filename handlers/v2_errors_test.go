@@ -75,6 +75,28 @@ func jsonInput(name, datatype string, shape []int64, data string) string {
 	return `{"name":"` + name + `","datatype":"` + datatype + `","shape":` + mustJSON(shape) + `,"data":` + data + `}`
 }
 
+// TestV2ErrorBodies pins whole error bodies, byte for byte, where the
+// rule behind them lives in the core: the text v2 clients have always got.
+func TestV2ErrorBodies(t *testing.T) {
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{SkipBad: true})
+	x := jsonInput("X", "FP32", []int64{1, 4}, "[5.1,3.5,1.4,0.2]")
+	for _, c := range []struct{ model, body, want string }{
+		{"iris", `{"inputs":[` + x + `,` + jsonInput("Z", "FP32", []int64{1}, "[1]") + `]}`,
+			`{"error":"unexpected inference input 'Z' for model 'iris'"}`},
+		{"tabular", `{"inputs":[` + jsonInput("numeric", "FP32", []int64{2, 3}, "[1,2,3,4,5,6]") + `,` + jsonInput("category", "INT64", []int64{3}, "[1,2,3]") + `]}`,
+			`{"error":"validation failed: inputs.category: batch of 3 differs from input numeric's batch of 2"}`},
+		{"tabular", `{"inputs":[` + jsonInput("numeric", "FP32", []int64{1, 3}, "[1,2,3]") + `]}`,
+			`{"error":"expected 2 inputs but got 1 inputs for model 'tabular'; missing input(s) \"category\""}`},
+		{"iris", `{"inputs":[` + jsonInput("X", "FP32", []int64{65, 4}, "["+strings.Repeat("0,", 259)+"0]") + `]}`,
+			`{"error":"inference request batch-size must be \u003c= 64 for 'iris', input 'X' has 65"}`}, // gin's JSON escapes <
+	} {
+		res := do(t, "POST", srv.URL+"/v2/models/"+c.model+"/infer", c.body)
+		if res.Status != 400 || string(res.Body) != c.want {
+			t.Errorf("%s: %d %s\nwant 400 %s", c.model, res.Status, res.Body, c.want)
+		}
+	}
+}
+
 // TestV2Errors pins every way a request can be refused: the status, and
 // a message that names what is wrong (the input, the output, the header),
 // as a {"error": "..."} body and nothing else.

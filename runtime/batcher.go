@@ -219,7 +219,7 @@ func (b *batcher) waitForRows() bool {
 // take removes the next batch from the queue: the oldest request and, in
 // order, the later ones whose non-batch dims agree with it, up to
 // max_batch_size rows, cut to the largest preferred size that fits. A
-// request over the maximum runs alone: the HTTP decoders refuse one, but
+// request over the maximum runs alone: handlers/inference refuses one, but
 // runtime itself does not check a request's batch. Requests whose context
 // has ended are dropped unrun.
 func (b *batcher) take() []*pending {

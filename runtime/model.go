@@ -313,14 +313,19 @@ type RunError struct {
 func (e *RunError) Error() string { return fmt.Sprintf("run %s: %v", e.Model, e.Err) }
 func (e *RunError) Unwrap() error { return e.Err }
 
-// checkInputs refuses a call with the wrong number of inputs. Whether they
-// fit the model (dtypes, shapes, batch limit, batches that agree, as
-// merging requests needs) is checked before, once for every protocol, by
-// handlers/inference; each tensor's buffer is checked against its own
-// dtype and shape where it is handed to ORT (toValue).
+// checkInputs refuses inputs that would hand ORT, or the batcher's merge,
+// memory of the wrong size or type: a server error, as the decoders never
+// produce them. Whether the inputs fit the model (dtypes, shapes, the
+// batch limit, batches that agree, as merging requests needs) is checked
+// before, once for every protocol, by handlers/inference.
 func (m *Model) checkInputs(inputs []tensor.Tensor) error {
 	if len(inputs) != len(m.Signature.Inputs) {
 		return &RunError{m.Name, fmt.Errorf("got %d inputs, want %d", len(inputs), len(m.Signature.Inputs))}
+	}
+	for i := range inputs {
+		if err := inputs[i].Check(); err != nil {
+			return &RunError{m.Name, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)}
+		}
 	}
 	return nil
 }

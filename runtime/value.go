@@ -85,12 +85,10 @@ func (ortNumber[T]) read(v ort.Value) (any, []int64, bool) {
 	return nil, nil, false
 }
 
-// toValue wraps t for ORT. Numeric data is not copied: ORT reads the Go
-// slice, which must stay untouched until the run ends.
+// toValue wraps t, which Model.checkInputs has checked, for ORT. Numeric
+// data is not copied: ORT reads the Go slice, which must stay untouched
+// until the run ends.
 func toValue(t tensor.Tensor) (ort.Value, error) {
-	if err := t.Check(); err != nil {
-		return nil, err
-	}
 	switch {
 	case ortTypes[t.DType].ops != nil:
 		return ortTypes[t.DType].ops.wrap(t.Shape, t.Data)

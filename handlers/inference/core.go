@@ -77,9 +77,10 @@ func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Resp
 	if err != nil {
 		return nil, From(err)
 	}
-	resp := &Response{Model: m, All: outs, Outputs: make([]Output, len(selected))}
+	resp := &Response{Model: m, All: outs, Outputs: selected}
 	batch := m.Batch(req.Inputs)
-	for j, o := range selected {
+	for j := range selected {
+		o := &selected[j]
 		t := outs[o.index]
 		if o.classes > 0 {
 			spec := m.Signature.Outputs[o.index]
@@ -92,7 +93,7 @@ func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Resp
 				return nil, &Error{Kind: Internal, Message: "output '" + spec.Name + "': " + err.Error(), Err: err}
 			}
 		}
-		resp.Outputs[j] = Output{Name: m.Signature.Outputs[o.index].Name, Tensor: t}
+		o.Name, o.Tensor = m.Signature.Outputs[o.index].Name, t
 	}
 	return resp, nil
 }
@@ -104,7 +105,7 @@ func Check(m *runtime.Model, req *Request) error {
 	return err
 }
 
-func check(m *runtime.Model, req *Request) ([]selected, error) {
+func check(m *runtime.Model, req *Request) ([]Output, error) {
 	if err := validate(m, req.Inputs); err != nil {
 		return nil, err
 	}
@@ -124,27 +125,21 @@ func (c *Core) deadline(ctx context.Context, requested time.Duration) (context.C
 	return context.WithTimeout(ctx, d)
 }
 
-// selected is one output to return, by its index in Signature.Outputs.
-type selected struct {
-	index   int
-	classes int
-}
-
 // selectOutputs turns the requested outputs into indexes, or lists every
 // output the protocol can carry (every one with a v2 datatype: not a
 // ZipMap's sequence of maps) when none were named.
-func selectOutputs(m *runtime.Model, req []RequestedOutput) ([]selected, error) {
+func selectOutputs(m *runtime.Model, req []RequestedOutput) ([]Output, error) {
 	sig := &m.Signature
-	var out []selected
+	var out []Output
 	if len(req) == 0 {
 		for i, spec := range sig.Outputs {
 			if spec.DType.V2Name() != "" {
-				out = append(out, selected{index: i})
+				out = append(out, Output{index: i})
 			}
 		}
 		return out, nil
 	}
-	out = make([]selected, 0, len(req))
+	out = make([]Output, 0, len(req))
 	for _, o := range req {
 		i := sig.Output(o.Name)
 		if i < 0 {
@@ -165,7 +160,7 @@ func selectOutputs(m *runtime.Model, req []RequestedOutput) ([]selected, error) 
 		if o.Classes > 0 && !dt.IsFloat() && !dt.IsInteger() {
 			return nil, Errorf(InvalidArgument, "class result not available for output '%s' due to unsupported type '%s'", o.Name, dt.V2Name())
 		}
-		out = append(out, selected{index: i, classes: o.Classes})
+		out = append(out, Output{index: i, classes: o.Classes})
 	}
 	return out, nil
 }

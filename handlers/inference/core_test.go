@@ -61,7 +61,7 @@ func TestInferRefuses(t *testing.T) {
 		{"a batch over max_batch_size", "iris", []tensor.Tensor{f32([]int64{65, 4}, many...)},
 			nil, InvalidArgument, "X", "inference request batch-size must be <= 64 for 'iris', input 'X' has 65"},
 		{"batches that disagree", "tabular", []tensor.Tensor{f32([]int64{1, 3}, 1, 2, 3), i64([]int64{2}, 0, 1)},
-			nil, InvalidArgument, "category", "input 'category': batch of 2 differs from input numeric's batch of 1"},
+			nil, InvalidArgument, "category", "validation failed: inputs.category: batch of 2 differs from input numeric's batch of 1"},
 		{"an unknown output", "iris", []tensor.Tensor{f32([]int64{1, 4}, row...)},
 			[]RequestedOutput{{Name: "nope"}}, InvalidArgument, "", "unexpected inference output 'nope' for model 'iris'"},
 		{"an output asked for twice", "iris", []tensor.Tensor{f32([]int64{1, 4}, row...)},

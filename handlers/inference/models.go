@@ -61,7 +61,7 @@ func (c *Core) Index(readyOnly bool) ([]runtime.IndexEntry, error) {
 // the request sent: a model's files and config.yaml are always read from
 // the repository, so Triton's "config" and "file:" overrides are refused.
 func (c *Core) Load(name string, params []string) error {
-	if err := c.allowControl(); err != nil {
+	if err := c.CheckControl(); err != nil {
 		return err
 	}
 	for _, p := range params {
@@ -75,16 +75,18 @@ func (c *Core) Load(name string, params []string) error {
 // Unload takes a model out of service, when the model-control mode allows
 // it. Models have no dependents, so "unload_dependents" changes nothing.
 func (c *Core) Unload(name string) error {
-	if err := c.allowControl(); err != nil {
+	if err := c.CheckControl(); err != nil {
 		return err
 	}
 	return fail(c.repo.Unload(name))
 }
 
-// allowControl is the model-control policy: only explicit control lets a
+// CheckControl is the model-control policy: only explicit control lets a
 // client change the served models; poll follows the directory, none never
-// changes them. The words and kind are Triton's.
-func (c *Core) allowControl() error {
+// changes them. The words and kind are Triton's. Load and Unload apply it;
+// a front end may ask first, to refuse before it reads a request, as
+// Triton does.
+func (c *Core) CheckControl() error {
 	if c.control != runtime.ControlExplicit {
 		return Errorf(Unavailable, "explicit model load / unload is not allowed if polling is enabled")
 	}

@@ -43,4 +43,7 @@ type Response struct {
 type Output struct {
 	Name   string
 	Tensor tensor.Tensor
+
+	index   int // in Signature.Outputs
+	classes int // as requested
 }

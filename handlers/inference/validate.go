@@ -1,6 +1,8 @@
 package inference
 
 import (
+	"fmt"
+
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
@@ -14,42 +16,76 @@ import (
 // buffer is sized from a shape the model would refuse.
 type Inputs struct {
 	m  *runtime.Model
-	ts []tensor.Tensor
+	ts []tensor.Tensor // made by the first Set
 	// declared marks the inputs declared so far, whose data may not have
-	// come yet.
-	declared []bool
+	// come yet: bit i of small, or many[i] for a model of more than 64.
+	small uint64
+	many  []bool
 }
 
 // NewInputs starts collecting the inputs of a request for m.
 func NewInputs(m *runtime.Model) *Inputs {
-	n := len(m.Signature.Inputs)
-	return &Inputs{m: m, ts: make([]tensor.Tensor, n), declared: make([]bool, n)}
+	in := &Inputs{}
+	in.Reset(m)
+	return in
+}
+
+// Reset starts collecting the inputs of another request, for m, so that a
+// decoder can keep its Inputs by value.
+func (in *Inputs) Reset(m *runtime.Model) {
+	*in = Inputs{m: m}
+	if n := len(m.Signature.Inputs); n > 64 {
+		in.many = make([]bool, n)
+	}
+}
+
+func (in *Inputs) declared(i int) bool {
+	if in.many != nil {
+		return in.many[i]
+	}
+	return in.small&(1<<i) != 0
+}
+
+func (in *Inputs) declare(i int) {
+	if in.many != nil {
+		in.many[i] = true
+	} else {
+		in.small |= 1 << i
+	}
 }
 
 // Name declares an input by its name alone, for a protocol whose inputs
 // take the model's datatype and shape as they are read (/v1), and returns
 // its index in Signature.Inputs.
 func (in *Inputs) Name(name string) (int, error) {
-	i, err := in.lookup(name)
-	if err == nil {
-		in.declared[i] = true
+	i, e := in.lookup(name)
+	if e != nil {
+		if i == unknown {
+			// /v1's clients read the error to fix the body: name what fits.
+			sig := &in.m.Signature
+			names := make([]string, len(sig.Inputs))
+			for k, s := range sig.Inputs {
+				names[k] = s.Name
+			}
+			e = invalidInput(name, "%s; expected one of %s", e.Message, tensor.QuoteNames(names))
+		}
+		return -1, e
 	}
-	return i, err
+	in.declare(i)
+	return i, nil
 }
+
+// unknown is lookup's index for a name the model does not have.
+const unknown = -2
 
 // lookup finds a named input; a name the model does not have, or one
 // already declared, is refused.
-func (in *Inputs) lookup(name string) (int, error) {
-	sig := &in.m.Signature
-	i := sig.Input(name)
+func (in *Inputs) lookup(name string) (int, *Error) {
+	i := in.m.Signature.Input(name)
 	if i < 0 {
-		names := make([]string, len(sig.Inputs))
-		for k, s := range sig.Inputs {
-			names[k] = s.Name
-		}
-		return -1, invalidInput(name, "unexpected inference input '%s' for model '%s'; expected one of %s", name, in.m.Name, tensor.QuoteNames(names))
+		return unknown, invalidInput(name, "unexpected inference input '%s' for model '%s'", name, in.m.Name)
 	}
-	if in.declared[i] {
+	if in.declared(i) {
 		return -1, invalidInput(name, "input '%s' appears twice", name)
 	}
 	return i, nil
@@ -59,29 +95,43 @@ func (in *Inputs) lookup(name string) (int, error) {
 // e.g. "FP32") and shape against the model, and returns its index in
 // Signature.Inputs.
 func (in *Inputs) Declare(name, datatype string, shape []int64) (int, *tensor.TensorSpec, error) {
-	i, err := in.lookup(name)
-	if err != nil {
-		return -1, nil, err
+	i, e := in.lookup(name)
+	if e != nil {
+		return -1, nil, e
 	}
 	spec := &in.m.Signature.Inputs[i]
 	if want := spec.DType.V2Name(); datatype != want {
 		if _, ok := tensor.ParseV2(datatype); !ok {
 			return -1, nil, invalidInput(name, "input '%s': unknown datatype '%s'", name, datatype)
 		}
-		return -1, nil, invalidInput(name, "inference input '%s' data-type is '%s', but model '%s' expects '%s'", name, datatype, in.m.Name, want)
+		return -1, nil, wrongDType(in.m, name, datatype, want)
 	}
 	if err := checkShape(in.m, spec, shape); err != nil {
 		return -1, nil, err
 	}
-	in.declared[i] = true
+	in.declare(i)
 	return i, spec, nil
 }
 
 // Set gives declared input i its data.
-func (in *Inputs) Set(i int, t tensor.Tensor) { in.ts[i] = t }
+func (in *Inputs) Set(i int, t tensor.Tensor) {
+	if in.ts == nil {
+		in.ts = make([]tensor.Tensor, len(in.m.Signature.Inputs))
+	}
+	in.ts[i] = t
+}
 
 // Tensors returns the inputs in Signature.Inputs order, for Request.Inputs.
-func (in *Inputs) Tensors() []tensor.Tensor { return in.ts }
+func (in *Inputs) Tensors() []tensor.Tensor {
+	if in.ts == nil {
+		in.ts = make([]tensor.Tensor, len(in.m.Signature.Inputs))
+	}
+	return in.ts
+}
+
+func wrongDType(m *runtime.Model, input, got, want string) *Error {
+	return invalidInput(input, "inference input '%s' data-type is '%s', but model '%s' expects '%s'", input, got, m.Name, want)
+}
 
 // checkShape matches a shape against an input's declared one and the
 // model's max_batch_size: the largest batch a request may send.
@@ -116,7 +166,7 @@ func validate(m *runtime.Model, ts []tensor.Tensor) error {
 		case ts[i].Data == nil:
 			missing = append(missing, spec.Name)
 		case ts[i].DType != spec.DType:
-			return invalidInput(spec.Name, "inference input '%s' data-type is '%s', but model '%s' expects '%s'", spec.Name, ts[i].DType.V2Name(), m.Name, spec.DType.V2Name())
+			return wrongDType(m, spec.Name, ts[i].DType.V2Name(), spec.DType.V2Name())
 		default:
 			if err := checkShape(m, spec, ts[i].Shape); err != nil {
 				return err
@@ -132,8 +182,10 @@ func validate(m *runtime.Model, ts []tensor.Tensor) error {
 		return e
 	}
 	if at, first := sig.BatchMismatch(ts); at >= 0 {
-		return invalidInput(sig.Inputs[at].Name, "input '%s': batch of %d differs from input %s's batch of %d",
-			sig.Inputs[at].Name, ts[at].Shape[0], sig.Inputs[first].Name, ts[first].Shape[0])
+		name := sig.Inputs[at].Name
+		msg := fmt.Sprintf("batch of %d differs from input %s's batch of %d", ts[at].Shape[0], sig.Inputs[first].Name, ts[first].Shape[0])
+		// The whole sentence is the one /v2 has always sent.
+		return &Error{Kind: InvalidArgument, Message: "validation failed: inputs." + name + ": " + msg, Details: []Detail{{Input: name, Message: msg}}}
 	}
 	return nil
 }

@@ -5,6 +5,6 @@
 // small models that machinery would cost more than the model run.
 //
 // It knows JSON and tensors, not protocols: the request grammars of /v1
-// and /v2 (package handlers) drive it, name the fields in its errors, and
+// and /v2 (packages handlers/v1 and handlers/v2) drive it, name the fields in its errors, and
 // map an Error to their own statuses and wording.
 package jsontensor

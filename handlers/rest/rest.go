@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 )
 
 // Env is what the router hands every REST front end.
@@ -62,4 +63,18 @@ func (env *Env) Fail(c *gin.Context, status int, e *inference.Error, body any) {
 		env.Logger.ErrorContext(c, "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "err", cause)
 	}
 	c.AbortWithStatusJSON(status, body)
+}
+
+// CodecError is an error of the JSON codec as a REST front end reports it:
+// malformed JSON, or JSON that does not fit what was asked for; its
+// message as the codec words it.
+func CodecError(e *jsontensor.Error) *inference.Error {
+	if e == nil {
+		return nil
+	}
+	k := inference.InvalidArgument
+	if e.Syntax {
+		k = inference.Malformed
+	}
+	return &inference.Error{Kind: k, Message: e.Error(), Err: e}
 }

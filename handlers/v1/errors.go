@@ -40,15 +40,11 @@ func status(k inference.Kind) int {
 func problem(err error, f form) (*inference.Error, Error) {
 	var je *jsontensor.Error
 	if errors.As(err, &je) {
-		kind := inference.InvalidArgument
-		if je.Syntax {
-			kind = inference.Malformed
-		}
 		body := Error{Message: je.Message}
 		for _, d := range je.Details {
 			body.Details = append(body.Details, Detail(d))
 		}
-		return &inference.Error{Kind: kind, Message: je.Error(), Err: je}, body
+		return rest.CodecError(je), body
 	}
 	e := inference.From(err)
 	if e.Kind != inference.InvalidArgument || len(e.Details) == 0 {

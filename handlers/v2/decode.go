@@ -2,10 +2,11 @@ package v2
 
 // The v2 inference request decoder. It reads the JSON header once with the
 // jsontensor codec, which appends JSON tensor data straight into typed
-// buffers, checking every input against the model before its data is
-// read: name, datatype, shape, and that the data holds exactly the
-// elements the shape says. Binary tensor data (binary.go) is copied from
-// the bytes after the header without touching JSON at all.
+// buffers, checking every input against the model (the core's
+// Inputs.Declare: name, datatype, shape) before its data is read, and that
+// the data holds exactly the elements the shape says. Binary tensor data,
+// after the header, is used in place through the core's raw layout
+// (inference.DecodeRaw), without touching JSON at all.
 
 import (
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
+	"github.com/onnxserve/onnxserve/handlers/rest"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
@@ -58,7 +60,7 @@ type v2Decoder struct {
 	m        *runtime.Model
 	limit    int // no tensor can have more elements than the body has bytes
 	req      v2Request
-	inputs   *inference.Inputs
+	inputs   inference.Inputs
 	binaries []*v2Input // inputs with binary data, in request order
 	seen     fields     // which top-level fields came
 }
@@ -66,7 +68,8 @@ type v2Decoder struct {
 // decodeV2 parses an inference request for m whose JSON header is
 // body[:header] and whose binary tensor data is body[header:].
 func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
-	v := &v2Decoder{m: m, limit: len(body), inputs: inference.NewInputs(m)}
+	v := &v2Decoder{m: m, limit: len(body)}
+	v.inputs.Reset(m)
 	v.d.Reset(body[:header])
 	if err := v.header(); err != nil {
 		return nil, err
@@ -87,13 +90,13 @@ func (v *v2Decoder) header() *inference.Error {
 	case d.AtEnd():
 		return badRequest("empty request: expected an inference request object")
 	case c != '{':
-		return codecError(d.Fail("a JSON object"))
+		return rest.CodecError(d.Fail("a JSON object"))
 	}
 	if err := object(d, v.member); err != nil {
 		return err
 	}
 	if !d.AtEnd() {
-		return codecError(d.Fail("end of the inference header after its object"))
+		return rest.CodecError(d.Fail("end of the inference header after its object"))
 	}
 	return nil
 }
@@ -122,14 +125,14 @@ func (v *v2Decoder) member(key []byte) *inference.Error {
 				v.req.binaryAll, err = v.bool("parameters", "binary_data_output")
 				return err
 			}
-			return codecError(d.Skip())
+			return rest.CodecError(d.Skip())
 		})
 	case "inputs":
 		return v.array("inputs", v.input)
 	case "outputs":
 		return v.array("outputs", v.output)
 	}
-	return codecError(d.Skip())
+	return rest.CodecError(d.Skip())
 }
 
 // input reads one input object. Its data is read as soon as name, datatype
@@ -165,9 +168,9 @@ func (v *v2Decoder) input(pos int) *inference.Error {
 				return v.data(in, d)
 			}
 			in.late, in.dataAt = true, d.Mark()
-			err = codecError(d.Skip())
+			err = rest.CodecError(d.Skip())
 		default:
-			err = codecError(d.Skip())
+			err = rest.CodecError(d.Skip())
 		}
 		return err
 	})
@@ -219,7 +222,7 @@ func (v *v2Decoder) inputParameter(in *v2Input, p string) *inference.Error {
 	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
 		return badRequest("%s: the shared-memory extension is not supported; send the data as JSON or binary", v.inputField(in))
 	}
-	return codecError(v.d.Skip())
+	return rest.CodecError(v.d.Skip())
 }
 
 // check matches an input's name, datatype and shape against the model.
@@ -237,7 +240,7 @@ func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *inference.Error {
 	spec := &v.m.Signature.Inputs[in.index]
 	n := tensor.NumElements(in.shape)
 	if d.Next() != '[' {
-		return codecError(d.Mismatch(v.inputField(in)+": data", "an array"))
+		return rest.CodecError(d.Mismatch(v.inputField(in)+": data", "an array"))
 	}
 	col := jsontensor.NewColumn(spec.DType)
 	// Reserve no more than the rest of the body could hold, however large
@@ -254,7 +257,7 @@ func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *inference.Error {
 		err = col.Flat(d, "inputs."+in.name)
 	}
 	if err != nil {
-		return codecError(err)
+		return rest.CodecError(err)
 	}
 	t := col.Tensor(in.shape)
 	if got := t.Len(); got != n {

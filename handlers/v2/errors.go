@@ -4,7 +4,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
-	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/handlers/rest"
 )
 
@@ -12,19 +11,6 @@ import (
 // one with 400, also those that do not fit the model: the protocol has no 422.
 func badRequest(format string, args ...any) *inference.Error {
 	return inference.Errorf(inference.InvalidArgument, format, args...)
-}
-
-// codecError is the one place where an error of the JSON codec becomes
-// one of this protocol, worded as the codec words it.
-func codecError(e *jsontensor.Error) *inference.Error {
-	if e == nil {
-		return nil
-	}
-	k := inference.InvalidArgument
-	if e.Syntax {
-		k = inference.Malformed
-	}
-	return &inference.Error{Kind: k, Message: e.Error(), Err: e}
 }
 
 // fail writes err as the protocol's error body, {"error": "..."} and

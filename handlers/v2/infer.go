@@ -129,7 +129,7 @@ func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bi
 //	@Router		/v2/models/{name}/versions/{version}/infer [post]
 func _() {}
 
-// tensorAlign is where readV2Body puts the binary data that follows the
+// tensorAlign is where readBody puts the binary data that follows the
 // JSON header: at a multiple of 64 bytes, so that inference.DecodeRaw can use
 // the first input's bytes in place for any element type.
 const tensorAlign = 64

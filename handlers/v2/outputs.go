@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/rest"
 )
 
 // The "outputs" of a v2 inference request: which outputs to return, and
@@ -29,7 +30,7 @@ func (v *v2Decoder) output(pos int) *inference.Error {
 		case "parameters":
 			err = v.parameters(field+".parameters", func(p string) *inference.Error { return v.outputParameter(&o, field, p) })
 		default:
-			err = codecError(v.d.Skip())
+			err = rest.CodecError(v.d.Skip())
 		}
 		return err
 	})
@@ -59,5 +60,5 @@ func (v *v2Decoder) outputParameter(o *v2Requested, field, p string) *inference.
 	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
 		return badRequest("%s: the shared-memory extension is not supported", field)
 	}
-	return codecError(v.d.Skip())
+	return rest.CodecError(v.d.Skip())
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
+	"github.com/onnxserve/onnxserve/handlers/rest"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
@@ -59,16 +60,16 @@ func at(path, key string) string {
 func (v *v2Decoder) string(path, key string) (string, *inference.Error) {
 	d := &v.d
 	if d.Next() != '"' {
-		return "", codecError(d.Mismatch(at(path, key), "a string"))
+		return "", rest.CodecError(d.Mismatch(at(path, key), "a string"))
 	}
 	s, err := d.Str()
-	return string(s), codecError(err)
+	return string(s), rest.CodecError(err)
 }
 
 func (v *v2Decoder) bool(path, key string) (bool, *inference.Error) {
 	b, err := v.d.Bool()
 	if err != nil {
-		return false, codecError(err.Named(at(path, key)))
+		return false, rest.CodecError(err.Named(at(path, key)))
 	}
 	return b, nil
 }
@@ -78,7 +79,7 @@ func (v *v2Decoder) count(path, key string) (int64, *inference.Error) {
 	text, mag, neg, err := v.d.Integer(tensor.Int64)
 	switch {
 	case err != nil:
-		return 0, codecError(err.Named(at(path, key)))
+		return 0, rest.CodecError(err.Named(at(path, key)))
 	case neg && mag != 0, mag > 1<<62:
 		return 0, badRequest("%s: %s is not a valid size", at(path, key), jsontensor.Clip(text))
 	}
@@ -119,7 +120,7 @@ func (v *v2Decoder) shape(in *v2Input) ([]int64, *inference.Error) {
 func (v *v2Decoder) array(field string, elem func(i int) *inference.Error) *inference.Error {
 	d := &v.d
 	if d.Next() != '[' {
-		return codecError(d.Mismatch(field, "an array"))
+		return rest.CodecError(d.Mismatch(field, "an array"))
 	}
 	return elements(d, elem)
 }
@@ -128,7 +129,7 @@ func (v *v2Decoder) array(field string, elem func(i int) *inference.Error) *infe
 func (v *v2Decoder) parameters(field string, param func(key string) *inference.Error) *inference.Error {
 	d := &v.d
 	if d.Next() != '{' {
-		return codecError(d.Mismatch(field, "an object"))
+		return rest.CodecError(d.Mismatch(field, "an object"))
 	}
 	return object(d, func(key []byte) *inference.Error { return param(string(key)) })
 }
@@ -162,7 +163,7 @@ func stopped(failed *inference.Error, err *jsontensor.Error) *inference.Error {
 	if failed != nil {
 		return failed
 	}
-	return codecError(err)
+	return rest.CodecError(err)
 }
 
 // errStop ends the codec's walk over an array or object whose callback

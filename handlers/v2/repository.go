@@ -28,7 +28,7 @@ func (a *API) index(c *gin.Context) {
 	readyOnly := false
 	err := a.controlBody(c, func(d *jsontensor.Decoder, key string) *inference.Error {
 		if key != "ready" {
-			return codecError(d.Skip())
+			return rest.CodecError(d.Skip())
 		}
 		var err *jsontensor.Error
 		if readyOnly, err = d.Bool(); err != nil {
@@ -88,19 +88,23 @@ func (a *API) unload(c *gin.Context) {
 
 // control reads the parameters of a load or unload request, then has the
 // core change the model in the URL, which it does only as the model-control
-// policy allows.
+// policy allows; a mode that allows none is refused before the body is read.
 func (a *API) control(c *gin.Context, change func(name string, params []string) error) {
+	if err := a.env.Core.CheckControl(); err != nil {
+		a.fail(c, err)
+		return
+	}
 	var params []string
 	err := a.controlBody(c, func(d *jsontensor.Decoder, key string) *inference.Error {
 		if key != "parameters" {
-			return codecError(d.Skip())
+			return rest.CodecError(d.Skip())
 		}
 		if d.Next() != '{' {
-			return codecError(d.Mismatch("parameters", "an object"))
+			return rest.CodecError(d.Mismatch("parameters", "an object"))
 		}
 		return object(d, func(p []byte) *inference.Error {
 			params = append(params, string(p))
-			return codecError(d.Skip())
+			return rest.CodecError(d.Skip())
 		})
 	})
 	if err == nil {
@@ -129,13 +133,13 @@ func (a *API) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key
 		return nil
 	}
 	if d.Next() != '{' {
-		return codecError(d.Fail("a JSON object"))
+		return rest.CodecError(d.Fail("a JSON object"))
 	}
 	if err := object(d, func(key []byte) *inference.Error { return member(d, string(key)) }); err != nil {
 		return err
 	}
 	if !d.AtEnd() {
-		return codecError(d.Fail("end of input after the object"))
+		return rest.CodecError(d.Fail("end of input after the object"))
 	}
 	return nil
 }
