@@ -76,8 +76,32 @@ func New(opt Options) http.Handler {
 	h := health{env}
 	r.GET("/healthz", h.live)
 	r.GET("/readyz", h.ready)
-	v1.New(env).Register(r)
-	v2.New(env).Register(r)
+
+	api := v1.New(env)
+	g := r.Group("/v1")
+	g.GET("/models", api.ListModels)
+	g.GET("/models/:name", api.GetModel)
+	g.GET("/models/:name/versions/:version", api.GetModel)
+	g.POST("/models/:name/predict", api.Predict)
+	g.POST("/models/:name/versions/:version/predict", api.Predict)
+
+	// The Open Inference Protocol (KServe v2), with Triton's binary tensor,
+	// classification and model repository extensions.
+	oip := v2.New(env)
+	g = r.Group("/v2")
+	g.GET("", oip.Server)
+	g.GET("/health/live", oip.Live)
+	g.GET("/health/ready", oip.Ready)
+	g.GET("/models/:name", oip.Model)
+	g.GET("/models/:name/versions/:version", oip.Model)
+	g.GET("/models/:name/ready", oip.ModelReady)
+	g.GET("/models/:name/versions/:version/ready", oip.ModelReady)
+	g.POST("/models/:name/infer", oip.Infer)
+	g.POST("/models/:name/versions/:version/infer", oip.Infer)
+	g.POST("/repository/index", oip.Index)
+	g.POST("/repository/models/:name/load", oip.Load)
+	g.POST("/repository/models/:name/unload", oip.Unload)
+
 	r.GET("/swagger/*any", apidocs.Handler(opt.Core))
 	return r
 }

@@ -19,24 +19,14 @@ type API struct{ env *rest.Env }
 // New returns the /v1 front end over env.
 func New(env *rest.Env) *API { return &API{env: env} }
 
-// Register adds the /v1 routes to r.
-func (a *API) Register(r gin.IRouter) {
-	v1 := r.Group("/v1")
-	v1.GET("/models", a.listModels)
-	v1.GET("/models/:name", a.getModel)
-	v1.GET("/models/:name/versions/:version", a.getModel)
-	v1.POST("/models/:name/predict", a.predict)
-	v1.POST("/models/:name/versions/:version/predict", a.predict)
-}
-
-// listModels godoc
+// ListModels godoc
 //
 //	@Summary	List the models in the repository, loaded or not
 //	@Tags		models
 //	@Produce	json
 //	@Success	200	{object}	ModelList
 //	@Router		/v1/models [get]
-func (a *API) listModels(c *gin.Context) {
+func (a *API) ListModels(c *gin.Context) {
 	list := ModelList{Models: []ModelSummary{}}
 	for _, st := range a.env.Core.Models() {
 		sum := ModelSummary{Name: st.Name, State: runtime.StateReady, Versions: []string{}}
@@ -52,7 +42,7 @@ func (a *API) listModels(c *gin.Context) {
 	c.JSON(http.StatusOK, list)
 }
 
-// getModel godoc
+// GetModel godoc
 //
 //	@Summary	Describe a model: inputs, outputs, features, labels, metadata
 //	@Tags		models
@@ -61,7 +51,7 @@ func (a *API) listModels(c *gin.Context) {
 //	@Success	200		{object}	ModelInfo
 //	@Failure	404		{object}	Error
 //	@Router		/v1/models/{name} [get]
-func (a *API) getModel(c *gin.Context) {
+func (a *API) GetModel(c *gin.Context) {
 	m, release, err := a.env.Core.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
 		a.fail(c, err, formInputs)
@@ -104,7 +94,7 @@ func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 	return out
 }
 
-// predict godoc
+// Predict godoc
 //
 //	@Summary		Run a model (any model; see the per-model paths for typed schemas)
 //	@Description	Send one of: the named features as top-level fields (models with `features`), `{"instances": [...]}` with rows or named-feature objects, or `{"inputs": {"NAME": nested arrays}}`.
@@ -120,7 +110,7 @@ func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 //	@Failure		422		{object}	Error	"the body does not fit the model"
 //	@Failure		500		{object}	Error	"ONNX Runtime failed"
 //	@Router			/v1/models/{name}/predict [post]
-func (a *API) predict(c *gin.Context) {
+func (a *API) Predict(c *gin.Context) {
 	// The body is read before the model version is held: a slow upload
 	// never keeps a reload waiting.
 	env := a.env

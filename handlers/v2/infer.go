@@ -17,7 +17,7 @@ import (
 // the JSON at the start of a body that binary tensor data follows.
 const headerLengthKey = "Inference-Header-Content-Length"
 
-// infer godoc
+// Infer godoc
 //
 //	@Summary		Run a model (Open Inference Protocol)
 //	@Description	JSON: `{"inputs": [{"name", "shape", "datatype", "data"}], "outputs": [{"name", "parameters"}]}` with data flat or nested, datatypes BOOL, UINT8–UINT64, INT8–INT64, FP16, BF16, FP32, FP64, BYTES.
@@ -38,7 +38,7 @@ const headerLengthKey = "Inference-Header-Content-Length"
 //	@Failure		500								{object}	Error	"ONNX Runtime failed"
 //	@Failure		503								{object}	Error	"the model failed to load, or the server is overloaded"
 //	@Router			/v2/models/{name}/infer [post]
-func (a *API) infer(c *gin.Context) {
+func (a *API) Infer(c *gin.Context) {
 	bufs := a.env.Buffers
 	buf := bufs.Get()
 	// Put back only once the response is written: binary inputs use the

@@ -14,7 +14,7 @@ import (
 // reload a model, unload one. Load and unload answer once the change is
 // done: the new version serves, or the old one is freed.
 
-// index godoc
+// Index godoc
 //
 //	@Summary	List every model in the repository with its state, loaded or not
 //	@Tags		v2 repository
@@ -24,7 +24,7 @@ import (
 //	@Success	200		{array}		IndexEntry
 //	@Failure	400		{object}	Error
 //	@Router		/v2/repository/index [post]
-func (a *API) index(c *gin.Context) {
+func (a *API) Index(c *gin.Context) {
 	readyOnly := false
 	err := a.controlBody(c, func(d *jsontensor.Decoder, key string) *inference.Error {
 		if key != "ready" {
@@ -52,7 +52,7 @@ func (a *API) index(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// load godoc
+// Load godoc
 //
 //	@Summary		Load a model, or reload it if its files changed
 //	@Description	Requests keep running on the old version until the new one is swapped in; the old one is freed after its last request. A load that fails leaves the old version serving and answers 400 with the reason. Only with --model-control=explicit.
@@ -65,11 +65,11 @@ func (a *API) index(c *gin.Context) {
 //	@Failure		400	{object}	Error	"the load failed: the reason"
 //	@Failure		503	{object}	Error	"model control is not explicit"
 //	@Router			/v2/repository/models/{name}/load [post]
-func (a *API) load(c *gin.Context) {
+func (a *API) Load(c *gin.Context) {
 	a.control(c, a.env.Core.Load)
 }
 
-// unload godoc
+// Unload godoc
 //
 //	@Summary		Unload a model
 //	@Description	The model answers 404 at once; requests already running finish, then it is freed. Only with --model-control=explicit.
@@ -82,7 +82,7 @@ func (a *API) load(c *gin.Context) {
 //	@Failure		404	{object}	Error	"no such model"
 //	@Failure		503	{object}	Error	"model control is not explicit"
 //	@Router			/v2/repository/models/{name}/unload [post]
-func (a *API) unload(c *gin.Context) {
+func (a *API) Unload(c *gin.Context) {
 	a.control(c, func(name string, _ []string) error { return a.env.Core.Unload(name) })
 }
 

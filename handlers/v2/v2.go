@@ -11,66 +11,47 @@ import (
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// API is the Open Inference Protocol (KServe v2) front end, with Triton's
-// binary tensor, classification and model repository extensions.
-type API struct{ env *rest.Env }
-
-// New returns the /v2 front end over env.
-func New(env *rest.Env) *API { return &API{env: env} }
-
-// Register adds the /v2 routes to r.
-func (a *API) Register(r gin.IRouter) {
-	v2 := r.Group("/v2")
-	v2.GET("", a.server)
-	v2.GET("/health/live", a.live)
-	v2.GET("/health/ready", a.ready)
-	v2.GET("/models/:name", a.model)
-	v2.GET("/models/:name/versions/:version", a.model)
-	v2.GET("/models/:name/ready", a.modelReady)
-	v2.GET("/models/:name/versions/:version/ready", a.modelReady)
-	v2.POST("/models/:name/infer", a.infer)
-	v2.POST("/models/:name/versions/:version/infer", a.infer)
-	v2.POST("/repository/index", a.index)
-	v2.POST("/repository/models/:name/load", a.load)
-	v2.POST("/repository/models/:name/unload", a.unload)
-}
-
-// The health and metadata endpoints.
-// Where the protocol and Triton differ, these answer as Triton does, so
-// that Triton's clients work unchanged: health is told by the status code
-// (200, or 400 when not ready), errors are {"error": "..."}.
+// v2Platform is Triton's platform name for models run by ONNX Runtime.
+const v2Platform = "onnxruntime_onnx"
 
 // extensions are the Triton protocol extensions this server implements.
 func extensions() []string {
 	return []string{"binary_tensor_data", "classification", "model_repository"}
 }
 
-// v2Platform is Triton's platform name for models run by ONNX Runtime.
-const v2Platform = "onnxruntime_onnx"
+// API is the Open Inference Protocol (KServe v2) front end, with Triton's
+// binary tensor, classification and model repository extensions. Where
+// the protocol and Triton differ, it answers as Triton does, so that
+// Triton's clients work unchanged: health is told by the status code (200,
+// or 400 when not ready), errors are {"error": "..."}.
+type API struct{ env *rest.Env }
 
-// server godoc
+// New returns the /v2 front end over env.
+func New(env *rest.Env) *API { return &API{env: env} }
+
+// Server godoc
 //
 //	@Summary	Server metadata: name, version and protocol extensions
 //	@Tags		v2
 //	@Produce	json
 //	@Success	200	{object}	ServerMetadata
 //	@Router		/v2 [get]
-func (a *API) server(c *gin.Context) {
+func (a *API) Server(c *gin.Context) {
 	c.JSON(http.StatusOK, ServerMetadata{Name: "onnxserve", Version: docs.SwaggerInfo.Version, Extensions: extensions()})
 }
 
-// live godoc
+// Live godoc
 //
 //	@Summary	Liveness: the server can answer metadata and inference requests
 //	@Tags		v2
 //	@Produce	json
 //	@Success	200	{object}	Live
 //	@Router		/v2/health/live [get]
-func (a *API) live(c *gin.Context) {
+func (a *API) Live(c *gin.Context) {
 	c.JSON(http.StatusOK, Live{Live: true})
 }
 
-// ready godoc
+// Ready godoc
 //
 //	@Summary	Readiness: every model that should be loaded is
 //	@Tags		v2
@@ -78,7 +59,7 @@ func (a *API) live(c *gin.Context) {
 //	@Success	200	{object}	Ready
 //	@Failure	400	{object}	Error	"not ready (Triton answers 400)"
 //	@Router		/v2/health/ready [get]
-func (a *API) ready(c *gin.Context) {
+func (a *API) Ready(c *gin.Context) {
 	if !a.env.Core.Ready() {
 		a.fail(c, inference.Errorf(inference.FailedPrecondition, "not every model is loaded; see POST /v2/repository/index"))
 		return
@@ -86,7 +67,7 @@ func (a *API) ready(c *gin.Context) {
 	c.JSON(http.StatusOK, Ready{Ready: true})
 }
 
-// modelReady godoc
+// ModelReady godoc
 //
 //	@Summary	Model readiness
 //	@Tags		v2
@@ -96,7 +77,7 @@ func (a *API) ready(c *gin.Context) {
 //	@Failure	400		{object}	Error	"the model failed to load (Triton answers 400)"
 //	@Failure	404		{object}	Error	"unknown or unloaded model or version"
 //	@Router		/v2/models/{name}/ready [get]
-func (a *API) modelReady(c *gin.Context) {
+func (a *API) ModelReady(c *gin.Context) {
 	name := c.Param("name")
 	if err := a.env.Core.ModelReady(name, c.Param("version")); err != nil {
 		a.fail(c, err)
@@ -118,7 +99,7 @@ func (a *API) modelReady(c *gin.Context) {
 //	@Router		/v2/models/{name}/versions/{version}/ready [get]
 func _() {}
 
-// model godoc
+// Model godoc
 //
 //	@Summary	Model metadata: versions, platform, inputs and outputs with v2 datatypes
 //	@Tags		v2
@@ -128,7 +109,7 @@ func _() {}
 //	@Failure	404		{object}	Error
 //	@Failure	503		{object}	Error	"the model failed to load"
 //	@Router		/v2/models/{name} [get]
-func (a *API) model(c *gin.Context) {
+func (a *API) Model(c *gin.Context) {
 	m, release, err := a.env.Core.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
 		a.fail(c, err)
