@@ -63,6 +63,19 @@ func (c *Core) Acquire(name, version string) (m *runtime.Model, release func(), 
 	return m, release, nil
 }
 
+// Find reports whether a model version can be acquired, with Acquire's
+// error if not, without holding it: a front end finds the model a request
+// names before it reads the body, so that a request for an unknown model
+// is answered before any of its bytes are held.
+func (c *Core) Find(name, version string) error {
+	_, release, err := c.Acquire(name, version)
+	if err != nil {
+		return err
+	}
+	release()
+	return nil
+}
+
 // Infer validates req against m (acquired and not yet released), runs it
 // within the deadline, and returns the outputs asked for. ORT reads the
 // inputs in place until Infer returns: their buffers may be reused after.

@@ -15,16 +15,11 @@ func (c *Core) Ready() bool { return c.repo.Ready() }
 // NotFound error for an unknown or unloaded one, or FailedPrecondition for
 // one that failed to load.
 func (c *Core) ModelReady(name, version string) error {
-	_, release, err := c.repo.Acquire(name, version)
-	if err != nil {
-		e := From(err)
-		if e.Kind == Unavailable {
-			e = &Error{Kind: FailedPrecondition, Message: "model version not ready: " + e.Message, Err: err}
-		}
-		return e
+	err := c.Find(name, version)
+	if e := From(err); e != nil && e.Kind == Unavailable {
+		return &Error{Kind: FailedPrecondition, Message: "model version not ready: " + e.Message, Err: e.Err}
 	}
-	release()
-	return nil
+	return err
 }
 
 // Models lists every model in name order, loaded or failed to load.

@@ -39,17 +39,31 @@ func (p *Buffers) Put(b *[]byte) {
 	p.p.Put(b)
 }
 
-// ReadBody appends the request body to buf, reusing its capacity (sized
-// from Content-Length up front, so a large body is not grown by doubling).
-// A body over limit is a ResourceExhausted error.
+// firstRead is how much of a declared Content-Length ReadBody reserves
+// before any byte has come: a client can declare 32 MiB and send nothing.
+const firstRead = 64 << 10
+
+// ReadBody appends the request body to buf, reusing its capacity. The
+// buffer grows with the bytes that arrive, doubling but never past the
+// declared Content-Length, so a body that comes whole costs no more than
+// about one extra copy of itself, and one that only declares its length
+// costs nothing. A body over limit is a ResourceExhausted error; one the
+// client breaks off or mangles is Malformed: the client's fault, not the
+// server's.
 func ReadBody(buf []byte, c *gin.Context, limit int64) ([]byte, error) {
 	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	declared := int64(-1)
 	if n := c.Request.ContentLength; n > 0 && n <= limit {
-		buf = slices.Grow(buf, int(n)+1) // +1: the read that sees EOF needs room
+		declared = n + 1 // +1: the read that sees EOF needs room
+		buf = slices.Grow(buf, int(min(declared, firstRead)))
 	}
 	for {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, 4096)
+			more := max(len(buf), 4096)
+			if declared > 0 {
+				more = int(min(int64(more), max(declared-int64(len(buf)), 1)))
+			}
+			buf = slices.Grow(buf, more)
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -61,7 +75,7 @@ func ReadBody(buf []byte, c *gin.Context, limit int64) ([]byte, error) {
 			if errors.As(err, &mb) {
 				return buf, &inference.Error{Kind: inference.ResourceExhausted, Message: fmt.Sprintf("request body larger than %d bytes", mb.Limit), Err: err}
 			}
-			return buf, err
+			return buf, &inference.Error{Kind: inference.Malformed, Message: "reading the request body: " + err.Error(), Err: err}
 		}
 	}
 }

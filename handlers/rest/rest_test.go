@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -68,6 +69,44 @@ func TestReadBody(t *testing.T) {
 		case !tc.ok && (!errors.As(err, &e) || e.Kind != inference.ResourceExhausted || !strings.Contains(e.Message, "larger than")):
 			t.Errorf("%d bytes, limit %d: %v, want ResourceExhausted", len(tc.body), tc.limit, err)
 		}
+	}
+}
+
+// brokenBody sends some bytes of a body, then breaks off, as a client that
+// declared more than it sends and went away.
+type brokenBody struct{ sent bool }
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if b.sent {
+		return 0, io.ErrUnexpectedEOF
+	}
+	b.sent = true
+	return copy(p, "0123456789"), nil
+}
+
+func (b *brokenBody) Close() error { return nil }
+
+// TestReadBodyGrowsWithArrivals pins that a declared Content-Length is not
+// taken on trust: a client that declares 32 MiB and sends 10 bytes makes
+// the buffer no larger than the first read's reserve, and its breaking
+// off is its own fault (Malformed), not the server's.
+func TestReadBodyGrowsWithArrivals(t *testing.T) {
+	c, _ := testContext("", 32<<20)
+	c.Request.Body = &brokenBody{}
+	got, err := ReadBody(nil, c, 32<<20)
+	var e *inference.Error
+	if !errors.As(err, &e) || e.Kind != inference.Malformed || string(got) != "0123456789" {
+		t.Fatalf("ReadBody = %q %v, want the 10 bytes and a Malformed error", got, err)
+	}
+	if cap(got) > firstRead+1 {
+		t.Errorf("a body that declared 32 MiB and sent 10 bytes took a %d-byte buffer", cap(got))
+	}
+	// A body that does come whole ends in a buffer of about its size.
+	body := strings.Repeat("x", 3<<20)
+	c, _ = testContext(body, int64(len(body)))
+	got, err = ReadBody(nil, c, 32<<20)
+	if err != nil || len(got) != len(body) || cap(got) > 2*len(body) {
+		t.Errorf("a 3 MiB body: %d bytes in a %d-byte buffer, %v", len(got), cap(got), err)
 	}
 }
 

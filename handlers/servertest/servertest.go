@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -74,6 +75,8 @@ type Options struct {
 	Limiter *runtime.Limiter
 	// MaxBodyBytes is the body limit; 0 is 1 MiB.
 	MaxBodyBytes int64
+	// ConnState, when set, is the server's http.Server.ConnState hook.
+	ConnState func(net.Conn, http.ConnState)
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -109,7 +112,9 @@ func Handler(repo *runtime.Repository, opt Options) http.Handler {
 // Serve serves repo over a real loopback listener, closed at cleanup.
 func Serve(t testing.TB, repo *runtime.Repository, opt Options) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(Handler(repo, opt))
+	srv := httptest.NewUnstartedServer(Handler(repo, opt))
+	srv.Config.ConnState = opt.ConnState
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -111,9 +111,14 @@ func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 //	@Failure		500		{object}	Error	"ONNX Runtime failed"
 //	@Router			/v1/models/{name}/predict [post]
 func (a *API) Predict(c *gin.Context) {
-	// The body is read before the model version is held: a slow upload
-	// never keeps a reload waiting.
+	// The model is found before the body is read, and held only after: a
+	// request for an unknown model costs nothing, and a slow upload never
+	// keeps a reload waiting.
 	env := a.env
+	if err := env.Core.Find(c.Param("name"), c.Param("version")); err != nil {
+		a.fail(c, err, formInputs)
+		return
+	}
 	body := env.Buffers.Get()
 	var err error
 	if *body, err = rest.ReadBody(*body, c, env.MaxBodyBytes); err != nil {

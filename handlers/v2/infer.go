@@ -39,6 +39,11 @@ const headerLengthKey = "Inference-Header-Content-Length"
 //	@Failure		503								{object}	Error	"the model failed to load, or the server is overloaded"
 //	@Router			/v2/models/{name}/infer [post]
 func (a *API) Infer(c *gin.Context) {
+	// Found before the body is read, held only after (answer).
+	if err := a.env.Core.Find(c.Param("name"), c.Param("version")); err != nil {
+		a.fail(c, err)
+		return
+	}
 	bufs := a.env.Buffers
 	buf := bufs.Get()
 	// Put back only once the response is written: binary inputs use the
@@ -134,26 +139,39 @@ func _() {}
 // the first input's bytes in place for any element type.
 const tensorAlign = 64
 
-// readBody reads the request body into *buf, reusing its capacity
-// (sized from Content-Length up front), and leaves *buf holding it, for
-// the pool to take back. The body starts a few bytes into *buf, so that
-// the binary data after a JSON header of hlen bytes
-// (Inference-Header-Content-Length; -1 if none) starts aligned. It fails
-// with a ResourceExhausted error past the server's limit.
+// readBody reads the request body into *buf, reusing its capacity, and
+// leaves *buf holding it, for the pool to take back. The body starts a few
+// bytes into *buf, so that the binary data after a JSON header of hlen
+// bytes (Inference-Header-Content-Length; -1 if none) starts aligned: the
+// padding is chosen for the buffer as it is, and the body moved once if
+// the buffer had to grow while it arrived. It fails with a
+// ResourceExhausted error past the server's limit.
 func (a *API) readBody(buf *[]byte, c *gin.Context, hlen int) ([]byte, error) {
-	limit := a.env.MaxBodyBytes
 	b := (*buf)[:0]
-	if n := c.Request.ContentLength; n > 0 && n <= limit {
-		b = slices.Grow(b, int(n)+tensorAlign+1) // rest.ReadBody needs no more
-	}
 	pad := 0
-	if hlen >= 0 && cap(b) >= tensorAlign {
-		at := uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(hlen)
-		pad = int(-at % tensorAlign)
+	if hlen >= 0 {
+		b = slices.Grow(b, tensorAlign)
+		pad = padding(b, hlen)
 	}
-	b, err := rest.ReadBody(b[:pad], c, limit)
+	b, err := rest.ReadBody(b[:pad], c, a.env.MaxBodyBytes)
 	*buf = b
-	return b[pad:], err
+	if err != nil || hlen < 0 || padding(b, hlen) == pad {
+		return b[pad:], err
+	}
+	n := len(b) - pad
+	b = slices.Grow(b, tensorAlign) // keeps b[:pad+n]; may move it
+	to := padding(b, hlen)
+	b = b[:to+n]
+	copy(b[to:], b[pad:pad+n]) // both ends lie within cap: overlapping is fine
+	*buf = b
+	return b[to:], nil
+}
+
+// padding is how far into b a body must start for the bytes after its
+// first hlen to start at a multiple of tensorAlign.
+func padding(b []byte, hlen int) int {
+	at := uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(hlen)
+	return int(-at % tensorAlign)
 }
 
 // headerLength is where the JSON header of a body of size bytes ends:

@@ -1,0 +1,93 @@
+package handlers_test
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onnxserve/onnxserve/handlers/servertest"
+)
+
+// A request that only declares a large body must cost the server nothing
+// it has not received (issue: 50 such connections once took 1.6 GB).
+
+// TestUnknownModelAnsweredBeforeBody pins that the model a request names
+// is found before its body is read: a request for an unknown model that
+// declares 32 MiB and sends none of it is answered 404 at once, on both
+// protocols, instead of the server waiting for (and buffering) the body.
+func TestUnknownModelAnsweredBeforeBody(t *testing.T) {
+	srv, _ := servertest.Start(t, "../models", servertest.Options{MaxBodyBytes: 32 << 20})
+	for _, path := range []string{"/v1/models/nope/predict", "/v2/models/nope/infer", "/v2/models/iris/versions/9/infer"} {
+		if status, err := headersOnly(srv.Listener.Addr().String(), path); err != nil || status != http.StatusNotFound {
+			t.Errorf("%s: %d %v, want 404 without the body", path, status, err)
+		}
+	}
+}
+
+// headersOnly sends a request that declares a 32 MiB body and none of it,
+// and returns the status of the answer.
+func headersOnly(addr, path string) (int, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close() // so that a server still reading the body lets go
+	// A bound on the wait, not a speed check: a server that reads the body
+	// first never answers.
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte("POST " + path + " HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 33554432\r\n\r\n")); err != nil {
+		return 0, err
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
+}
+
+// TestDeclaredLengthIsNotReserved pins that bodies grow with the bytes
+// that arrive: connections that declare 32 MiB each, send a few bytes and
+// go away make the server allocate a small fraction of what they declared.
+func TestDeclaredLengthIsNotReserved(t *testing.T) {
+	const conns = 16
+	closed := make(chan struct{}, conns)
+	srv, _ := servertest.Start(t, "../models", servertest.Options{MaxBodyBytes: 32 << 20, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}})
+	var before, after goruntime.MemStats
+	goruntime.GC()
+	goruntime.ReadMemStats(&before)
+	for i := range conns {
+		path := "/v1/models/iris/predict"
+		if i%2 == 1 {
+			path = "/v2/models/iris/infer"
+		}
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := "POST " + path + " HTTP/1.1\r\nHost: test\r\nContent-Length: 33554432\r\n\r\n"
+		if _, err := conn.Write([]byte(head + strings.Repeat(" ", 100))); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	for range conns {
+		select {
+		case <-closed: // the server is done with the connection, handler and all
+		case <-time.After(30 * time.Second):
+			t.Fatal("the server did not close a connection its client closed")
+		}
+	}
+	goruntime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > conns<<20 {
+		t.Errorf("%d connections that declared 32 MiB and sent 100 bytes made the server allocate %d MiB", conns, got>>20)
+	}
+}
