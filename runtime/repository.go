@@ -226,12 +226,32 @@ func (r *Repository) loadEntry(name string) *entry {
 func (r *Repository) Acquire(name, version string) (*Model, func(), error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	h, err := r.find(name, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Add under the read lock: a swap takes the write lock before it waits
+	// on refs, so it can never wait on a count that is still growing.
+	h.refs.Add(1)
+	return h.model, h.refs.Done, nil
+}
+
+// Find reports whether Acquire would succeed now, without holding anything.
+func (r *Repository) Find(name, version string) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, err := r.find(name, version)
+	return err
+}
+
+// find looks a version up, under mu.
+func (r *Repository) find(name, version string) (*handle, error) {
 	e, ok := r.models[name]
 	if !ok || e.unloaded {
-		return nil, nil, &NotFoundError{Name: name}
+		return nil, &NotFoundError{Name: name}
 	}
 	if len(e.versions) == 0 {
-		return nil, nil, &UnavailableError{Name: name, Err: e.err}
+		return nil, &UnavailableError{Name: name, Err: e.err}
 	}
 	h := e.versions[len(e.versions)-1]
 	if version != "" {
@@ -242,13 +262,10 @@ func (r *Repository) Acquire(name, version string) (*Model, func(), error) {
 			}
 		}
 		if h == nil {
-			return nil, nil, &NotFoundError{Name: name, Version: version}
+			return nil, &NotFoundError{Name: name, Version: version}
 		}
 	}
-	// Add under the read lock: a swap takes the write lock before it waits
-	// on refs, so it can never wait on a count that is still growing.
-	h.refs.Add(1)
-	return h.model, h.refs.Done, nil
+	return h, nil
 }
 
 // ModelStatus describes one model of the repository.

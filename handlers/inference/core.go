@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Options configure the core.
@@ -67,14 +68,7 @@ func (c *Core) Acquire(name, version string) (m *runtime.Model, release func(), 
 // error if not, without holding it: a front end finds the model a request
 // names before it reads the body, so that a request for an unknown model
 // is answered before any of its bytes are held.
-func (c *Core) Find(name, version string) error {
-	_, release, err := c.Acquire(name, version)
-	if err != nil {
-		return err
-	}
-	release()
-	return nil
-}
+func (c *Core) Find(name, version string) error { return fail(c.repo.Find(name, version)) }
 
 // Infer validates req against m (acquired and not yet released), runs it
 // within the deadline, and returns the outputs asked for. ORT reads the
@@ -84,11 +78,9 @@ func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Resp
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := c.deadline(ctx, req.Timeout)
-	defer cancel()
-	outs, err := m.Infer(ctx, req.Inputs)
+	outs, err := c.run(ctx, m, req)
 	if err != nil {
-		return nil, From(err)
+		return nil, err
 	}
 	resp := &Response{Model: m, All: outs, Outputs: selected}
 	batch := m.Batch(req.Inputs)
@@ -109,6 +101,30 @@ func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Resp
 		o.Name, o.Tensor = m.Signature.Outputs[o.index].Name, t
 	}
 	return resp, nil
+}
+
+// InferAll is Infer for a protocol that answers with every output as the
+// model gives it (/v1): req.Outputs must be empty, and no selection or
+// classification is made. It returns the outputs in Signature.Outputs order.
+func (c *Core) InferAll(ctx context.Context, m *runtime.Model, req *Request) ([]tensor.Tensor, error) {
+	if len(req.Outputs) > 0 {
+		return nil, Errorf(Internal, "InferAll with outputs requested")
+	}
+	if err := validate(m, req.Inputs); err != nil {
+		return nil, err
+	}
+	return c.run(ctx, m, req)
+}
+
+// run runs a checked request within its deadline.
+func (c *Core) run(ctx context.Context, m *runtime.Model, req *Request) ([]tensor.Tensor, error) {
+	ctx, cancel := c.deadline(ctx, req.Timeout)
+	defer cancel()
+	outs, err := m.Infer(ctx, req.Inputs)
+	if err != nil {
+		return nil, From(err)
+	}
+	return outs, nil
 }
 
 // Check reports whether req fits m, with the error Infer would return

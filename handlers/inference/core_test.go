@@ -159,6 +159,13 @@ func TestInferOutputs(t *testing.T) {
 	if want := "label,probabilities"; strings.Join(names, ",") != want || len(resp.All) != len(m.Signature.Outputs) {
 		t.Errorf("default outputs %v (all %d), want %s", names, len(resp.All), want)
 	}
+	all, err := c.InferAll(t.Context(), m, &Request{Inputs: []tensor.Tensor{in}})
+	if err != nil || len(all) != len(m.Signature.Outputs) || all[0].Data.([]int64)[0] != 0 {
+		t.Errorf("InferAll: %v %v", all, err)
+	}
+	if _, err := c.InferAll(t.Context(), m, &Request{Inputs: []tensor.Tensor{f32([]int64{1, 3}, 1, 2, 3)}}); err == nil {
+		t.Error("InferAll ran inputs that do not fit the model")
+	}
 	resp, err = c.Infer(t.Context(), m, &Request{Inputs: []tensor.Tensor{in},
 		Outputs: []RequestedOutput{{Name: "probabilities", Classes: 2}, {Name: "label"}}})
 	if err != nil {

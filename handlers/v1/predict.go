@@ -142,13 +142,13 @@ func (a *API) Predict(c *gin.Context) {
 	// Runs after the response is written; Infer has returned by then, so
 	// ONNX Runtime no longer reads the buffers.
 	defer jsontensor.Release(inputs)
-	resp, err := env.Core.Infer(c, m, &inference.Request{Inputs: inputs})
+	outs, err := env.Core.InferAll(c, m, &inference.Request{Inputs: inputs})
 	if err != nil {
 		a.fail(c, err, f)
 		return
 	}
 	buf := env.Buffers.Get()
-	*buf = appendPredictResponse(*buf, m, resp.All)
+	*buf = appendPredictResponse(*buf, m, outs)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", *buf)
 	env.Buffers.Put(buf)
 }
