@@ -58,6 +58,7 @@ type serveFlags struct {
 	addr          string
 	models        string
 	maxBody       int64
+	maxHeader     int
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
@@ -72,6 +73,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address")
 	fs.StringVar(&f.models, "models", "./models", "model repository directory")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", 32<<20, "largest request body accepted (413 above)")
+	// Go's default of 1 MiB lets a few hundred half-sent headers hold
+	// hundreds of MB; real requests carry a few KiB.
+	fs.IntVar(&f.maxHeader, "max-header-bytes", 64<<10, "largest request line and headers accepted (431 above)")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -101,6 +105,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	var err error
 	if f.modelControl, err = runtime.ParseModelControl(*control); err != nil {
 		return nil, err
+	}
+	if f.maxHeader < 1 {
+		return nil, fmt.Errorf("--max-header-bytes must be at least 1, got %d", f.maxHeader)
 	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
@@ -189,6 +196,7 @@ func serve(args []string, log *slog.Logger) error {
 			Core:         inference.New(inference.Options{Repository: repo, ModelControl: f.modelControl, Logger: log}),
 			MaxBodyBytes: f.maxBody, Logger: log,
 		}),
+		MaxHeaderBytes:    f.maxHeader,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,

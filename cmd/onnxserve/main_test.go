@@ -106,6 +106,15 @@ func TestServeAndShutdown(t *testing.T) {
 	if !strings.Contains(string(body), `"label":"setosa"`) {
 		t.Fatalf("predict: %s", body)
 	}
+	// Headers past --max-header-bytes (64 KiB by default) are refused:
+	// they could otherwise hold memory for nothing.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 100<<10))
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KiB of headers: %v %v, want 431", res, err)
+	} else {
+		res.Body.Close()
+	}
 	syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
 	select {
 	case err := <-done:
