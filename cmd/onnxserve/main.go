@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/net/netutil"
 
 	"github.com/onnxserve/onnxserve/handlers"
 	"github.com/onnxserve/onnxserve/handlers/inference"
@@ -59,6 +60,7 @@ type serveFlags struct {
 	models        string
 	maxBody       int64
 	maxHeader     int
+	maxConns      int
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
@@ -76,6 +78,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	// Go's default of 1 MiB lets a few hundred half-sent headers hold
 	// hundreds of MB; real requests carry a few KiB.
 	fs.IntVar(&f.maxHeader, "max-header-bytes", 64<<10, "largest request line and headers accepted (431 above)")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections served at once, idle keep-alive ones included; more wait to be accepted (0: no bound)")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -105,6 +108,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	var err error
 	if f.modelControl, err = runtime.ParseModelControl(*control); err != nil {
 		return nil, err
+	}
+	if f.maxConns < 0 {
+		return nil, fmt.Errorf("--max-connections must be 0 or more, got %d", f.maxConns)
 	}
 	if f.maxHeader < 1 {
 		return nil, fmt.Errorf("--max-header-bytes must be at least 1, got %d", f.maxHeader)
@@ -190,6 +196,11 @@ func serve(args []string, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
+	}
+	if f.maxConns > 0 {
+		// Connections past the bound wait in the kernel's accept queue,
+		// holding no memory of ours.
+		ln = netutil.LimitListener(ln, f.maxConns)
 	}
 	srv := &http.Server{
 		Handler: handlers.New(handlers.Options{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,10 +15,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // TestInspect pins the inspect subcommand's report of a model's signature
 // and metadata.
+// TestMain sets gin's mode as main does: run, which the tests call, does not.
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
 func TestInspect(t *testing.T) {
 	t.Chdir("../..")
 	var out bytes.Buffer
@@ -122,6 +131,74 @@ func TestServeAndShutdown(t *testing.T) {
 			t.Fatalf("serve after SIGTERM: %v", err)
 		}
 	case <-ctx.Done():
+		t.Fatal("serve did not return after SIGTERM")
+	}
+}
+
+// TestMaxConnections pins that --max-connections bounds the connections
+// served at once: with one held open, another is not served until it
+// closes.
+func TestMaxConnections(t *testing.T) {
+	t.Chdir("../..")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- run([]string{"serve", "--addr", addr, "--models", "models", "--max-connections", "1"}, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	// A client that never keeps a connection, so each request frees its slot.
+	client := func(timeout time.Duration) *http.Client {
+		return &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := client(time.Second).Get("http://" + addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server never became ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	held, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The held connection has the one slot once a request on it is served.
+	held.Write([]byte("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"))
+	if _, err := http.ReadResponse(bufio.NewReader(held), nil); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := client(500 * time.Millisecond).Get("http://" + addr + "/healthz"); err == nil {
+		res.Body.Close()
+		t.Error("a second connection was served while the only slot was held")
+	}
+	held.Close()
+	if res, err := client(10 * time.Second).Get("http://" + addr + "/healthz"); err != nil || res.StatusCode != 200 {
+		t.Errorf("after the held connection closed: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not return after SIGTERM")
 	}
 }
