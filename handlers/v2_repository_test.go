@@ -1,8 +1,10 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,17 +31,29 @@ func index(t *testing.T, url, body string) []v2.IndexEntry {
 	return idx
 }
 
-// TestV2ModelControlModes pins that load and unload answer as Triton does
-// outside explicit mode (503, its message), and that the index works in
-// every mode.
+// TestV2ModelControlModes pins that load and unload answer 503 outside
+// explicit mode, as Triton does, saying what the mode is (Triton's words
+// for poll), without logging a client's request as a server error; and
+// that the index works in every mode.
 func TestV2ModelControlModes(t *testing.T) {
-	for _, mode := range []runtime.ModelControl{"", runtime.ControlNone, runtime.ControlPoll} {
-		srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: mode, SkipBad: true})
+	none := `{"error":"explicit model load / unload is not allowed: the server runs with --model-control=none; start it with --model-control=explicit"}`
+	for mode, want := range map[runtime.ModelControl]string{
+		"":                  none,
+		runtime.ControlNone: none,
+		runtime.ControlPoll: `{"error":"explicit model load / unload is not allowed if polling is enabled"}`,
+	} {
+		var log bytes.Buffer
+		srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: mode, SkipBad: true,
+			Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelError}))})
 		for _, op := range []string{"load", "unload"} {
 			res := do(t, "POST", srv.URL+"/v2/repository/models/iris/"+op, "")
-			if res.Status != 503 || string(res.Body) != `{"error":"explicit model load / unload is not allowed if polling is enabled"}` {
+			if res.Status != 503 || string(res.Body) != want {
 				t.Errorf("mode %q %s: %d %s", mode, op, res.Status, res.Body)
 			}
+		}
+		// A refusal the configuration calls for is not the server failing.
+		if strings.Contains(log.String(), "request failed") {
+			t.Errorf("mode %q: refusals logged as errors: %s", mode, log.String())
 		}
 		if idx := index(t, srv.URL, ""); len(idx) != len(servertest.Models)+1 {
 			t.Errorf("mode %q: index %+v", mode, idx)

@@ -201,16 +201,20 @@ func TestInferOutputs(t *testing.T) {
 }
 
 // TestModelControlPolicy pins that load and unload are refused outside
-// explicit mode with Triton's words, and that explicit mode refuses the
+// explicit mode, saying what the mode is (with Triton's words for poll), and that explicit mode refuses the
 // overrides it cannot honour before touching the repository.
 func TestModelControlPolicy(t *testing.T) {
-	for _, mode := range []runtime.ModelControl{"", runtime.ControlNone, runtime.ControlPoll} {
+	for mode, want := range map[runtime.ModelControl]string{
+		"":                  "explicit model load / unload is not allowed: the server runs with --model-control=none; start it with --model-control=explicit",
+		runtime.ControlNone: "explicit model load / unload is not allowed: the server runs with --model-control=none; start it with --model-control=explicit",
+		runtime.ControlPoll: "explicit model load / unload is not allowed if polling is enabled",
+	} {
 		c := shipped(t, mode)
 		for name, op := range map[string]func() error{
 			"load": func() error { return c.Load("iris", nil) }, "unload": func() error { return c.Unload("iris") },
 		} {
 			var e *Error
-			if err := op(); !errors.As(err, &e) || e.Kind != Unavailable || e.Message != "explicit model load / unload is not allowed if polling is enabled" {
+			if err := op(); !errors.As(err, &e) || e.Kind != Unavailable || e.Message != want {
 				t.Errorf("mode %q %s: %v", mode, name, err)
 			}
 		}

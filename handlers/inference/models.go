@@ -78,12 +78,15 @@ func (c *Core) Unload(name string) error {
 
 // CheckControl is the model-control policy: only explicit control lets a
 // client change the served models; poll follows the directory, none never
-// changes them. The words and kind are Triton's. Load and Unload apply it;
+// changes them. The kind, and the words for poll, are Triton's. Load and Unload apply it;
 // a front end may ask first, to refuse before it reads a request, as
 // Triton does.
 func (c *Core) CheckControl() error {
-	if c.control != runtime.ControlExplicit {
+	switch c.control {
+	case runtime.ControlExplicit:
+		return nil
+	case runtime.ControlPoll:
 		return Errorf(Unavailable, "explicit model load / unload is not allowed if polling is enabled")
 	}
-	return nil
+	return Errorf(Unavailable, "explicit model load / unload is not allowed: the server runs with --model-control=%s; start it with --model-control=explicit", c.control)
 }

@@ -47,15 +47,18 @@ func Status(k inference.Kind) int {
 }
 
 // Fail writes body with status for the failed request e, with the headers
-// e needs, and logs server-side failures; client mistakes are not logged,
-// and neither is shedding load, which is the server working as designed
-// (logging every refusal would cost more than refusing).
+// e needs, and logs the server's own failures (Internal). Client mistakes
+// are not logged, and neither are the other 5xx kinds: shedding load,
+// refusing what the configuration does not allow, a model that failed to
+// load (logged when it did) and a client that gave up are the server
+// working as designed, and logging every refusal would cost more than
+// refusing.
 func (env *Env) Fail(c *gin.Context, status int, e *inference.Error, body any) {
 	if e.RetryAfter > 0 {
 		// Retry-After counts whole seconds.
 		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
 	}
-	if status >= 500 && e.RetryAfter == 0 {
+	if e.Kind == inference.Internal {
 		cause := error(e)
 		if e.Err != nil {
 			cause = e.Err

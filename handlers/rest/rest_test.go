@@ -112,7 +112,8 @@ func TestReadBodyGrowsWithArrivals(t *testing.T) {
 
 // TestFail pins what an error response carries beside its body:
 // Retry-After in whole seconds for a refusal that has one, and a log line
-// for server failures but not for client mistakes or shed load.
+// for the server's own failures but not for client mistakes, shed load or
+// other refusals.
 func TestFail(t *testing.T) {
 	for _, tc := range []struct {
 		e          *inference.Error
@@ -121,7 +122,7 @@ func TestFail(t *testing.T) {
 		logged     bool
 	}{
 		{&inference.Error{Kind: inference.Unavailable, Message: "full", RetryAfter: 1500 * time.Millisecond}, 503, "2", false},
-		{&inference.Error{Kind: inference.Unavailable, Message: "not loaded"}, 503, "", true},
+		{&inference.Error{Kind: inference.Unavailable, Message: "not loaded"}, 503, "", false},
 		{&inference.Error{Kind: inference.Internal, Message: "ort", Err: errors.New("cause")}, 500, "", true},
 		{&inference.Error{Kind: inference.InvalidArgument, Message: "bad"}, 400, "", false},
 	} {

@@ -77,6 +77,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// ConnState, when set, is the server's http.Server.ConnState hook.
 	ConnState func(net.Conn, http.ConnState)
+	// Logger is the server's; nil is Quiet.
+	Logger *slog.Logger
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -105,8 +107,11 @@ func Handler(repo *runtime.Repository, opt Options) http.Handler {
 	if opt.MaxBodyBytes == 0 {
 		opt.MaxBodyBytes = 1 << 20
 	}
-	core := inference.New(inference.Options{Repository: repo, ModelControl: opt.Control, Logger: Quiet})
-	return handlers.New(handlers.Options{Core: core, MaxBodyBytes: opt.MaxBodyBytes, Logger: Quiet})
+	if opt.Logger == nil {
+		opt.Logger = Quiet
+	}
+	core := inference.New(inference.Options{Repository: repo, ModelControl: opt.Control, Logger: opt.Logger})
+	return handlers.New(handlers.Options{Core: core, MaxBodyBytes: opt.MaxBodyBytes, Logger: opt.Logger})
 }
 
 // Serve serves repo over a real loopback listener, closed at cleanup.
