@@ -352,8 +352,18 @@ func TestBadModels(t *testing.T) {
 	if states["good"].State != "READY" || states["broken"].State != "UNAVAILABLE" || states["badconfig"].State != "UNAVAILABLE" {
 		t.Fatalf("states: %+v", ml)
 	}
-	if !strings.Contains(states["broken"].Reason, filepath.Join(dir, "broken", "model.onnx")) {
-		t.Errorf("broken reason does not name the file: %s", states["broken"].Reason)
+	// The file is named relative to the repository: where the repository
+	// lies on the server's disk is none of a client's business.
+	if !strings.Contains(states["broken"].Reason, "broken/model.onnx") || strings.Contains(states["broken"].Reason, dir) {
+		t.Errorf("broken reason does not name the file relative to the repository: %s", states["broken"].Reason)
+	}
+	for _, path := range []string{"/v1/models", "/v1/models/broken/predict"} {
+		if res := do(t, "GET", srv.URL+path, ""); strings.Contains(string(res.Body), dir) {
+			t.Errorf("%s shows the repository's path: %s", path, res.Body)
+		}
+	}
+	if res := do(t, "POST", srv.URL+"/v2/repository/index", ""); strings.Contains(string(res.Body), dir) || !strings.Contains(string(res.Body), "broken/model.onnx") {
+		t.Errorf("the index shows the repository's path, or not the file: %s", res.Body)
 	}
 	if !strings.Contains(states["badconfig"].Reason, "featurez") {
 		t.Errorf("badconfig reason does not name the key: %s", states["badconfig"].Reason)

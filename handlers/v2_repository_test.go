@@ -139,8 +139,9 @@ func TestV2RepositoryExplicit(t *testing.T) {
 	good, _ := os.ReadFile(filepath.Join(dir, "iris", "1", "model.onnx"))
 	servertest.WriteFile(t, filepath.Join(dir, "iris", "1", "model.onnx"), "broken")
 	res := do(t, "POST", srv.URL+"/v2/repository/models/iris/load", "")
-	if res.Status != 400 || !strings.Contains(string(res.Body), "load failed for model 'iris'") {
-		t.Fatalf("broken reload: %d %s", res.Status, res.Body)
+	if res.Status != 400 || !strings.Contains(string(res.Body), "load failed for model 'iris'") ||
+		!strings.Contains(string(res.Body), "iris/1/model.onnx") || strings.Contains(string(res.Body), dir) {
+		t.Fatalf("broken reload: %d %s, want the reason with the file relative to the repository", res.Status, res.Body)
 	}
 	if res := do(t, "POST", irisURL, irisInfer); res.Status != 200 {
 		t.Fatalf("the old version stopped serving after a failed reload: %d %s", res.Status, res.Body)

@@ -66,17 +66,17 @@ func (r *Repository) load(name string, retryFailed bool) error {
 		return ErrClosed
 	}
 	if err := checkName(name); err != nil {
-		return &LoadError{Name: name, Err: err}
+		return &LoadError{Name: name, Err: r.relative(err)}
 	}
 	dir := filepath.Join(r.dir, name)
 	old := r.entry(name)
 	cur, err := statModel(dir)
 	if err != nil {
-		err = fmt.Errorf("no model %q in repository %s: %w", name, r.dir, err)
+		err = fmt.Errorf("no model %q in the repository: %w", name, err)
 		if old != nil { // a name the repository never had stays unknown
 			r.publish(name, old.failed(name, err, nil))
 		}
-		return &LoadError{Name: name, Err: err}
+		return &LoadError{Name: name, Err: r.relative(err)}
 	}
 	if old != nil && !old.unloaded {
 		switch {
@@ -103,12 +103,12 @@ func (r *Repository) load(name string, retryFailed bool) error {
 	// to something older, which a later poll then sees as a change.
 	if err := cur.hash(dir); err != nil {
 		r.publish(name, old.failed(name, err, cur))
-		return &LoadError{Name: name, Err: err}
+		return &LoadError{Name: name, Err: r.relative(err)}
 	}
 	e := r.loadEntry(name)
 	if e.err != nil {
 		r.publish(name, old.failed(name, e.err, cur))
-		return &LoadError{Name: name, Err: e.err}
+		return &LoadError{Name: name, Err: r.relative(e.err)}
 	}
 	e.files = cur
 	r.publish(name, e)

@@ -90,6 +90,26 @@ func (e *LoadError) Error() string {
 }
 func (e *LoadError) Unwrap() error { return e.Err }
 
+// relative is an error as clients see it: its paths relative to the
+// repository, whose place on the server's disk is none of their business.
+// The server's own log keeps the whole paths.
+type relative struct {
+	err error
+	dir string
+}
+
+func (e relative) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.dir+string(filepath.Separator), "")
+}
+func (e relative) Unwrap() error { return e.err }
+
+func (r *Repository) relative(err error) error {
+	if err == nil {
+		return nil
+	}
+	return relative{err, r.dir}
+}
+
 // ErrClosed is a load, unload or poll after Close.
 var ErrClosed = errors.New("model repository is closed")
 
@@ -102,7 +122,7 @@ func NewRepository(dir string, opt LoadOptions) (*Repository, error) {
 	if _, err := scanNames(dir); err != nil {
 		return nil, err
 	}
-	return &Repository{dir: dir, opt: opt, models: map[string]*entry{}}, nil
+	return &Repository{dir: filepath.Clean(dir), opt: opt, models: map[string]*entry{}}, nil
 }
 
 // OpenRepository loads every model under dir. With skipBad, a model that
@@ -251,7 +271,7 @@ func (r *Repository) find(name, version string) (*handle, error) {
 		return nil, &NotFoundError{Name: name}
 	}
 	if len(e.versions) == 0 {
-		return nil, &UnavailableError{Name: name, Err: e.err}
+		return nil, &UnavailableError{Name: name, Err: r.relative(e.err)}
 	}
 	h := e.versions[len(e.versions)-1]
 	if version != "" {
@@ -287,7 +307,7 @@ func (r *Repository) Status() []ModelStatus {
 		}
 		s := ModelStatus{Name: e.name}
 		if len(e.versions) == 0 {
-			s.Err = e.err
+			s.Err = r.relative(e.err)
 		}
 		for _, h := range e.versions {
 			s.Versions = append(s.Versions, h.model)
@@ -356,11 +376,11 @@ func (r *Repository) Index() ([]IndexEntry, error) {
 		case e.unloaded:
 			out = append(out, IndexEntry{Name: name, State: StateUnavailable, Reason: "unloaded"})
 		case len(e.versions) == 0:
-			out = append(out, IndexEntry{Name: name, State: StateUnavailable, Reason: errText(e.err)})
+			out = append(out, IndexEntry{Name: name, State: StateUnavailable, Reason: errText(r.relative(e.err))})
 		default:
 			reason := ""
 			if e.err != nil {
-				reason = "serving the previous load; the last load failed: " + e.err.Error()
+				reason = "serving the previous load; the last load failed: " + r.relative(e.err).Error()
 			}
 			for _, h := range e.versions {
 				out = append(out, IndexEntry{Name: name, Version: h.model.Version, State: StateReady, Reason: reason})
