@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,10 @@ import (
 	"github.com/onnxserve/onnxserve/handlers/servertest"
 )
 
-// A request that only declares a large body must cost the server nothing
-// it has not received (issue: 50 such connections once took 1.6 GB).
+// Hostile or careless request bodies. A request that only declares a large
+// body must cost the server nothing it has not received (50 such
+// connections once took 1.6 GB), and what ONNX Runtime would misread must
+// be refused rather than answered wrongly.
 
 // TestUnknownModelAnsweredBeforeBody pins that the model a request names
 // is found before its body is read: a request for an unknown model that
@@ -89,5 +92,34 @@ func TestDeclaredLengthIsNotReserved(t *testing.T) {
 	goruntime.ReadMemStats(&after)
 	if got := after.TotalAlloc - before.TotalAlloc; got > conns<<20 {
 		t.Errorf("%d connections that declared 32 MiB and sent 100 bytes made the server allocate %d MiB", conns, got>>20)
+	}
+}
+
+// TestNULInStringsRefused pins that a string element with a NUL byte is
+// refused, naming the input and the element, on every protocol and form:
+// ONNX Runtime would cut it at the NUL and answer for "red" what was sent
+// as "red\x00junk".
+func TestNULInStringsRefused(t *testing.T) {
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Load: []string{"strings"}})
+	want := "input 'text': element 1 holds a NUL byte"
+	res := do(t, "POST", srv.URL+"/v1/models/strings/predict", `{"inputs": {"text": ["red", "red\u0000junk"]}}`)
+	if res.Status != 422 || !strings.Contains(string(res.Body), want) || !strings.Contains(string(res.Body), `"field":"inputs.text"`) {
+		t.Errorf("/v1: %d %s", res.Status, res.Body)
+	}
+	res = do(t, "POST", srv.URL+"/v2/models/strings/infer", `{"inputs":[{"name":"text","shape":[2],"datatype":"BYTES","data":["red","red\u0000junk"]}]}`)
+	if res.Status != 400 || !strings.Contains(string(res.Body), want) {
+		t.Errorf("/v2 JSON: %d %s", res.Status, res.Body)
+	}
+	// The binary tensor extension: 4-byte little-endian lengths, then bytes.
+	bin := append([]byte{3, 0, 0, 0}, "red"...)
+	bin = append(bin, 8, 0, 0, 0)
+	bin = append(bin, "red\x00junk"...)
+	header := []byte(`{"inputs":[{"name":"text","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":` + strconv.Itoa(len(bin)) + `}}]}`)
+	if r := postV2(t, srv.URL+"/v2/models/strings/infer", header, bin, true); r.Status != 400 || !strings.Contains(r.Error, want) {
+		t.Errorf("/v2 binary: %d %s", r.Status, r.Error)
+	}
+	// Without the NUL, the same requests are answered.
+	if res := do(t, "POST", srv.URL+"/v1/models/strings/predict", `{"inputs": {"text": ["red", "red junk"]}}`); res.Status != 200 {
+		t.Errorf("/v1 without a NUL: %d %s", res.Status, res.Body)
 	}
 }

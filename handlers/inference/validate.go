@@ -2,6 +2,7 @@ package inference
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -150,6 +151,18 @@ func checkShape(m *runtime.Model, spec *tensor.TensorSpec, shape []int64) error 
 	return nil
 }
 
+// checkStrings refuses a string element with a NUL byte: ONNX Runtime
+// takes C strings, and would silently cut the element there.
+func checkStrings(spec *tensor.TensorSpec, t tensor.Tensor) error {
+	ss, _ := t.Data.([]string)
+	for j, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return invalidInput(spec.Name, "input '%s': element %d holds a NUL byte, which ONNX Runtime would cut the string at", spec.Name, j)
+		}
+	}
+	return nil
+}
+
 // validate checks a whole request's inputs, in Signature.Inputs order:
 // every input is there, each fits its declared dtype and shape and the
 // batch limit, and all batched inputs agree on the batch, which merging
@@ -169,6 +182,9 @@ func validate(m *runtime.Model, ts []tensor.Tensor) error {
 			return wrongDType(m, spec.Name, ts[i].DType.V2Name(), spec.DType.V2Name())
 		default:
 			if err := checkShape(m, spec, ts[i].Shape); err != nil {
+				return err
+			}
+			if err := checkStrings(spec, ts[i]); err != nil {
 				return err
 			}
 		}
