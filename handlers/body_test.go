@@ -123,3 +123,25 @@ func TestNULInStringsRefused(t *testing.T) {
 		t.Errorf("/v1 without a NUL: %d %s", res.Status, res.Body)
 	}
 }
+
+// TestInvalidUTF8Refused pins that JSON is UTF-8: a string that is not,
+// in a /v1 input, a v2 BYTES element or the v2 id, is a 400 naming its
+// offset, not a string the model sees with other bytes than were meant.
+func TestInvalidUTF8Refused(t *testing.T) {
+	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Load: []string{"strings"}})
+	for _, c := range []struct{ path, body string }{
+		{"/v1/models/strings/predict", "{\"inputs\": {\"text\": [\"r\xffd\"]}}"},
+		{"/v2/models/strings/infer", "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"r\xc3\"]}]}"},
+		{"/v2/models/strings/infer", "{\"id\":\"\xfe\",\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"red\"]}]}"},
+	} {
+		res := do(t, "POST", srv.URL+c.path, c.body)
+		if res.Status != 400 || !strings.Contains(string(res.Body), "invalid UTF-8 in a string") {
+			t.Errorf("%s %q: %d %s", c.path, c.body, res.Status, res.Body)
+		}
+	}
+	// Valid UTF-8, escaped or not, is taken as it is.
+	res := do(t, "POST", srv.URL+"/v1/models/strings/predict", `{"inputs": {"text": ["grün", "gr\u00fcn"]}}`)
+	if res.Status != 200 || strings.Count(string(res.Body), "grün") != 2 {
+		t.Errorf("valid UTF-8: %d %s", res.Status, res.Body)
+	}
+}

@@ -24,10 +24,28 @@ func (d *Decoder) Str() ([]byte, *Error) {
 		case c < 0x20:
 			d.i = i
 			return nil, Malformed("malformed JSON at offset %d: unescaped control character in a string", d.i)
+		case c >= utf8.RuneSelf:
+			size, err := runeAt(b, i)
+			if err != nil {
+				d.i = i
+				return nil, err
+			}
+			i += size - 1
 		}
 	}
 	d.i = len(b)
 	return nil, d.Fail("'\"'")
+}
+
+// runeAt checks the UTF-8 sequence at b[i]: JSON text is UTF-8, and a
+// string that is not would reach the model as other bytes than the client
+// meant, or come back altered.
+func runeAt(b []byte, i int) (int, *Error) {
+	r, size := utf8.DecodeRune(b[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return 0, Malformed("malformed JSON at offset %d: invalid UTF-8 in a string", i)
+	}
+	return size, nil
 }
 
 // unescape finishes reading a string from d.i, appending to d.scratch.
@@ -42,6 +60,14 @@ func (d *Decoder) unescape() ([]byte, *Error) {
 			return d.scratch, nil
 		case c < 0x20:
 			return nil, Malformed("malformed JSON at offset %d: unescaped control character in a string", d.i)
+		case c >= utf8.RuneSelf:
+			size, err := runeAt(b, d.i)
+			if err != nil {
+				return nil, err
+			}
+			d.scratch = append(d.scratch, b[d.i:d.i+size]...)
+			d.i += size
+			continue
 		case c != '\\':
 			d.scratch = append(d.scratch, c)
 			d.i++
