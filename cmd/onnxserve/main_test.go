@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -72,25 +71,29 @@ func TestServeFlagsFromEnv(t *testing.T) {
 	}
 }
 
-// TestServeAndShutdown starts the real binary's serve path on the shipped
-// models, answers a prediction, then SIGTERMs itself and expects serve to
-// drain and return cleanly (sessions and the ORT environment destroyed).
-func TestServeAndShutdown(t *testing.T) {
+// serving runs the real binary's serve path on the shipped models with
+// args added, until it is ready; stop SIGTERMs the process and expects
+// serve to drain and return cleanly (sessions and the ORT environment
+// destroyed). The readiness probe keeps no connection, so that it holds
+// no slot of --max-connections.
+func serving(t *testing.T, args ...string) (addr string, stop func()) {
+	t.Helper()
 	t.Chdir("../..")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
+	addr = ln.Addr().String()
 	ln.Close()
 	done := make(chan error, 1)
 	go func() {
-		done <- run([]string{"serve", "--addr", addr, "--models", "models"}, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		args := append([]string{"serve", "--addr", addr, "--models", "models"}, args...)
+		done <- run(args, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := http.Get("http://" + addr + "/readyz")
+		res, err := probe.Get("http://" + addr + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
@@ -100,11 +103,29 @@ func TestServeAndShutdown(t *testing.T) {
 		select {
 		case err := <-done:
 			t.Fatalf("serve exited early: %v", err)
-		case <-ctx.Done():
-			t.Fatal("server never became ready")
 		case <-time.After(50 * time.Millisecond):
 		}
+		if time.Now().After(deadline) {
+			t.Fatal("server never became ready")
+		}
 	}
+	return addr, func() {
+		syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve after SIGTERM: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not return after SIGTERM")
+		}
+	}
+}
+
+// TestServeAndShutdown answers a prediction over the real serve path and
+// shuts down cleanly on SIGTERM.
+func TestServeAndShutdown(t *testing.T) {
+	addr, stop := serving(t)
 	res, err := http.Post("http://"+addr+"/v1/models/iris/predict", "application/json",
 		strings.NewReader(`{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`))
 	if err != nil {
@@ -124,54 +145,16 @@ func TestServeAndShutdown(t *testing.T) {
 	} else {
 		res.Body.Close()
 	}
-	syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v", err)
-		}
-	case <-ctx.Done():
-		t.Fatal("serve did not return after SIGTERM")
-	}
+	stop()
 }
 
 // TestMaxConnections pins that --max-connections bounds the connections
 // served at once: with one held open, another is not served until it
 // closes.
 func TestMaxConnections(t *testing.T) {
-	t.Chdir("../..")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	done := make(chan error, 1)
-	go func() {
-		done <- run([]string{"serve", "--addr", addr, "--models", "models", "--max-connections", "1"}, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	// A client that never keeps a connection, so each request frees its slot.
+	addr, stop := serving(t, "--max-connections", "1")
 	client := func(timeout time.Duration) *http.Client {
 		return &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := client(time.Second).Get("http://" + addr + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("server never became ready")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	held, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -192,15 +175,7 @@ func TestMaxConnections(t *testing.T) {
 	} else {
 		res.Body.Close()
 	}
-	syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not return after SIGTERM")
-	}
+	stop()
 }
 
 // TestWrongLibraryFailsFast runs the binary's main in a subprocess with a
