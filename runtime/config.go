@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -86,7 +85,6 @@ func ReadConfig(path string) (*Config, error) {
 // silently change the bound on requests.
 func refuseNestedMaxBatchSize(b []byte) error {
 	var old struct {
-		MaxBatchSize    int `yaml:"max_batch_size"`
 		DynamicBatching struct {
 			MaxBatchSize yaml.Node `yaml:"max_batch_size"`
 		} `yaml:"dynamic_batching"`
@@ -96,18 +94,7 @@ func refuseNestedMaxBatchSize(b []byte) error {
 	if yaml.Unmarshal(b, &old) != nil || old.DynamicBatching.MaxBatchSize.Kind == 0 {
 		return nil
 	}
-	n, top := old.DynamicBatching.MaxBatchSize.Value, old.MaxBatchSize
-	if v, err := strconv.Atoi(n); err != nil || v < 1 {
-		n = "<rows>" // echoing a 0, or no value, would be advice that fails
-	}
-	const both = "which bounds both a request and a merged batch"
-	switch {
-	case top < 1:
-		return fmt.Errorf("dynamic_batching.max_batch_size is no longer read: write max_batch_size: %s at the top level, %s", n, both)
-	case strconv.Itoa(top) == n:
-		return fmt.Errorf("dynamic_batching.max_batch_size is no longer read: delete it; the top-level max_batch_size: %s is the one, %s", n, both)
-	}
-	return fmt.Errorf("dynamic_batching.max_batch_size is no longer read: delete it, and keep max_batch_size: %d at the top level or write max_batch_size: %s there, %s", top, n, both)
+	return errors.New("dynamic_batching.max_batch_size is no longer read: delete it and set max_batch_size at the top level, which bounds both a request and a merged batch")
 }
 
 func (c *Config) validate() error {

@@ -82,7 +82,7 @@ func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Resp
 	if err != nil {
 		return nil, err
 	}
-	resp := &Response{Model: m, All: outs, Outputs: selected}
+	resp := &Response{Model: m, Outputs: selected}
 	batch := m.Batch(req.Inputs)
 	for j := range selected {
 		o := &selected[j]

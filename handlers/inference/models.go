@@ -78,9 +78,9 @@ func (c *Core) Unload(name string) error {
 
 // CheckControl is the model-control policy: only explicit control lets a
 // client change the served models; poll follows the directory, none never
-// changes them. The kind, and the words for poll, are Triton's. Load and Unload apply it;
-// a front end may ask first, to refuse before it reads a request, as
-// Triton does.
+// changes them. The kind, and the words for poll, are Triton's. Load and
+// Unload apply it; a front end may ask first, to refuse before it reads a
+// request, as Triton does.
 func (c *Core) CheckControl() error {
 	switch c.control {
 	case runtime.ControlExplicit:

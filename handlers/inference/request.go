@@ -32,8 +32,6 @@ type RequestedOutput struct {
 // Response is what Infer returns.
 type Response struct {
 	Model *runtime.Model
-	// All holds every output of the model, in Signature.Outputs order.
-	All []tensor.Tensor
 	// Outputs are the outputs requested, in the request's order, with
 	// classification applied.
 	Outputs []Output

@@ -95,23 +95,23 @@ func (in *Inputs) lookup(name string) (int, *Error) {
 // Declare checks an input's name (as Name does), datatype (the v2 name,
 // e.g. "FP32") and shape against the model, and returns its index in
 // Signature.Inputs.
-func (in *Inputs) Declare(name, datatype string, shape []int64) (int, *tensor.TensorSpec, error) {
+func (in *Inputs) Declare(name, datatype string, shape []int64) (int, error) {
 	i, e := in.lookup(name)
 	if e != nil {
-		return -1, nil, e
+		return -1, e
 	}
 	spec := &in.m.Signature.Inputs[i]
 	if want := spec.DType.V2Name(); datatype != want {
 		if _, ok := tensor.ParseV2(datatype); !ok {
-			return -1, nil, invalidInput(name, "input '%s': unknown datatype '%s'", name, datatype)
+			return -1, invalidInput(name, "input '%s': unknown datatype '%s'", name, datatype)
 		}
-		return -1, nil, wrongDType(in.m, name, datatype, want)
+		return -1, wrongDType(in.m, name, datatype, want)
 	}
 	if err := checkShape(in.m, spec, shape); err != nil {
-		return -1, nil, err
+		return -1, err
 	}
 	in.declare(i)
-	return i, spec, nil
+	return i, nil
 }
 
 // Set gives declared input i its data.

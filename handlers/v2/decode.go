@@ -227,7 +227,7 @@ func (v *v2Decoder) inputParameter(in *v2Input, p string) *inference.Error {
 
 // check matches an input's name, datatype and shape against the model.
 func (v *v2Decoder) check(in *v2Input) *inference.Error {
-	i, _, err := v.inputs.Declare(in.name, in.datatype, in.shape)
+	i, err := v.inputs.Declare(in.name, in.datatype, in.shape)
 	if err != nil {
 		return inference.From(err)
 	}

@@ -104,16 +104,6 @@ func (d DType) IsHalf() bool { return d == Float16 || d == BFloat16 }
 // Bits is the width of an integer type in bits.
 func (d DType) Bits() int { return d.Size() * 8 }
 
-// ParseDType accepts our name ("float32") or the v2 name ("FP32").
-func ParseDType(s string) (DType, bool) {
-	for i, info := range dtypes {
-		if i != int(Invalid) && (s == info.name || (info.v2 != "" && s == info.v2)) {
-			return DType(i), true
-		}
-	}
-	return Invalid, false
-}
-
 // ParseV2 accepts only the Open Inference Protocol name ("FP32").
 func ParseV2(s string) (DType, bool) {
 	for i, info := range dtypes {
