@@ -156,7 +156,7 @@ func TestV2Errors(t *testing.T) {
 		{"a number for BYTES", "strings", "", iris(jsonInput("text", "BYTES", []int64{1}, "[1]")), nil, 400, "expected a string, got a number"},
 		{"FP16 beyond its range", "halfid", "", iris(jsonInput("x16", "FP16", []int64{1}, "[70000]"), jsonInput("xb", "BF16", []int64{1}, "[1]")), nil, 400, "70000 is out of range for float16"},
 		{"negative dimension", "iris", "", iris(jsonInput("X", "FP32", []int64{-1, 4}, "[1,2,3,4]")), nil, 400, "shape[0]: -1 is not a valid size"},
-		{"a shape no request could fill", "iris", "", iris(jsonInput("X", "FP32", []int64{1000000000000, 4}, "[1]")), nil, 400, "has more elements than the"},
+		{"a shape no request could fill", "iris", "", iris(jsonInput("X", "FP32", []int64{1000000000000, 4}, "[1]")), nil, 400, "has more elements than a request of"},
 		{"batch over max_batch_size", "iris", "", iris(jsonInput("X", "FP32", []int64{65, 4}, "["+strings.Repeat("0,", 259)+"0]")), nil, 400, "inference request batch-size must be <= 64 for 'iris'"},
 		{"batches that disagree", "tabular", "", iris(jsonInput("numeric", "FP32", []int64{2, 3}, "[1,2,3,4,5,6]"), jsonInput("category", "INT64", []int64{3}, "[1,2,3]")), nil, 400, "batch of 3 differs from input numeric's batch of 2"},
 		{"missing shape", "iris", "", `{"inputs":[{"name":"X","datatype":"FP32","data":[1,2,3,4]}]}`, nil, 400, `input 'X': missing "shape"`},

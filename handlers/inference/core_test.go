@@ -217,7 +217,7 @@ func TestModelControlPolicy(t *testing.T) {
 			"load": func() error { return c.Load("iris", nil) }, "unload": func() error { return c.Unload("iris") },
 		} {
 			var e *Error
-			if err := op(); !errors.As(err, &e) || e.Kind != Unavailable || e.Message != want {
+			if err := op(); !errors.As(err, &e) || e.Kind != NotAllowed || e.Message != want {
 				t.Errorf("mode %q %s: %v", mode, name, err)
 			}
 		}
@@ -272,7 +272,7 @@ func TestFrom(t *testing.T) {
 	}{
 		{&runtime.NotFoundError{Name: "m"}, NotFound},
 		{&runtime.UnavailableError{Name: "m", Err: errors.New("bad")}, Unavailable},
-		{&runtime.OverloadedError{Model: "m", Queue: 1, RetryAfter: time.Second}, Unavailable},
+		{&runtime.OverloadedError{Model: "m", Queue: 1, RetryAfter: time.Second}, Overloaded},
 		{&runtime.LoadError{Name: "m", Err: errors.New("bad")}, FailedPrecondition},
 		{&runtime.RunError{Model: "m", Err: errors.New("ort")}, Internal},
 		{fmt.Errorf("run: %w", context.Canceled), Cancelled},

@@ -19,19 +19,21 @@ const (
 	InvalidArgument                // a well-formed request that does not fit the model
 	Malformed                      // a body that is not the protocol's syntax at all
 	NotFound                       // unknown model, version or route
-	Unavailable                    // not loaded, shutting down, or overloaded (RetryAfter set)
+	Unavailable                    // not loaded, or shutting down
+	Overloaded                     // the model's queue is full (RetryAfter set)
 	ResourceExhausted              // a request larger than the server accepts
 	DeadlineExceeded               // the request's deadline passed
 	Cancelled                      // the client went away
 	FailedPrecondition             // the server is not in a state to do it: not ready, a load that failed
 	Unimplemented                  // an operation the server does not offer, or not by this method
+	NotAllowed                     // an operation the server's configuration turns off: model control outside explicit mode
 )
 
 var kindNames = [...]string{
 	Internal: "internal", InvalidArgument: "invalid argument", Malformed: "malformed",
-	NotFound: "not found", Unavailable: "unavailable", ResourceExhausted: "resource exhausted",
+	NotFound: "not found", Unavailable: "unavailable", Overloaded: "overloaded", ResourceExhausted: "resource exhausted",
 	DeadlineExceeded: "deadline exceeded", Cancelled: "cancelled",
-	FailedPrecondition: "failed precondition", Unimplemented: "unimplemented",
+	FailedPrecondition: "failed precondition", Unimplemented: "unimplemented", NotAllowed: "not allowed",
 }
 
 func (k Kind) String() string {
@@ -96,7 +98,7 @@ func From(err error) *Error {
 	case errors.As(err, &le):
 		return &Error{Kind: FailedPrecondition, Message: le.Error(), Err: err}
 	case errors.As(err, &ol):
-		return &Error{Kind: Unavailable, Message: ol.Error(), RetryAfter: ol.RetryAfter, Err: err}
+		return &Error{Kind: Overloaded, Message: ol.Error(), RetryAfter: ol.RetryAfter, Err: err}
 	case errors.As(err, &un):
 		return &Error{Kind: Unavailable, Message: un.Error(), Err: err}
 	case errors.Is(err, runtime.ErrClosed):

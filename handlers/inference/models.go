@@ -4,9 +4,26 @@ import (
 	"strings"
 
 	"github.com/onnxserve/onnxserve/runtime"
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // Readiness, metadata and model control, for every front end.
+
+// Platform is Triton's platform name for models run by ONNX Runtime, as the
+// Open Inference Protocol's model metadata gives it.
+const Platform = "onnxruntime_onnx"
+
+// Described lists what the Open Inference Protocol can describe of specs:
+// every tensor with a v2 datatype, leaving out ZipMap's sequences of maps.
+func Described(specs []tensor.TensorSpec) []tensor.TensorSpec {
+	out := make([]tensor.TensorSpec, 0, len(specs))
+	for _, s := range specs {
+		if s.DType.V2Name() != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // Ready is true when every model that should be loaded is.
 func (c *Core) Ready() bool { return c.repo.Ready() }
@@ -78,15 +95,15 @@ func (c *Core) Unload(name string) error {
 
 // CheckControl is the model-control policy: only explicit control lets a
 // client change the served models; poll follows the directory, none never
-// changes them. The kind, and the words for poll, are Triton's. Load and
-// Unload apply it; a front end may ask first, to refuse before it reads a
-// request, as Triton does.
+// changes them. The words for poll are Triton's. Load and Unload apply
+// it; a front end may ask first, to refuse before it reads a request, as
+// Triton does.
 func (c *Core) CheckControl() error {
 	switch c.control {
 	case runtime.ControlExplicit:
 		return nil
 	case runtime.ControlPoll:
-		return Errorf(Unavailable, "explicit model load / unload is not allowed if polling is enabled")
+		return Errorf(NotAllowed, "explicit model load / unload is not allowed if polling is enabled")
 	}
-	return Errorf(Unavailable, "explicit model load / unload is not allowed: the server runs with --model-control=%s; start it with --model-control=explicit", c.control)
+	return Errorf(NotAllowed, "explicit model load / unload is not allowed: the server runs with --model-control=%s; start it with --model-control=explicit", c.control)
 }

@@ -22,6 +22,7 @@ type Inputs struct {
 	// come yet: bit i of small, or many[i] for a model of more than 64.
 	small uint64
 	many  []bool
+	bound int64 // most elements an input may have; 0 for no bound
 }
 
 // NewInputs starts collecting the inputs of a request for m.
@@ -39,6 +40,12 @@ func (in *Inputs) Reset(m *runtime.Model) {
 		in.many = make([]bool, n)
 	}
 }
+
+// Bound says that no input of this request can have more than n elements:
+// a front end knows how many the request it read can carry, at least a
+// byte each, so that Declare refuses a shape whose product is past that,
+// or would overflow, before anything is sized or counted from it.
+func (in *Inputs) Bound(n int) { in.bound = int64(n) }
 
 func (in *Inputs) declared(i int) bool {
 	if in.many != nil {
@@ -107,11 +114,23 @@ func (in *Inputs) Declare(name, datatype string, shape []int64) (int, error) {
 		}
 		return -1, wrongDType(in.m, name, datatype, want)
 	}
-	if err := checkShape(in.m, spec, shape); err != nil {
+	if err := checkShape(in.m, spec, shape, in.bound); err != nil {
 		return -1, err
 	}
 	in.declare(i)
 	return i, nil
+}
+
+// CheckTensorParameter refuses a parameter of an input or requested
+// output that would move its data out of the request or response, and
+// that this server does not honour: those of Triton's shared-memory
+// extension. where names the tensor in the message.
+func CheckTensorParameter(where, key string) error {
+	switch key {
+	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
+		return Errorf(InvalidArgument, "%s: the shared-memory extension is not supported; the data goes in the request and the response", where)
+	}
+	return nil
 }
 
 // Set gives declared input i its data.
@@ -134,9 +153,34 @@ func wrongDType(m *runtime.Model, input, got, want string) *Error {
 	return invalidInput(input, "inference input '%s' data-type is '%s', but model '%s' expects '%s'", input, got, m.Name, want)
 }
 
+// within reports whether shape, of dims that are not negative, has at
+// most limit elements, without overflowing on the way.
+func within(shape []int64, limit int64) bool {
+	n := int64(1)
+	for _, d := range shape {
+		if d == 0 {
+			return true
+		}
+		if n > limit/d {
+			return false
+		}
+		n *= d
+	}
+	return n <= limit
+}
+
 // checkShape matches a shape against an input's declared one and the
-// model's max_batch_size: the largest batch a request may send.
-func checkShape(m *runtime.Model, spec *tensor.TensorSpec, shape []int64) error {
+// model's max_batch_size: the largest batch a request may send. A bound
+// above 0 is the most elements the request can carry (Inputs.Bound).
+func checkShape(m *runtime.Model, spec *tensor.TensorSpec, shape []int64, bound int64) error {
+	for k, d := range shape {
+		if d < 0 {
+			return invalidInput(spec.Name, "input '%s': dimension %d of shape %s is negative", spec.Name, k, tensor.FormatShape(shape))
+		}
+	}
+	if bound > 0 && !within(shape, bound) {
+		return invalidInput(spec.Name, "input '%s': shape %s has more elements than a request of %d bytes can carry", spec.Name, tensor.FormatShape(shape), bound)
+	}
 	fits := len(shape) == len(spec.Shape)
 	for k := 0; fits && k < len(shape); k++ {
 		fits = spec.Shape[k] < 0 || spec.Shape[k] == shape[k]
@@ -181,7 +225,7 @@ func validate(m *runtime.Model, ts []tensor.Tensor) error {
 		case ts[i].DType != spec.DType:
 			return wrongDType(m, spec.Name, ts[i].DType.V2Name(), spec.DType.V2Name())
 		default:
-			if err := checkShape(m, spec, ts[i].Shape); err != nil {
+			if err := checkShape(m, spec, ts[i].Shape, 0); err != nil {
 				return err
 			}
 			if err := checkStrings(spec, ts[i]); err != nil {

@@ -36,7 +36,7 @@ func Status(k inference.Kind) int {
 		return http.StatusNotFound
 	case inference.ResourceExhausted:
 		return http.StatusRequestEntityTooLarge
-	case inference.Unavailable, inference.Cancelled:
+	case inference.Unavailable, inference.Overloaded, inference.NotAllowed, inference.Cancelled:
 		return http.StatusServiceUnavailable
 	case inference.DeadlineExceeded:
 		return http.StatusGatewayTimeout

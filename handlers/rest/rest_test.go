@@ -27,6 +27,8 @@ func TestStatus(t *testing.T) {
 		inference.NotFound:           404,
 		inference.ResourceExhausted:  413,
 		inference.Unavailable:        503,
+		inference.Overloaded:         503,
+		inference.NotAllowed:         503,
 		inference.Cancelled:          503,
 		inference.DeadlineExceeded:   504,
 		inference.Unimplemented:      405,
@@ -121,7 +123,7 @@ func TestFail(t *testing.T) {
 		retryAfter string
 		logged     bool
 	}{
-		{&inference.Error{Kind: inference.Unavailable, Message: "full", RetryAfter: 1500 * time.Millisecond}, 503, "2", false},
+		{&inference.Error{Kind: inference.Overloaded, Message: "full", RetryAfter: 1500 * time.Millisecond}, 503, "2", false},
 		{&inference.Error{Kind: inference.Unavailable, Message: "not loaded"}, 503, "", false},
 		{&inference.Error{Kind: inference.Internal, Message: "ort", Err: errors.New("cause")}, 500, "", true},
 		{&inference.Error{Kind: inference.InvalidArgument, Message: "bad"}, 400, "", false},

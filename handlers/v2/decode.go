@@ -58,7 +58,6 @@ type v2Input struct {
 type v2Decoder struct {
 	d        jsontensor.Decoder
 	m        *runtime.Model
-	limit    int // no tensor can have more elements than the body has bytes
 	req      v2Request
 	inputs   inference.Inputs
 	binaries []*v2Input // inputs with binary data, in request order
@@ -68,8 +67,9 @@ type v2Decoder struct {
 // decodeV2 parses an inference request for m whose JSON header is
 // body[:header] and whose binary tensor data is body[header:].
 func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
-	v := &v2Decoder{m: m, limit: len(body)}
+	v := &v2Decoder{m: m}
 	v.inputs.Reset(m)
+	v.inputs.Bound(len(body))
 	v.d.Reset(body[:header])
 	if err := v.header(); err != nil {
 		return nil, err
@@ -219,8 +219,9 @@ func (v *v2Decoder) inputParameter(in *v2Input, p string) *inference.Error {
 		n, err := v.count(in.path(), "parameters.binary_data_size")
 		in.binSize = n
 		return err
-	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
-		return badRequest("%s: the shared-memory extension is not supported; send the data as JSON or binary", v.inputField(in))
+	}
+	if err := inference.CheckTensorParameter(v.inputField(in), p); err != nil {
+		return inference.From(err)
 	}
 	return rest.CodecError(v.d.Skip())
 }

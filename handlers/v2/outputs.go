@@ -57,8 +57,9 @@ func (v *v2Decoder) outputParameter(o *v2Requested, field, p string) *inference.
 		}
 		o.classes = int(min(n, 1<<31)) // more than any output has classes
 		return err
-	case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
-		return badRequest("%s: the shared-memory extension is not supported", field)
+	}
+	if err := inference.CheckTensorParameter(field, p); err != nil {
+		return inference.From(err)
 	}
 	return rest.CodecError(v.d.Skip())
 }

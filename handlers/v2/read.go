@@ -86,11 +86,10 @@ func (v *v2Decoder) count(path, key string) (int64, *inference.Error) {
 	return int64(mag), nil
 }
 
-// shape reads an input's shape, refusing one with more elements than the
-// request has bytes before anything is allocated for it.
+// shape reads an input's shape; the core's Inputs.Bound refuses one with
+// more elements than the request has bytes before anything is sized from it.
 func (v *v2Decoder) shape(in *v2Input) ([]int64, *inference.Error) {
 	var shape []int64
-	n := int64(1)
 	err := v.array(v.inputField(in)+": shape", func(k int) *inference.Error {
 		if k == jsontensor.MaxDepth {
 			return badRequest("%s: shape has more than %d dimensions", v.inputField(in), jsontensor.MaxDepth)
@@ -99,17 +98,9 @@ func (v *v2Decoder) shape(in *v2Input) ([]int64, *inference.Error) {
 		if err != nil {
 			return err
 		}
-		if dim != 0 && n > int64(v.limit)/dim {
-			n = int64(v.limit) + 1
-		} else {
-			n *= dim
-		}
 		shape = append(shape, dim)
 		return nil
 	})
-	if err == nil && n > int64(v.limit) {
-		err = badRequest("%s: shape %s has more elements than the %d-byte request can carry", v.inputField(in), tensor.FormatShape(shape), v.limit)
-	}
 	if shape == nil {
 		shape = []int64{}
 	}

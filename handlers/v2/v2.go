@@ -11,9 +11,6 @@ import (
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// v2Platform is Triton's platform name for models run by ONNX Runtime.
-const v2Platform = "onnxruntime_onnx"
-
 // extensions are the Triton protocol extensions this server implements.
 func extensions() []string {
 	return []string{"binary_tensor_data", "classification", "model_repository"}
@@ -117,7 +114,7 @@ func (a *API) Model(c *gin.Context) {
 	}
 	defer release()
 	c.JSON(http.StatusOK, ModelMetadata{
-		Name: m.Name, Versions: a.env.Core.Versions(m.Name), Platform: v2Platform,
+		Name: m.Name, Versions: a.env.Core.Versions(m.Name), Platform: inference.Platform,
 		Inputs: v2Tensors(m.Signature.Inputs), Outputs: v2Tensors(m.Signature.Outputs),
 	})
 }
@@ -135,14 +132,12 @@ func (a *API) Model(c *gin.Context) {
 //	@Router		/v2/models/{name}/versions/{version} [get]
 func _() {}
 
-// v2Tensors describes specs in v2 terms, leaving out what has no v2
-// datatype (ZipMap's sequences of maps).
+// v2Tensors describes specs in v2 terms.
 func v2Tensors(specs []tensor.TensorSpec) []Tensor {
-	out := []Tensor{}
-	for _, s := range specs {
-		if name := s.DType.V2Name(); name != "" {
-			out = append(out, Tensor{Name: s.Name, Datatype: name, Shape: append([]int64{}, s.Shape...)}) // [] for a scalar, never null
-		}
+	described := inference.Described(specs)
+	out := make([]Tensor, len(described))
+	for i, s := range described {
+		out[i] = Tensor{Name: s.Name, Datatype: s.DType.V2Name(), Shape: append([]int64{}, s.Shape...)} // [] for a scalar, never null
 	}
 	return out
 }
