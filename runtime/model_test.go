@@ -243,6 +243,7 @@ func TestInferMatchesExport(t *testing.T) {
 		{"testdata/scalar.onnx", "testdata/scalar.expected.json"},
 		{"testdata/zipmap.onnx", "testdata/zipmap.expected.json"},
 		{"testdata/strings.onnx", "testdata/strings.expected.json"},
+		{"testdata/slow.onnx", "testdata/slow.expected.json"},
 		{"../models/iris/1/model.onnx", "../models/iris/1/expected.json"},
 		{"../models/digits/model.onnx", "../models/digits/expected.json"},
 		{"../models/tabular/model.onnx", "../models/tabular/expected.json"},

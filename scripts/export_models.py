@@ -635,6 +635,38 @@ def export_strings(root):
                    cases, atol=0.0)
 
 
+def export_slow(root):
+    """A model whose run takes as long as its batch is large: SLOW_STEPS
+    chained MatMuls by the identity. Tests of deadlines send a big batch
+    and check that the run stops between two MatMuls (ONNX Runtime's
+    terminate flag is read between nodes), long before the chain ends;
+    a row or two run in no time, and y equals x exactly."""
+    steps, width = 256, 256
+    eye = np.eye(width, dtype=F32)
+    nodes, prev = [], "x"
+    for i in range(steps):
+        out = "y" if i == steps - 1 else "h%d" % i
+        nodes.append(helper.make_node("MatMul", [prev, "eye"], [out]))
+        prev = out
+    model = make_model(
+        "slow",
+        "y = x @ I, %d times: a run whose length grows with the batch." % steps,
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [BATCH, width])],
+        [tensor("y", TensorProto.FLOAT, [BATCH, width])],
+        initializers=[const("eye", eye)])
+    save_model(model, os.path.join(root, "runtime/testdata/slow.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        return {"x": x}, {"y": x}
+
+    rows = np.linspace(-2.0, 2.0, 2 * width, dtype=F32).reshape(2, width)
+    cases = [run(rows[:1]), run(rows)]
+    write_expected(os.path.join(root, "runtime/testdata/slow.expected.json"),
+                   cases, atol=0.0)
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -646,6 +678,7 @@ def main(argv):
     export_scalar(root)
     export_zipmap(root)
     export_strings(root)
+    export_slow(root)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-// Command onnxserve serves a repository of ONNX models as REST APIs.
+// Command onnxserve serves a repository of ONNX models as REST APIs and
+// the Open Inference Protocol over REST and gRPC.
 //
-//	onnxserve serve [--addr :8080] [--models ./models] ...
+//	onnxserve serve [--addr :8080] [--grpc-addr :8001] [--models ./models] ...
 //	onnxserve inspect FILE.onnx
 //
 // Every serve flag can also be set from the environment as ONNXSERVE_<FLAG>,
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +29,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/onnxserve/onnxserve/handlers"
+	grpcfront "github.com/onnxserve/onnxserve/handlers/grpc"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -57,6 +60,8 @@ func run(args []string, stdout io.Writer, log *slog.Logger) error {
 
 type serveFlags struct {
 	addr          string
+	grpcAddr      string
+	grpcStreams   int
 	models        string
 	maxBody       int64
 	maxHeader     int
@@ -73,8 +78,11 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	f := &serveFlags{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address")
+	// Triton's gRPC port.
+	fs.StringVar(&f.grpcAddr, "grpc-addr", ":8001", "gRPC listen address (Open Inference Protocol, health, reflection); empty turns gRPC off")
+	fs.IntVar(&f.grpcStreams, "grpc-max-streams", 100, "most gRPC calls in flight on one connection; more wait their turn")
 	fs.StringVar(&f.models, "models", "./models", "model repository directory")
-	fs.Int64Var(&f.maxBody, "max-body-bytes", 32<<20, "largest request body accepted (413 above)")
+	fs.Int64Var(&f.maxBody, "max-body-bytes", 32<<20, "largest request body, and gRPC message either way, accepted (413 or RESOURCE_EXHAUSTED above)")
 	// Go's default of 1 MiB lets a few hundred half-sent headers hold
 	// hundreds of MB; real requests carry a few KiB.
 	fs.IntVar(&f.maxHeader, "max-header-bytes", 64<<10, "largest request line and headers accepted (431 above)")
@@ -111,6 +119,12 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	}
 	if f.maxConns < 0 {
 		return nil, fmt.Errorf("--max-connections must be 0 or more, got %d", f.maxConns)
+	}
+	if f.grpcStreams < 1 {
+		return nil, fmt.Errorf("--grpc-max-streams must be at least 1, got %d", f.grpcStreams)
+	}
+	if f.maxBody < 1 || f.maxBody > math.MaxInt32 {
+		return nil, fmt.Errorf("--max-body-bytes must be from 1 to %d (gRPC's largest message), got %d", math.MaxInt32, f.maxBody)
 	}
 	if f.maxHeader < 1 {
 		return nil, fmt.Errorf("--max-header-bytes must be at least 1, got %d", f.maxHeader)
@@ -193,48 +207,83 @@ func serve(args []string, log *slog.Logger) error {
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
 	}
 
-	ln, err := net.Listen("tcp", f.addr)
+	core := inference.New(inference.Options{Repository: repo, ModelControl: f.modelControl, Logger: log})
+	ln, err := listen(f.addr, f.maxConns)
 	if err != nil {
 		return err
 	}
-	if f.maxConns > 0 {
-		// Connections past the bound wait in the kernel's accept queue,
-		// holding no memory of ours.
-		ln = netutil.LimitListener(ln, f.maxConns)
-	}
 	srv := &http.Server{
-		Handler: handlers.New(handlers.Options{
-			Core:         inference.New(inference.Options{Repository: repo, ModelControl: f.modelControl, Logger: log}),
-			MaxBodyBytes: f.maxBody, Logger: log,
-		}),
+		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Logger: log}),
 		MaxHeaderBytes:    f.maxHeader,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(),
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	var gsrv *grpcfront.Server
+	grpcAddr := "off"
+	if f.grpcAddr != "" {
+		gln, err := listen(f.grpcAddr, f.maxConns)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams), Logger: log})
+		go func() { errc <- gsrv.Serve(gln) }()
+		grpcAddr = gln.Addr().String()
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(),
 		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		srv.Close()
+		if gsrv != nil {
+			gsrv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests", "grace", f.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
 	defer cancel()
-	// Shutdown returns once every handler has returned, so the deferred
-	// repo.Close and runtime.Shutdown never pull a session from under a run.
-	if err := srv.Shutdown(sctx); err != nil {
+	// Both servers drain at once, within the one grace. Each returns only
+	// once its handlers have, so that the deferred repo.Close and
+	// runtime.Shutdown never pull a session from under a run.
+	gerr := make(chan error, 1)
+	go func() {
+		if gsrv == nil {
+			gerr <- nil
+			return
+		}
+		gerr <- gsrv.Shutdown(sctx)
+	}()
+	herr := srv.Shutdown(sctx)
+	if herr != nil {
 		srv.Close()
+	}
+	if err := errors.Join(herr, <-gerr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// listen opens a TCP listener, bounded to max connections when max > 0:
+// connections past it wait in the kernel's accept queue, holding no memory
+// of ours.
+func listen(addr string, max int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if max > 0 {
+		ln = netutil.LimitListener(ln, max)
+	}
+	return ln, nil
 }
 
 func inspect(args []string, stdout io.Writer) error {

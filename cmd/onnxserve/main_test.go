@@ -87,7 +87,7 @@ func serving(t *testing.T, args ...string) (addr string, stop func()) {
 	ln.Close()
 	done := make(chan error, 1)
 	go func() {
-		args := append([]string{"serve", "--addr", addr, "--models", "models"}, args...)
+		args := append([]string{"serve", "--addr", addr, "--grpc-addr", "", "--models", "models"}, args...)
 		done <- run(args, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

@@ -26,13 +26,13 @@ func DecodeRaw(dt tensor.DType, shape []int64, raw []byte) (tensor.Tensor, error
 	if dt == tensor.String {
 		s, err := DecodeStrings(raw)
 		if err == nil && len(s) != n {
-			err = fmt.Errorf("shape %s has %d elements, but the binary data holds %d", tensor.FormatShape(shape), n, len(s))
+			err = fmt.Errorf("shape %s has %d elements, but the raw data holds %d", tensor.FormatShape(shape), n, len(s))
 		}
 		t.Data = s
 		return t, err
 	}
 	if want := n * dt.Size(); len(raw) != want {
-		return t, fmt.Errorf("binary_data_size is %d bytes, but %d %s elements of shape %s take %d", len(raw), n, dt.V2Name(), tensor.FormatShape(shape), want)
+		return t, fmt.Errorf("the raw data is %d bytes, but %d %s elements of shape %s take %d", len(raw), n, dt.V2Name(), tensor.FormatShape(shape), want)
 	}
 	switch {
 	case dt.IsHalf():

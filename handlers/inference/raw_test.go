@@ -84,11 +84,11 @@ func TestDecodeRawRefuses(t *testing.T) {
 		raw   []byte
 		msg   string
 	}{
-		{tensor.Float32, []int64{2}, make([]byte, 7), "binary_data_size is 7 bytes, but 2 FP32 elements of shape [2] take 8"},
+		{tensor.Float32, []int64{2}, make([]byte, 7), "the raw data is 7 bytes, but 2 FP32 elements of shape [2] take 8"},
 		{tensor.Bool, []int64{2}, []byte{1, 2}, "BOOL element 1 is byte 2; must be 0 or 1"},
 		{tensor.String, []int64{1}, []byte{5, 0, 0, 0, 'a'}, "BYTES element 0 is 5 bytes long, but only 1 bytes are left"},
 		{tensor.String, []int64{1}, []byte{1, 0}, "BYTES element 0 is cut short: 2 bytes left"},
-		{tensor.String, []int64{2}, []byte{0, 0, 0, 0}, "shape [2] has 2 elements, but the binary data holds 1"},
+		{tensor.String, []int64{2}, []byte{0, 0, 0, 0}, "shape [2] has 2 elements, but the raw data holds 1"},
 	} {
 		if _, err := DecodeRaw(c.dt, c.shape, c.raw); err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("DecodeRaw(%v, %v, %v) = %v, want %q", c.dt, c.shape, c.raw, err, c.msg)

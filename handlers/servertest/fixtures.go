@@ -16,6 +16,7 @@ var Models = map[string]string{
 	"scalar":  "runtime/testdata/scalar.expected.json",
 	"strings": "runtime/testdata/strings.expected.json",
 	"zipmap":  "runtime/testdata/zipmap.expected.json",
+	"slow":    "runtime/testdata/slow.expected.json",
 }
 
 // TestRepo builds a repository of the shipped models, every runtime test
@@ -29,7 +30,7 @@ func TestRepo(t testing.TB) string {
 	}
 	CopyFile(t, Path("models/iris/1/model.onnx"), filepath.Join(dir, "iris", "1", "model.onnx"))
 	CopyFile(t, Path("models/iris/config.yaml"), filepath.Join(dir, "iris", "config.yaml"))
-	for _, m := range []string{"dtypes", "half", "scalar", "strings", "zipmap"} {
+	for _, m := range []string{"dtypes", "half", "scalar", "strings", "zipmap", "slow"} {
 		CopyFile(t, Path("runtime/testdata", m+".onnx"), filepath.Join(dir, m, "model.onnx"))
 	}
 	WriteFile(t, filepath.Join(dir, "halfid", "model.onnx"), string(halfIdentityModel()))

@@ -1,0 +1,104 @@
+// Package grpc is the Open Inference Protocol's gRPC front end: KServe's
+// v2 GRPCInferenceService with Triton's streaming and repository RPCs, the
+// standard health service and server reflection, over the same core as
+// REST. It translates messages into core requests and answers back; every
+// rule a request must meet is the core's.
+//
+//	server.go   the gRPC server: limits, keepalive, graceful stop
+//	service.go  the RPCs
+//	decode.go   ModelInferRequest into the core's Request
+//	encode.go   the core's Response into ModelInferResponse
+//	errors.go   error kinds into status codes
+//	health.go   grpc.health.v1.Health
+package grpc
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	grpcgo "google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
+	"github.com/onnxserve/onnxserve/handlers/inference"
+)
+
+// Options configure the gRPC server.
+type Options struct {
+	Core *inference.Core
+	// MaxMessageBytes bounds every message received and sent, as
+	// --max-body-bytes bounds a REST body: a larger one is
+	// RESOURCE_EXHAUSTED.
+	MaxMessageBytes int
+	// MaxConcurrentStreams bounds the RPCs in flight on one connection;
+	// more wait for one to end (HTTP/2 flow control). 0 is 100.
+	MaxConcurrentStreams uint32
+	Logger               *slog.Logger
+}
+
+// Server serves GRPCInferenceService, health and reflection.
+type Server struct {
+	srv    *grpcgo.Server
+	health *health
+}
+
+// New returns a server over opt.Core.
+func New(opt Options) *Server {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.MaxConcurrentStreams == 0 {
+		opt.MaxConcurrentStreams = 100
+	}
+	srv := grpcgo.NewServer(
+		grpcgo.MaxRecvMsgSize(opt.MaxMessageBytes),
+		grpcgo.MaxSendMsgSize(opt.MaxMessageBytes),
+		grpcgo.MaxConcurrentStreams(opt.MaxConcurrentStreams),
+		// Stop returns only once every handler has: the repository is
+		// closed after it, and must not lose a session under a run.
+		grpcgo.WaitForHandlers(true),
+		// A client may ping at most every 10 s, and while it has no RPC
+		// too, as Triton's clients do; one that pings faster is sent away
+		// (GOAWAY), so pings cannot be a flood.
+		grpcgo.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		// The server pings an idle connection after 2 minutes and drops it
+		// if no answer comes in 20 s: a peer that vanished without a FIN
+		// frees its connection.
+		grpcgo.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+	)
+	h := &health{core: opt.Core}
+	pb.RegisterGRPCInferenceServiceServer(srv, &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes})
+	healthpb.RegisterHealthServer(srv, h)
+	reflection.Register(srv)
+	return &Server{srv: srv, health: h}
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown reports NOT_SERVING to health checks, refuses new RPCs and
+// waits for those in flight until ctx ends, then cuts them off.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.health.draining.Store(true)
+	done := make(chan struct{})
+	go func() {
+		s.srv.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.srv.Stop()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close cuts every connection and RPC off at once, and returns once the
+// handlers have.
+func (s *Server) Close() { s.srv.Stop() }
