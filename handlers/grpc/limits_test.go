@@ -1,0 +1,171 @@
+package grpc_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
+	"github.com/onnxserve/onnxserve/handlers/servertest"
+	"github.com/onnxserve/onnxserve/runtime"
+)
+
+// slowRows is a batch of the slow test model (runtime/testdata/slow.onnx,
+// 256 chained MatMuls) whose whole run takes seconds on one core, and
+// slowMessage a message limit it fits in.
+const (
+	slowRows    = 8192
+	slowMessage = 16 << 20
+)
+
+func slowRequest(rows int) *pb.ModelInferRequest {
+	return &pb.ModelInferRequest{ModelName: "slow",
+		Inputs:           []*pb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP32", Shape: []int64{int64(rows), 256}}},
+		RawInputContents: [][]byte{make([]byte, rows*256*4)}}
+}
+
+// slowServer serves the slow model alone, with one run at once, so that a
+// second request waits for the first.
+func slowServer(t *testing.T, config string) *server {
+	dir := t.TempDir()
+	servertest.CopyFile(t, servertest.Path("runtime/testdata/slow.onnx"), dir+"/slow/model.onnx")
+	if config != "" {
+		servertest.WriteFile(t, dir+"/slow/config.yaml", config)
+	}
+	return start(t, dir, options{Options: servertest.Options{Limiter: runtime.NewLimiter(1)}, maxMessage: slowMessage})
+}
+
+// wholeRun is how long a whole run of slowRows takes on this machine now:
+// what the tests that stop a run compare with, rather than a fixed time.
+func (s *server) wholeRun(t *testing.T) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	if _, err := s.client.ModelInfer(t.Context(), slowRequest(slowRows)); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(begin)
+}
+
+// freed fails the test unless the run slot is free again well before a
+// whole run could have ended: the stopped run gave it back.
+func (s *server) freed(t *testing.T, whole time.Duration, what string) {
+	t.Helper()
+	begin := time.Now()
+	if _, err := s.client.ModelInfer(t.Context(), slowRequest(1)); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(begin); waited > whole/3 {
+		t.Errorf("the next request waited %v for the slot, and a whole run takes %v: the run went on after %s", waited, whole, what)
+	}
+}
+
+// TestDeadline pins that a deadline that passes during a run ends the run
+// (ONNX Runtime's terminate, between two of its MatMuls), and one that
+// passes while the request waits for a run slot drops it unrun: either way
+// the client gets DEADLINE_EXCEEDED, and the run slot is free again long
+// before a whole run could have ended, which the next request shows.
+func TestDeadline(t *testing.T) {
+	s := slowServer(t, "")
+	whole := s.wholeRun(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	var running, queued error
+	wg.Add(2)
+	go func() { defer wg.Done(); _, running = s.client.ModelInfer(ctx, slowRequest(slowRows)) }()
+	go func() {
+		defer wg.Done()
+		time.Sleep(50 * time.Millisecond) // behind the first, for the one slot
+		_, queued = s.client.ModelInfer(ctx, slowRequest(1))
+	}()
+	wg.Wait()
+	for name, err := range map[string]error{"running": running, "queued": queued} {
+		if code, _ := codeOf(err); code != codes.DeadlineExceeded {
+			t.Errorf("%s request: %v, want DEADLINE_EXCEEDED", name, err)
+		}
+	}
+	s.freed(t, whole, "its deadline")
+}
+
+// TestCancel pins that a client that goes away mid-run stops the run.
+func TestCancel(t *testing.T) {
+	s := slowServer(t, "")
+	whole := s.wholeRun(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	_, err := s.client.ModelInfer(ctx, slowRequest(slowRows))
+	if code, _ := codeOf(err); code != codes.Canceled {
+		t.Errorf("cancelled request: %v", err)
+	}
+	s.freed(t, whole, "the client left")
+}
+
+// TestOverload pins that a request past the model's max_queue_size is
+// RESOURCE_EXHAUSTED at once, with a RetryInfo saying when to retry.
+func TestOverload(t *testing.T) {
+	s := slowServer(t, "max_queue_size: 1\n")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{}, 2)
+	for range 2 { // one runs, one waits in the queue
+		go func() { s.client.ModelInfer(ctx, slowRequest(slowRows)); done <- struct{}{} }()
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, err := s.client.ModelInfer(t.Context(), slowRequest(1))
+	st, _ := status.FromError(err)
+	if st.Code() != codes.ResourceExhausted {
+		t.Fatalf("third request: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	var retry *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retry = r
+		}
+	}
+	if retry == nil || retry.RetryDelay.AsDuration() <= 0 {
+		t.Errorf("details %v: no RetryInfo", st.Details())
+	}
+	cancel()
+	<-done
+	<-done
+	s.ready(t, "overload")
+}
+
+// TestMessageLimit pins that a message over --max-body-bytes is refused
+// with RESOURCE_EXHAUSTED, and the server goes on.
+func TestMessageLimit(t *testing.T) {
+	s := start(t, servertest.Path("models"), options{maxMessage: 64 << 10})
+	req := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{1, 4}, setosa...)}, Id: string(make([]byte, 100<<10))}
+	_, err := s.client.ModelInfer(t.Context(), req)
+	if code, _ := codeOf(err); code != codes.ResourceExhausted {
+		t.Errorf("a 100 KiB message: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	s.ready(t, "a message over the limit")
+}
+
+// TestGracefulStop pins the shutdown: a run in flight finishes and is
+// answered, health says NOT_SERVING from the start of the stop, and new
+// calls are refused.
+func TestGracefulStop(t *testing.T) {
+	s := slowServer(t, "")
+	inflight := make(chan error, 1)
+	go func() { _, err := s.client.ModelInfer(t.Context(), slowRequest(256)); inflight <- err }()
+	time.Sleep(100 * time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Shutdown(context.Background()) }()
+	if err := <-inflight; err != nil {
+		t.Errorf("the run in flight at the stop: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	_, err := s.client.ServerLive(t.Context(), &pb.ServerLiveRequest{})
+	if code, _ := codeOf(err); code != codes.Unavailable {
+		t.Errorf("a call after the stop: %v, want UNAVAILABLE", err)
+	}
+}
