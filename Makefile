@@ -4,7 +4,7 @@ ADDR   ?= :8080
 MODELS ?= ./models
 GO     ?= go
 
-.PHONY: run test build ort docs models e2e bench vet fuzz
+.PHONY: run test build ort docs proto models e2e bench vet fuzz
 
 run: ort
 	$(GO) run ./cmd/onnxserve serve --addr $(ADDR) --models $(MODELS)
@@ -13,6 +13,7 @@ test: ort
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	scripts/swag.sh --check
+	GO="$(GO)" scripts/protoc.sh --check
 	scripts/check-layers.sh
 	$(GO) test -count=1 ./...
 
@@ -25,10 +26,16 @@ ort:
 docs:
 	scripts/swag.sh
 
-# Browser end-to-end test: Debian's chromium (installed when missing) driven
-# by playwright-core against the real server; screenshots in e2e/artifacts/.
+# Regenerates handlers/grpc/inferencepb/*.pb.go from its .proto.
+proto:
+	GO="$(GO)" scripts/protoc.sh
+
+# End-to-end tests against the real binary: the browser (Debian's chromium,
+# installed when missing, driven by playwright-core; screenshots in
+# e2e/artifacts/), then gRPC (a Node client loading the .proto at run time).
 e2e:
 	GO="$(GO)" scripts/e2e.sh
+	GO="$(GO)" scripts/e2e-grpc.sh
 
 # Regenerates models/ and runtime/testdata/ (needs Debian's python3-onnx,
 # python3-sklearn); the results are committed, so tests don't need Python.

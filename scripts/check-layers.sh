@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dependency rules of the layout (README, "Layout"), checked on the
-# packages' real imports: the core and the runtime know no HTTP framework,
-# and the JSON codec and the tensor types know no ONNX Runtime: they build
+# packages' real imports: the core and the runtime know no HTTP framework
+# and no gRPC; the gRPC front end knows no HTTP framework and no REST front
+# end; and the JSON codec and the tensor types know no ONNX Runtime: they build
 # and pass their tests with cgo off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +10,13 @@ GO="${GO:-go}"
 fail() { echo "check-layers: $*" >&2; exit 1; }
 
 for pkg in ./handlers/inference ./runtime/...; do
-  if $GO list -deps "$pkg" | grep -q '^github.com/gin-gonic/'; then
-    fail "$pkg imports gin"
+  if $GO list -deps "$pkg" | grep -qE '^github.com/gin-gonic/|^google.golang.org/(grpc|protobuf)'; then
+    fail "$pkg imports gin, gRPC or protobuf"
   fi
 done
+if $GO list -deps ./handlers/grpc | grep -qE '^github.com/gin-gonic/|^github.com/onnxserve/onnxserve/handlers/(v1|v2|rest|jsontensor)$'; then
+  fail "handlers/grpc imports gin or a REST front end"
+fi
 for pkg in ./handlers/jsontensor ./runtime/tensor; do
   if $GO list -deps "$pkg" | grep -qE '^github.com/(gin-gonic|yalue/onnxruntime_go)|^github.com/onnxserve/onnxserve/(runtime|handlers)$'; then
     fail "$pkg imports gin, onnxruntime_go, runtime or handlers"

@@ -33,7 +33,7 @@ port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>
 url="http://127.0.0.1:$port"
 log="$artifacts/server.log"
 
-bin/onnxserve serve --addr "127.0.0.1:$port" --models ./models --shutdown-grace 5s >"$log" 2>&1 &
+bin/onnxserve serve --addr "127.0.0.1:$port" --grpc-addr "" --models ./models --shutdown-grace 5s >"$log" 2>&1 &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null || true
