@@ -16,6 +16,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 )
 
 // TestInspect pins the inspect subcommand's report of a model's signature
@@ -60,7 +65,7 @@ func TestServeFlagsFromEnv(t *testing.T) {
 	if f, err := parseServeFlags(nil); err != nil || f.modelControl != "poll" || f.pollSecs != 3 {
 		t.Errorf("model control from env: %+v %v", f, err)
 	}
-	for _, bad := range [][]string{{"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}} {
+	for _, bad := range [][]string{{"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}, {"--grpc-max-streams", "0"}, {"--max-body-bytes", "0"}, {"--max-body-bytes", "4294967296"}} {
 		if _, err := parseServeFlags(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -144,6 +149,33 @@ func TestServeAndShutdown(t *testing.T) {
 		t.Errorf("100 KiB of headers: %v %v, want 431", res, err)
 	} else {
 		res.Body.Close()
+	}
+	stop()
+}
+
+// TestServeGRPC answers over gRPC on --grpc-addr beside HTTP, from the
+// same core, and both drain on SIGTERM.
+func TestServeGRPC(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcAddr := ln.Addr().String()
+	ln.Close()
+	_, stop := serving(t, "--grpc-addr", grpcAddr)
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	resp, err := pb.NewGRPCInferenceServiceClient(conn).ModelInfer(t.Context(), &pb.ModelInferRequest{ModelName: "iris",
+		Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "X", Datatype: "FP32", Shape: []int64{1, 4},
+			Contents: &pb.InferTensorContents{Fp32Contents: []float32{5.1, 3.5, 1.4, 0.2}}}}})
+	if err != nil || len(resp.RawOutputContents) != 2 || !bytes.Equal(resp.RawOutputContents[0], make([]byte, 8)) {
+		t.Fatalf("ModelInfer: %v, %v; want label 0 (setosa)", resp, err)
+	}
+	if r, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health: %v, %v", r, err)
 	}
 	stop()
 }
