@@ -19,6 +19,7 @@ import (
 	"time"
 
 	grpcgo "google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
@@ -55,6 +56,9 @@ func New(opt Options) *Server {
 		opt.MaxConcurrentStreams = 100
 	}
 	srv := grpcgo.NewServer(
+		// Messages are read into buffers that are not zeroed (codec.go).
+		experimental.BufferPool(messageBuffers),
+		grpcgo.ForceServerCodecV2(newCodec()),
 		grpcgo.MaxRecvMsgSize(opt.MaxMessageBytes),
 		grpcgo.MaxSendMsgSize(opt.MaxMessageBytes),
 		grpcgo.MaxConcurrentStreams(opt.MaxConcurrentStreams),

@@ -38,7 +38,7 @@ type options struct {
 }
 
 // start serves repository dir over bufconn, as cmd/onnxserve wires it.
-func start(t *testing.T, dir string, opt options) *server {
+func start(t testing.TB, dir string, opt options) *server {
 	t.Helper()
 	if opt.maxMessage == 0 {
 		opt.maxMessage = 1 << 20
