@@ -7,10 +7,17 @@ import (
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 )
 
-// The server's message buffers and codec. gRPC's own pool has no size
+// The server's message buffers and codec. A ModelInferRequest's
+// raw_input_contents are not copied out of the buffer the message was read
+// into: they alias it, as REST's binary tensor data aliases the body, and
+// the buffer goes back to the pool once the request is answered (release).
+// gRPC's own pool has no size
 // between 32 KiB and 1 MiB and zeroes every buffer it hands out again, and
 // its proto codec reads each message through that pool: for the MLP batch
 // of 32 rows (a 100 KiB message) that was a 1 MiB clear per request, most
@@ -78,6 +85,67 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 		return fmt.Errorf("unmarshal: %T is not a protobuf message", v)
 	}
 	buf := data.MaterializeToBuffer(messageBuffers)
+	if req, ok := m.(*pb.ModelInferRequest); ok {
+		err := unmarshalInfer(buf.ReadOnlyData(), req)
+		if err == nil && len(req.RawInputContents) > 0 {
+			held.Store(req, buf)
+			return nil
+		}
+		buf.Free()
+		return err
+	}
 	defer buf.Free()
 	return proto.Unmarshal(buf.ReadOnlyData(), m)
+}
+
+// held is the buffer each decoded ModelInferRequest's raw contents alias,
+// until release.
+var held sync.Map // *pb.ModelInferRequest → mem.Buffer
+
+// release gives back the buffer req's raw contents alias: the service
+// calls it for every request it received, once its answer is made and
+// nothing reads the inputs any more.
+func release(req *pb.ModelInferRequest) {
+	if buf, ok := held.LoadAndDelete(req); ok {
+		buf.(mem.Buffer).Free()
+	}
+}
+
+// rawInputContents is the field number of ModelInferRequest's raw tensors.
+var rawInputContents = (&pb.ModelInferRequest{}).ProtoReflect().Descriptor().Fields().ByName("raw_input_contents").Number()
+
+// unmarshalInfer is proto.Unmarshal of a ModelInferRequest, but for its
+// raw_input_contents, which alias b instead of being copied out of it: the
+// other fields are copied into a message of their own for proto.Unmarshal.
+func unmarshalInfer(b []byte, req *pb.ModelInferRequest) error {
+	var raw [][]byte
+	var rest []byte
+	for p := 0; p < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[p:])
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[p+n:])
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		if num == rawInputContents && typ == protowire.BytesType {
+			if raw == nil {
+				rest = append(make([]byte, 0, len(b)/8+64), b[:p]...)
+			}
+			v, _ := protowire.ConsumeBytes(b[p+n:])
+			raw = append(raw, v[:len(v):len(v)]) // full: an append cannot run into the next field
+		} else if raw != nil {
+			rest = append(rest, b[p:p+n+m]...)
+		}
+		p += n + m
+	}
+	if raw == nil {
+		return proto.Unmarshal(b, req)
+	}
+	if err := proto.Unmarshal(rest, req); err != nil {
+		return err
+	}
+	req.RawInputContents = raw
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
@@ -24,9 +25,11 @@ var dtypesModel = sync.OnceValues(func() (*runtime.Model, error) {
 })
 
 // FuzzDecode feeds ModelInferRequest messages, as bytes off the wire, to
-// the decoder. It must never panic, and what it accepts must be inputs of
-// the model's datatypes whose data holds exactly their shape's elements,
-// which the core then checks without failing on its own account.
+// the codec's unmarshalInfer and the decoder. unmarshalInfer must read
+// exactly what proto.Unmarshal reads; the decoder must never panic, and
+// what it accepts must be inputs of the model's datatypes whose data holds
+// exactly their shape's elements, which the core then checks without
+// failing on its own account.
 func FuzzDecode(f *testing.F) {
 	m, err := dtypesModel()
 	if err != nil {
@@ -54,10 +57,21 @@ func FuzzDecode(f *testing.F) {
 		in("f64", "FP64", []int64{1, 2}, nil), in("s", "BYTES", []int64{1, 1}, nil),
 	}, RawInputContents: [][]byte{make([]byte, 16), {1, 0, 0, 0, 'x'}}})
 	seed(&pb.ModelInferRequest{Inputs: []*pb.ModelInferRequest_InferInputTensor{in("i64", "INT64", []int64{1 << 40, 1 << 40, 2}, nil)}, RawInputContents: [][]byte{nil}})
+	// Raw contents before, between and after the other fields, as no
+	// generated marshaller writes them.
+	raw := protowire.AppendTag(nil, 7, protowire.BytesType)
+	raw = protowire.AppendBytes(raw, make([]byte, 16))
+	head, _ := proto.Marshal(&pb.ModelInferRequest{ModelName: "dtypes", Inputs: []*pb.ModelInferRequest_InferInputTensor{in("f64", "FP64", []int64{1, 2}, nil)}})
+	tail, _ := proto.Marshal(&pb.ModelInferRequest{Id: "x"})
+	f.Add(append(append(append(raw, head...), raw...), tail...))
 
 	f.Fuzz(func(t *testing.T, wire []byte) {
-		req := &pb.ModelInferRequest{}
-		if proto.Unmarshal(wire, req) != nil {
+		req, want := &pb.ModelInferRequest{}, &pb.ModelInferRequest{}
+		err, werr := unmarshalInfer(wire, req), proto.Unmarshal(wire, want)
+		if (err == nil) != (werr == nil) || err == nil && !proto.Equal(req, want) {
+			t.Fatalf("unmarshalInfer: %v, %v; proto.Unmarshal: %v, %v", req, err, want, werr)
+		}
+		if err != nil {
 			return
 		}
 		r, err := decode(m, req, len(wire))

@@ -148,6 +148,47 @@ func TestMessageLimit(t *testing.T) {
 	s.ready(t, "a message over the limit")
 }
 
+// TestResponseLimit pins that an answer over the limit is not sent: the
+// client gets RESOURCE_EXHAUSTED, not a message larger than it agreed to.
+// Classes take more room than the features they come from: 64 iris rows
+// are a 1 KiB request and a 4 KiB answer.
+func TestResponseLimit(t *testing.T) {
+	s := start(t, servertest.Path("models"), options{maxMessage: 2 << 10})
+	req := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{64, 4}, make([]float32, 256)...)},
+		Outputs: []*pb.ModelInferRequest_InferRequestedOutputTensor{{Name: "probabilities", Parameters: map[string]*pb.InferParameter{
+			"classification": {ParameterChoice: &pb.InferParameter_Int64Param{Int64Param: 3}}}}}}
+	_, err := s.client.ModelInfer(t.Context(), req)
+	if code, _ := codeOf(err); code != codes.ResourceExhausted {
+		t.Errorf("an answer over the limit: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	s.ready(t, "an answer over the limit")
+}
+
+// TestMaxStreams pins --grpc-max-streams: with one call in flight per
+// connection, a second call on the same connection waits for the first
+// instead of running beside it or failing.
+func TestMaxStreams(t *testing.T) {
+	dir := t.TempDir()
+	servertest.CopyFile(t, servertest.Path("runtime/testdata/slow.onnx"), dir+"/slow/model.onnx")
+	s := start(t, dir, options{maxMessage: slowMessage, maxStreams: 1})
+	order := make(chan string, 2)
+	go func() {
+		if _, err := s.client.ModelInfer(t.Context(), slowRequest(slowRows/4)); err != nil {
+			t.Error(err)
+		}
+		order <- "first"
+	}()
+	time.Sleep(100 * time.Millisecond) // the first holds the one stream
+	if _, err := s.client.ModelInfer(t.Context(), slowRequest(1)); err != nil {
+		t.Fatal(err)
+	}
+	order <- "second"
+	if first := <-order; first != "first" {
+		t.Errorf("the second call ended before the first: it did not wait for the stream")
+	}
+	<-order
+}
+
 // TestGracefulStop pins the shutdown: a run in flight finishes and is
 // answered, health says NOT_SERVING from the start of the stop, and new
 // calls are refused.

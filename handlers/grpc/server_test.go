@@ -34,7 +34,8 @@ type server struct {
 
 type options struct {
 	servertest.Options
-	maxMessage int // 0 is 1 MiB
+	maxMessage int    // 0 is 1 MiB
+	maxStreams uint32 // 0 is the server's default
 }
 
 // start serves repository dir over bufconn, as cmd/onnxserve wires it.
@@ -45,7 +46,7 @@ func start(t testing.TB, dir string, opt options) *server {
 	}
 	repo := servertest.Open(t, dir, opt.Options)
 	core := inference.New(inference.Options{Repository: repo, ModelControl: opt.Control, Logger: servertest.Quiet})
-	srv := grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: opt.maxMessage, Logger: servertest.Quiet})
+	srv := grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: opt.maxMessage, MaxConcurrentStreams: opt.maxStreams, Logger: servertest.Quiet})
 	ln := bufconn.Listen(1 << 20)
 	go srv.Serve(ln)
 	conn, err := grpcgo.NewClient("passthrough:///bufconn",

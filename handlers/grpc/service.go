@@ -80,11 +80,12 @@ func (s *service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (*p
 // The model version is held from before the request is decoded until the
 // response is made, and no longer.
 func (s *service) infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
-	m, release, err := s.core.Acquire(req.GetModelName(), req.GetModelVersion())
+	defer release(req) // the response holds none of the inputs
+	m, done, err := s.core.Acquire(req.GetModelName(), req.GetModelVersion())
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer done()
 	r, err := decode(m, req, s.bound)
 	if err != nil {
 		return nil, err
@@ -131,6 +132,7 @@ func (s *service) ModelStreamInfer(stream pb.GRPCInferenceService_ModelStreamInf
 		select {
 		case pending <- answer:
 		case <-ctx.Done():
+			release(req)
 			close(pending)
 			<-sent
 			return ctx.Err()
