@@ -9,8 +9,8 @@
 # The same onnxserve also serves gRPC (KServe v2 GRPCInferenceService, on
 # --grpc-addr) when the build has it: scripts/bench/grpcload, pinned to the
 # load core like wrk, sends ModelInfer calls with the REST rows' numbers
-# (32 concurrent callers over 4 HTTP/2 connections); its rows and targets
-# are added to the report after scripts/bench/chart writes it.
+# (32 concurrent callers over 4 HTTP/2 connections); scripts/bench/chart
+# reports its rows and targets with the others.
 #
 # Other work on the machine only ever slows a run down, and it comes and
 # goes; so all servers are started at once (an idle one costs nothing),
@@ -276,184 +276,6 @@ inprocess() {
   done
 }
 
-# grpc_report MD: adds the gRPC rows and targets to the report that
-# scripts/bench/chart wrote, which knows only the REST workloads: rows at
-# the end of the results table with a note on how they were measured,
-# targets after the v2 one, and for a missed gRPC target the arithmetic of
-# where its time goes. Each run is judged as the chart judges the others:
-# the best of the rounds, the highest peak RSS, and ORT's rate from the
-# same ort.txt line the v2 target reads.
-grpc_report() {
-  "$PY" - "$work" "$1" "$CONNS" "$GRPC_CONNS" "$LOAD_CPU" <<'EOF'
-import json, re, sys
-
-work, md, conns, grpc_conns, load_cpu = sys.argv[1:6]
-ROWS = [("grpc-iris-1-typed", "iris, 1 row, gRPC typed"),
-        ("grpc-iris-1-raw", "iris, 1 row, gRPC raw"),
-        ("grpc-mlp-rows-32-raw", "MLP, 32 rows, gRPC raw (100 KB)")]
-
-
-def rate(r):
-    return r.get("result", {}).get("rps", 0)
-
-
-best = {}  # (workload, server) -> result, as the chart keeps them
-for line in open(f"{work}/results.jsonl"):
-    if not line.strip():
-        continue
-    r = json.loads(line)
-    r.setdefault("rss_kb", 0)
-    key = (r["workload"], r["server"])
-    old = best.get(key)
-    if old is not None:
-        r["rss_kb"] = max(r["rss_kb"], old["rss_kb"])
-        if rate(old) > rate(r):
-            old["rss_kb"] = r["rss_kb"]
-            continue
-    best[key] = r
-meta = dict(l.rstrip("\n").split("=", 1) for l in open(f"{work}/meta.env") if "=" in l)
-ort = 0.0
-for line in open(f"{work}/ort.txt"):
-    m = re.match(r"^Benchmark(\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op.*?([\d.]+) rows/s", line.strip())
-    if m and m.group(1) == "ORT/mlp-b32":
-        ort = float(m.group(4))
-
-
-def get(w, server="onnxserve"):
-    r = best.get((w, server))
-    return None if r is None or r.get("skipped") else r
-
-
-def reason(w):
-    r = best.get((w, "onnxserve"))
-    return r["skipped"] if r is not None and r.get("skipped") else "not measured"
-
-
-def num(v):
-    if v == 0:
-        return "–"
-    return f"{int(v + 0.5):,}" if v >= 100 else f"{v:.1f}"
-
-
-def ms(us):
-    return f"{us / 1e3:.2f} ms" if us < 1000 else f"{us / 1e3:.1f} ms"
-
-
-def mb(kb):
-    return f"{kb / 1024:.0f} MB"
-
-
-rows, cpus, errs = [], [], []
-for w, title in ROWS:
-    o = get(w)
-    if o is None:
-        rows.append(f"| {title} | {reason(w)} | | | | | | | | | | | |")
-        continue
-    res = o["result"]
-    rows.append(f"| {title} | **{num(res['rps'])}** | {ms(res['p50_us'])} | {ms(res['p99_us'])} | {mb(o['rss_kb'])} "
-                "| – | – | – | – | – | **–** | – | – |")
-    cpus.append(res.get("client_cpu", 0))
-    bad = {k: n for k, n in res.get("status", {}).items() if k != "OK"}
-    if bad:
-        errs.append(f"{title}: " + ", ".join(f"{k} × {n}" for k, n in sorted(bad.items())))
-
-note = (f"The gRPC rows are KServe v2 `ModelInfer` calls to the same onnxserve process on its `--grpc-addr`, "
-        f"from `scripts/bench/grpcload` (`{meta.get('grpcload', 'grpcload')}`, pinned to core {load_cpu} like wrk, the best of the same rounds): "
-        f"{conns} concurrent callers over {grpc_conns} HTTP/2 connections, the counterpart of wrk's {conns} connections. "
-        "The request is marshalled once and the answers are counted, not decoded, as wrk does with its bodies; any status but OK is an error. "
-        "The inputs are the REST rows' numbers: the named-feature row as the model's [1, 4] input in `fp32_contents` (typed) or `raw_input_contents` (raw), "
-        "the v2 binary body's [32, 784] tensor as `raw_input_contents`.")
-if cpus:
-    lo, hi = min(cpus), max(cpus)
-    note += f" grpcload itself used {100 * lo:.0f}–{100 * hi:.0f}% of its core" if hi - lo >= 0.005 else f" grpcload itself used {100 * hi:.0f}% of its core"
-    note += ", so a row near 100% measures the generator as much as the server." if hi >= 0.9 else "."
-if errs:
-    note += " Calls that did not return OK: " + "; ".join(errs) + "."
-
-targets, whys = [], []
-ortw = "MLP, 32 rows, gRPC raw: ≥ 90% of ORT's own in-process rate"
-o = get("grpc-mlp-rows-32-raw")
-if o is None:
-    targets.append((ortw, reason("grpc-mlp-rows-32-raw") + ": not measured", False))
-elif ort == 0:
-    targets.append((ortw, "ORT rate not measured", False))
-else:
-    rps = o["result"]["rps"]
-    share = rps * 32 / ort
-    targets.append((ortw, f"{100 * share:.0f}% ({num(rps * 32)} rows/s vs {num(ort)})", share >= 0.9))
-    per, run = 1e6 / rps, 32e6 / ort
-    why = (f"Each gRPC call costs {per:.0f} µs on the core; ORT's own batch-32 run is {run:.0f} µs of it, which leaves "
-           f"{per - run:.0f} µs per call for the rest: the gRPC front end (HTTP/2 frames and flow control of the 100 KB message, "
-           f"protobuf decoding, the answer; not profiled by this script) and the kernel's TCP. "
-           f"90% of ORT's rate allows {run / 9:.0f} µs for all of that together.")
-    v2 = get("mlp-rows-32-v2")
-    if v2 is not None:
-        why += f" The same tensor as a REST v2 binary body costs {1e6 / v2['result']['rps']:.0f} µs per request."
-    if share < 0.9:
-        whys.append((ortw, why))
-
-irisw = "iris, 1 row over gRPC (typed and raw): ≥ the /v1 JSON rate"
-v1 = get("iris-named-1")
-typed, raw = get("grpc-iris-1-typed"), get("grpc-iris-1-raw")
-if v1 is None or (typed is None and raw is None):
-    targets.append((irisw, (reason("grpc-iris-1-typed") if v1 is not None else "/v1 rate not measured") + ": not measured", False))
-else:
-    v1rps, parts, met, costs = v1["result"]["rps"], [], True, []
-    for label, r, w in (("typed", typed, "grpc-iris-1-typed"), ("raw", raw, "grpc-iris-1-raw")):
-        if r is None:
-            parts.append(f"{label} {reason(w)}")
-            met = False
-            continue
-        x = r["result"]["rps"] / v1rps
-        met = met and x >= 1
-        parts.append(f"{label} {x:.2f}× ({num(r['result']['rps'])} req/s)")
-        costs.append(f"{label} {1e6 / r['result']['rps']:.1f} µs")
-    targets.append((irisw, ", ".join(parts) + f" vs {num(v1rps)} req/s on /v1", met))
-    why = (f"Over /v1 a one-row request costs {1e6 / v1rps:.1f} µs on the core, JSON and HTTP/1.1 included; over gRPC "
-           + ", ".join(costs) + ". The model run is the same few µs in both, so the difference is the front end's: HTTP/2 frames and headers, "
-           "protobuf and a stream per call against a keep-alive HTTP/1.1 request and JSON (not profiled by this script).")
-    gen = max([r["result"].get("client_cpu", 0) for r in (typed, raw) if r is not None])
-    if gen >= 0.9:
-        why += f" grpcload used {100 * gen:.0f}% of its core here: part of the limit may be the generator's."
-    if not met:
-        whys.append((irisw, why))
-
-lines = open(md).read().split("\n")
-
-
-def table_end(start):
-    j = start + 2  # header and rule
-    while j < len(lines) and lines[j].startswith("|"):
-        j += 1
-    return j
-
-
-try:
-    h = next(i for i, l in enumerate(lines) if l.startswith("| workload | onnxserve req/s"))
-    t = next(i for i, l in enumerate(lines) if l.startswith("| target | measured |"))
-except StopIteration:
-    sys.exit("grpc_report: no results or targets table in " + md)
-j = table_end(h)
-lines[j:j] = rows + ["", note]
-t = next(i for i, l in enumerate(lines) if l.startswith("| target | measured |"))
-end = table_end(t)
-at = next((i + 1 for i in range(t, end) if lines[i].startswith("| MLP, 32 rows, v2 binary:")), end)
-lines[at:at] = [f"| {w} | {m} | {'met' if ok else '**missed**'} |" for w, m, ok in targets]
-if whys:
-    block = []
-    for w, why in whys:
-        block += [f"### {w}", "", why, ""]
-    where = next((i for i, l in enumerate(lines) if l == "## Where the time goes in the missed targets"), None)
-    if where is None:
-        block = ["## Where the time goes in the missed targets", ""] + block
-        k = next((i for i, l in enumerate(lines) if l.startswith("## Threads")), len(lines))
-    else:
-        k = next((i for i in range(where + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    lines[k:k] = block
-open(md, "w").write("\n".join(lines))
-EOF
-}
-
 meta() {
   {
     echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
@@ -467,6 +289,9 @@ import numpy, threadpoolctl
 print("; ".join("%s %s (%s kernel, %s thread)" % (i.get("internal_api"), i.get("version"), i.get("architecture"), i.get("num_threads"))
                 for i in threadpoolctl.threadpool_info()))')"
     echo "grpcload=grpcload -conns $GRPC_CONNS -concurrency $CONNS -duration $DURATION -warmup $WARMUP"
+    echo "conns=$CONNS"
+    echo "grpc_conns=$GRPC_CONNS"
+    echo "load_cpu=$LOAD_CPU"
     echo "wrk=wrk -t1 -c$CONNS -d$DURATION --latency\` after a $WARMUP warm-up, pinned to core $LOAD_CPU (servers on core $SERVER_CPU); the best of $ROUNDS rounds run round-robin across the servers, so that interference from other work on the machine hits all alike"
   } >"$work/meta.env"
 }
@@ -496,5 +321,4 @@ overload
 stop_all
 inprocess
 "$work/bin/report" -work "$work" -md docs/benchmarks.md -png docs/img/bench.png
-grpc_report docs/benchmarks.md
 say "wrote docs/benchmarks.md and docs/img/bench.png"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"os"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -25,7 +26,8 @@ var servers = []struct {
 // drawChart draws one panel per workload, each on its own linear scale
 // (the workloads span three orders of magnitude): a bar per server, the
 // target as a dashed line, and the HTTP floor, which would dwarf the
-// bars, in the title.
+// bars, in the title. Rows with no FastAPI request of their own (v2
+// binary, gRPC) have onnxserve's bar alone.
 func drawChart(b *bench, path string) error {
 	const cols = 3
 	rows := (len(workloads) + cols - 1) / cols
@@ -126,6 +128,12 @@ func targetLine(b *bench, w workload) (float64, string) {
 	}
 	if w.name == "mlp-rows-32-v2" && b.ortRows > 0 {
 		return 0.75 * b.ortRows / 32, "target 75% of ORT alone"
+	}
+	if w.name == "grpc-mlp-rows-32-raw" && b.ortRows > 0 {
+		return grpcORTShare * b.ortRows / 32, "target 90% of ORT alone"
+	}
+	if v1 := b.get("iris-named-1", "onnxserve"); strings.HasPrefix(w.name, "grpc-iris-1-") && v1 != nil {
+		return v1.Result.RPS, "target /v1 JSON rate"
 	}
 	return 0, ""
 }

@@ -17,7 +17,9 @@ import (
 	"strings"
 )
 
-// result is one line of results.jsonl: one wrk run against one server.
+// result is one line of results.jsonl: one wrk run against one server,
+// or one grpcload run against onnxserve's gRPC port in the same form
+// (its status counts are by gRPC code, and it adds client_cpu).
 type result struct {
 	Server   string `json:"server"`
 	Workload string `json:"workload"`
@@ -35,6 +37,7 @@ type result struct {
 		ErrorsRead    int            `json:"errors_read"`
 		Non2xx        int            `json:"non2xx"`
 		Status        map[string]int `json:"status"`
+		ClientCPU     float64        `json:"client_cpu"` // grpcload's share of its core
 	} `json:"result"`
 }
 
@@ -164,4 +167,13 @@ func (b *bench) get(workload, server string) *result {
 		return nil
 	}
 	return r
+}
+
+// skipped is why a workload's onnxserve run was skipped ("gRPC not
+// available", "failed: …"), "" when it was measured or not recorded.
+func (b *bench) skipped(workload string) string {
+	if r := b.results[workload]["onnxserve"]; r != nil {
+		return r.Skipped
+	}
+	return ""
 }

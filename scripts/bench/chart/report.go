@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -11,16 +13,27 @@ type workload struct {
 	name, title string
 	fastapi     string  // the FastAPI workload with the same request, "" if none
 	target      float64 // required × FastAPI, 0 if none
+	// sameNumbers is, for a row without a FastAPI request of its own, the
+	// FastAPI workload with the same numbers in JSON: the peak RSS it is
+	// held to.
+	sameNumbers string
 }
 
 var workloads = []workload{
-	{"iris-named-1", "iris, 1 named-feature row", "iris-named-1", 9},
-	{"iris-rows-64", "iris, 64 rows", "iris-rows-64", 12},
-	{"mlp-rows-1", "MLP 784-512-512-10, 1 row (15 KB JSON)", "mlp-rows-1", 10},
-	{"mlp-rows-1-batched", "same, dynamic batching", "mlp-rows-1", 14},
-	{"mlp-rows-32", "MLP, 32 rows (500 KB JSON)", "mlp-rows-32", 10},
-	{"mlp-rows-32-v2", "MLP, 32 rows, v2 binary (100 KB)", "", 0},
+	{"iris-named-1", "iris, 1 named-feature row", "iris-named-1", 9, ""},
+	{"iris-rows-64", "iris, 64 rows", "iris-rows-64", 12, ""},
+	{"mlp-rows-1", "MLP 784-512-512-10, 1 row (15 KB JSON)", "mlp-rows-1", 10, ""},
+	{"mlp-rows-1-batched", "same, dynamic batching", "mlp-rows-1", 14, ""},
+	{"mlp-rows-32", "MLP, 32 rows (500 KB JSON)", "mlp-rows-32", 10, ""},
+	{"mlp-rows-32-v2", "MLP, 32 rows, v2 binary (100 KB)", "", 0, "mlp-rows-32"},
+	// KServe v2 ModelInfer on the same process's --grpc-addr, measured by
+	// scripts/bench/grpcload (see grpcNote).
+	{"grpc-iris-1-typed", "iris, 1 row, gRPC typed", "", 0, "iris-named-1"},
+	{"grpc-iris-1-raw", "iris, 1 row, gRPC raw", "", 0, "iris-named-1"},
+	{"grpc-mlp-rows-32-raw", "MLP, 32 rows, gRPC raw (100 KB)", "", 0, "mlp-rows-32"},
 }
+
+func (w workload) grpc() bool { return strings.HasPrefix(w.name, "grpc-") }
 
 // floorOf is the floor run with the same body.
 func floorOf(w string) string {
@@ -54,9 +67,9 @@ func report(b *bench, chart string) string {
 	for _, w := range workloads {
 		o := b.get(w.name, "onnxserve")
 		if o == nil {
-			reason := "not measured"
-			if r := b.results[w.name]["onnxserve"]; r != nil {
-				reason = r.Skipped
+			reason := b.skipped(w.name)
+			if reason == "" {
+				reason = "not measured"
 			}
 			p("| %s | %s | | | | | | | | | | | |\n", w.title, reason)
 			continue
@@ -67,6 +80,7 @@ func report(b *bench, chart string) string {
 			rps(fa), p99(fa), rss(fa), rps(fs), rps(fl),
 			ratio(o, fa), ratio(o, fs), percent(o, fl))
 	}
+	p("\n%s\n", grpcNote(b))
 	p("\nORT alone, in process, on the same core (`go test -bench 'ORT/mlp-b32|Batcher' ./runtime`): MLP batch 32 at %s rows/s; 32 concurrent single-row `Infer` calls: %s rows/s without dynamic batching, %s rows/s with it.\n\n",
 		num(b.ortRows), num(b.batcher["Batcher/mlp-b1-unbatched"]), num(b.batcher["Batcher/mlp-b1-batched"]))
 	overloadSection(p, b)
@@ -82,7 +96,9 @@ func report(b *bench, chart string) string {
 	}
 	missed := false
 	for _, t := range ts {
-		if t.met {
+		// A missed target with nothing to explain it (not measured) has
+		// only its row in the table.
+		if t.met || t.why == "" && b.profiles[t.workload] == "" {
 			continue
 		}
 		if !missed {
@@ -105,6 +121,73 @@ func report(b *bench, chart string) string {
 	}
 	p("\n%s", threadsNote)
 	return s.String()
+}
+
+// grpcNote says how the gRPC rows were measured, how busy grpcload's
+// own core was, and which calls did not return OK.
+func grpcNote(b *bench) string {
+	m := b.meta
+	grpcload := m["grpcload"]
+	if grpcload == "" {
+		grpcload = "grpcload"
+	}
+	note := fmt.Sprintf("The gRPC rows are KServe v2 `ModelInfer` calls to the same onnxserve process on its `--grpc-addr`, "+
+		"from `scripts/bench/grpcload` (`%s`, pinned to core %s like wrk, the best of the same rounds): "+
+		"%s concurrent callers over %s HTTP/2 connections, the counterpart of wrk's %s connections. "+
+		"The request is marshalled once and the answers are counted, not decoded, as wrk does with its bodies; any status but OK is an error. "+
+		"The inputs are the REST rows' numbers: the named-feature row as the model's [1, 4] input in `fp32_contents` (typed) or `raw_input_contents` (raw), "+
+		"the v2 binary body's [32, 784] tensor as `raw_input_contents`.",
+		grpcload, runParam(m, "load_cpu", "wrk", `pinned to core (\d+)`), runParam(m, "conns", "grpcload", `-concurrency (\d+)`),
+		runParam(m, "grpc_conns", "grpcload", `-conns (\d+)`), runParam(m, "conns", "grpcload", `-concurrency (\d+)`))
+	var cpus []float64
+	var errs []string
+	for _, w := range workloads {
+		o := b.get(w.name, "onnxserve")
+		if !w.grpc() || o == nil {
+			continue
+		}
+		cpus = append(cpus, o.Result.ClientCPU)
+		var bad []string
+		for k, n := range o.Result.Status {
+			if k != "OK" {
+				bad = append(bad, fmt.Sprintf("%s × %d", k, n))
+			}
+		}
+		if len(bad) > 0 {
+			sort.Strings(bad)
+			errs = append(errs, w.title+": "+strings.Join(bad, ", "))
+		}
+	}
+	if len(cpus) > 0 {
+		lo, hi := slices.Min(cpus), slices.Max(cpus)
+		if hi-lo >= 0.005 {
+			note += fmt.Sprintf(" grpcload itself used %.0f–%.0f%% of its core", 100*lo, 100*hi)
+		} else {
+			note += fmt.Sprintf(" grpcload itself used %.0f%% of its core", 100*hi)
+		}
+		if hi >= 0.9 {
+			note += ", so a row near 100% measures the generator as much as the server."
+		} else {
+			note += "."
+		}
+	}
+	if len(errs) > 0 {
+		note += " Calls that did not return OK: " + strings.Join(errs, "; ") + "."
+	}
+	return note
+}
+
+// runParam is a number of the run from meta.env; a work dir from before
+// bench.sh wrote it on its own line has it only inside the command line of
+// another key.
+func runParam(m map[string]string, key, in, pattern string) string {
+	if v := m[key]; v != "" {
+		return v
+	}
+	if g := regexp.MustCompile(pattern).FindStringSubmatch(m[in]); g != nil {
+		return g[1]
+	}
+	return "?"
 }
 
 func overloadSection(p func(string, ...any), b *bench) {
