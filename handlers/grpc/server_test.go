@@ -59,6 +59,10 @@ func start(t testing.TB, dir string, opt options) *server {
 	t.Cleanup(func() {
 		conn.Close()
 		srv.Close()
+		// Every request received was answered: its buffer went back.
+		if n := grpcfront.HeldBuffers(); n > 0 {
+			t.Errorf("%d message buffers still held after the server stopped", n)
+		}
 	})
 	return &server{Server: srv, conn: conn, client: pb.NewGRPCInferenceServiceClient(conn), health: healthpb.NewHealthClient(conn), repo: repo}
 }
