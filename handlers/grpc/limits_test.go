@@ -2,6 +2,7 @@ package grpc_test
 
 import (
 	"context"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -66,27 +67,25 @@ func (s *server) freed(t *testing.T, whole time.Duration, what string) {
 
 // TestDeadline pins that a deadline that passes during a run ends the run
 // (ONNX Runtime's terminate, between two of its MatMuls), and one that
-// passes while the request waits for a run slot drops it unrun: either way
-// the client gets DEADLINE_EXCEEDED, and the run slot is free again long
-// before a whole run could have ended, which the next request shows.
+// passes while the request waits for the one run slot drops it unrun:
+// either way the client gets DEADLINE_EXCEEDED, and the slot is free again
+// long before a whole run could have ended, which the next request shows.
+// Both requests are whole runs, so that whichever comes second waits.
 func TestDeadline(t *testing.T) {
 	s := slowServer(t, "")
 	whole := s.wholeRun(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	var wg sync.WaitGroup
-	var running, queued error
-	wg.Add(2)
-	go func() { defer wg.Done(); _, running = s.client.ModelInfer(ctx, slowRequest(slowRows)) }()
-	go func() {
-		defer wg.Done()
-		time.Sleep(50 * time.Millisecond) // behind the first, for the one slot
-		_, queued = s.client.ModelInfer(ctx, slowRequest(1))
-	}()
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, errs[i] = s.client.ModelInfer(ctx, slowRequest(slowRows)) }()
+	}
 	wg.Wait()
-	for name, err := range map[string]error{"running": running, "queued": queued} {
+	for i, err := range errs {
 		if code, _ := codeOf(err); code != codes.DeadlineExceeded {
-			t.Errorf("%s request: %v, want DEADLINE_EXCEEDED", name, err)
+			t.Errorf("request %d: %v, want DEADLINE_EXCEEDED", i, err)
 		}
 	}
 	s.freed(t, whole, "its deadline")
@@ -106,7 +105,9 @@ func TestCancel(t *testing.T) {
 }
 
 // TestOverload pins that a request past the model's max_queue_size is
-// RESOURCE_EXHAUSTED at once, with a RetryInfo saying when to retry.
+// RESOURCE_EXHAUSTED at once, with a RetryInfo saying when to retry. Two
+// whole runs hold the slot and the queue's one place; a probe with a short
+// deadline finds the queue full once both are in.
 func TestOverload(t *testing.T) {
 	s := slowServer(t, "max_queue_size: 1\n")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -114,12 +115,20 @@ func TestOverload(t *testing.T) {
 	done := make(chan struct{}, 2)
 	for range 2 { // one runs, one waits in the queue
 		go func() { s.client.ModelInfer(ctx, slowRequest(slowRows)); done <- struct{}{} }()
-		time.Sleep(100 * time.Millisecond)
 	}
-	_, err := s.client.ModelInfer(t.Context(), slowRequest(1))
-	st, _ := status.FromError(err)
+	var st *status.Status
+	for try := 0; try < 50; try++ {
+		probe, stop := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		_, err := s.client.ModelInfer(probe, slowRequest(1))
+		stop()
+		// OK: it ran before the others came; DEADLINE_EXCEEDED: it
+		// queued, and the queue was not full yet.
+		if st, _ = status.FromError(err); st.Code() != codes.OK && st.Code() != codes.DeadlineExceeded {
+			break
+		}
+	}
 	if st.Code() != codes.ResourceExhausted {
-		t.Fatalf("third request: %v, want RESOURCE_EXHAUSTED", err)
+		t.Fatalf("a request past the queue: %v, want RESOURCE_EXHAUSTED", st.Err())
 	}
 	var retry *errdetails.RetryInfo
 	for _, d := range st.Details() {
@@ -164,48 +173,76 @@ func TestResponseLimit(t *testing.T) {
 	s.ready(t, "an answer over the limit")
 }
 
-// TestMaxStreams pins --grpc-max-streams: with one call in flight per
-// connection, a second call on the same connection waits for the first
-// instead of running beside it or failing.
+// TestMaxStreams pins --grpc-max-streams: while a stream holds the one
+// call a connection may have in flight, a second call on that connection
+// waits for it instead of running beside it or failing.
 func TestMaxStreams(t *testing.T) {
-	dir := t.TempDir()
-	servertest.CopyFile(t, servertest.Path("runtime/testdata/slow.onnx"), dir+"/slow/model.onnx")
-	s := start(t, dir, options{maxMessage: slowMessage, maxStreams: 1})
-	order := make(chan string, 2)
-	go func() {
-		if _, err := s.client.ModelInfer(t.Context(), slowRequest(slowRows/4)); err != nil {
-			t.Error(err)
-		}
-		order <- "first"
-	}()
-	time.Sleep(100 * time.Millisecond) // the first holds the one stream
-	if _, err := s.client.ModelInfer(t.Context(), slowRequest(1)); err != nil {
+	s := start(t, servertest.Path("models"), options{maxStreams: 1})
+	req := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{1, 4}, setosa...)}}
+	stream, err := s.client.ModelStreamInfer(t.Context())
+	if err != nil {
 		t.Fatal(err)
 	}
-	order <- "second"
-	if first := <-order; first != "first" {
-		t.Errorf("the second call ended before the first: it did not wait for the stream")
+	// Answered: the stream is open on the server, and holds the slot.
+	if err := stream.Send(req); err != nil {
+		t.Fatal(err)
 	}
-	<-order
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { _, err := s.client.ModelInfer(t.Context(), req); second <- err }()
+	select {
+	case err := <-second:
+		t.Fatalf("a second call ran while the stream held the connection's one slot: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	stream.CloseSend()
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("stream end: %v", err)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("the second call, once the stream ended: %v", err)
+	}
 }
 
-// TestGracefulStop pins the shutdown: a run in flight finishes and is
-// answered, health says NOT_SERVING from the start of the stop, and new
-// calls are refused.
+// TestGracefulStop pins the shutdown: a call in flight when it starts (a
+// stream) is still served to its end, and then new calls are refused.
 func TestGracefulStop(t *testing.T) {
-	s := slowServer(t, "")
-	inflight := make(chan error, 1)
-	go func() { _, err := s.client.ModelInfer(t.Context(), slowRequest(256)); inflight <- err }()
-	time.Sleep(100 * time.Millisecond)
+	s := start(t, servertest.Path("models"), options{})
+	req := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{1, 4}, setosa...)}}
+	stream, err := s.client.ModelStreamInfer(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.Shutdown(context.Background()) }()
-	if err := <-inflight; err != nil {
-		t.Errorf("the run in flight at the stop: %v", err)
+	time.Sleep(100 * time.Millisecond) // the stop has begun
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned with a stream still open: %v", err)
+	default:
+	}
+	if err := stream.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := stream.Recv(); err != nil || r.ErrorMessage != "" {
+		t.Errorf("a request on the stream in flight during the stop: %v, %v", r, err)
+	}
+	stream.CloseSend()
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Errorf("stream end: %v", err)
 	}
 	if err := <-stopped; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	_, err := s.client.ServerLive(t.Context(), &pb.ServerLiveRequest{})
+	_, err = s.client.ServerLive(t.Context(), &pb.ServerLiveRequest{})
 	if code, _ := codeOf(err); code != codes.Unavailable {
 		t.Errorf("a call after the stop: %v, want UNAVAILABLE", err)
 	}
