@@ -208,9 +208,18 @@ func serve(args []string, log *slog.Logger) error {
 	}
 
 	core := inference.New(inference.Options{Repository: repo, ModelControl: f.modelControl, Logger: log})
+	// Both listeners open before either serves: once /readyz answers,
+	// gRPC accepts connections too.
 	ln, err := listen(f.addr, f.maxConns)
 	if err != nil {
 		return err
+	}
+	var gln net.Listener
+	if f.grpcAddr != "" {
+		if gln, err = listen(f.grpcAddr, f.maxConns); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	srv := &http.Server{
 		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Logger: log}),
@@ -221,19 +230,14 @@ func serve(args []string, log *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
 	var gsrv *grpcfront.Server
 	grpcAddr := "off"
-	if f.grpcAddr != "" {
-		gln, err := listen(f.grpcAddr, f.maxConns)
-		if err != nil {
-			srv.Close()
-			return err
-		}
+	if gln != nil {
 		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams), Logger: log})
 		go func() { errc <- gsrv.Serve(gln) }()
 		grpcAddr = gln.Addr().String()
 	}
+	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(),
 		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -114,17 +115,24 @@ func serving(t *testing.T, args ...string) (addr string, stop func()) {
 			t.Fatal("server never became ready")
 		}
 	}
-	return addr, func() {
-		syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("serve after SIGTERM: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve after SIGTERM: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("serve did not return after SIGTERM")
 			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("serve did not return after SIGTERM")
-		}
+		})
 	}
+	// A test that fails before it stops the server still stops it: the
+	// test binary's TestMain then tears ONNX Runtime down under no run.
+	t.Cleanup(stop)
+	return addr, stop
 }
 
 // TestServeAndShutdown answers a prediction over the real serve path and
