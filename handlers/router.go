@@ -11,11 +11,15 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/onnxserve/onnxserve/handlers/accesslog"
 	"github.com/onnxserve/onnxserve/handlers/apidocs"
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/handlers/rest"
 	v1 "github.com/onnxserve/onnxserve/handlers/v1"
 	v2 "github.com/onnxserve/onnxserve/handlers/v2"
@@ -44,7 +48,11 @@ type Options struct {
 	Core *inference.Core
 	// MaxBodyBytes bounds a request body; larger bodies get 413.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// Metrics, when set, counts every request and is served on /metrics.
+	Metrics *metrics.Metrics
+	// AccessLog writes one line per request to Logger.
+	AccessLog bool
+	Logger    *slog.Logger
 }
 
 // New returns the HTTP handler serving the whole API: the one route table
@@ -61,6 +69,9 @@ func New(opt Options) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // c.Done()/c.Err() follow the request's context
+	if opt.Metrics != nil || opt.AccessLog {
+		r.Use(observe(opt))
+	}
 	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
 		env.Logger.Error("panic in handler", "path", c.Request.URL.Path, "panic", v)
 		v1.Fail(env, c, inference.Errorf(inference.Internal, "internal error"))
@@ -103,5 +114,47 @@ func New(opt Options) http.Handler {
 	g.POST("/repository/models/:name/unload", oip.Unload)
 
 	r.GET("/swagger/*any", apidocs.Handler(opt.Core))
+	if opt.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
+	}
 	return r
+}
+
+// observe is the middleware every request passes first when metrics or
+// the access log are on: it gives the request its id (the client's
+// X-Request-ID, or a new one, echoed in the answer) and a Record for the
+// core to fill, and once the request is answered counts it and writes its
+// access line.
+func observe(opt Options) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		if opt.Metrics != nil {
+			defer opt.Metrics.Begin("http")()
+		}
+		var rec *inference.Record
+		id := c.GetHeader(accesslog.Header)
+		if opt.AccessLog {
+			id = accesslog.ID(id)
+			rec = &inference.Record{}
+			c.Request = c.Request.WithContext(inference.WithRecord(c.Request.Context(), rec))
+		}
+		if id != "" {
+			c.Header(accesslog.Header, id)
+		}
+		c.Next()
+		if opt.Metrics != nil {
+			opt.Metrics.HTTP(c.FullPath(), c.Writer.Status())
+		}
+		if rec != nil {
+			route := c.FullPath()
+			if route == "" {
+				route = c.Request.URL.Path
+			}
+			accesslog.Write(c, opt.Logger, accesslog.Line{
+				ID: id, Protocol: "http", Route: c.Request.Method + " " + route, Status: strconv.Itoa(c.Writer.Status()),
+				Client: c.ClientIP(), BytesIn: max(c.Request.ContentLength, 0), BytesOut: int64(max(c.Writer.Size(), 0)),
+				Duration: time.Since(start), Record: rec,
+			})
+		}
+	}
 }

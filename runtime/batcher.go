@@ -288,19 +288,29 @@ func sameTail(p, q *pending) bool {
 // hands every request its result.
 func (b *batcher) execute(batch []*pending) {
 	defer b.m.limiter.Release()
+	start := time.Now()
 	if len(batch) == 1 {
 		// Nothing to merge: run the request's own buffers, under its own
 		// context so that a long run stops when its client goes.
 		p := batch[0]
-		outs, err := b.m.run(p.ctx, p.inputs, b.m.outputs, p.rows)
-		b.m.ran(1, p.rows)
+		run := Run{Requests: 1, Rows: p.rows}
+		outs, err := b.m.run(p.ctx, p.inputs, b.m.outputs, p.rows, &run)
+		b.m.ran(run)
+		p.record(start, run)
 		p.result <- batchResult{outs, runError(b.m, err)}
 		return
 	}
 	inputs, rows := b.merge(batch)
+	// Merging is the batch's input work too.
+	run := Run{Requests: len(batch), Rows: rows}
+	merged := time.Now()
 	// One client leaving must not cancel the others' run.
-	outs, err := b.m.run(context.Background(), inputs, b.m.outputs, rows)
-	b.m.ran(len(batch), rows)
+	outs, err := b.m.run(context.Background(), inputs, b.m.outputs, rows, &run)
+	run.Input += merged.Sub(start)
+	b.m.ran(run)
+	for _, p := range batch {
+		p.record(start, run)
+	}
 	b.scratch.Put(inputs)
 	off := 0
 	for _, p := range batch {
@@ -310,6 +320,14 @@ func (b *batcher) execute(batch []*pending) {
 		}
 		p.result <- batchResult{outs: splitRows(outs, off, p.rows)}
 		off += p.rows
+	}
+}
+
+// record fills the Stats of p's request: it waited from its queueing to
+// the start of its batch's run.
+func (p *pending) record(start time.Time, run Run) {
+	if s := StatsOf(p.ctx); s != nil {
+		s.Queue, s.Run = start.Sub(p.queued), run
 	}
 }
 

@@ -7,6 +7,12 @@ package runtime
 */
 import "C"
 
+import (
+	"bytes"
+	"os"
+	"strconv"
+)
+
 // ReleaseFreeMemory hands the C heap's free pages back to the kernel
 // (glibc's malloc_trim). Loading a model leaves freed but still resident
 // memory in glibc's arenas: onnxruntime_go reads a model's signature and
@@ -21,3 +27,21 @@ import "C"
 // path: the Repository calls it when a load, unload or poll changed the
 // served models.
 func ReleaseFreeMemory() { C.malloc_trim(0) }
+
+// residentBytes is the process's resident memory now (/proc/self/statm's
+// second field, in pages), or 0 when it cannot be read.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(string(f[1]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -24,6 +25,10 @@ type Model struct {
 	Config    *Config
 	Signature tensor.Signature
 	Metadata  Metadata
+	// Memory is how many bytes the process's resident memory grew by
+	// while the session was created and its outputs planned: what the
+	// model costs to keep loaded.
+	Memory int64
 
 	session *ort.DynamicAdvancedSession
 	limiter *Limiter
@@ -87,10 +92,14 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 	if err := m.checkConfig(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
+	before := residentBytes()
 	if err := m.newSession(data); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	m.planOutputs(opt.Logger)
+	// Loads at the same time count each other's growth: an estimate, true
+	// when models load one at a time, as at start.
+	m.Memory = max(0, residentBytes()-before)
 	if cfg.DynamicBatching != nil {
 		if err := m.checkBatchable(); err != nil {
 			m.Close()
@@ -352,13 +361,19 @@ func (m *Model) Infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Ten
 	if m.batcher != nil {
 		return m.batcher.infer(ctx, inputs)
 	}
+	queued := time.Now()
 	if err := m.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer m.limiter.Release()
 	batch := m.Batch(inputs)
-	outs, err := m.run(ctx, inputs, m.outputs, batch)
-	m.ran(1, batch)
+	run := Run{Requests: 1, Rows: batch}
+	if s := StatsOf(ctx); s != nil {
+		s.Queue = time.Since(queued)
+		defer func() { s.Run = run }()
+	}
+	outs, err := m.run(ctx, inputs, m.outputs, batch, &run)
+	m.ran(run)
 	return outs, runError(m, err)
 }
 
@@ -390,7 +405,13 @@ func (m *Model) recycle(ro *ort.RunOptions) {
 	}
 }
 
-func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputPlan, batch int) (_ []tensor.Tensor, err error) {
+// run runs inputs once, and records in t (when not nil) how long each of
+// its phases took.
+func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputPlan, batch int, t *Run) (_ []tensor.Tensor, err error) {
+	begin := time.Now()
+	if t != nil {
+		defer func() { t.Failed = err != nil }()
+	}
 	ins := make([]ort.Value, len(inputs))
 	outs := make([]ort.Value, len(m.Signature.Outputs))
 	defer destroyAll(ins, false)
@@ -415,6 +436,7 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 			outs[i] = v
 		}
 	}
+	started := time.Now()
 	// Terminate makes a long run return early once the client is gone.
 	ro, err := m.runOptions()
 	if err != nil {
@@ -444,6 +466,10 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 			return nil, ctx.Err()
 		}
 		return nil, err
+	}
+	ran := time.Now()
+	if t != nil {
+		defer func() { t.Input, t.Infer, t.Output = started.Sub(begin), ran.Sub(started), time.Since(ran) }()
 	}
 	result := make([]tensor.Tensor, len(outs))
 	for i, v := range outs {

@@ -32,13 +32,16 @@ type batchLog struct {
 	sizes []string // "requests/rows" per run
 }
 
-func (l *batchLog) Ran(m *Model, requests, rows int) {
+func (l *batchLog) Ran(m *Model, run Run) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if m != l.model {
 		l.sizes = append(l.sizes, "a run of another model:")
 	}
-	l.sizes = append(l.sizes, fmt.Sprintf("%d/%d", requests, rows))
+	if run.Infer <= 0 || run.Failed {
+		l.sizes = append(l.sizes, "a run without its time, or failed:")
+	}
+	l.sizes = append(l.sizes, fmt.Sprintf("%d/%d", run.Requests, run.Rows))
 }
 
 func (l *batchLog) String() string {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/onnxserve/onnxserve/handlers"
 	grpcfront "github.com/onnxserve/onnxserve/handlers/grpc"
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
@@ -38,20 +40,21 @@ import (
 func main() {
 	// gin's mode is process-wide: set once here, not by each router built.
 	gin.SetMode(gin.ReleaseMode)
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(os.Args[1:], os.Stdout, log); err != nil {
-		log.Error(err.Error())
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		slog.New(slog.NewTextHandler(os.Stderr, nil)).Error(err.Error())
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout io.Writer, log *slog.Logger) error {
+// run runs one subcommand; serve logs to stderr in the format its flags
+// say.
+func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: onnxserve serve [flags] | onnxserve inspect FILE.onnx")
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], log)
+		return serve(args[1:], stderr)
 	case "inspect":
 		return inspect(args[1:], stdout)
 	}
@@ -60,6 +63,12 @@ func run(args []string, stdout io.Writer, log *slog.Logger) error {
 
 type serveFlags struct {
 	addr          string
+	metrics       bool
+	metricsAddr   string
+	buckets       []float64
+	logFormat     string
+	logLevel      slog.Level
+	accessLog     bool
 	grpcAddr      string
 	grpcStreams   int
 	models        string
@@ -82,6 +91,13 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.grpcAddr, "grpc-addr", ":8001", "gRPC listen address (Open Inference Protocol, health, reflection); empty turns gRPC off")
 	fs.IntVar(&f.grpcStreams, "grpc-max-streams", 100, "most gRPC calls in flight on one connection; more wait their turn")
 	fs.StringVar(&f.models, "models", "./models", "model repository directory")
+	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics on /metrics (and on --metrics-addr)")
+	// Triton serves its metrics on :8002.
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "also serve /metrics on this address, e.g. :8002 (empty: only on --addr)")
+	buckets := fs.String("metrics-buckets", "", "latency histogram buckets in seconds, comma-separated (default 0.0001,0.00025,...,10)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	level := fs.String("log-level", "info", "least severe level logged: debug, info, warn or error")
+	fs.BoolVar(&f.accessLog, "access-log", true, "log one line per request (REST and gRPC) at info")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", 32<<20, "largest request body, and gRPC message either way, accepted (413 or RESOURCE_EXHAUSTED above)")
 	// Go's default of 1 MiB lets a few hundred half-sent headers hold
 	// hundreds of MB; real requests carry a few KiB.
@@ -117,6 +133,15 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	if f.modelControl, err = runtime.ParseModelControl(*control); err != nil {
 		return nil, err
 	}
+	if f.buckets, err = parseBuckets(*buckets); err != nil {
+		return nil, err
+	}
+	if err := f.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", *level)
+	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+	}
 	if f.maxConns < 0 {
 		return nil, fmt.Errorf("--max-connections must be 0 or more, got %d", f.maxConns)
 	}
@@ -133,6 +158,31 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
 	}
 	return f, nil
+}
+
+// parseBuckets reads --metrics-buckets: ascending positive seconds.
+func parseBuckets(s string) ([]float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []float64
+	for _, part := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+		if err != nil || v <= 0 || len(out) > 0 && v <= out[len(out)-1] {
+			return nil, fmt.Errorf("--metrics-buckets %q: want ascending positive seconds, e.g. 0.001,0.01,0.1,1", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// logger is the server's logger as --log-format and --log-level say.
+func (f *serveFlags) logger(w io.Writer) *slog.Logger {
+	opt := &slog.HandlerOptions{Level: f.logLevel}
+	if f.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opt))
+	}
+	return slog.New(slog.NewTextHandler(w, opt))
 }
 
 // openRepository loads what the model control mode loads at start: every
@@ -185,18 +235,25 @@ func initORT(log *slog.Logger) error {
 	return nil
 }
 
-func serve(args []string, log *slog.Logger) error {
+func serve(args []string, stderr io.Writer) error {
 	f, err := parseServeFlags(args)
 	if err != nil {
 		return err
 	}
+	log := f.logger(stderr)
 	if err := initORT(log); err != nil {
 		return err
 	}
 	defer runtime.Shutdown()
 
 	limiter := runtime.NewLimiter(f.maxConcurrent)
-	repo, err := openRepository(f, runtime.LoadOptions{Limiter: limiter, Logger: log})
+	var mt *metrics.Metrics
+	lo := runtime.LoadOptions{Limiter: limiter, Logger: log}
+	if f.metrics {
+		mt = metrics.New(metrics.Options{Buckets: f.buckets})
+		lo.Observer = mt
+	}
+	repo, err := openRepository(f, lo)
 	if err != nil {
 		return err
 	}
@@ -207,7 +264,14 @@ func serve(args []string, log *slog.Logger) error {
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
 	}
 
-	core := inference.New(inference.Options{Repository: repo, ModelControl: f.modelControl, Logger: log})
+	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Logger: log}
+	if mt != nil {
+		copt.Observer = mt
+	}
+	core := inference.New(copt)
+	if mt != nil {
+		mt.Watch(core)
+	}
 	// Both listeners open before either serves: once /readyz answers,
 	// gRPC accepts connections too.
 	ln, err := listen(f.addr, f.maxConns)
@@ -222,18 +286,34 @@ func serve(args []string, log *slog.Logger) error {
 		}
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Logger: log}),
+		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log}),
 		MaxHeaderBytes:    f.maxHeader,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	var msrv *http.Server
+	if mt != nil && f.metricsAddr != "" {
+		mln, err := listen(f.metricsAddr, f.maxConns)
+		if err != nil {
+			ln.Close()
+			if gln != nil {
+				gln.Close()
+			}
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", mt.Handler())
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	var gsrv *grpcfront.Server
 	grpcAddr := "off"
 	if gln != nil {
-		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams), Logger: log})
+		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams),
+			Metrics: mt, AccessLog: f.accessLog, Logger: log})
 		go func() { errc <- gsrv.Serve(gln) }()
 		grpcAddr = gln.Addr().String()
 	}
@@ -248,6 +328,9 @@ func serve(args []string, log *slog.Logger) error {
 		srv.Close()
 		if gsrv != nil {
 			gsrv.Close()
+		}
+		if msrv != nil {
+			msrv.Close()
 		}
 		return err
 	case <-ctx.Done():
@@ -269,6 +352,9 @@ func serve(args []string, log *slog.Logger) error {
 	herr := srv.Shutdown(sctx)
 	if herr != nil {
 		srv.Close()
+	}
+	if msrv != nil {
+		msrv.Close() // a scrape is no request to wait for
 	}
 	if err := errors.Join(herr, <-gerr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -35,7 +34,7 @@ func TestMain(m *testing.M) {
 func TestInspect(t *testing.T) {
 	t.Chdir("../..")
 	var out bytes.Buffer
-	if err := run([]string{"inspect", "models/iris/1/model.onnx"}, &out, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := run([]string{"inspect", "models/iris/1/model.onnx"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"producer: onnxserve-export", "input  X", "float32  [-1, 4]", "output label", "int64    [-1]", "output probabilities"} {
@@ -43,7 +42,7 @@ func TestInspect(t *testing.T) {
 			t.Errorf("inspect output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if err := run([]string{"inspect", "models/nope.onnx"}, &out, slog.Default()); err == nil || !strings.Contains(err.Error(), "nope.onnx") {
+	if err := run([]string{"inspect", "models/nope.onnx"}, &out, io.Discard); err == nil || !strings.Contains(err.Error(), "nope.onnx") {
 		t.Errorf("inspect of a missing file: %v", err)
 	}
 }
@@ -94,7 +93,7 @@ func serving(t *testing.T, args ...string) (addr string, stop func()) {
 	done := make(chan error, 1)
 	go func() {
 		args := append([]string{"serve", "--addr", addr, "--grpc-addr", "", "--models", "models"}, args...)
-		done <- run(args, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- run(args, io.Discard, io.Discard)
 	}()
 	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(30 * time.Second)

@@ -22,10 +22,13 @@ import (
 	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/onnxserve/onnxserve/handlers/accesslog"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/metrics"
 )
 
 // Options configure the gRPC server.
@@ -38,7 +41,12 @@ type Options struct {
 	// MaxConcurrentStreams bounds the RPCs in flight on one connection;
 	// more wait for one to end (HTTP/2 flow control). 0 is 100.
 	MaxConcurrentStreams uint32
-	Logger               *slog.Logger
+	// Metrics, when set, counts every call.
+	Metrics *metrics.Metrics
+	// AccessLog writes one line per call, and per request of a stream, to
+	// Logger.
+	AccessLog bool
+	Logger    *slog.Logger
 }
 
 // Server serves GRPCInferenceService, health and reflection.
@@ -55,15 +63,19 @@ func New(opt Options) *Server {
 	if opt.MaxConcurrentStreams == 0 {
 		opt.MaxConcurrentStreams = 100
 	}
-	srv := grpcgo.NewServer(
+	var obs *observer
+	if opt.Metrics != nil || opt.AccessLog {
+		obs = &observer{metrics: opt.Metrics, accessLog: opt.AccessLog, log: opt.Logger}
+	}
+	options := []grpcgo.ServerOption{
 		// Messages are read into buffers that are not zeroed (codec.go).
 		experimental.BufferPool(messageBuffers),
 		grpcgo.ForceServerCodecV2(newCodec()),
 		// Windows that let a tensor of up to 1 MiB arrive in one flight:
 		// on a fast link (loopback, a pod's sidecar) the BDP estimate
 		// stays at 64 KiB, and a 100 KiB tensor waited for a window update.
-		grpcgo.InitialWindowSize(1<<20),
-		grpcgo.InitialConnWindowSize(16<<20),
+		grpcgo.InitialWindowSize(1 << 20),
+		grpcgo.InitialConnWindowSize(16 << 20),
 		grpcgo.MaxRecvMsgSize(opt.MaxMessageBytes),
 		grpcgo.MaxSendMsgSize(opt.MaxMessageBytes),
 		grpcgo.MaxConcurrentStreams(opt.MaxConcurrentStreams),
@@ -78,9 +90,21 @@ func New(opt Options) *Server {
 		// if no answer comes in 20 s: a peer that vanished without a FIN
 		// frees its connection.
 		grpcgo.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-	)
+	}
+	if obs != nil {
+		options = append(options, grpcgo.StatsHandler(obs),
+			grpcgo.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpcgo.UnaryServerInfo, handler grpcgo.UnaryHandler) (any, error) {
+				echoID(ctx, func(md metadata.MD) error { return grpcgo.SetHeader(ctx, md) })
+				return handler(ctx, req)
+			}),
+			grpcgo.ChainStreamInterceptor(func(srv any, ss grpcgo.ServerStream, _ *grpcgo.StreamServerInfo, handler grpcgo.StreamHandler) error {
+				echoID(ss.Context(), ss.SetHeader)
+				return handler(srv, ss)
+			}))
+	}
+	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
-	pb.RegisterGRPCInferenceServiceServer(srv, &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes})
+	pb.RegisterGRPCInferenceServiceServer(srv, &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs})
 	healthpb.RegisterHealthServer(srv, h)
 	reflection.Register(srv)
 	return &Server{srv: srv, health: h}
@@ -111,3 +135,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close cuts every connection and RPC off at once, and returns once the
 // handlers have.
 func (s *Server) Close() { s.srv.Stop() }
+
+// echoID sends the call's request id back in its response header.
+func echoID(ctx context.Context, set func(metadata.MD) error) {
+	if c := callOf(ctx); c != nil && c.id != "" {
+		set(metadata.Pairs(accesslog.Header, c.id))
+	}
+}

@@ -16,7 +16,6 @@ import (
 
 	grpcfront "github.com/onnxserve/onnxserve/handlers/grpc"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
-	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/servertest"
 	"github.com/onnxserve/onnxserve/runtime"
 )
@@ -45,8 +44,12 @@ func start(t testing.TB, dir string, opt options) *server {
 		opt.maxMessage = 1 << 20
 	}
 	repo := servertest.Open(t, dir, opt.Options)
-	core := inference.New(inference.Options{Repository: repo, ModelControl: opt.Control, Logger: servertest.Quiet})
-	srv := grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: opt.maxMessage, MaxConcurrentStreams: opt.maxStreams, Logger: servertest.Quiet})
+	logger := opt.Logger
+	if logger == nil {
+		logger = servertest.Quiet
+	}
+	srv := grpcfront.New(grpcfront.Options{Core: servertest.Core(repo, opt.Options), MaxMessageBytes: opt.maxMessage, MaxConcurrentStreams: opt.maxStreams,
+		Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: logger})
 	ln := bufconn.Listen(1 << 20)
 	go srv.Serve(ln)
 	conn, err := grpcgo.NewClient("passthrough:///bufconn",
@@ -104,3 +107,6 @@ func irisInput(shape []int64, v ...float32) *pb.ModelInferRequest_InferInputTens
 }
 
 var setosa = []float32{5.1, 3.5, 1.4, 0.2}
+
+// grpcHeader is grpc.Header, kept apart so the tests' imports stay few.
+var grpcHeader = grpcgo.Header

@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/onnxserve/onnxserve/docs"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
@@ -24,6 +27,8 @@ type service struct {
 	log  *slog.Logger
 	// bound is the largest message taken: no input has more elements.
 	bound int
+	// obs writes the access lines of a stream's requests; nil when off.
+	obs *observer
 }
 
 func (s *service) fail(ctx context.Context, method string, err error) error {
@@ -86,9 +91,12 @@ func (s *service) infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.Mod
 		return nil, err
 	}
 	defer done()
+	if rec := inference.RecordOf(ctx); rec != nil {
+		rec.ID = req.GetId()
+	}
 	r, err := decode(m, req, s.bound)
 	if err != nil {
-		return nil, err
+		return nil, s.core.Refuse(ctx, m, err)
 	}
 	resp, err := s.core.Infer(ctx, m, r)
 	if err != nil {
@@ -142,15 +150,33 @@ func (s *service) ModelStreamInfer(stream pb.GRPCInferenceService_ModelStreamInf
 }
 
 func (s *service) streamAnswer(ctx context.Context, req *pb.ModelInferRequest) *pb.ModelStreamInferResponse {
+	var rec *inference.Record
+	start, in := time.Now(), 0
+	if s.obs != nil && s.obs.accessLog {
+		// Each request of the stream has an access line of its own.
+		rec = &inference.Record{}
+		ctx = inference.WithRecord(ctx, rec)
+		in = proto.Size(req) // before infer gives req's buffer back
+	}
 	resp, err := s.infer(ctx, req)
+	code := "OK"
+	var out *pb.ModelStreamInferResponse
 	if err == nil {
-		return &pb.ModelStreamInferResponse{InferResponse: resp}
+		out = &pb.ModelStreamInferResponse{InferResponse: resp}
+	} else {
+		st := failure(ctx, s.log, "ModelStreamInfer", err)
+		code = st.Code().String()
+		out = &pb.ModelStreamInferResponse{
+			ErrorMessage:  st.Message(),
+			InferResponse: &pb.ModelInferResponse{ModelName: req.GetModelName(), ModelVersion: req.GetModelVersion(), Id: req.GetId()},
+		}
 	}
-	st := failure(ctx, s.log, "ModelStreamInfer", err)
-	return &pb.ModelStreamInferResponse{
-		ErrorMessage:  st.Message(),
-		InferResponse: &pb.ModelInferResponse{ModelName: req.GetModelName(), ModelVersion: req.GetModelVersion(), Id: req.GetId()},
+	if rec != nil {
+		if c := callOf(ctx); c != nil {
+			s.obs.write(ctx, &call{id: c.id, method: c.method, in: int64(in), out: int64(proto.Size(out))}, code, rec, time.Since(start))
+		}
 	}
+	return out
 }
 
 func (s *service) RepositoryIndex(ctx context.Context, req *pb.RepositoryIndexRequest) (*pb.RepositoryIndexResponse, error) {

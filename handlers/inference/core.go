@@ -31,15 +31,18 @@ type Options struct {
 	// Timeout, when positive, bounds every inference request; a request's
 	// own Timeout may only shorten it.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Observer, when set, is told about every inference request answered.
+	Observer Observer
+	Logger   *slog.Logger
 }
 
 // Core serves inference and model control over one repository.
 type Core struct {
-	repo    *runtime.Repository
-	control runtime.ModelControl
-	timeout time.Duration
-	log     *slog.Logger
+	repo     *runtime.Repository
+	control  runtime.ModelControl
+	timeout  time.Duration
+	observer Observer
+	log      *slog.Logger
 }
 
 // New returns the core over opt.Repository.
@@ -50,7 +53,7 @@ func New(opt Options) *Core {
 	if opt.ModelControl == "" {
 		opt.ModelControl = runtime.ControlNone
 	}
-	return &Core{repo: opt.Repository, control: opt.ModelControl, timeout: opt.Timeout, log: opt.Logger}
+	return &Core{repo: opt.Repository, control: opt.ModelControl, timeout: opt.Timeout, observer: opt.Observer, log: opt.Logger}
 }
 
 // Acquire holds a model version, the default (highest) one for version "",
@@ -73,7 +76,15 @@ func (c *Core) Find(name, version string) error { return fail(c.repo.Find(name, 
 // Infer validates req against m (acquired and not yet released), runs it
 // within the deadline, and returns the outputs asked for. ORT reads the
 // inputs in place until Infer returns: their buffers may be reused after.
-func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Response, error) {
+func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (_ *Response, err error) {
+	if ctx, rec := c.begin(ctx, m); rec != nil {
+		defer func(start time.Time) { c.end(m, rec, start, req, err) }(time.Now())
+		return c.infer(ctx, m, req)
+	}
+	return c.infer(ctx, m, req)
+}
+
+func (c *Core) infer(ctx context.Context, m *runtime.Model, req *Request) (*Response, error) {
 	selected, err := check(m, req)
 	if err != nil {
 		return nil, err
@@ -106,7 +117,15 @@ func (c *Core) Infer(ctx context.Context, m *runtime.Model, req *Request) (*Resp
 // InferAll is Infer for a protocol that answers with every output as the
 // model gives it (/v1): req.Outputs must be empty, and no selection or
 // classification is made. It returns the outputs in Signature.Outputs order.
-func (c *Core) InferAll(ctx context.Context, m *runtime.Model, req *Request) ([]tensor.Tensor, error) {
+func (c *Core) InferAll(ctx context.Context, m *runtime.Model, req *Request) (_ []tensor.Tensor, err error) {
+	if ctx, rec := c.begin(ctx, m); rec != nil {
+		defer func(start time.Time) { c.end(m, rec, start, req, err) }(time.Now())
+		return c.inferAll(ctx, m, req)
+	}
+	return c.inferAll(ctx, m, req)
+}
+
+func (c *Core) inferAll(ctx context.Context, m *runtime.Model, req *Request) ([]tensor.Tensor, error) {
 	if len(req.Outputs) > 0 {
 		return nil, Errorf(Internal, "InferAll with outputs requested")
 	}

@@ -5,6 +5,8 @@
 package servertest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,12 +15,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers"
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/runtime"
 )
 
@@ -77,6 +81,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// ConnState, when set, is the server's http.Server.ConnState hook.
 	ConnState func(net.Conn, http.ConnState)
+	// Metrics, when set, observes the runs, the requests and the HTTP
+	// routes, and is served on /metrics.
+	Metrics *metrics.Metrics
+	// AccessLog writes one line per request to Logger.
+	AccessLog bool
 	// Logger is the server's; nil is Quiet.
 	Logger *slog.Logger
 }
@@ -88,6 +97,9 @@ func Open(t testing.TB, dir string, opt Options) *runtime.Repository {
 		opt.Limiter = runtime.NewLimiter(0)
 	}
 	lo := runtime.LoadOptions{Limiter: opt.Limiter, Logger: Quiet}
+	if opt.Metrics != nil {
+		lo.Observer = opt.Metrics
+	}
 	var repo *runtime.Repository
 	var err error
 	if opt.Load == nil {
@@ -110,8 +122,24 @@ func Handler(repo *runtime.Repository, opt Options) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = Quiet
 	}
-	core := inference.New(inference.Options{Repository: repo, ModelControl: opt.Control, Logger: opt.Logger})
-	return handlers.New(handlers.Options{Core: core, MaxBodyBytes: opt.MaxBodyBytes, Logger: opt.Logger})
+	return handlers.New(handlers.Options{Core: Core(repo, opt), MaxBodyBytes: opt.MaxBodyBytes, Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: opt.Logger})
+}
+
+// Core is the core over repo, as cmd/onnxserve builds it: observed by
+// opt.Metrics when set.
+func Core(repo *runtime.Repository, opt Options) *inference.Core {
+	if opt.Logger == nil {
+		opt.Logger = Quiet
+	}
+	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Logger: opt.Logger}
+	if opt.Metrics != nil {
+		copt.Observer = opt.Metrics
+	}
+	core := inference.New(copt)
+	if opt.Metrics != nil {
+		opt.Metrics.Watch(core)
+	}
+	return core
 }
 
 // Serve serves repo over a real loopback listener, closed at cleanup.
@@ -129,4 +157,26 @@ func Start(t testing.TB, dir string, opt Options) (*httptest.Server, *runtime.Re
 	t.Helper()
 	repo := Open(t, dir, opt)
 	return Serve(t, repo, opt), repo
+}
+
+// JSONLogger logs in JSON to w, as --log-format=json does.
+func JSONLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// LogLines are the JSON log lines in out whose msg is msg, decoded.
+func LogLines(t testing.TB, out *bytes.Buffer, msg string) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, line)
+		}
+		if m["msg"] == msg {
+			lines = append(lines, m)
+		}
+	}
+	return lines
 }

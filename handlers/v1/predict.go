@@ -136,6 +136,8 @@ func (a *API) Predict(c *gin.Context) {
 	inputs, f, err := decodePredict(*body, m)
 	env.Buffers.Put(body) // the tensors hold no reference into the body
 	if err != nil {
+		e, _ := problem(err, f) // the kind the codec's error has
+		env.Core.Refuse(c, m, e)
 		a.fail(c, err, f)
 		return
 	}

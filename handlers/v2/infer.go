@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/handlers/rest"
 )
@@ -105,9 +106,12 @@ func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bi
 		req, err = decodeV2(body, header, m)
 	}
 	if err != nil {
-		return false, err
+		return false, core.Refuse(c, m, err)
 	}
 	defer jsontensor.Release(req.pooled) // Infer has returned by then
+	if rec := inference.RecordOf(c); rec != nil && req.hasID {
+		rec.ID = req.id
+	}
 	resp, err := core.Infer(c, m, &req.core)
 	if err != nil {
 		return false, err

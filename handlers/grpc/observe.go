@@ -1,0 +1,98 @@
+package grpc
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+
+	"github.com/onnxserve/onnxserve/handlers/accesslog"
+	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/metrics"
+)
+
+// observer is the gRPC counterpart of the router's observe middleware, as
+// a stats.Handler: it sees every call from its start to its end, with the
+// bytes on the wire, for the unary calls and the streams alike. Each call
+// gets its id (the client's x-request-id metadata, or a new one, sent back
+// in the response header) and a Record for the core to fill; at its end it
+// is counted and gets its access line. A ModelStreamInfer stream is one
+// call: its requests get lines of their own from the service (stream.go).
+type observer struct {
+	metrics   *metrics.Metrics
+	accessLog bool
+	log       *slog.Logger
+}
+
+// call is what observer keeps of one call, in its context.
+type call struct {
+	id       string
+	method   string
+	start    time.Time
+	in, out  int64
+	record   *inference.Record
+	inflight func()
+}
+
+type callKey struct{}
+
+func callOf(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+func (o *observer) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	c := &call{method: info.FullMethodName, start: time.Now()}
+	if o.metrics != nil {
+		c.inflight = o.metrics.Begin("grpc")
+	}
+	if o.accessLog {
+		var sent string
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			if v := md.Get(accesslog.Header); len(v) > 0 {
+				sent = v[0]
+			}
+		}
+		c.id, c.record = accesslog.ID(sent), &inference.Record{}
+		ctx = inference.WithRecord(ctx, c.record)
+	}
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+func (o *observer) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	c := callOf(ctx)
+	if c == nil {
+		return
+	}
+	switch s := s.(type) {
+	case *stats.InPayload:
+		c.in += int64(s.WireLength)
+	case *stats.OutPayload:
+		c.out += int64(s.WireLength)
+	case *stats.End:
+		code := status.Code(s.Error).String()
+		if c.inflight != nil {
+			c.inflight()
+			o.metrics.GRPC(c.method, code)
+		}
+		if o.accessLog {
+			o.write(ctx, c, code, c.record, time.Since(c.start))
+		}
+	}
+}
+
+func (o *observer) write(ctx context.Context, c *call, code string, rec *inference.Record, d time.Duration) {
+	client := ""
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		client = p.Addr.String()
+	}
+	accesslog.Write(ctx, o.log, accesslog.Line{ID: c.id, Protocol: "grpc", Route: c.method, Status: code,
+		Client: client, BytesIn: c.in, BytesOut: c.out, Duration: d, Record: rec})
+}
+
+func (o *observer) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (o *observer) HandleConn(context.Context, stats.ConnStats)                       {}
