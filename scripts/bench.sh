@@ -4,13 +4,21 @@
 # pinned to core 0 and loaded by wrk pinned to core 1, on the same models
 # (../shared/bench/make_models.py) and the same request bodies (floats as
 # Python's json writes them). Writes docs/benchmarks.md and
-# docs/img/bench.png. About 9 minutes.
+# docs/img/bench.png. About 10 minutes.
 #
 # The same onnxserve also serves gRPC (KServe v2 GRPCInferenceService, on
 # --grpc-addr) when the build has it: scripts/bench/grpcload, pinned to the
 # load core like wrk, sends ModelInfer calls with the REST rows' numbers
 # (32 concurrent callers over 4 HTTP/2 connections); scripts/bench/chart
 # reports its rows and targets with the others.
+#
+# The cost of metrics and of the access log (both on by default): two more
+# onnxserve processes, the same binary on the same repository, one with
+# --metrics=false and one with --access-log=false as well, run the first
+# REST workload (iris, one named-feature row) in the same rounds, right
+# after the default server; the report holds the default to 97% of the
+# first and says what the access log costs. The access lines go where the
+# server's log goes, a file in $work/logs.
 #
 # Other work on the machine only ever slows a run down, and it comes and
 # goes; so all servers are started at once (an idle one costs nothing),
@@ -37,9 +45,15 @@ ROUNDS="${ROUNDS:-3}"
 CONNS=32
 SERVER_CPU=0
 LOAD_CPU=1
-declare -A port=([onnxserve]=18080 [fastapi]=18081 [fastapi-async]=18082 [floor]=18083 [grpc]=18084)
+declare -A port=([onnxserve]=18080 [fastapi]=18081 [fastapi-async]=18082 [floor]=18083 [grpc]=18084
+  [onnxserve-no-metrics]=18085 [onnxserve-no-metrics-no-access-log]=18086)
 GRPC_CONNS=4 # HTTP/2 connections that grpcload spreads its $CONNS callers over
 grpc_on=0    # set by start_all: this onnxserve build has --grpc-addr
+# The onnxserve variants (server process → its flags, beyond the default
+# server's) and what start_all found missing in this build ("" for none).
+declare -A variant=([onnxserve-no-metrics]="--metrics=false"
+  [onnxserve-no-metrics-no-access-log]="--metrics=false --access-log=false")
+declare -A variant_missing
 declare -A pid
 PY=/usr/bin/python3 # Debian's, with the Debian packages below
 make_models="$root/../shared/bench/make_models.py"
@@ -132,6 +146,21 @@ start_all() {
     grpc=(--grpc-addr "127.0.0.1:${port[grpc]}")
   fi
   start onnxserve /healthz "$work/bin/onnxserve" serve --addr "127.0.0.1:${port[onnxserve]}" "${grpc[@]}" --models "$work/repo"
+  # The variants: the same, without gRPC (it is the default server's), with
+  # their flags; idle but for their W1 runs. A build without a flag has its
+  # variant recorded as skipped by runs.
+  local v flag flags
+  [ "$grpc_on" = 1 ] && grpc=(--grpc-addr "")
+  for v in "${!variant[@]}"; do
+    variant_missing[$v]=""
+    for flag in ${variant[$v]}; do
+      flag="${flag%%=*}"
+      grep -qE -- "^ +-${flag#--}( |\$)" <<<"$help" || variant_missing[$v]+="${variant_missing[$v]:+, }$flag"
+    done
+    [ -n "${variant_missing[$v]}" ] && continue
+    read -ra flags <<<"${variant[$v]}"
+    start "$v" /healthz "$work/bin/onnxserve" serve --addr "127.0.0.1:${port[$v]}" "${grpc[@]}" "${flags[@]}" --models "$work/repo"
+  done
   # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS
   # builds, slow a current numpy; one BLAS thread on the one core it gets.
   local name async
@@ -152,8 +181,19 @@ start_all() {
 runs() {
   local hlen
   hlen="$(cat "$work/bodies/mlp_b32.bin.hlen")"
+  echo "onnxserve iris-named-1 /v1/models/iris/predict iris_named.json"
+  # The variants' W1, right after the default server's: recorded as
+  # onnxserve's workload iris-named-1-<variant> (load names the server).
+  local v
+  for v in onnxserve-no-metrics onnxserve-no-metrics-no-access-log; do
+    if [ -z "${variant_missing[$v]}" ]; then
+      echo "$v iris-named-1${v#onnxserve} /v1/models/iris/predict iris_named.json"
+    else
+      printf '{"server":"onnxserve","workload":"iris-named-1%s","skipped":"no %s in this build"}\n' "${v#onnxserve}" "${variant_missing[$v]}" >>"$results"
+      say "onnxserve iris-named-1${v#onnxserve}: skipped: no ${variant_missing[$v]} in this build"
+    fi
+  done
   cat <<EOF
-onnxserve iris-named-1 /v1/models/iris/predict iris_named.json
 fastapi iris-named-1 /iris iris_named.json
 fastapi-async iris-named-1 /iris iris_named.json
 floor iris-named-1 / iris_named.json
@@ -201,18 +241,20 @@ EOF
 }
 
 # load SERVER WORKLOAD PATH BODY [HEADER_LEN]: warm up, reset the server's
-# peak RSS, run wrk and record its RESULT line with the run's peak RSS.
+# peak RSS, run wrk and record its RESULT line with the run's peak RSS. A
+# variant of onnxserve is recorded as onnxserve (its workload names it).
 load() {
   local server="$1" workload="$2" url="http://127.0.0.1:${port[$1]}$3" body="$4" hlen="${5:-}"
-  local p="${pid[$server]}" out
+  local p="${pid[$server]}" out record="$1"
+  [ -n "${variant[$server]:-}" ] && record=onnxserve
   BODY="$work/bodies/$body" HEADER_LEN="$hlen" taskset -c "$LOAD_CPU" \
     wrk -t1 -c"$CONNS" -d"$WARMUP" -s scripts/bench/body.lua "$url" >/dev/null
   echo 5 >"/proc/$p/clear_refs" # resets VmHWM to the current RSS
   out="$(BODY="$work/bodies/$body" HEADER_LEN="$hlen" taskset -c "$LOAD_CPU" \
     wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s scripts/bench/body.lua "$url" | grep '^RESULT ' | cut -d' ' -f2-)"
-  printf '{"server":"%s","workload":"%s","rss_kb":%s,"load":"%s","result":%s}\n' "$server" "$workload" \
+  printf '{"server":"%s","workload":"%s","rss_kb":%s,"load":"%s","result":%s}\n' "$record" "$workload" \
     "$(awk '/^VmHWM/ {print $2}' "/proc/$p/status")" "$(cut -d' ' -f1-3 /proc/loadavg)" "$out" >>"$results"
-  say "$server $workload: $(cut -c1-110 <<<"$out")"
+  say "$record $workload: $(cut -c1-110 <<<"$out")"
 }
 
 # grpc_load WORKLOAD MODEL BODY [FLAGS]: the gRPC counterpart of load, one
