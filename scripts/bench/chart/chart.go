@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -62,6 +63,9 @@ func panel(b *bench, w workload, legend bool) (*plot.Plot, error) {
 	if fl := b.get(floorOf(w.name), "floor"); fl != nil {
 		p.Title.Text += "\nGo HTTP floor: " + num(fl.Result.RPS) + " req/s"
 	}
+	if b.get(w.name, "onnxserve") == nil {
+		p.Title.Text += "\n" + notMeasured(b, w.name)
+	}
 	p.Y.Label.Text = "requests/s"
 	p.Y.Min = 0
 	p.X.Min, p.X.Max = -1, 1
@@ -97,23 +101,32 @@ func panel(b *bench, w workload, legend bool) (*plot.Plot, error) {
 			p.Add(labels)
 		}
 	}
-	if y, label := targetLine(b, w); y > 0 {
-		line, err := plotter.NewLine(plotter.XYs{{X: -1, Y: y}, {X: 1, Y: y}})
+	for i, t := range targetLines(b, w) {
+		line, err := plotter.NewLine(plotter.XYs{{X: -1, Y: t.y}, {X: 1, Y: t.y}})
 		if err != nil {
 			return nil, err
 		}
 		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		line.Color = color.Gray{Y: 0x55}
 		p.Add(line)
-		if legend {
+		if legend && i == 0 {
 			p.Legend.Add("target", line)
 		}
-		l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: -1, Y: y}}, Labels: []string{label}})
+		// The first label at the left end of its line, a second at the
+		// right end, so that two lines close together stay readable.
+		x, offset := -1.0, vg.Point{X: 4, Y: 2}
+		if i%2 == 1 {
+			x, offset = 1, vg.Point{X: -4, Y: 2}
+		}
+		l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: t.y}}, Labels: []string{t.label}})
 		if err != nil {
 			return nil, err
 		}
-		l.Offset = vg.Point{X: 4, Y: 2}
+		l.Offset = offset
 		l.TextStyle[0].Font.Size = vg.Points(8)
+		if i%2 == 1 {
+			l.TextStyle[0].XAlign = text.XRight
+		}
 		p.Add(l)
 	}
 	p.Legend.Top = true
@@ -121,21 +134,32 @@ func panel(b *bench, w workload, legend bool) (*plot.Plot, error) {
 	return p, nil
 }
 
-// targetLine is the req/s a workload's target asks for, and its label.
-func targetLine(b *bench, w workload) (float64, string) {
+// targetLine is a req/s a workload's target asks for, and its label.
+type targetLine struct {
+	y     float64
+	label string
+}
+
+// targetLines are the req/s a workload's targets ask for: W1 has two, its
+// speed-up on FastAPI and the share of its rate without metrics.
+func targetLines(b *bench, w workload) []targetLine {
+	var ls []targetLine
 	if fa := b.get(w.fastapi, "fastapi"); fa != nil && w.target > 0 {
-		return w.target * fa.Result.RPS, fmt.Sprintf("target %g× FastAPI", w.target)
+		ls = append(ls, targetLine{w.target * fa.Result.RPS, fmt.Sprintf("target %g× FastAPI", w.target)})
+	}
+	if off := b.get(w1NoMetrics, "onnxserve"); w.name == w1 && off != nil {
+		ls = append(ls, targetLine{metricsShare * off.Result.RPS, fmt.Sprintf("target %.0f%% of --metrics=false", 100*metricsShare)})
 	}
 	if w.name == "mlp-rows-32-v2" && b.ortRows > 0 {
-		return 0.75 * b.ortRows / 32, "target 75% of ORT alone"
+		ls = append(ls, targetLine{0.75 * b.ortRows / 32, "target 75% of ORT alone"})
 	}
 	if w.name == "grpc-mlp-rows-32-raw" && b.ortRows > 0 {
-		return grpcORTShare * b.ortRows / 32, "target 90% of ORT alone"
+		ls = append(ls, targetLine{grpcORTShare * b.ortRows / 32, "target 90% of ORT alone"})
 	}
 	if v1 := b.get("iris-named-1", "onnxserve"); strings.HasPrefix(w.name, "grpc-iris-1-") && v1 != nil {
-		return v1.Result.RPS, "target /v1 JSON rate"
+		ls = append(ls, targetLine{v1.Result.RPS, "target /v1 JSON rate"})
 	}
-	return 0, ""
+	return ls
 }
 
 func saveImage(img *vgimg.Canvas, path string) error {

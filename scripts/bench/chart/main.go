@@ -43,7 +43,8 @@ type result struct {
 
 // bench is everything one run of scripts/bench.sh left in its work dir.
 type bench struct {
-	results  map[string]map[string]*result // workload → server → result
+	results  map[string]map[string]*result   // workload → server → result
+	rounds   map[string]map[string][]float64 // workload → server → each round's req/s, in order
 	meta     map[string]string
 	ortRows  float64 // ORT's own MLP batch-32 rate, rows/s
 	batcher  map[string]float64
@@ -80,7 +81,7 @@ func relPath(from, to string) string {
 }
 
 func load(work string) (*bench, error) {
-	b := &bench{results: map[string]map[string]*result{}, meta: map[string]string{},
+	b := &bench{results: map[string]map[string]*result{}, rounds: map[string]map[string][]float64{}, meta: map[string]string{},
 		batcher: map[string]float64{}, profiles: map[string]string{}, inproc: map[string]float64{}}
 	if err := eachLine(filepath.Join(work, "results.jsonl"), func(line string) error {
 		r := &result{}
@@ -89,6 +90,10 @@ func load(work string) (*bench, error) {
 		}
 		if b.results[r.Workload] == nil {
 			b.results[r.Workload] = map[string]*result{}
+			b.rounds[r.Workload] = map[string][]float64{}
+		}
+		if r.Skipped == "" {
+			b.rounds[r.Workload][r.Server] = append(b.rounds[r.Workload][r.Server], r.Result.RPS)
 		}
 		// Several rounds: keep the fastest run (interference only slows
 		// a run down) and the highest peak RSS of any.
