@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/handlers/servertest"
 	"github.com/onnxserve/onnxserve/runtime"
 )
@@ -144,5 +145,35 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 func (w *discardWriter) WriteHeader(s int) {
 	if w.status == 0 {
 		w.status = s
+	}
+}
+
+// BenchmarkObserved is W1 (iris, one named-feature row) in process with
+// what the server observes of each request: nothing, the metrics, and the
+// metrics with the access log (written to a discarding logger: the cost of
+// making the line, not of writing it).
+func BenchmarkObserved(b *testing.B) {
+	dir := benchDir(b)
+	for _, c := range []struct {
+		name              string
+		metrics, accessed bool
+	}{{"plain", false, false}, {"metrics", true, false}, {"metrics-access-log", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			opt := servertest.Options{MaxBodyBytes: 32 << 20, AccessLog: c.accessed}
+			if c.metrics {
+				opt.Metrics = metrics.New(metrics.Options{})
+			}
+			c := struct{ opt servertest.Options }{opt}
+			repo := servertest.Open(b, filepath.Join(dir, "repo"), c.opt)
+			h := servertest.Handler(repo, c.opt)
+			body := benchBody(b, dir, "iris_named.json")
+			client := newBenchClient("iris")
+			b.ReportAllocs()
+			for b.Loop() {
+				if status := client.post(h, body); status != http.StatusOK {
+					b.Fatalf("status %d", status)
+				}
+			}
+		})
 	}
 }

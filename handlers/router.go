@@ -129,7 +129,8 @@ func observe(opt Options) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		if opt.Metrics != nil {
-			defer opt.Metrics.Begin("http")()
+			opt.Metrics.Enter(metrics.HTTPProtocol)
+			defer opt.Metrics.Leave(metrics.HTTPProtocol)
 		}
 		var rec *inference.Record
 		id := c.GetHeader(accesslog.Header)

@@ -30,12 +30,12 @@ type observer struct {
 
 // call is what observer keeps of one call, in its context.
 type call struct {
-	id       string
-	method   string
-	start    time.Time
-	in, out  int64
-	record   *inference.Record
-	inflight func()
+	id      string
+	method  string
+	start   time.Time
+	in, out int64
+	record  *inference.Record
+	counted bool // in the metrics' in-flight gauge
 }
 
 type callKey struct{}
@@ -48,7 +48,8 @@ func callOf(ctx context.Context) *call {
 func (o *observer) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
 	c := &call{method: info.FullMethodName, start: time.Now()}
 	if o.metrics != nil {
-		c.inflight = o.metrics.Begin("grpc")
+		o.metrics.Enter(metrics.GRPCProtocol)
+		c.counted = true
 	}
 	if o.accessLog {
 		var sent string
@@ -75,8 +76,8 @@ func (o *observer) HandleRPC(ctx context.Context, s stats.RPCStats) {
 		c.out += int64(s.WireLength)
 	case *stats.End:
 		code := status.Code(s.Error).String()
-		if c.inflight != nil {
-			c.inflight()
+		if c.counted {
+			o.metrics.Leave(metrics.GRPCProtocol)
 			o.metrics.GRPC(c.method, code)
 		}
 		if o.accessLog {

@@ -81,6 +81,9 @@ func invalidInput(input, format string, args ...any) *Error {
 // From turns any error into an *Error: the one place where the errors of
 // package runtime and of context get their kind.
 func From(err error) *Error {
+	if err == nil {
+		return nil // before the targets below, which errors.As makes escape
+	}
 	var (
 		e  *Error
 		nf *runtime.NotFoundError
@@ -89,8 +92,6 @@ func From(err error) *Error {
 		le *runtime.LoadError
 	)
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &nf):

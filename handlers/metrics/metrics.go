@@ -50,6 +50,8 @@ type Metrics struct {
 	http, grpc                    *prometheus.CounterVec
 	inflight                      *prometheus.GaugeVec
 	httpInflight, grpcInflight    prometheus.Gauge
+	routesMu                      sync.RWMutex
+	routes                        map[routeCode]prometheus.Counter
 
 	// models are each model version's metrics, bound to its labels once:
 	// a lookup by pointer costs a request no label hashing.
@@ -96,7 +98,8 @@ func New(opt Options) *Metrics {
 		grpc:      counter("onnxserve_grpc_requests_total", "gRPC calls by method and status code.", "method", "code"),
 		inflight:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "onnxserve_inflight_requests", Help: "Requests being served, by protocol."}, []string{"protocol"}),
 	}
-	m.httpInflight, m.grpcInflight = m.inflight.WithLabelValues("http"), m.inflight.WithLabelValues("grpc")
+	m.httpInflight, m.grpcInflight = m.inflight.WithLabelValues(HTTPProtocol), m.inflight.WithLabelValues(GRPCProtocol)
+	m.routes = map[routeCode]prometheus.Counter{}
 	m.reg.MustRegister(m.success, m.failure, m.count, m.exec, m.requestUS, m.queueUS, m.inputUS, m.inferUS, m.outputUS,
 		m.request, m.queue, m.compute, m.batch, m.http, m.grpc, m.inflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -168,38 +171,50 @@ func (m *Metrics) Served(model *runtime.Model, r *inference.Record) {
 
 func us(d time.Duration) float64 { return float64(d.Microseconds()) }
 
-// codes are status codes as label values, made once.
-var codes = func() (c [600]string) {
-	for i := range c {
-		c[i] = strconv.Itoa(i)
-	}
-	return c
-}()
-
 // HTTP counts one HTTP request on route ("" for one that matched none)
-// answered with code.
+// answered with code. A route's counter for a code is looked up once and
+// kept: a request pays a map read under a shared lock, no label hashing.
 func (m *Metrics) HTTP(route string, code int) {
-	label := strconv.Itoa(code)
-	if code >= 0 && code < len(codes) {
-		label = codes[code]
-	}
 	if route == "" {
 		route = "unmatched"
 	}
-	m.http.WithLabelValues(route, label).Inc()
+	key := routeCode{route, code}
+	m.routesMu.RLock()
+	c, ok := m.routes[key]
+	m.routesMu.RUnlock()
+	if !ok {
+		c = m.http.WithLabelValues(route, strconv.Itoa(code))
+		m.routesMu.Lock()
+		m.routes[key] = c
+		m.routesMu.Unlock()
+	}
+	c.Inc()
+}
+
+type routeCode struct {
+	route string
+	code  int
 }
 
 // GRPC counts one gRPC call of method (its full name) that ended with
 // code (its name, e.g. "OK").
 func (m *Metrics) GRPC(method, code string) { m.grpc.WithLabelValues(method, code).Inc() }
 
-// Begin counts a request in flight on protocol ("http" or "grpc") until
-// the returned func is called.
-func (m *Metrics) Begin(protocol string) (end func()) {
-	g := m.httpInflight
-	if protocol == "grpc" {
-		g = m.grpcInflight
+// Protocols of the in-flight gauge.
+const (
+	HTTPProtocol = "http"
+	GRPCProtocol = "grpc"
+)
+
+// Enter counts a request in flight on protocol until Leave.
+func (m *Metrics) Enter(protocol string) { m.inflightOf(protocol).Inc() }
+
+// Leave ends what Enter counted.
+func (m *Metrics) Leave(protocol string) { m.inflightOf(protocol).Dec() }
+
+func (m *Metrics) inflightOf(protocol string) prometheus.Gauge {
+	if protocol == GRPCProtocol {
+		return m.grpcInflight
 	}
-	g.Inc()
-	return g.Dec
+	return m.httpInflight
 }
