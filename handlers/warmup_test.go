@@ -31,15 +31,7 @@ func TestWarmupGatesReadiness(t *testing.T) {
 	srv, _ := servertest.Start(t, dir, servertest.Options{Control: runtime.ControlExplicit, Load: []string{}, Limiter: limiter})
 	probes := []string{"/readyz", "/v2/health/ready", "/v2/models/slow/ready", "/v2/models/slow/versions/1/ready"}
 
-	if err := limiter.Acquire(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	held := true
-	defer func() {
-		if held {
-			limiter.Release()
-		}
-	}()
+	release := servertest.HoldRunSlot(t, limiter)
 	loaded := make(chan loadAnswer, 1)
 	go func() { loaded <- load(srv.URL + "/v2/repository/models/slow/load") }()
 	// The index says "loading" from the moment the load begins.
@@ -71,8 +63,7 @@ func TestWarmupGatesReadiness(t *testing.T) {
 	default:
 	}
 
-	limiter.Release()
-	held = false
+	release()
 	select {
 	case a := <-loaded:
 		if a.err != nil || a.status != 200 {

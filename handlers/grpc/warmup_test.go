@@ -25,15 +25,7 @@ func TestWarmupGatesReadiness(t *testing.T) {
 	limiter := runtime.NewLimiter(1)
 	s := start(t, dir, options{Options: servertest.Options{Control: runtime.ControlExplicit, Load: []string{}, Limiter: limiter}})
 
-	if err := limiter.Acquire(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	held := true
-	defer func() {
-		if held {
-			limiter.Release()
-		}
-	}()
+	release := servertest.HoldRunSlot(t, limiter)
 	loaded := make(chan error, 1)
 	go func() {
 		_, err := s.client.RepositoryModelLoad(t.Context(), &pb.RepositoryModelLoadRequest{ModelName: "slow"})
@@ -65,8 +57,7 @@ func TestWarmupGatesReadiness(t *testing.T) {
 	default:
 	}
 
-	limiter.Release()
-	held = false
+	release()
 	select {
 	case err := <-loaded:
 		if err != nil {
