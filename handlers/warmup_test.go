@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/handlers/servertest"
 	v1 "github.com/onnxserve/onnxserve/handlers/v1"
 	v2 "github.com/onnxserve/onnxserve/handlers/v2"
@@ -177,5 +179,40 @@ func TestWarmupFailureIsLoadFailure(t *testing.T) {
 				t.Errorf("iris: %d %s", res.Status, res.Body)
 			}
 		})
+	}
+}
+
+// TestWarmupNotCounted pins that warmup runs are not counted as requests
+// or runs in /metrics: after iris warmed up with 3 runs of 4 rows nothing
+// is counted, and one request of one row then counts one of each.
+func TestWarmupNotCounted(t *testing.T) {
+	dir := t.TempDir()
+	servertest.CopyFile(t, "../models/iris/1/model.onnx", filepath.Join(dir, "iris", "model.onnx"))
+	servertest.CopyFile(t, "../models/iris/config.yaml", filepath.Join(dir, "iris", "config.yaml"))
+	config, err := os.ReadFile(filepath.Join(dir, "iris", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.WriteFile(t, filepath.Join(dir, "iris", "config.yaml"), string(config)+"warmup: {runs: 3, batch_size: 4}\n")
+	mt := metrics.New(metrics.Options{})
+	srv, _ := servertest.Start(t, dir, servertest.Options{Metrics: mt})
+	iris := map[string]string{"model": "iris", "version": "1"}
+	counted := func() [5]float64 {
+		fams := scrape(t, srv.URL)
+		var got [5]float64
+		for i, name := range []string{"nv_inference_request_success", "nv_inference_count", "nv_inference_exec_count", "onnxserve_batch_size", "onnxserve_model_ready"} {
+			got[i] = sample(fams, name, iris)
+		}
+		return got
+	}
+	// success, count (rows), exec_count, batch_size samples, model_ready
+	if got, want := counted(), [5]float64{0, 0, 0, 0, 1}; got != want {
+		t.Errorf("after the warmup: %v, want %v", got, want)
+	}
+	if res := do(t, "POST", srv.URL+"/v2/models/iris/infer", irisInfer); res.Status != 200 {
+		t.Fatalf("infer: %d %s", res.Status, res.Body)
+	}
+	if got, want := counted(), [5]float64{1, 1, 1, 1, 1}; got != want {
+		t.Errorf("after one request of one row: %v, want %v", got, want)
 	}
 }
