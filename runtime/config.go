@@ -31,6 +31,8 @@ type Config struct {
 	IntraOpThreads int `yaml:"intra_op_threads" json:"intra_op_threads,omitempty"`
 	// Example is a predict request body shown prefilled in the API docs.
 	Example map[string]any `yaml:"example" json:"example,omitempty"`
+	// Warmup, when set, runs the model at load, before it counts as ready.
+	Warmup *Warmup `yaml:"warmup" json:"warmup,omitempty"`
 	// MaxQueueSize bounds the requests waiting to run on this model (in its
 	// batcher's queue, or for a run slot); one more is refused at once as
 	// overloaded, so a burst costs clients a retry, not a timeout. 0 means
@@ -113,6 +115,9 @@ func (c *Config) validate() error {
 	}
 	if err := c.DynamicBatching.validate(c.MaxBatchSize); err != nil {
 		return fmt.Errorf("dynamic_batching: %w", err)
+	}
+	if err := c.Warmup.validate(c.MaxBatchSize); err != nil {
+		return fmt.Errorf("warmup: %w", err)
 	}
 	if err := uniqueNames("features", c.Features); err != nil {
 		return err

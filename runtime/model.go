@@ -62,7 +62,8 @@ type LoadOptions struct {
 var ErrBadModel = errors.New("bad model")
 
 // LoadModel reads an ONNX file, checks it against its config, creates its
-// session and warms it up.
+// session and warms it up: the runs that plan its outputs, then those of
+// the config's warmup, which must all succeed.
 func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model, error) {
 	if !ort.IsInitialized() {
 		return nil, errNotInitialized
@@ -106,6 +107,10 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 			return nil, fmt.Errorf("%w: %s: dynamic_batching: %w", ErrBadModel, path, err)
 		}
 		m.batcher = newBatcher(m)
+	}
+	if err := m.warmUp(opt.Logger); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	return m, nil
 }

@@ -11,8 +11,9 @@ import (
 // so they must be safe for concurrent use and return quickly.
 type Observer interface {
 	// Ran reports one ORT run of m, whatever its outcome, before any of
-	// its requests get their results. Warm-up runs at load are not
-	// reported.
+	// its requests get their results. Warm-up runs at load, those that
+	// plan the outputs and those of the config's warmup, serve no request
+	// and are not reported.
 	Ran(m *Model, run Run)
 }
 

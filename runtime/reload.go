@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 // as Triton does. The new versions replace the old atomically: requests
 // already running finish on the old sessions, which are destroyed once
 // the last of them ends, before Load returns. When the load fails, what
-// the model served before keeps serving, and the *LoadError says why.
+// the model served before keeps serving, and the *LoadError says why. A
+// model that serves nothing is unavailable, its reason "loading", until
+// the load ends: its warmup too must be done before it counts as ready.
 func (r *Repository) Load(name string) error {
 	defer r.trimIfChanged(r.Generation())
 	r.ctl.Lock()
@@ -105,6 +108,13 @@ func (r *Repository) load(name string, retryFailed bool) error {
 		r.publish(name, old.failed(name, err, cur))
 		return &LoadError{Name: name, Err: r.relative(err)}
 	}
+	if old == nil || old.unloaded || len(old.versions) == 0 {
+		// Nothing of the model serves, and until its load (warmup
+		// included) ends it counts as not ready, so that readiness is
+		// false while a model loads, as with Triton's strict readiness;
+		// a model that serves keeps serving its old versions instead.
+		r.publish(name, &entry{name: name, err: errLoading})
+	}
 	e := r.loadEntry(name)
 	if e.err != nil {
 		r.publish(name, old.failed(name, e.err, cur))
@@ -117,6 +127,10 @@ func (r *Repository) load(name string, retryFailed bool) error {
 	}
 	return old.release()
 }
+
+// errLoading is the reason a model is unavailable while it loads with
+// nothing of it serving.
+var errLoading = errors.New("loading")
 
 // checkName keeps a model name to one directory of the repository: names
 // come from URLs, and ".." must not load a model from elsewhere.

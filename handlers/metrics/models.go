@@ -9,7 +9,7 @@ import (
 
 var (
 	pendingDesc = prometheus.NewDesc("nv_inference_pending_request_count", "Requests waiting to run on the model (what max_queue_size bounds).", modelLabels, nil)
-	readyDesc   = prometheus.NewDesc("onnxserve_model_ready", "1 when the model version serves, 0 when it failed to load (version \"\").", modelLabels, nil)
+	readyDesc   = prometheus.NewDesc("onnxserve_model_ready", "1 when the model version serves, 0 when it failed to load or is still loading (version \"\").", modelLabels, nil)
 	memoryDesc  = prometheus.NewDesc("onnxserve_model_memory_bytes", "Resident memory the process grew by while the model version loaded (its weights, session and plans), in bytes.", modelLabels, nil)
 )
 

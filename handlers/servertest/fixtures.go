@@ -65,6 +65,28 @@ func halfIdentityModel() []byte {
 	return pbBytes(m, 7, g)                               // graph
 }
 
+// BroadcastModel is an ONNX graph z = Add(x, y) of x FLOAT [N] and y FLOAT
+// [3]: it loads, but ONNX broadcasting lets it run only when N is 1 or 3,
+// so that a run at batch 2, a warmup's for instance, fails in ONNX Runtime
+// itself. Hand-encoded, as halfIdentityModel.
+func BroadcastModel() []byte {
+	tensor := func(name string, dim []byte) []byte {
+		tt := pbBytes(pbInt(nil, 1, 1), 2, pbBytes(nil, 1, dim))              // TypeProto.Tensor{FLOAT, shape{dim}}
+		return pbBytes(pbBytes(nil, 1, []byte(name)), 2, pbBytes(nil, 1, tt)) // ValueInfoProto{name, type}
+	}
+	n := pbBytes(nil, 2, []byte("N")) // Dimension.dim_param
+	three := pbInt(nil, 1, 3)         // Dimension.dim_value
+	node := pbBytes(pbBytes(pbBytes(pbBytes(nil, 1, []byte("x")), 1, []byte("y")), 2, []byte("z")), 4, []byte("Add"))
+	g := pbBytes(nil, 1, node)
+	g = pbBytes(g, 2, []byte("broadcast"))
+	g = pbBytes(g, 11, tensor("x", n))
+	g = pbBytes(g, 11, tensor("y", three))
+	g = pbBytes(g, 12, tensor("z", three))
+	m := pbInt(nil, 1, 8)                                 // ir_version
+	m = pbBytes(m, 8, pbBytes(pbInt(nil, 2, 17), 1, nil)) // opset_import {version 17, domain ""}
+	return pbBytes(m, 7, g)                               // graph
+}
+
 func pbVarint(b []byte, v uint64) []byte {
 	for v >= 0x80 {
 		b = append(b, byte(v)|0x80)

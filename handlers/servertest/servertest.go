@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -179,4 +180,19 @@ func LogLines(t testing.TB, out *bytes.Buffer, msg string) []map[string]any {
 		}
 	}
 	return lines
+}
+
+// HoldRunSlot takes one of limiter's run slots, so that with a limiter of
+// one nothing that needs a slot (a request, a warmup run) runs until
+// release gives it back; cleanup gives it back if the test has not, before
+// the server's cleanup, which may wait for what the slot holds up.
+func HoldRunSlot(t testing.TB, limiter *runtime.Limiter) (release func()) {
+	t.Helper()
+	if err := limiter.Acquire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() { once.Do(limiter.Release) }
+	t.Cleanup(release)
+	return release
 }
