@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -40,6 +41,11 @@ type Config struct {
 	MaxQueueSize int `yaml:"max_queue_size" json:"max_queue_size,omitempty"`
 	// DynamicBatching, when set, merges concurrent requests into one run.
 	DynamicBatching *DynamicBatching `yaml:"dynamic_batching" json:"dynamic_batching,omitempty"`
+	// RequestTimeout bounds every request to this model, queued and
+	// running, as one more bound beside the server's, the request's own
+	// and the client's deadline: the shortest wins. 0 means no bound of
+	// its own.
+	RequestTimeout time.Duration `yaml:"request_timeout" json:"request_timeout,omitempty"`
 }
 
 // DynamicBatching configures the merging of concurrent requests along
@@ -66,6 +72,9 @@ func ReadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	if err := refuseNestedMaxBatchSize(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkDuration(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var c Config
@@ -99,6 +108,24 @@ func refuseNestedMaxBatchSize(b []byte) error {
 	return errors.New("dynamic_batching.max_batch_size is no longer read: delete it and set max_batch_size at the top level, which bounds both a request and a merged batch")
 }
 
+// checkDuration says what request_timeout takes when it is not a Go
+// duration: the strict decoder would only say that it cannot unmarshal
+// `250` into time.Duration, leaving the unit to guess.
+func checkDuration(b []byte) error {
+	var raw struct {
+		RequestTimeout yaml.Node `yaml:"request_timeout"`
+	}
+	// Anything this lenient read cannot make sense of, and an empty value
+	// (none), the strict decoder handles.
+	if yaml.Unmarshal(b, &raw) != nil || raw.RequestTimeout.Kind != yaml.ScalarNode || raw.RequestTimeout.Tag == "!!null" {
+		return nil
+	}
+	if _, err := time.ParseDuration(raw.RequestTimeout.Value); err != nil || raw.RequestTimeout.Tag != "!!str" {
+		return fmt.Errorf("request_timeout: %s is not a duration: write it with its unit, as \"250ms\" or \"2s\" (\"0s\" for none)", raw.RequestTimeout.Value)
+	}
+	return nil
+}
+
 func (c *Config) validate() error {
 	if c.MaxBatchSize < 0 {
 		return fmt.Errorf("max_batch_size must be 0 or more, got %d", c.MaxBatchSize)
@@ -108,6 +135,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxQueueSize < 0 {
 		return fmt.Errorf("max_queue_size must be 0 or more, got %d", c.MaxQueueSize)
+	}
+	if c.RequestTimeout < 0 {
+		return fmt.Errorf("request_timeout must be 0 or more, got %v", c.RequestTimeout)
 	}
 	if c.DynamicBatching != nil && c.MaxBatchSize == 0 {
 		// Without it a merged run would have no bound.

@@ -78,6 +78,7 @@ type serveFlags struct {
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
+	timeout       time.Duration
 	modelControl  runtime.ModelControl
 	pollSecs      int
 	loadModels    string
@@ -106,6 +107,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&f.timeout, "request-timeout", 0, "longest an inference request may take, queued and running: past it, it is dropped or its run stopped, and answered 504 or DEADLINE_EXCEEDED (0: no bound); a model's request_timeout, a request's timeout parameter and a gRPC deadline may shorten it")
 	// As Triton's --model-control-mode, --repository-poll-secs and --load-model.
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
 	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
@@ -153,6 +155,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	}
 	if f.maxHeader < 1 {
 		return nil, fmt.Errorf("--max-header-bytes must be at least 1, got %d", f.maxHeader)
+	}
+	if f.timeout < 0 {
+		return nil, fmt.Errorf("--request-timeout must be 0 or more, got %v", f.timeout)
 	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
@@ -264,7 +269,7 @@ func serve(args []string, stderr io.Writer) error {
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
 	}
 
-	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Logger: log}
+	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, Logger: log}
 	if mt != nil {
 		copt.Observer = mt
 	}
@@ -318,7 +323,7 @@ func serve(args []string, stderr io.Writer) error {
 		grpcAddr = gln.Addr().String()
 	}
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(),
+	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "request_timeout", f.timeout,
 		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

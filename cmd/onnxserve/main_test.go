@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,7 +67,11 @@ func TestServeFlagsFromEnv(t *testing.T) {
 	if f, err := parseServeFlags(nil); err != nil || f.modelControl != "poll" || f.pollSecs != 3 {
 		t.Errorf("model control from env: %+v %v", f, err)
 	}
-	for _, bad := range [][]string{{"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}, {"--grpc-max-streams", "0"}, {"--max-body-bytes", "0"}, {"--max-body-bytes", "4294967296"}} {
+	t.Setenv("ONNXSERVE_REQUEST_TIMEOUT", "2s")
+	if f, err := parseServeFlags(nil); err != nil || f.timeout != 2*time.Second {
+		t.Errorf("request timeout from env: %+v %v", f, err)
+	}
+	for _, bad := range [][]string{{"--request-timeout", "-1s"}, {"--request-timeout", "250"}, {"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}, {"--grpc-max-streams", "0"}, {"--max-body-bytes", "0"}, {"--max-body-bytes", "4294967296"}} {
 		if _, err := parseServeFlags(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -183,6 +189,47 @@ func TestServeGRPC(t *testing.T) {
 	}
 	if r, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health: %v, %v", r, err)
+	}
+	stop()
+}
+
+// TestServeRequestTimeout pins that --request-timeout reaches the core on
+// the real serve path: a run of the slow test model (256 chained MatMuls,
+// seconds for 8192 rows) is cut at 200 ms and answered 504 naming the
+// server's timeout, and a request that fits in it is answered as ever.
+func TestServeRequestTimeout(t *testing.T) {
+	model, err := os.ReadFile("../../runtime/testdata/slow.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir+"/slow", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/slow/model.onnx", model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := serving(t, "--models", dir, "--request-timeout", "200ms", "--max-body-bytes", "16777216")
+	for _, tc := range []struct {
+		rows   int
+		status int
+		body   string
+	}{
+		{8192, http.StatusGatewayTimeout, `{"error":"request deadline exceeded before the model answered: the server's request timeout (200ms) passed"}`},
+		{1, http.StatusOK, `"shape":[1,256]`},
+	} {
+		header := fmt.Sprintf(`{"inputs":[{"name":"x","datatype":"FP32","shape":[%d,256],"parameters":{"binary_data_size":%d}}]}`, tc.rows, tc.rows*256*4)
+		req, _ := http.NewRequest("POST", "http://"+addr+"/v2/models/slow/infer", io.MultiReader(strings.NewReader(header), bytes.NewReader(make([]byte, tc.rows*256*4))))
+		req.Header.Set("Inference-Header-Content-Length", strconv.Itoa(len(header)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status || !strings.Contains(string(body), tc.body) {
+			t.Errorf("%d rows: %d %s, want %d with %s", tc.rows, res.StatusCode, body, tc.status, tc.body)
+		}
 	}
 	stop()
 }

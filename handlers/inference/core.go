@@ -15,6 +15,8 @@ package inference
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -28,8 +30,9 @@ type Options struct {
 	// ModelControl is how models may change at run time; only explicit
 	// allows Load and Unload. "" is none.
 	ModelControl runtime.ModelControl
-	// Timeout, when positive, bounds every inference request; a request's
-	// own Timeout may only shorten it.
+	// Timeout, when positive, bounds every inference request, queued and
+	// running; a model's request_timeout and a request's own Timeout may
+	// only shorten it.
 	Timeout time.Duration
 	// Observer, when set, is told about every inference request answered.
 	Observer Observer
@@ -137,10 +140,17 @@ func (c *Core) inferAll(ctx context.Context, m *runtime.Model, req *Request) ([]
 
 // run runs a checked request within its deadline.
 func (c *Core) run(ctx context.Context, m *runtime.Model, req *Request) ([]tensor.Tensor, error) {
-	ctx, cancel := c.deadline(ctx, req.Timeout)
+	ctx, cancel := c.deadline(ctx, m, req.Timeout)
 	defer cancel()
 	outs, err := m.Infer(ctx, req.Inputs)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Which bound passed, for the answer: the core's, or the
+			// client's own deadline.
+			if cause := context.Cause(ctx); cause != nil {
+				err = cause
+			}
+		}
 		return nil, From(err)
 	}
 	return outs, nil
@@ -160,18 +170,34 @@ func check(m *runtime.Model, req *Request) ([]Output, error) {
 	return selectOutputs(m, req.Outputs)
 }
 
-// deadline bounds ctx by the server's timeout and the request's, the
-// shorter one winning.
-func (c *Core) deadline(ctx context.Context, requested time.Duration) (context.Context, context.CancelFunc) {
-	d := c.timeout
-	if requested > 0 && (d <= 0 || requested < d) {
-		d = requested
+// deadline bounds ctx by the shortest of the server's timeout, the model's
+// request_timeout and the request's own; a client's deadline already in
+// ctx stays when it is shorter still. The bound that applies is the
+// context's cause, so that the answer can say which one passed.
+func (c *Core) deadline(ctx context.Context, m *runtime.Model, requested time.Duration) (context.Context, context.CancelFunc) {
+	bound := timeoutError{bound: "the server's request timeout", d: c.timeout}
+	if d := m.Config.RequestTimeout; d > 0 && (bound.d <= 0 || d < bound.d) {
+		bound = timeoutError{bound: "the model's request_timeout", d: d}
 	}
-	if d <= 0 {
+	if requested > 0 && (bound.d <= 0 || requested < bound.d) {
+		bound = timeoutError{bound: "the request's timeout parameter", d: requested}
+	}
+	if bound.d <= 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, d)
+	cause := bound // only a request with a bound pays for its cause
+	return context.WithTimeoutCause(ctx, bound.d, &cause)
 }
+
+// timeoutError is the cause of a deadline the core set: which bound it was.
+// It is a context.DeadlineExceeded, as the context's own error is.
+type timeoutError struct {
+	bound string
+	d     time.Duration
+}
+
+func (e *timeoutError) Error() string        { return fmt.Sprintf("%s (%v) passed", e.bound, e.d) }
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // selectOutputs turns the requested outputs into indexes, or lists every
 // output the protocol can carry (every one with a v2 datatype: not a

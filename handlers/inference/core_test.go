@@ -238,29 +238,53 @@ func TestModelControlPolicy(t *testing.T) {
 	}
 }
 
-// TestDeadline pins which deadline a request runs under: the server's,
-// the request's, or the shorter of the two.
+// TestDeadline pins which deadline a request runs under, the shortest of
+// the server's, the model's request_timeout, the request's own and the
+// client's, and that once it passes the context's cause names the core's
+// bound that did, or is the client's plain DeadlineExceeded.
 func TestDeadline(t *testing.T) {
+	const ms = time.Millisecond
 	for _, tc := range []struct {
-		server, request, want time.Duration // want 0: no deadline
+		server, model, request, client time.Duration // 0: none
+		want                           time.Duration // 0: no deadline
+		cause                          string
 	}{
-		{0, 0, 0},
-		{time.Second, 0, time.Second},
-		{0, 5 * time.Second, 5 * time.Second},
-		{time.Second, 100 * time.Millisecond, 100 * time.Millisecond},
-		{100 * time.Millisecond, 5 * time.Second, 100 * time.Millisecond},
+		{0, 0, 0, 0, 0, ""},
+		{20 * ms, 0, 0, 0, 20 * ms, "the server's request timeout (20ms) passed"},
+		{0, 20 * ms, 0, 0, 20 * ms, "the model's request_timeout (20ms) passed"},
+		{0, 0, 20 * ms, 0, 20 * ms, "the request's timeout parameter (20ms) passed"},
+		{40 * ms, 20 * ms, 0, 0, 20 * ms, "the model's request_timeout (20ms) passed"},
+		{20 * ms, 40 * ms, 0, 0, 20 * ms, "the server's request timeout (20ms) passed"},
+		{60 * ms, 40 * ms, 20 * ms, 0, 20 * ms, "the request's timeout parameter (20ms) passed"},
+		{20 * ms, 40 * ms, 60 * ms, 0, 20 * ms, "the server's request timeout (20ms) passed"},
+		{60 * ms, 40 * ms, 30 * ms, 20 * ms, 20 * ms, "context deadline exceeded"},
+		{0, 0, 0, 20 * ms, 20 * ms, "context deadline exceeded"},
+		{time.Hour, 0, time.Hour, 0, time.Hour, ""}, // not waited for
 	} {
+		name := fmt.Sprintf("server %v model %v request %v client %v", tc.server, tc.model, tc.request, tc.client)
 		c := &Core{timeout: tc.server}
+		m := &runtime.Model{Config: &runtime.Config{RequestTimeout: tc.model}}
 		start := time.Now()
-		ctx, cancel := c.deadline(context.Background(), tc.request)
+		parent, stop := context.Background(), context.CancelFunc(func() {})
+		if tc.client > 0 {
+			parent, stop = context.WithTimeout(parent, tc.client)
+		}
+		ctx, cancel := c.deadline(parent, m, tc.request)
 		dl, ok := ctx.Deadline()
-		cancel()
 		switch {
 		case tc.want == 0 && ok:
-			t.Errorf("server %v request %v: deadline %v, want none", tc.server, tc.request, dl)
+			t.Errorf("%s: deadline %v, want none", name, dl)
 		case tc.want > 0 && (!ok || dl.Before(start.Add(tc.want)) || dl.After(time.Now().Add(tc.want))):
-			t.Errorf("server %v request %v: deadline in %v, want %v", tc.server, tc.request, dl.Sub(start), tc.want)
+			t.Errorf("%s: deadline in %v, want %v", name, dl.Sub(start), tc.want)
 		}
+		if tc.cause != "" {
+			<-ctx.Done()
+			if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) || cause.Error() != tc.cause {
+				t.Errorf("%s: cause %v, want %q, a DeadlineExceeded", name, cause, tc.cause)
+			}
+		}
+		cancel()
+		stop()
 	}
 }
 
@@ -277,6 +301,7 @@ func TestFrom(t *testing.T) {
 		{&runtime.RunError{Model: "m", Err: errors.New("ort")}, Internal},
 		{fmt.Errorf("run: %w", context.Canceled), Cancelled},
 		{fmt.Errorf("run: %w", context.DeadlineExceeded), DeadlineExceeded},
+		{&timeoutError{bound: "the model's request_timeout", d: time.Second}, DeadlineExceeded},
 		{runtime.ErrClosed, Unavailable},
 		{errors.New("anything else"), Internal},
 		{Errorf(ResourceExhausted, "big"), ResourceExhausted},
@@ -287,6 +312,9 @@ func TestFrom(t *testing.T) {
 	}
 	if e := From(&runtime.OverloadedError{Model: "m", RetryAfter: time.Second}); e.RetryAfter != time.Second {
 		t.Errorf("overloaded: RetryAfter %v", e.RetryAfter)
+	}
+	if e := From(&timeoutError{bound: "the model's request_timeout", d: time.Second}); e.Message != "request deadline exceeded before the model answered: the model's request_timeout (1s) passed" {
+		t.Errorf("a deadline the core set: %q, want the bound named", e.Message)
 	}
 	if fail(nil) != nil {
 		t.Error("fail(nil) is not nil")

@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"math"
 	"time"
 
 	"github.com/onnxserve/onnxserve/runtime"
@@ -17,8 +18,19 @@ type Request struct {
 	// every output the Open Inference Protocol can carry.
 	Outputs []RequestedOutput
 	// Timeout, when positive, bounds the request from the moment Infer
-	// is called; the server's own Options.Timeout still applies.
+	// is called; the server's Options.Timeout and the model's
+	// request_timeout still apply, the shortest winning.
 	Timeout time.Duration
+}
+
+// Microseconds is the Open Inference Protocol's request parameter timeout,
+// which Triton counts in microseconds, as a Timeout; one too long for a
+// Duration (292 years) is the longest there is.
+func Microseconds(us uint64) time.Duration {
+	if us > math.MaxInt64/uint64(time.Microsecond) {
+		return math.MaxInt64
+	}
+	return time.Duration(us) * time.Microsecond
 }
 
 // RequestedOutput is one output a request asks for by name.

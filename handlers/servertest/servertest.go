@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -89,6 +90,8 @@ type Options struct {
 	AccessLog bool
 	// Logger is the server's; nil is Quiet.
 	Logger *slog.Logger
+	// Timeout bounds every inference request, as --request-timeout does.
+	Timeout time.Duration
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -132,7 +135,7 @@ func Core(repo *runtime.Repository, opt Options) *inference.Core {
 	if opt.Logger == nil {
 		opt.Logger = Quiet
 	}
-	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Logger: opt.Logger}
+	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Timeout: opt.Timeout, Logger: opt.Logger}
 	if opt.Metrics != nil {
 		copt.Observer = opt.Metrics
 	}

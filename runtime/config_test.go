@@ -1,0 +1,44 @@
+package runtime
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRequestTimeoutConfig pins how request_timeout is read: a Go duration
+// with its unit, 0 or more; a number without a unit is refused saying what
+// to write, not read as some unit the writer may not have meant.
+func TestRequestTimeoutConfig(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want time.Duration
+		err  string // "" when it must be read
+	}{
+		{"request_timeout: 250ms\n", 250 * time.Millisecond, ""},
+		{"request_timeout: \"2s\"\n", 2 * time.Second, ""},
+		{"request_timeout: 1m30s\n", 90 * time.Second, ""},
+		{"request_timeout: 0s\n", 0, ""},
+		{"request_timeout:\n", 0, ""},
+		{"description: no timeout\n", 0, ""},
+		{"request_timeout: -1s\n", 0, "request_timeout must be 0 or more, got -1s"},
+		{"request_timeout: 250\n", 0, `request_timeout: 250 is not a duration: write it with its unit, as "250ms" or "2s" ("0s" for none)`},
+		{"request_timeout: 0\n", 0, "request_timeout: 0 is not a duration"},
+		{"request_timeout: soon\n", 0, "request_timeout: soon is not a duration"},
+		{"request_timeout: [1s]\n", 0, "cannot unmarshal"},
+	} {
+		c, err := readConfigText(t, tc.yaml)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.yaml, err)
+		case tc.err == "" && c.RequestTimeout != tc.want:
+			t.Errorf("%q: request_timeout %v, want %v", tc.yaml, c.RequestTimeout, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: %v, want an error with %q", tc.yaml, err, tc.err)
+		}
+	}
+	// A Config built in code meets the same rule.
+	if _, err := LoadModel("test", "1", "../models/iris/1/model.onnx", &Config{RequestTimeout: -time.Second}, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "request_timeout must be 0 or more") {
+		t.Errorf("a negative RequestTimeout in code: %v", err)
+	}
+}
