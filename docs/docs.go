@@ -1178,7 +1178,7 @@ const docTemplate = `{
                     }
                 },
                 "parameters": {
-                    "description": "Parameters: binary_data_output (bool) returns every output as binary.",
+                    "description": "Parameters: binary_data_output (bool) returns every output as binary;\ntimeout (integer, microseconds, as Triton's) bounds the request, queued\nand running, past which it is answered 504.",
                     "type": "object",
                     "additionalProperties": {}
                 }

@@ -57,6 +57,16 @@ func decode(m *runtime.Model, req *pb.ModelInferRequest, bound int) (*inference.
 		in.Set(i, t)
 	}
 	r := &inference.Request{Inputs: in.Tensors()}
+	if p, ok := req.GetParameters()["timeout"]; ok {
+		us, ok := p.GetParameterChoice().(*pb.InferParameter_Int64Param)
+		switch {
+		case !ok:
+			return nil, invalid("parameter 'timeout' must be an int64_param of microseconds")
+		case us.Int64Param < 0:
+			return nil, invalid("parameter 'timeout' is %d: microseconds, 0 (none) or more", us.Int64Param)
+		}
+		r.Timeout = inference.Microseconds(uint64(us.Int64Param))
+	}
 	for _, o := range req.GetOutputs() {
 		ro, err := requested(o)
 		if err != nil {

@@ -109,6 +109,8 @@ func TestModelInferErrors(t *testing.T) {
 	badClasses := iris(irisInput([]int64{1, 4}, setosa...))
 	badClasses.Outputs = []*pb.ModelInferRequest_InferRequestedOutputTensor{{Name: "probabilities", Parameters: map[string]*pb.InferParameter{
 		"classification": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: "2"}}}}}
+	badTimeout := iris(irisInput([]int64{1, 4}, setosa...))
+	badTimeout.Parameters = map[string]*pb.InferParameter{"timeout": {ParameterChoice: &pb.InferParameter_Int64Param{Int64Param: -200000}}}
 	shm := iris(irisInput([]int64{1, 4}, setosa...))
 	shm.Inputs[0].Parameters = map[string]*pb.InferParameter{"shared_memory_region": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: "r"}}}
 	// dtypes has one input of every plain type; each case below breaks one.
@@ -154,6 +156,7 @@ func TestModelInferErrors(t *testing.T) {
 		{"unknown output", unknownOutput, codes.InvalidArgument, "unexpected inference output 'nope' for model 'iris'"},
 		{"output twice", twoOutputs, codes.InvalidArgument, "output 'label' is requested twice"},
 		{"classification not int64", badClasses, codes.InvalidArgument, "output 'probabilities': parameter 'classification' must be an int64_param"},
+		{"negative timeout", badTimeout, codes.InvalidArgument, "parameter 'timeout' is -200000: microseconds, 0 (none) or more"},
 		{"shared memory", shm, codes.InvalidArgument, "input 'X': the shared-memory extension is not supported"},
 		{"ZipMap output", &pb.ModelInferRequest{ModelName: "zipmap", Inputs: []*pb.ModelInferRequest_InferInputTensor{in("x", "FP32", []int64{1, 3}, f32(1, 2, 3))},
 			Outputs: []*pb.ModelInferRequest_InferRequestedOutputTensor{{Name: "output_probability"}}}, codes.InvalidArgument, "output 'output_probability' is a sequence of maps (ZipMap)"},

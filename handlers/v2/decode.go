@@ -120,12 +120,16 @@ func (v *v2Decoder) member(key []byte) *inference.Error {
 		return err
 	case "parameters":
 		return v.parameters("parameters", func(p string) *inference.Error {
-			if p == "binary_data_output" {
-				var err *inference.Error
+			var err *inference.Error
+			switch p {
+			case "binary_data_output":
 				v.req.binaryAll, err = v.bool("parameters", "binary_data_output")
-				return err
+			case "timeout":
+				v.req.core.Timeout, err = v.timeout()
+			default:
+				err = rest.CodecError(d.Skip())
 			}
-			return rest.CodecError(d.Skip())
+			return err
 		})
 	case "inputs":
 		return v.array("inputs", v.input)

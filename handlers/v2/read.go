@@ -2,6 +2,7 @@ package v2
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
@@ -84,6 +85,19 @@ func (v *v2Decoder) count(path, key string) (int64, *inference.Error) {
 		return 0, badRequest("%s: %s is not a valid size", at(path, key), jsontensor.Clip(text))
 	}
 	return int64(mag), nil
+}
+
+// timeout reads the request parameter timeout: microseconds, as Triton
+// counts it, 0 for none.
+func (v *v2Decoder) timeout() (time.Duration, *inference.Error) {
+	text, us, neg, err := v.d.Integer(tensor.Uint64)
+	switch {
+	case err != nil:
+		return 0, rest.CodecError(err.Named("parameters.timeout"))
+	case neg && us != 0:
+		return 0, badRequest("parameters.timeout: %s is not a timeout: microseconds, 0 (none) or more", jsontensor.Clip(text))
+	}
+	return inference.Microseconds(us), nil
 }
 
 // shape reads an input's shape; the core's Inputs.Bound refuses one with

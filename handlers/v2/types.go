@@ -60,7 +60,9 @@ type ModelMetadata struct {
 // header gives the JSON's length.
 type InferRequest struct {
 	ID string `json:"id,omitempty" example:"42"`
-	// Parameters: binary_data_output (bool) returns every output as binary.
+	// Parameters: binary_data_output (bool) returns every output as binary;
+	// timeout (integer, microseconds, as Triton's) bounds the request, queued
+	// and running, past which it is answered 504.
 	Parameters map[string]any  `json:"parameters,omitempty"`
 	Inputs     []RequestInput  `json:"inputs"`
 	Outputs    []RequestOutput `json:"outputs,omitempty"`
