@@ -1,10 +1,13 @@
 package grpc
 
 import (
+	"context"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 
+	grpcgo "google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -109,6 +112,31 @@ func release(req *pb.ModelInferRequest) {
 	if buf, ok := held.LoadAndDelete(req); ok {
 		buf.(mem.Buffer).Free()
 	}
+}
+
+// inferenceService is the generated service but for ModelInfer's handler,
+// which also gives back the buffer of a message decoded for a call that
+// then fails before the service is called: gRPC decodes a unary call's
+// message, then waits for the end of its stream, and a client that goes
+// away in between (its deadline passing) would leave the buffer held.
+func inferenceService() *grpcgo.ServiceDesc {
+	desc := pb.GRPCInferenceService_ServiceDesc
+	desc.Methods = slices.Clone(desc.Methods)
+	for i, md := range desc.Methods {
+		if md.MethodName != "ModelInfer" {
+			continue
+		}
+		desc.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpcgo.UnaryServerInterceptor) (any, error) {
+			return md.Handler(srv, ctx, func(m any) error {
+				err := dec(m)
+				if req, ok := m.(*pb.ModelInferRequest); ok && err != nil {
+					release(req)
+				}
+				return err
+			}, ic)
+		}
+	}
+	return &desc
 }
 
 // rawInputContents is the field number of ModelInferRequest's raw tensors.
