@@ -107,7 +107,7 @@ func From(err error) *Error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Kind: DeadlineExceeded, Message: "request deadline exceeded before the model answered: " + err.Error(), Err: err}
 	case errors.Is(err, context.Canceled):
-		return &Error{Kind: Cancelled, Message: "request cancelled before the model ran: " + err.Error(), Err: err}
+		return &Error{Kind: Cancelled, Message: "request cancelled before the model answered: " + err.Error(), Err: err}
 	}
 	return &Error{Kind: Internal, Message: err.Error(), Err: err}
 }

@@ -25,6 +25,12 @@ type Env struct {
 	Logger  *slog.Logger
 }
 
+// StatusClientClosedRequest is nginx's 499 "client closed request": the
+// status of a request whose client went away before its answer. The
+// client never sees it; logs and metrics do, apart from the server's own
+// failures.
+const StatusClientClosedRequest = 499
+
 // Status maps an error kind to its HTTP status as Triton's HTTP server
 // does for the Open Inference Protocol, which has no 422: a request that
 // does not fit the model is a 400. /v1 differs in that one kind only.
@@ -36,8 +42,10 @@ func Status(k inference.Kind) int {
 		return http.StatusNotFound
 	case inference.ResourceExhausted:
 		return http.StatusRequestEntityTooLarge
-	case inference.Unavailable, inference.Overloaded, inference.NotAllowed, inference.Cancelled:
+	case inference.Unavailable, inference.Overloaded, inference.NotAllowed:
 		return http.StatusServiceUnavailable
+	case inference.Cancelled:
+		return StatusClientClosedRequest
 	case inference.DeadlineExceeded:
 		return http.StatusGatewayTimeout
 	case inference.Unimplemented:

@@ -29,7 +29,7 @@ func TestStatus(t *testing.T) {
 		inference.Unavailable:        503,
 		inference.Overloaded:         503,
 		inference.NotAllowed:         503,
-		inference.Cancelled:          503,
+		inference.Cancelled:          499,
 		inference.DeadlineExceeded:   504,
 		inference.Unimplemented:      405,
 	} {
