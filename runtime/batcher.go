@@ -6,6 +6,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -18,7 +19,10 @@ import (
 // dim 0, run once, and each gets its own rows of every output back. While
 // a run holds the slot, the next batch fills by itself, so under load
 // batches grow without any deliberate delay; max_queue_delay_us adds one
-// for light traffic.
+// for light traffic. A request whose context ends while queued is dropped
+// unrun; one whose context ends during a merged run is answered at once
+// with its context's error, and the run goes on for the others, or is
+// stopped once every member has gone.
 type batcher struct {
 	m         *Model
 	max       int // the model's max_batch_size: the most rows one run merges
@@ -43,13 +47,22 @@ type pending struct {
 	inputs []tensor.Tensor
 	rows   int
 	queued time.Time
-	taken  bool // under batcher.mu: in a batch, or dropped; no longer in the queue (see unqueue)
+	// started is when the run of the batch that took the request began,
+	// set before the request is answered or may leave it.
+	started time.Time
+	taken   bool // under batcher.mu: in a batch, or dropped; no longer in the queue (see unqueue)
+	// copied, set under batcher.mu when a batch of more than one takes
+	// the request, is closed once the merged inputs are copied: from then
+	// on nothing reads the request's own, and it may leave the run. Nil
+	// for a request that runs alone, on its own inputs.
+	copied chan struct{}
 	result chan batchResult
 }
 
 type batchResult struct {
 	outs []tensor.Tensor
 	err  error
+	run  Run // the run that served the request, for its Stats
 }
 
 // checkBatchable refuses dynamic batching for a model whose requests cannot
@@ -120,6 +133,7 @@ func (b *batcher) infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.T
 	}
 	select {
 	case r := <-p.result:
+		p.record(r.run)
 		return r.outs, r.err
 	case <-ctx.Done():
 	}
@@ -131,11 +145,21 @@ func (b *batcher) infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.T
 		b.mu.Unlock()
 		return nil, ctx.Err()
 	}
+	copied := p.copied
 	b.mu.Unlock()
-	// Already in a run that reads these inputs: the caller may recycle
-	// them once we return, so wait for the run (which is short).
-	r := <-p.result
-	return r.outs, r.err
+	if copied == nil {
+		// Alone in a run on these very inputs, which ctx stops: the
+		// caller may recycle them once we return, so wait for it.
+		r := <-p.result
+		p.record(r.run)
+		return r.outs, r.err
+	}
+	// In a merged run: answered now, once the merge no longer reads the
+	// inputs (it copies them as the run begins); the run's rows for this
+	// request are never read.
+	<-copied
+	p.record(Run{})
+	return nil, ctx.Err()
 }
 
 func (b *batcher) loop() {
@@ -253,8 +277,13 @@ func (b *batcher) take() []*pending {
 			slices.SortStableFunc(rest, func(x, y *pending) int { return x.queued.Compare(y.queued) })
 		}
 	}
+	var copied chan struct{}
+	if len(batch) > 1 {
+		copied = make(chan struct{})
+	}
 	for _, p := range batch {
 		b.unqueue(p)
+		p.copied = copied
 	}
 	clear(b.queue[len(rest):])
 	b.queue = rest
@@ -289,6 +318,9 @@ func sameTail(p, q *pending) bool {
 func (b *batcher) execute(batch []*pending) {
 	defer b.m.limiter.Release()
 	start := time.Now()
+	for _, p := range batch {
+		p.started = start // read by p's request once it is answered or has left
+	}
 	if len(batch) == 1 {
 		// Nothing to merge: run the request's own buffers, under its own
 		// context so that a long run stops when its client goes.
@@ -296,38 +328,67 @@ func (b *batcher) execute(batch []*pending) {
 		run := Run{Requests: 1, Rows: p.rows}
 		outs, err := b.m.run(p.ctx, p.inputs, b.m.outputs, p.rows, &run)
 		b.m.ran(run)
-		p.record(start, run)
-		p.result <- batchResult{outs, runError(b.m, err)}
+		p.result <- batchResult{outs, runError(b.m, err), run}
 		return
 	}
 	inputs, rows := b.merge(batch)
+	close(batch[0].copied)
 	// Merging is the batch's input work too.
 	run := Run{Requests: len(batch), Rows: rows}
 	merged := time.Now()
-	// One client leaving must not cancel the others' run.
-	outs, err := b.m.run(context.Background(), inputs, b.m.outputs, rows, &run)
+	ctx, stop := together(batch)
+	outs, err := b.m.run(ctx, inputs, b.m.outputs, rows, &run)
+	stopped := err != nil && ctx.Err() != nil
+	stop()
 	run.Input += merged.Sub(start)
 	b.m.ran(run)
-	for _, p := range batch {
-		p.record(start, run)
-	}
 	b.scratch.Put(inputs)
 	off := 0
 	for _, p := range batch {
-		if err != nil {
-			p.result <- batchResult{err: runError(b.m, err)}
-			continue
+		switch {
+		case stopped:
+			// Every member had gone: each has its own context's error.
+			p.result <- batchResult{err: p.ctx.Err(), run: run}
+		case err != nil:
+			p.result <- batchResult{err: runError(b.m, err), run: run}
+		default:
+			p.result <- batchResult{outs: splitRows(outs, off, p.rows), run: run}
 		}
-		p.result <- batchResult{outs: splitRows(outs, off, p.rows)}
 		off += p.rows
 	}
 }
 
-// record fills the Stats of p's request: it waited from its queueing to
-// the start of its batch's run.
-func (p *pending) record(start time.Time, run Run) {
-	if s := StatsOf(p.ctx); s != nil {
-		s.Queue, s.Run = start.Sub(p.queued), run
+// together is the context of a merged run: it ends once every member's
+// context has. One member leaving must not stop the others' run; once all
+// have left, nobody waits for it, and it is stopped as a run alone is
+// (ORT's terminate). stop releases what watches the members.
+func together(batch []*pending) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var left atomic.Int64
+	left.Store(int64(len(batch)))
+	stops := make([]func() bool, len(batch))
+	for i, p := range batch {
+		stops[i] = context.AfterFunc(p.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+		cancel()
+	}
+}
+
+// record fills the Stats of p's request, from the request's own goroutine
+// once it has its answer or has left its run, so that nothing writes them
+// after the request is answered: it waited from its queueing to the start
+// of its batch's run, and run served it (zero for one that left).
+func (p *pending) record(run Run) {
+	if s := StatsOf(p.ctx); s != nil && !p.started.IsZero() {
+		s.Queue, s.Run = p.started.Sub(p.queued), run
 	}
 }
 

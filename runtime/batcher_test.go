@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -190,6 +191,43 @@ func TestBatcherConcurrent(t *testing.T) {
 	t.Logf("runs (requests/rows): %s", log)
 }
 
+// TestBatcherConcurrentLeaving is TestBatcherConcurrent with clients that
+// go away: every third request's context ends a moment after it is sent,
+// whenever that falls (queued, being merged, running). Each request gets
+// its own rows or its context's error, nothing else, and none stays
+// counted in the queue.
+func TestBatcherConcurrentLeaving(t *testing.T) {
+	rows, atol := knownRows(t, "../models/digits/expected.json", "pixels")
+	m, _ := observedModel(t, "../models/digits/model.onnx", Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}})
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Go(func() {
+			for r := range 50 {
+				pick := []int{(c + r) % len(rows), (c + r + 3) % len(rows)}
+				ctx, cancel := context.WithCancel(t.Context())
+				if r%3 == 0 {
+					time.AfterFunc(time.Duration(r*7%200)*time.Microsecond, cancel)
+				}
+				outs, err := m.Infer(ctx, []tensor.Tensor{request(rows, pick)})
+				cancel()
+				switch {
+				case errors.Is(err, context.Canceled) && r%3 == 0:
+				case err != nil:
+					t.Errorf("client %d request %d: %v", c, r, err)
+				default:
+					if err := checkRows(m, rows, pick, outs, atol); err != nil {
+						t.Errorf("client %d request %d: %v", c, r, err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := m.admit.queued(); n != 0 {
+		t.Errorf("%d requests still counted against max_queue_size after all were answered", n)
+	}
+}
+
 // TestBatcherLimits pins how batches are cut: a request over
 // max_batch_size runs alone, preferred sizes cut the rest, the queue
 // refuses past max_queue_size, and a request cancelled while queued is
@@ -364,5 +402,133 @@ func TestShippedConfigs(t *testing.T) {
 		if _, err := ReadConfig(p); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// slowRows is a batch of testdata/slow.onnx (256 chained MatMuls by the
+// identity, so y = x exactly) whose whole run takes seconds on one core;
+// the merged runs below split it between their members.
+const slowRows = 8192
+
+// slowInput is rows of the slow model's input, each element a small
+// integer (exact in float32) that tells rows and requests apart.
+func slowInput(rows, seed int) tensor.Tensor {
+	x := make([]float32, rows*256)
+	for i := range x {
+		x[i] = float32((seed*7919 + i) % 65536)
+	}
+	return tensor.Tensor{DType: tensor.Float32, Shape: []int64{int64(rows), 256}, Data: x}
+}
+
+// sameRows fails unless out is in, element for element, as y = x says.
+func sameRows(in tensor.Tensor, outs []tensor.Tensor) error {
+	if len(outs) != 1 || !slices.Equal(outs[0].Shape, in.Shape) {
+		return fmt.Errorf("outputs %v, want one of shape %v", outs, in.Shape)
+	}
+	want, got := in.Data.([]float32), outs[0].Data.([]float32)
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("y[%d] = %v, want x[%d] = %v", i, got[i], i, want[i])
+		}
+	}
+	return nil
+}
+
+// TestBatcherMembersLeave pins what a merged run does when the contexts of
+// its members end while it runs: a member that leaves is answered at once
+// with its context's error and never gets rows; the run goes on for the
+// others, who get their own rows exactly (y = x); once every member has
+// left, the run is stopped (ORT's terminate) and its run slot is free long
+// before a whole run could have ended. "At once" and "long before" are
+// against a whole run of the same rows on this machine now, never a fixed
+// time. The request's Stats are its own goroutine's to write: one that
+// left says no run served it, and nothing writes them after (the race
+// detector would see it). The two requests are queued while the test
+// holds the only run slot, so that they meet in one merged run.
+func TestBatcherMembersLeave(t *testing.T) {
+	m, log := observedModel(t, "testdata/slow.onnx", Config{MaxBatchSize: slowRows, DynamicBatching: &DynamicBatching{}})
+	begin := time.Now()
+	if _, err := m.Infer(t.Context(), []tensor.Tensor{slowInput(slowRows, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	whole := time.Since(begin)
+	for _, tc := range []struct {
+		name  string
+		leave [2]bool // which members' contexts end during the run
+		runs  string  // as the Observer saw them: one of both members, stopped when both left
+	}{
+		{"one of two leaves", [2]bool{true, false}, fmt.Sprintf("2/%d", slowRows)},
+		{"both leave", [2]bool{true, true}, fmt.Sprintf("a run without its time, or failed: 2/%d", slowRows)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log.reset()
+			type answer struct {
+				outs  []tensor.Tensor
+				err   error
+				at    time.Time
+				stats Stats // as the request's goroutine reads them once answered
+			}
+			var (
+				inputs  [2]tensor.Tensor
+				cancels [2]context.CancelFunc
+				answers [2]chan answer
+				stats   [2]Stats
+			)
+			m.limiter.Acquire(t.Context())
+			for i := range 2 {
+				inputs[i], answers[i] = slowInput(slowRows/2, i+1), make(chan answer, 1)
+				ctx, cancel := context.WithCancel(t.Context())
+				cancels[i] = cancel
+				defer cancel()
+				go func() {
+					outs, err := m.Infer(WithStats(ctx, &stats[i]), []tensor.Tensor{inputs[i]})
+					answers[i] <- answer{outs, err, time.Now(), stats[i]}
+				}()
+				waitQueued(t, m.batcher, i+1)
+			}
+			m.limiter.Release()
+			waitQueued(t, m.batcher, 0) // both taken into the merged run
+			left := time.Now()
+			for i, leave := range tc.leave {
+				if leave {
+					cancels[i]()
+				}
+			}
+			for i, leave := range tc.leave {
+				a := <-answers[i]
+				switch {
+				case leave && (!errors.Is(a.err, context.Canceled) || a.outs != nil):
+					t.Errorf("member %d, gone: %v with %d outputs, want its context's error and no rows", i, a.err, len(a.outs))
+				case leave && a.at.Sub(left) > whole/3:
+					t.Errorf("member %d was answered %v after it left, and a whole run takes %v: it waited for the run", i, a.at.Sub(left), whole)
+				case leave && a.stats.Run != (Run{}):
+					t.Errorf("member %d, gone: stats say run %+v served it", i, a.stats.Run)
+				case !leave && (a.stats.Run.Requests != 2 || a.stats.Run.Rows != slowRows || a.stats.Run.Infer <= 0):
+					t.Errorf("member %d, staying: stats say run %+v, want the merged run of 2 requests and %d rows", i, a.stats.Run, slowRows)
+				case !leave && a.err != nil:
+					t.Errorf("member %d, staying: %v", i, a.err)
+				case !leave:
+					if err := sameRows(inputs[i], a.outs); err != nil {
+						t.Errorf("member %d, staying: %v", i, err)
+					}
+				}
+			}
+			if tc.leave == [2]bool{true, true} {
+				// The stopped run gives its slot back.
+				begin := time.Now()
+				m.limiter.Acquire(t.Context())
+				m.limiter.Release()
+				if waited := time.Since(begin); waited > whole/3 {
+					t.Errorf("the slot was free %v after every member left, and a whole run takes %v: the run went on", waited, whole)
+				}
+			}
+			if got := log.String(); got != tc.runs {
+				t.Errorf("runs (requests/rows): %q, want %q", got, tc.runs)
+			}
+		})
+	}
+	// The model serves on.
+	if outs, err := m.Infer(t.Context(), []tensor.Tensor{slowInput(1, 9)}); err != nil || sameRows(slowInput(1, 9), outs) != nil {
+		t.Errorf("a request after: %v", err)
 	}
 }

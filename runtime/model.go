@@ -448,7 +448,7 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 		return nil, err
 	}
 	if ctx.Done() == nil {
-		// Merged batches and warm-ups cannot be cancelled: skip the watch.
+		// Warm-ups cannot be cancelled: skip the watch.
 		err = m.session.RunWithOptions(ins, outs, ro)
 		m.recycle(ro)
 	} else {

@@ -44,6 +44,13 @@ func (l *batchLog) Ran(m *Model, run Run) {
 	l.sizes = append(l.sizes, fmt.Sprintf("%d/%d", run.Requests, run.Rows))
 }
 
+// reset forgets the runs seen so far.
+func (l *batchLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sizes = nil
+}
+
 func (l *batchLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
