@@ -33,14 +33,15 @@ func slowRequest(rows int) *pb.ModelInferRequest {
 }
 
 // slowServer serves the slow model alone, with one run at once, so that a
-// second request waits for the first.
-func slowServer(t *testing.T, config string) *server {
+// second request waits for the first, and the server's request timeout
+// (0: none).
+func slowServer(t *testing.T, config string, timeout time.Duration) *server {
 	dir := t.TempDir()
 	servertest.CopyFile(t, servertest.Path("runtime/testdata/slow.onnx"), dir+"/slow/model.onnx")
 	if config != "" {
 		servertest.WriteFile(t, dir+"/slow/config.yaml", config)
 	}
-	return start(t, dir, options{Options: servertest.Options{Limiter: runtime.NewLimiter(1)}, maxMessage: slowMessage})
+	return start(t, dir, options{Options: servertest.Options{Limiter: runtime.NewLimiter(1), Timeout: timeout}, maxMessage: slowMessage})
 }
 
 // wholeRun is how long a whole run of slowRows takes on this machine now:
@@ -74,7 +75,7 @@ func (s *server) freed(t *testing.T, whole time.Duration, what string) {
 // long before a whole run could have ended, which the next request shows.
 // Both requests are whole runs, so that whichever comes second waits.
 func TestDeadline(t *testing.T) {
-	s := slowServer(t, "")
+	s := slowServer(t, "", 0)
 	whole := s.wholeRun(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
@@ -93,9 +94,84 @@ func TestDeadline(t *testing.T) {
 	s.freed(t, whole, "its deadline")
 }
 
+// TestDeadlineBounds pins the bounds the server sets besides the client's
+// own deadline: the server's --request-timeout (inference.Options.Timeout),
+// the model's request_timeout and the request parameter timeout (an
+// int64_param of µs, as Triton's), and that the shortest wins. At 200 ms
+// the run is stopped and the answer is DEADLINE_EXCEEDED naming the bound,
+// long before a whole run could have ended; the slot is free right after.
+func TestDeadlineBounds(t *testing.T) {
+	whole := slowServer(t, "", 0).wholeRun(t)
+	timeout := func(us int64) map[string]*pb.InferParameter {
+		return map[string]*pb.InferParameter{"timeout": {ParameterChoice: &pb.InferParameter_Int64Param{Int64Param: us}}}
+	}
+	for _, tc := range []struct {
+		name   string
+		config string
+		server time.Duration
+		params map[string]*pb.InferParameter
+		cause  string
+	}{
+		{"the server's timeout", "", 200 * time.Millisecond, nil, "the server's request timeout (200ms) passed"},
+		{"the model's request_timeout", "request_timeout: 200ms\n", 0, nil, "the model's request_timeout (200ms) passed"},
+		{"the parameter timeout", "", 0, timeout(200000), "the request's timeout parameter (200ms) passed"},
+		{"the shortest: the parameter", "request_timeout: 1s\n", 5 * time.Second, timeout(200000), "the request's timeout parameter (200ms) passed"},
+		{"the shortest: the server's", "request_timeout: 1s\n", 200 * time.Millisecond, timeout(60000000), "the server's request timeout (200ms) passed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := slowServer(t, tc.config, tc.server)
+			req := slowRequest(slowRows)
+			req.Parameters = tc.params
+			begin := time.Now()
+			_, err := s.client.ModelInfer(t.Context(), req)
+			took := time.Since(begin)
+			if code, msg := codeOf(err); code != codes.DeadlineExceeded || msg != "request deadline exceeded before the model answered: "+tc.cause {
+				t.Errorf("%v %q, want DEADLINE_EXCEEDED naming %q", code, msg, tc.cause)
+			}
+			if took > whole/2 {
+				t.Errorf("answered after %v, and a whole run takes %v: the run was not stopped at its deadline", took, whole)
+			}
+			s.freed(t, whole, tc.name)
+			s.ready(t, tc.name)
+		})
+	}
+}
+
+// TestStreamDeadline pins the parameter timeout on a stream: the request
+// whose deadline passes answers with error_message naming it, and the
+// stream goes on to serve the next one.
+func TestStreamDeadline(t *testing.T) {
+	s := slowServer(t, "", 0)
+	stream, err := s.client.ModelStreamInfer(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, after := slowRequest(slowRows), slowRequest(1)
+	cut.Id, after.Id = "cut", "after"
+	cut.Parameters = map[string]*pb.InferParameter{"timeout": {ParameterChoice: &pb.InferParameter_Int64Param{Int64Param: 200000}}}
+	for _, req := range []*pb.ModelInferRequest{cut, after} {
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream.CloseSend()
+	for _, want := range []struct{ id, err string }{
+		{"cut", "request deadline exceeded before the model answered: the request's timeout parameter (200ms) passed"},
+		{"after", ""},
+	} {
+		r, err := stream.Recv()
+		if err != nil || r.GetInferResponse().GetId() != want.id || r.ErrorMessage != want.err {
+			t.Errorf("answer id %q error_message %q, %v; want id %q and error_message %q", r.GetInferResponse().GetId(), r.GetErrorMessage(), err, want.id, want.err)
+		}
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Errorf("after the last answer: %v, want the stream's end", err)
+	}
+}
+
 // TestCancel pins that a client that goes away mid-run stops the run.
 func TestCancel(t *testing.T) {
-	s := slowServer(t, "")
+	s := slowServer(t, "", 0)
 	whole := s.wholeRun(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(200*time.Millisecond, cancel)
@@ -111,7 +187,7 @@ func TestCancel(t *testing.T) {
 // whole runs hold the slot and the queue's one place; a probe with a short
 // deadline finds the queue full once both are in.
 func TestOverload(t *testing.T) {
-	s := slowServer(t, "max_queue_size: 1\n")
+	s := slowServer(t, "max_queue_size: 1\n", 0)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan struct{}, 2)
