@@ -187,6 +187,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/handlers.Error"
                         }
+                    },
+                    "504": {
+                        "description": "the request's deadline (--request-timeout, the model's request_timeout) passed: dropped unrun, or its run stopped",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.Error"
+                        }
                     }
                 }
             }
@@ -306,6 +312,12 @@ const docTemplate = `{
                     },
                     "500": {
                         "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.Error"
+                        }
+                    },
+                    "504": {
+                        "description": "Gateway Timeout",
                         "schema": {
                             "$ref": "#/definitions/handlers.Error"
                         }
@@ -493,6 +505,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/handlers.V2Error"
                         }
+                    },
+                    "504": {
+                        "description": "the request's deadline (--request-timeout, the model's request_timeout, parameters.timeout) passed: dropped unrun, or its run stopped",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
                     }
                 }
             }
@@ -659,6 +677,12 @@ const docTemplate = `{
                     },
                     "503": {
                         "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "504": {
+                        "description": "Gateway Timeout",
                         "schema": {
                             "$ref": "#/definitions/handlers.V2Error"
                         }

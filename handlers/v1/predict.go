@@ -109,6 +109,7 @@ func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 //	@Failure		413		{object}	Error	"body too large"
 //	@Failure		422		{object}	Error	"the body does not fit the model"
 //	@Failure		500		{object}	Error	"ONNX Runtime failed"
+//	@Failure		504		{object}	Error	"the request's deadline (--request-timeout, the model's request_timeout) passed: dropped unrun, or its run stopped"
 //	@Router			/v1/models/{name}/predict [post]
 func (a *API) Predict(c *gin.Context) {
 	// The model is found before the body is read, and held only after: a
@@ -170,5 +171,6 @@ func (a *API) Predict(c *gin.Context) {
 //	@Failure	413		{object}	Error
 //	@Failure	422		{object}	Error
 //	@Failure	500		{object}	Error
+//	@Failure	504		{object}	Error
 //	@Router		/v1/models/{name}/versions/{version}/predict [post]
 func _() {}

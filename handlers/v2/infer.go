@@ -38,6 +38,7 @@ const headerLengthKey = "Inference-Header-Content-Length"
 //	@Failure		413								{object}	Error	"body too large"
 //	@Failure		500								{object}	Error	"ONNX Runtime failed"
 //	@Failure		503								{object}	Error	"the model failed to load, or the server is overloaded"
+//	@Failure		504								{object}	Error	"the request's deadline (--request-timeout, the model's request_timeout, parameters.timeout) passed: dropped unrun, or its run stopped"
 //	@Router			/v2/models/{name}/infer [post]
 func (a *API) Infer(c *gin.Context) {
 	// Found before the body is read, held only after (answer).
@@ -135,6 +136,7 @@ func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bi
 //	@Failure	413		{object}	Error
 //	@Failure	500		{object}	Error
 //	@Failure	503		{object}	Error
+//	@Failure	504		{object}	Error
 //	@Router		/v2/models/{name}/versions/{version}/infer [post]
 func _() {}
 
