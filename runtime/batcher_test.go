@@ -164,67 +164,49 @@ func TestBatcherOwnRows(t *testing.T) {
 }
 
 // TestBatcherConcurrent is the free-running version: many clients, many
-// requests each, batches formed however the scheduler falls.
+// requests each, batches formed however the scheduler falls. With clients
+// that leave, every third request's context ends a moment after it is
+// sent, whenever that falls (queued, being merged, running): it gets its
+// own rows or its context's error, nothing else. Either way no request
+// stays counted in the queue.
 func TestBatcherConcurrent(t *testing.T) {
 	rows, atol := knownRows(t, "../models/digits/expected.json", "pixels")
-	m, log := observedModel(t, "../models/digits/model.onnx", Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}})
-	var wg sync.WaitGroup
-	for c := range 8 {
-		wg.Go(func() {
-			for r := range 50 {
-				pick := []int{(c + r) % len(rows)}
-				if r%4 == 0 {
-					pick = append(pick, (c+r+1)%len(rows), (c+r+5)%len(rows))
-				}
-				outs, err := m.Infer(t.Context(), []tensor.Tensor{request(rows, pick)})
-				if err == nil {
-					err = checkRows(m, rows, pick, outs, atol)
-				}
-				if err != nil {
-					t.Errorf("client %d request %d: %v", c, r, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	t.Logf("runs (requests/rows): %s", log)
-}
-
-// TestBatcherConcurrentLeaving is TestBatcherConcurrent with clients that
-// go away: every third request's context ends a moment after it is sent,
-// whenever that falls (queued, being merged, running). Each request gets
-// its own rows or its context's error, nothing else, and none stays
-// counted in the queue.
-func TestBatcherConcurrentLeaving(t *testing.T) {
-	rows, atol := knownRows(t, "../models/digits/expected.json", "pixels")
-	m, _ := observedModel(t, "../models/digits/model.onnx", Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}})
-	var wg sync.WaitGroup
-	for c := range 8 {
-		wg.Go(func() {
-			for r := range 50 {
-				pick := []int{(c + r) % len(rows), (c + r + 3) % len(rows)}
-				ctx, cancel := context.WithCancel(t.Context())
-				if r%3 == 0 {
-					time.AfterFunc(time.Duration(r*7%200)*time.Microsecond, cancel)
-				}
-				outs, err := m.Infer(ctx, []tensor.Tensor{request(rows, pick)})
-				cancel()
-				switch {
-				case errors.Is(err, context.Canceled) && r%3 == 0:
-				case err != nil:
-					t.Errorf("client %d request %d: %v", c, r, err)
-				default:
-					if err := checkRows(m, rows, pick, outs, atol); err != nil {
-						t.Errorf("client %d request %d: %v", c, r, err)
+	for _, leaving := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leaving=%v", leaving), func(t *testing.T) {
+			m, log := observedModel(t, "../models/digits/model.onnx", Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}})
+			var wg sync.WaitGroup
+			for c := range 8 {
+				wg.Go(func() {
+					for r := range 50 {
+						pick := []int{(c + r) % len(rows)}
+						if r%4 == 0 {
+							pick = append(pick, (c+r+1)%len(rows), (c+r+5)%len(rows))
+						}
+						ctx, cancel := context.WithCancel(t.Context())
+						leaves := leaving && r%3 == 0
+						if leaves {
+							time.AfterFunc(time.Duration(r*7%200)*time.Microsecond, cancel)
+						}
+						outs, err := m.Infer(ctx, []tensor.Tensor{request(rows, pick)})
+						cancel()
+						if err == nil {
+							err = checkRows(m, rows, pick, outs, atol)
+						} else if leaves && errors.Is(err, context.Canceled) {
+							continue
+						}
+						if err != nil {
+							t.Errorf("client %d request %d: %v", c, r, err)
+							return
+						}
 					}
-				}
+				})
+			}
+			wg.Wait()
+			t.Logf("runs (requests/rows): %s", log)
+			if n := m.admit.queued(); n != 0 {
+				t.Errorf("%d requests still counted against max_queue_size after all were answered", n)
 			}
 		})
-	}
-	wg.Wait()
-	if n := m.admit.queued(); n != 0 {
-		t.Errorf("%d requests still counted against max_queue_size after all were answered", n)
 	}
 }
 
