@@ -251,23 +251,30 @@ func TestResponseLimit(t *testing.T) {
 	s.ready(t, "an answer over the limit")
 }
 
-// TestMaxStreams pins --grpc-max-streams: while a stream holds the one
-// call a connection may have in flight, a second call on that connection
-// waits for it instead of running beside it or failing.
-func TestMaxStreams(t *testing.T) {
-	s := start(t, servertest.Path("models"), options{maxStreams: 1})
-	req := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{1, 4}, setosa...)}}
+// openStream opens a ModelStreamInfer stream and has req answered on it:
+// once it is, the stream is open on the server, a call in flight.
+func (s *server) openStream(t *testing.T, req *pb.ModelInferRequest) pb.GRPCInferenceService_ModelStreamInferClient {
+	t.Helper()
 	stream, err := s.client.ModelStreamInfer(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Answered: the stream is open on the server, and holds the slot.
 	if err := stream.Send(req); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stream.Recv(); err != nil {
 		t.Fatal(err)
 	}
+	return stream
+}
+
+// TestMaxStreams pins --grpc-max-streams: while a stream holds the one
+// call a connection may have in flight, a second call on that connection
+// waits for it instead of running beside it or failing.
+func TestMaxStreams(t *testing.T) {
+	s := start(t, servertest.Path("models"), options{maxStreams: 1})
+	req := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{1, 4}, setosa...)}}
+	stream := s.openStream(t, req) // holds the slot
 	second := make(chan error, 1)
 	go func() { _, err := s.client.ModelInfer(t.Context(), req); second <- err }()
 	select {
@@ -289,16 +296,7 @@ func TestMaxStreams(t *testing.T) {
 func TestGracefulStop(t *testing.T) {
 	s := start(t, servertest.Path("models"), options{})
 	req := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{1, 4}, setosa...)}}
-	stream, err := s.client.ModelStreamInfer(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	stream := s.openStream(t, req)
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.Shutdown(context.Background()) }()
 	time.Sleep(100 * time.Millisecond) // the stop has begun
@@ -320,7 +318,7 @@ func TestGracefulStop(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	_, err = s.client.ServerLive(t.Context(), &pb.ServerLiveRequest{})
+	_, err := s.client.ServerLive(t.Context(), &pb.ServerLiveRequest{})
 	if code, _ := codeOf(err); code != codes.Unavailable {
 		t.Errorf("a call after the stop: %v, want UNAVAILABLE", err)
 	}
