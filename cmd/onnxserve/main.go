@@ -245,7 +245,9 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := f.logger(stderr)
+	lw := newLogWriter(stderr)
+	defer lw.Close()
+	log := f.logger(lw)
 	if err := initORT(log); err != nil {
 		return err
 	}
