@@ -1,13 +1,10 @@
 package grpc
 
 import (
-	"context"
 	"fmt"
 	"math/bits"
-	"slices"
 	"sync"
 
-	grpcgo "google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -16,20 +13,18 @@ import (
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 )
 
-// The server's message buffers and codec. A ModelInferRequest's
-// raw_input_contents are not copied out of the buffer the message was read
-// into: they alias it, as REST's binary tensor data aliases the body, and
-// the buffer goes back to the pool once the request is answered (release).
-// gRPC's own pool has no size
+// The server's message buffers and codec. gRPC's own pool has no size
 // between 32 KiB and 1 MiB and zeroes every buffer it hands out again, and
 // its proto codec reads each message through that pool: for the MLP batch
 // of 32 rows (a 100 KiB message) that was a 1 MiB clear per request, most
 // of it page faults on memory the Go runtime had given back, and a tenth of
-// the server's time (docs/benchmarks.md). The buffers here come in powers
-// of two, so a message never takes more than twice its size, and are not
-// zeroed: every byte handed out is written before it is read (a frame read
-// in full, a message copied in whole), and what is read never leaves the
-// server.
+// the server's time (docs/benchmarks.md). The frame buffers here come in
+// powers of two, so a message never takes more than twice its size, and
+// are not zeroed: every byte handed out is written before it is read (a
+// frame read in full, a message copied in whole), and what is read never
+// leaves the server. A ModelInferRequest's raw_input_contents are not
+// copied out of its message by protobuf: they alias the message's bytes,
+// as REST's binary tensor data aliases the body.
 
 const (
 	minBufferShift = 8  // 256 B
@@ -87,56 +82,17 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return fmt.Errorf("unmarshal: %T is not a protobuf message", v)
 	}
-	buf := data.MaterializeToBuffer(messageBuffers)
 	if req, ok := m.(*pb.ModelInferRequest); ok {
-		err := unmarshalInfer(buf.ReadOnlyData(), req)
-		if err == nil && len(req.RawInputContents) > 0 {
-			held.Store(req, buf)
-			return nil
-		}
-		buf.Free()
-		return err
+		// A buffer of its own, which the garbage collector frees once the
+		// request and the tensors that alias it are gone: nothing has to
+		// give it back, on any path a call can take.
+		buf := make([]byte, data.Len())
+		data.CopyTo(buf)
+		return unmarshalInfer(buf, req)
 	}
+	buf := data.MaterializeToBuffer(messageBuffers)
 	defer buf.Free()
 	return proto.Unmarshal(buf.ReadOnlyData(), m)
-}
-
-// held is the buffer each decoded ModelInferRequest's raw contents alias,
-// until release.
-var held sync.Map // *pb.ModelInferRequest → mem.Buffer
-
-// release gives back the buffer req's raw contents alias: the service
-// calls it for every request it received, once its answer is made and
-// nothing reads the inputs any more.
-func release(req *pb.ModelInferRequest) {
-	if buf, ok := held.LoadAndDelete(req); ok {
-		buf.(mem.Buffer).Free()
-	}
-}
-
-// inferenceService is the generated service but for ModelInfer's handler,
-// which also gives back the buffer of a message decoded for a call that
-// then fails before the service is called: gRPC decodes a unary call's
-// message, then waits for the end of its stream, and a client that goes
-// away in between (its deadline passing) would leave the buffer held.
-func inferenceService() *grpcgo.ServiceDesc {
-	desc := pb.GRPCInferenceService_ServiceDesc
-	desc.Methods = slices.Clone(desc.Methods)
-	for i, md := range desc.Methods {
-		if md.MethodName != "ModelInfer" {
-			continue
-		}
-		desc.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpcgo.UnaryServerInterceptor) (any, error) {
-			return md.Handler(srv, ctx, func(m any) error {
-				err := dec(m)
-				if req, ok := m.(*pb.ModelInferRequest); ok && err != nil {
-					release(req)
-				}
-				return err
-			}, ic)
-		}
-	}
-	return &desc
 }
 
 // rawInputContents is the field number of ModelInferRequest's raw tensors.

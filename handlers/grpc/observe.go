@@ -81,18 +81,19 @@ func (o *observer) HandleRPC(ctx context.Context, s stats.RPCStats) {
 			o.metrics.GRPC(c.method, code)
 		}
 		if o.accessLog {
-			o.write(ctx, c, code, c.record, time.Since(c.start))
+			o.write(ctx, accesslog.Line{ID: c.id, Route: c.method, Status: code, BytesIn: c.in, BytesOut: c.out,
+				Duration: time.Since(c.start), Record: c.record})
 		}
 	}
 }
 
-func (o *observer) write(ctx context.Context, c *call, code string, rec *inference.Record, d time.Duration) {
-	client := ""
+// write logs the access line l of a call on ctx's connection.
+func (o *observer) write(ctx context.Context, l accesslog.Line) {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		client = p.Addr.String()
+		l.Client = p.Addr.String()
 	}
-	accesslog.Write(ctx, o.log, accesslog.Line{ID: c.id, Protocol: "grpc", Route: c.method, Status: code,
-		Client: client, BytesIn: c.in, BytesOut: c.out, Duration: d, Record: rec})
+	l.Protocol = "grpc"
+	accesslog.Write(ctx, o.log, l)
 }
 
 func (o *observer) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }

@@ -8,6 +8,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	grpcgo "google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
@@ -58,7 +59,7 @@ func TestObserved(t *testing.T) {
 	bad := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{4}, setosa...)}}
 	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "call-1")
 	var header metadata.MD
-	if _, err := s.client.ModelInfer(ctx, good, grpcHeader(&header)); err != nil {
+	if _, err := s.client.ModelInfer(ctx, good, grpcgo.Header(&header)); err != nil {
 		t.Fatal(err)
 	}
 	if got := header.Get("x-request-id"); len(got) != 1 || got[0] != "call-1" {

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
+	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
 )
@@ -103,7 +104,7 @@ func New(opt Options) *Server {
 	}
 	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
-	srv.RegisterService(inferenceService(), &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs})
+	pb.RegisterGRPCInferenceServiceServer(srv, &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs})
 	healthpb.RegisterHealthServer(srv, h)
 	reflection.Register(srv)
 	return &Server{srv: srv, health: h}

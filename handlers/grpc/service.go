@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/onnxserve/onnxserve/docs"
+	"github.com/onnxserve/onnxserve/handlers/accesslog"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -85,7 +86,6 @@ func (s *service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (*p
 // The model version is held from before the request is decoded until the
 // response is made, and no longer.
 func (s *service) infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
-	defer release(req) // the response holds none of the inputs
 	m, done, err := s.core.Acquire(req.GetModelName(), req.GetModelVersion())
 	if err != nil {
 		return nil, err
@@ -140,7 +140,6 @@ func (s *service) ModelStreamInfer(stream pb.GRPCInferenceService_ModelStreamInf
 		select {
 		case pending <- answer:
 		case <-ctx.Done():
-			release(req)
 			close(pending)
 			<-sent
 			return ctx.Err()
@@ -173,7 +172,8 @@ func (s *service) streamAnswer(ctx context.Context, req *pb.ModelInferRequest) *
 	}
 	if rec != nil {
 		if c := callOf(ctx); c != nil {
-			s.obs.write(ctx, &call{id: c.id, method: c.method, in: int64(in), out: int64(proto.Size(out))}, code, rec, time.Since(start))
+			s.obs.write(ctx, accesslog.Line{ID: c.id, Route: c.method, Status: code, BytesIn: int64(in), BytesOut: int64(proto.Size(out)),
+				Duration: time.Since(start), Record: rec})
 		}
 	}
 	return out
