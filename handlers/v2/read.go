@@ -136,7 +136,22 @@ func (v *v2Decoder) parameters(field string, param func(key string) *inference.E
 	if d.Next() != '{' {
 		return rest.CodecError(d.Mismatch(field, "an object"))
 	}
-	return object(d, func(key []byte) *inference.Error { return param(string(key)) })
+	return object(d, func(key []byte) *inference.Error { return param(paramKey(key)) })
+}
+
+// paramKeys are the parameter names the decoder acts on: paramKey finds
+// them without making a string, which each binary input and binary output
+// request otherwise paid for.
+var paramKeys = [...]string{"binary_data_output", "binary_data_size", "binary_data", "classification", "timeout",
+	"shared_memory_region", "shared_memory_byte_size", "shared_memory_offset"}
+
+func paramKey(key []byte) string {
+	for _, k := range paramKeys {
+		if string(key) == k {
+			return k
+		}
+	}
+	return string(key)
 }
 
 // elements and object are the codec's Elements and Object for callbacks
