@@ -3,6 +3,7 @@
 //
 //	onnxserve serve [--addr :8080] [--grpc-addr :8001] [--models ./models] ...
 //	onnxserve inspect FILE.onnx
+//	onnxserve health [--addr HOST:PORT]
 //
 // Every serve flag can also be set from the environment as ONNXSERVE_<FLAG>,
 // e.g. ONNXSERVE_ADDR=:9000 or ONNXSERVE_MAX_BODY_BYTES=1048576.
@@ -50,15 +51,17 @@ func main() {
 // say.
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: onnxserve serve [flags] | onnxserve inspect FILE.onnx")
+		return errors.New("usage: onnxserve serve [flags] | onnxserve inspect FILE.onnx | onnxserve health [--addr HOST:PORT]")
 	}
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
 	case "inspect":
 		return inspect(args[1:], stdout)
+	case "health":
+		return health(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown command %q: want serve or inspect", args[0])
+	return fmt.Errorf("unknown command %q: want serve, inspect or health", args[0])
 }
 
 type serveFlags struct {
@@ -72,6 +75,7 @@ type serveFlags struct {
 	grpcAddr      string
 	grpcStreams   int
 	models        string
+	modelName     string
 	maxBody       int64
 	maxHeader     int
 	maxConns      int
@@ -91,7 +95,8 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	// Triton's gRPC port.
 	fs.StringVar(&f.grpcAddr, "grpc-addr", ":8001", "gRPC listen address (Open Inference Protocol, health, reflection); empty turns gRPC off")
 	fs.IntVar(&f.grpcStreams, "grpc-max-streams", 100, "most gRPC calls in flight on one connection; more wait their turn")
-	fs.StringVar(&f.models, "models", "./models", "model repository directory")
+	fs.StringVar(&f.models, "models", "./models", "model repository directory, or one model's directory (see --model-name)")
+	fs.StringVar(&f.modelName, "model-name", "", "serve --models as one model of this name (KServe's /mnt/models); without it, a directory holding model.onnx is one model named after the directory")
 	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics on /metrics (and on --metrics-addr)")
 	// Triton serves its metrics on :8002.
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "also serve /metrics on this address, e.g. :8002 (empty: only on --addr)")
@@ -112,20 +117,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
 	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
 	fs.StringVar(&f.loadModels, "load-model", "", "with --model-control=explicit, comma-separated models to load at start (* for all)")
-	// Environment first, so explicit flags win.
-	var envErr error
-	fs.VisitAll(func(fl *flag.Flag) {
-		key := "ONNXSERVE_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
-		if v, ok := os.LookupEnv(key); ok {
-			if err := fl.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s=%q: %w", key, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseWithEnv(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -163,6 +155,24 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
 	}
 	return f, nil
+}
+
+// parseWithEnv sets fs's flags from the environment (ONNXSERVE_<FLAG>),
+// then from args, so that explicit flags win.
+func parseWithEnv(fs *flag.FlagSet, args []string) error {
+	var envErr error
+	fs.VisitAll(func(fl *flag.Flag) {
+		key := "ONNXSERVE_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok {
+			if err := fl.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", key, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	return fs.Parse(args)
 }
 
 // parseBuckets reads --metrics-buckets: ascending positive seconds.
@@ -260,6 +270,7 @@ func serve(args []string, stderr io.Writer) error {
 		mt = metrics.New(metrics.Options{Buckets: f.buckets})
 		lo.Observer = mt
 	}
+	lo.ModelName = f.modelName
 	repo, err := openRepository(f, lo)
 	if err != nil {
 		return err
