@@ -89,6 +89,13 @@ func TestServeFlagsFromEnv(t *testing.T) {
 // no slot of --max-connections.
 func serving(t *testing.T, args ...string) (addr string, stop func()) {
 	t.Helper()
+	return servingUntil(t, "/readyz", args...)
+}
+
+// servingUntil is serving, waiting for probe to answer 200 instead of
+// /readyz: /healthz for a server that is up but not ready.
+func servingUntil(t *testing.T, probePath string, args ...string) (addr string, stop func()) {
+	t.Helper()
 	t.Chdir("../..")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -104,7 +111,7 @@ func serving(t *testing.T, args ...string) (addr string, stop func()) {
 	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := probe.Get("http://" + addr + "/readyz")
+		res, err := probe.Get("http://" + addr + probePath)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
