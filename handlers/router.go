@@ -69,6 +69,7 @@ func New(opt Options) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // c.Done()/c.Err() follow the request's context
+	r.Use(closeWhenDraining(opt.Core))
 	if opt.Metrics != nil || opt.AccessLog {
 		r.Use(observe(opt))
 	}
@@ -118,6 +119,19 @@ func New(opt Options) http.Handler {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}
 	return r
+}
+
+// closeWhenDraining answers with Connection: close once the server is
+// shutting down, and net/http then closes the connection after the answer:
+// a client told so opens a new connection for its next request (to another
+// replica once readiness has turned it away), instead of sending on one
+// the server is about to close under it.
+func closeWhenDraining(core *inference.Core) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if core.Draining() {
+			c.Header("Connection", "close")
+		}
+	}
 }
 
 // observe is the middleware every request passes first when metrics or
