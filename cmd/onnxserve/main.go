@@ -108,7 +108,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, how long to go on serving while readiness says 503, before the listeners close: time for load balancers to stop sending (Kubernetes: a few seconds)")
-	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "after --shutdown-delay, how long in-flight requests may take to finish; also bounds the time to read a request")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "after --shutdown-delay, how long in-flight requests may take to finish; reading a request may take half of it at most (408 past that)")
 	fs.DurationVar(&f.timeout, "request-timeout", 0, "longest an inference request may take, queued and running: past it, it is dropped or its run stopped, and answered 504 or DEADLINE_EXCEEDED (0: no bound); a model's request_timeout, a request's timeout parameter and a gRPC deadline may shorten it")
 	// As Triton's --model-control-mode, --repository-poll-secs and --load-model.
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
@@ -164,8 +164,8 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	if f.shutdownDelay < 0 {
 		return nil, fmt.Errorf("--shutdown-delay must be 0 or more, got %v", f.shutdownDelay)
 	}
-	if f.shutdownGrace <= 0 {
-		return nil, fmt.Errorf("--shutdown-grace must be more than 0, got %v", f.shutdownGrace)
+	if f.shutdownGrace < time.Second {
+		return nil, fmt.Errorf("--shutdown-grace must be at least 1s, got %v", f.shutdownGrace)
 	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
@@ -300,14 +300,14 @@ func serve(args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	// Reading a request never outlasts the grace: one accepted before the
-	// listeners close is read, or answered 408, before the grace ends, and
-	// a slow upload cannot hold the exit past it.
+	// Reading a request takes at most half the grace: one accepted before
+	// the listeners close is read, or answered 408, with half the grace
+	// left to answer it, and a slow upload cannot hold the exit past it.
 	srv := &http.Server{
 		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log}),
 		MaxHeaderBytes:    f.maxHeader,
-		ReadHeaderTimeout: min(10*time.Second, f.shutdownGrace),
-		ReadTimeout:       min(2*time.Minute, f.shutdownGrace),
+		ReadHeaderTimeout: min(10*time.Second, f.shutdownGrace/2),
+		ReadTimeout:       min(2*time.Minute, f.shutdownGrace/2),
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
