@@ -114,7 +114,13 @@ func New(opt Options) http.Handler {
 	g.POST("/repository/models/:name/load", oip.Load)
 	g.POST("/repository/models/:name/unload", oip.Unload)
 
-	r.GET("/swagger/*any", apidocs.Handler(opt.Core))
+	r.GET("/swagger/*any", apidocs.Handler(opt.Core, func(c *gin.Context, status int, message string) {
+		kind := inference.NotFound // for the log: only the server's own faults are logged
+		if status >= http.StatusInternalServerError {
+			kind = inference.Internal
+		}
+		env.Fail(c, status, inference.Errorf(kind, "%s", message), v1.Error{Message: message})
+	}))
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}
