@@ -69,6 +69,7 @@ func New(opt Options) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // c.Done()/c.Err() follow the request's context
+	r.Use(closeWhenDraining(opt.Core))
 	if opt.Metrics != nil || opt.AccessLog {
 		r.Use(observe(opt))
 	}
@@ -113,11 +114,30 @@ func New(opt Options) http.Handler {
 	g.POST("/repository/models/:name/load", oip.Load)
 	g.POST("/repository/models/:name/unload", oip.Unload)
 
-	r.GET("/swagger/*any", apidocs.Handler(opt.Core))
+	r.GET("/swagger/*any", apidocs.Handler(opt.Core, func(c *gin.Context, status int, message string) {
+		kind := inference.NotFound // for the log: only the server's own faults are logged
+		if status >= http.StatusInternalServerError {
+			kind = inference.Internal
+		}
+		env.Fail(c, status, inference.Errorf(kind, "%s", message), v1.Error{Message: message})
+	}))
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}
 	return r
+}
+
+// closeWhenDraining answers with Connection: close once the server is
+// shutting down, and net/http then closes the connection after the answer:
+// a client told so opens a new connection for its next request (to another
+// replica once readiness has turned it away), instead of sending on one
+// the server is about to close under it.
+func closeWhenDraining(core *inference.Core) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if core.Draining() {
+			c.Header("Connection", "close")
+		}
+	}
 }
 
 // observe is the middleware every request passes first when metrics or

@@ -82,6 +82,7 @@ type serveFlags struct {
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
+	shutdownDelay time.Duration
 	timeout       time.Duration
 	modelControl  runtime.ModelControl
 	pollSecs      int
@@ -111,7 +112,8 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections served at once, idle keep-alive ones included; more wait to be accepted (0: no bound)")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
-	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, how long to go on serving while readiness says 503, before the listeners close: time for load balancers to stop sending (Kubernetes: a few seconds)")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "after --shutdown-delay, how long in-flight requests may take to finish; reading a request may take half of it at most (408 past that)")
 	fs.DurationVar(&f.timeout, "request-timeout", 0, "longest an inference request may take, queued and running: past it, it is dropped or its run stopped, and answered 504 or DEADLINE_EXCEEDED (0: no bound); a model's request_timeout, a request's timeout parameter and a gRPC deadline may shorten it")
 	// As Triton's --model-control-mode, --repository-poll-secs and --load-model.
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
@@ -150,6 +152,12 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	}
 	if f.timeout < 0 {
 		return nil, fmt.Errorf("--request-timeout must be 0 or more, got %v", f.timeout)
+	}
+	if f.shutdownDelay < 0 {
+		return nil, fmt.Errorf("--shutdown-delay must be 0 or more, got %v", f.shutdownDelay)
+	}
+	if f.shutdownGrace < time.Second {
+		return nil, fmt.Errorf("--shutdown-grace must be at least 1s, got %v", f.shutdownGrace)
 	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
@@ -303,11 +311,14 @@ func serve(args []string, stderr io.Writer) error {
 			return err
 		}
 	}
+	// Reading a request takes at most half the grace: one accepted before
+	// the listeners close is read, or answered 408, with half the grace
+	// left to answer it, and a slow upload cannot hold the exit past it.
 	srv := &http.Server{
 		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log}),
 		MaxHeaderBytes:    f.maxHeader,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, f.shutdownGrace/2),
+		ReadTimeout:       min(2*time.Minute, f.shutdownGrace/2),
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -339,10 +350,10 @@ func serve(args []string, stderr io.Writer) error {
 	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "request_timeout", f.timeout,
 		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	select {
-	case err := <-errc:
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	closeAll := func() {
 		srv.Close()
 		if gsrv != nil {
 			gsrv.Close()
@@ -350,10 +361,32 @@ func serve(args []string, stderr io.Writer) error {
 		if msrv != nil {
 			msrv.Close()
 		}
-		return err
-	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "grace", f.shutdownGrace)
+	select {
+	case err := <-errc:
+		closeAll()
+		return err
+	case <-sigs:
+	}
+	// Not ready from now on, REST and gRPC, and REST answers say
+	// Connection: close; serving goes on through the delay, while load
+	// balancers take the server out of rotation. A second signal cuts the
+	// delay short.
+	core.Drain()
+	log.Info("shutting down: not ready, still serving", "delay", f.shutdownDelay, "grace", f.shutdownGrace)
+	if f.shutdownDelay > 0 {
+		t := time.NewTimer(f.shutdownDelay)
+		select {
+		case err := <-errc:
+			t.Stop()
+			closeAll()
+			return err
+		case <-t.C:
+		case <-sigs:
+			t.Stop()
+		}
+	}
+	log.Info("shutting down: listeners closed, finishing in-flight requests", "grace", f.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
 	defer cancel()
 	// Both servers drain at once, within the one grace. Each returns only

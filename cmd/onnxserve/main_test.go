@@ -29,6 +29,7 @@ import (
 // and metadata.
 // TestMain sets gin's mode as main does: run, which the tests call, does not.
 func TestMain(m *testing.M) {
+	runAsProcess()
 	gin.SetMode(gin.ReleaseMode)
 	os.Exit(m.Run())
 }
@@ -71,7 +72,7 @@ func TestServeFlagsFromEnv(t *testing.T) {
 	if f, err := parseServeFlags(nil); err != nil || f.timeout != 2*time.Second {
 		t.Errorf("request timeout from env: %+v %v", f, err)
 	}
-	for _, bad := range [][]string{{"--request-timeout", "-1s"}, {"--request-timeout", "250"}, {"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}, {"--grpc-max-streams", "0"}, {"--max-body-bytes", "0"}, {"--max-body-bytes", "4294967296"}} {
+	for _, bad := range [][]string{{"--request-timeout", "-1s"}, {"--request-timeout", "250"}, {"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}, {"--grpc-max-streams", "0"}, {"--max-body-bytes", "0"}, {"--max-body-bytes", "4294967296"}, {"--shutdown-delay", "-1s"}, {"--shutdown-grace", "0s"}} {
 		if _, err := parseServeFlags(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

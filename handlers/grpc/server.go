@@ -113,10 +113,11 @@ func New(opt Options) *Server {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Shutdown reports NOT_SERVING to health checks, refuses new RPCs and
-// waits for those in flight until ctx ends, then cuts them off.
+// Shutdown marks the core as draining (health checks say NOT_SERVING, if
+// the caller did not already), refuses new RPCs and waits for those in
+// flight until ctx ends, then cuts them off.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.health.draining.Store(true)
+	s.health.core.Drain()
 	done := make(chan struct{})
 	go func() {
 		s.srv.GracefulStop()

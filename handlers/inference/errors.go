@@ -27,6 +27,7 @@ const (
 	FailedPrecondition             // the server is not in a state to do it: not ready, a load that failed
 	Unimplemented                  // an operation the server does not offer, or not by this method
 	NotAllowed                     // an operation the server's configuration turns off: model control outside explicit mode
+	RequestTimeout                 // the client did not send its whole request in time
 )
 
 var kindNames = [...]string{
@@ -34,6 +35,7 @@ var kindNames = [...]string{
 	NotFound: "not found", Unavailable: "unavailable", Overloaded: "overloaded", ResourceExhausted: "resource exhausted",
 	DeadlineExceeded: "deadline exceeded", Cancelled: "cancelled",
 	FailedPrecondition: "failed precondition", Unimplemented: "unimplemented", NotAllowed: "not allowed",
+	RequestTimeout: "request timeout",
 }
 
 func (k Kind) String() string {
