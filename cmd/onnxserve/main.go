@@ -2,10 +2,13 @@
 // the Open Inference Protocol over REST and gRPC.
 //
 //	onnxserve serve [--addr :8080] [--grpc-addr :8001] [--models ./models] ...
+//	onnxserve config [--config onnxserve.yaml] [flags]
 //	onnxserve inspect FILE.onnx
+//	onnxserve version
 //
 // Every serve flag can also be set from the environment as ONNXSERVE_<FLAG>,
-// e.g. ONNXSERVE_ADDR=:9000 or ONNXSERVE_MAX_BODY_BYTES=1048576.
+// e.g. ONNXSERVE_ADDR=:9000 or ONNXSERVE_MAX_BODY_BYTES=1048576, or in the
+// --config file under its own name (config.go).
 package main
 
 import (
@@ -46,19 +49,46 @@ func main() {
 	}
 }
 
+// usage is `onnxserve help`: the subcommands.
+const usage = `Usage: onnxserve COMMAND [flags]
+
+Commands:
+  serve [flags]            serve the model repository over REST and gRPC
+  config [flags]           print the configuration serve would run with, and where each value came from
+  inspect FILE.onnx        print a model's inputs, outputs and metadata
+  version                  print the onnxserve version and the ONNX Runtime it loads
+  help                     print this text
+
+onnxserve serve --help lists every flag, its environment variable and its default.
+`
+
 // run runs one subcommand; serve logs to stderr in the format its flags
 // say.
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: onnxserve serve [flags] | onnxserve inspect FILE.onnx")
+		return errors.New("no command given\n" + usage)
 	}
+	err := command(args, stdout, stderr)
+	if h := (*helpRequested)(nil); errors.As(err, &h) {
+		_, err = io.WriteString(stdout, h.text)
+	}
+	return err
+}
+
+func command(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "config":
+		return printConfig(args[1:], stdout)
 	case "inspect":
 		return inspect(args[1:], stdout)
+	case "version":
+		return printVersion(stdout)
+	case "help", "-h", "-help", "--help":
+		return &helpRequested{text: usage}
 	}
-	return fmt.Errorf("unknown command %q: want serve or inspect", args[0])
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }
 
 type serveFlags struct {
@@ -82,6 +112,8 @@ type serveFlags struct {
 	modelControl  runtime.ModelControl
 	pollSecs      int
 	loadModels    string
+	// settings say where each flag's value came from (onnxserve config).
+	settings *settings
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -112,26 +144,11 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
 	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
 	fs.StringVar(&f.loadModels, "load-model", "", "with --model-control=explicit, comma-separated models to load at start (* for all)")
-	// Environment first, so explicit flags win.
-	var envErr error
-	fs.VisitAll(func(fl *flag.Flag) {
-		key := "ONNXSERVE_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
-		if v, ok := os.LookupEnv(key); ok {
-			if err := fl.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s=%q: %w", key, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	if err := fs.Parse(args); err != nil {
+	fs.String(configFlag, "", "YAML file of flag values, keyed by flag name (see onnxserve.example.yaml)")
+	var err error
+	if f.settings, err = settle(fs, args, os.LookupEnv); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	var err error
 	if f.modelControl, err = runtime.ParseModelControl(*control); err != nil {
 		return nil, err
 	}
