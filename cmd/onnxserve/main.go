@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -112,6 +113,7 @@ type serveFlags struct {
 	modelControl  runtime.ModelControl
 	pollSecs      int
 	loadModels    string
+	tls           tlsFiles
 	// settings say where each flag's value came from (onnxserve config).
 	settings *settings
 }
@@ -144,6 +146,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
 	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
 	fs.StringVar(&f.loadModels, "load-model", "", "with --model-control=explicit, comma-separated models to load at start (* for all)")
+	fs.StringVar(&f.tls.cert, "tls-cert", "", "PEM certificate (chain) every listener serves TLS with: --addr, --grpc-addr, --metrics-addr; re-read when the file changes")
+	fs.StringVar(&f.tls.key, "tls-key", "", "PEM private key of --tls-cert, re-read with it")
+	fs.StringVar(&f.tls.clientCA, "tls-client-ca", "", "PEM CA certificates for mutual TLS: every client must present a certificate one of them signed")
 	fs.String(configFlag, "", "YAML file of flag values, keyed by flag name (see onnxserve.example.yaml)")
 	var err error
 	if f.settings, err = settle(fs, args, os.LookupEnv); err != nil {
@@ -178,6 +183,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
+	}
+	if err := f.tls.check(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -265,6 +273,11 @@ func serve(args []string, stderr io.Writer) error {
 	lw := newLogWriter(stderr)
 	defer lw.Close()
 	log := f.logger(lw)
+	// Before models load: a bad certificate fails at once.
+	tlsConfig, err := f.tls.config(log)
+	if err != nil {
+		return err
+	}
 	if err := initORT(log); err != nil {
 		return err
 	}
@@ -331,19 +344,24 @@ func serve(args []string, stderr io.Writer) error {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", mt.Handler())
 		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		go func() { errc <- msrv.Serve(mln) }()
+		go func() { errc <- serveHTTP(msrv, mln, tlsConfig) }()
 	}
 	var gsrv *grpcfront.Server
 	grpcAddr := "off"
 	if gln != nil {
 		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams),
-			Metrics: mt, AccessLog: f.accessLog, Logger: log})
+			Metrics: mt, AccessLog: f.accessLog, Logger: log, TLS: tlsConfig})
 		go func() { errc <- gsrv.Serve(gln) }()
 		grpcAddr = gln.Addr().String()
 	}
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serveHTTP(srv, ln, tlsConfig) }()
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "request_timeout", f.timeout,
-		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
+		"tls", tlsConfig != nil, "mutual_tls", tlsConfig != nil && tlsConfig.ClientCAs != nil,
+		"docs", scheme+"://"+ln.Addr().String()+"/swagger/index.html")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -384,6 +402,16 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// serveHTTP serves srv on ln, with TLS when cfg is set (a copy: the
+// server adds its HTTP/2 protocol to it).
+func serveHTTP(srv *http.Server, ln net.Listener, cfg *tls.Config) error {
+	if cfg == nil {
+		return srv.Serve(ln)
+	}
+	srv.TLSConfig = cfg.Clone()
+	return srv.ServeTLS(ln, "", "")
 }
 
 // listen opens a TCP listener, bounded to max connections when max > 0:

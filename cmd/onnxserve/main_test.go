@@ -89,6 +89,13 @@ func TestServeFlagsFromEnv(t *testing.T) {
 // no slot of --max-connections.
 func serving(t *testing.T, args ...string) (addr string, stop func()) {
 	t.Helper()
+	return servingWith(t, "http", &http.Transport{DisableKeepAlives: true}, args...)
+}
+
+// servingWith is serving with the readiness probe sent by scheme over
+// transport, as a server with TLS needs.
+func servingWith(t *testing.T, scheme string, transport *http.Transport, args ...string) (addr string, stop func()) {
+	t.Helper()
 	t.Chdir("../..")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,10 +108,10 @@ func serving(t *testing.T, args ...string) (addr string, stop func()) {
 		args := append([]string{"serve", "--addr", addr, "--grpc-addr", "", "--models", "models"}, args...)
 		done <- run(args, io.Discard, io.Discard)
 	}()
-	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	probe := &http.Client{Timeout: time.Second, Transport: transport}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := probe.Get("http://" + addr + "/readyz")
+		res, err := probe.Get(scheme + "://" + addr + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
