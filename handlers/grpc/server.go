@@ -14,11 +14,13 @@ package grpc
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"time"
 
 	grpcgo "google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -47,6 +49,9 @@ type Options struct {
 	// Logger.
 	AccessLog bool
 	Logger    *slog.Logger
+	// TLS, when set, serves TLS (and mutual TLS when it asks for client
+	// certificates) instead of plaintext.
+	TLS *tls.Config
 }
 
 // Server serves GRPCInferenceService, health and reflection.
@@ -90,6 +95,9 @@ func New(opt Options) *Server {
 		// if no answer comes in 20 s: a peer that vanished without a FIN
 		// frees its connection.
 		grpcgo.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+	}
+	if opt.TLS != nil {
+		options = append(options, grpcgo.Creds(credentials.NewTLS(opt.TLS)))
 	}
 	if obs != nil {
 		options = append(options, grpcgo.StatsHandler(obs),
