@@ -82,6 +82,7 @@ type serveFlags struct {
 	modelControl  runtime.ModelControl
 	pollSecs      int
 	loadModels    string
+	auth          authFlags
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -112,6 +113,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
 	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
 	fs.StringVar(&f.loadModels, "load-model", "", "with --model-control=explicit, comma-separated models to load at start (* for all)")
+	f.auth.register(fs)
 	// Environment first, so explicit flags win.
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
@@ -119,6 +121,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 		if v, ok := os.LookupEnv(key); ok {
 			if err := fl.Value.Set(v); err != nil && envErr == nil {
 				envErr = fmt.Errorf("%s=%q: %w", key, v, err)
+			}
+			if l, ok := fl.Value.(*listFlag); ok {
+				l.fromEnv = true
 			}
 		}
 	})
@@ -271,6 +276,14 @@ func serve(args []string, stderr io.Writer) error {
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
 	}
 
+	keys, corsPolicy, err := f.auth.open(log)
+	if err != nil {
+		return err
+	}
+	kctx, stopKeys := context.WithCancel(context.Background())
+	defer stopKeys()
+	go keys.Watch(kctx, keysPoll)
+
 	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, Logger: log}
 	if mt != nil {
 		copt.Observer = mt
@@ -293,7 +306,8 @@ func serve(args []string, stderr io.Writer) error {
 		}
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log}),
+		Handler: handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log,
+			Keys: keys, CORS: corsPolicy}),
 		MaxHeaderBytes:    f.maxHeader,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
@@ -311,16 +325,14 @@ func serve(args []string, stderr io.Writer) error {
 			}
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", mt.Handler())
-		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		msrv = &http.Server{Handler: handlers.MetricsHandler(handlers.Options{Core: core, Metrics: mt, Logger: log, Keys: keys}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	var gsrv *grpcfront.Server
 	grpcAddr := "off"
 	if gln != nil {
 		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams),
-			Metrics: mt, AccessLog: f.accessLog, Logger: log})
+			Metrics: mt, AccessLog: f.accessLog, Logger: log, Keys: keys})
 		go func() { errc <- gsrv.Serve(gln) }()
 		grpcAddr = gln.Addr().String()
 	}

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
+	"github.com/onnxserve/onnxserve/handlers/auth"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
@@ -47,6 +48,9 @@ type Options struct {
 	// Logger.
 	AccessLog bool
 	Logger    *slog.Logger
+	// Keys, when enabled, are the API keys the RPCs need, as package
+	// auth's table says; otherwise every RPC is open.
+	Keys *auth.Keys
 }
 
 // Server serves GRPCInferenceService, health and reflection.
@@ -101,6 +105,11 @@ func New(opt Options) *Server {
 				echoID(ss.Context(), ss.SetHeader)
 				return handler(srv, ss)
 			}))
+	}
+	if opt.Keys.Enabled() {
+		// After the observer's, so that a refused call has its id and
+		// access line too.
+		options = append(options, authInterceptors(opt.Keys, opt.Logger)...)
 	}
 	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
