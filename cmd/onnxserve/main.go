@@ -122,6 +122,7 @@ type serveFlags struct {
 	tls           tlsFiles
 	// settings say where each flag's value came from (onnxserve config).
 	settings *settings
+	auth     authFlags
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -157,6 +158,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.tls.cert, "tls-cert", "", "PEM certificate (chain) every listener serves TLS with: --addr, --grpc-addr, --metrics-addr; re-read when the file changes")
 	fs.StringVar(&f.tls.key, "tls-key", "", "PEM private key of --tls-cert, re-read with it")
 	fs.StringVar(&f.tls.clientCA, "tls-client-ca", "", "PEM CA certificates for mutual TLS: every client must present a certificate one of them signed")
+	f.auth.register(fs)
 	fs.String(configFlag, "", "YAML file of flag values, keyed by flag name (see onnxserve.example.yaml)")
 	var err error
 	if f.settings, err = settle(fs, args, os.LookupEnv); err != nil {
@@ -316,6 +318,14 @@ func serve(args []string, stderr io.Writer) error {
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
 	}
 
+	keys, corsPolicy, err := f.auth.open(log)
+	if err != nil {
+		return err
+	}
+	kctx, stopKeys := context.WithCancel(context.Background())
+	defer stopKeys()
+	go keys.Watch(kctx, keysPoll)
+
 	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, Logger: log}
 	if mt != nil {
 		copt.Observer = mt
@@ -341,7 +351,8 @@ func serve(args []string, stderr io.Writer) error {
 	// the listeners close is read, or answered 408, with half the grace
 	// left to answer it, and a slow upload cannot hold the exit past it.
 	srv := &http.Server{
-		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log}),
+		Handler: handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log,
+			Keys: keys, CORS: corsPolicy}),
 		MaxHeaderBytes:    f.maxHeader,
 		ReadHeaderTimeout: min(10*time.Second, f.shutdownGrace/2),
 		ReadTimeout:       min(2*time.Minute, f.shutdownGrace/2),
@@ -359,16 +370,14 @@ func serve(args []string, stderr io.Writer) error {
 			}
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", mt.Handler())
-		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		msrv = &http.Server{Handler: handlers.MetricsHandler(handlers.Options{Core: core, Metrics: mt, Logger: log, Keys: keys}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { errc <- serveHTTP(msrv, mln, tlsConfig) }()
 	}
 	var gsrv *grpcfront.Server
 	grpcAddr := "off"
 	if gln != nil {
 		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams),
-			Metrics: mt, AccessLog: f.accessLog, Logger: log, TLS: tlsConfig})
+			Metrics: mt, AccessLog: f.accessLog, Logger: log, TLS: tlsConfig, Keys: keys})
 		go func() { errc <- gsrv.Serve(gln) }()
 		grpcAddr = gln.Addr().String()
 	}

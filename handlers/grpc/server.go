@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
+	"github.com/onnxserve/onnxserve/handlers/auth"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
@@ -52,6 +53,9 @@ type Options struct {
 	// TLS, when set, serves TLS (and mutual TLS when it asks for client
 	// certificates) instead of plaintext.
 	TLS *tls.Config
+	// Keys, when enabled, are the API keys the RPCs need, as package
+	// auth's table says; otherwise every RPC is open.
+	Keys *auth.Keys
 }
 
 // Server serves GRPCInferenceService, health and reflection.
@@ -109,6 +113,11 @@ func New(opt Options) *Server {
 				echoID(ss.Context(), ss.SetHeader)
 				return handler(srv, ss)
 			}))
+	}
+	if opt.Keys.Enabled() {
+		// After the observer's, so that a refused call has its id and
+		// access line too.
+		options = append(options, authInterceptors(opt.Keys, opt.Logger)...)
 	}
 	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
