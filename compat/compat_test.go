@@ -44,7 +44,7 @@ func TestCompat(t *testing.T) {
 	}
 	cache := os.Getenv("COMPAT_CACHE")
 	if cache == "" {
-		cache = servertest.Path(".compat-cache")
+		cache = servertest.Path("compat", ".cache")
 	}
 	repo := t.TempDir()
 	refs := map[string]*Reference{}
@@ -72,16 +72,19 @@ func TestCompat(t *testing.T) {
 			s.checkMetadata(t, refs[m.Name])
 			for _, c := range refs[m.Name].Cases {
 				t.Run(c.Name, func(t *testing.T) {
-					small := 0
+					small, empty := 0, false
 					for _, in := range c.Inputs {
 						small += Elements(in.Shape)
+						empty = empty || slices.Contains(in.Shape, 0)
 					}
 					if small <= jsonLimit {
 						s.checkV2(t, c, false, false)
 					}
 					s.checkV2(t, c, true, true)
 					s.checkV2(t, c, true, false)
-					if small <= jsonLimit && c.Requested == nil {
+					// /v1 reads a shape from the nesting: [] is [0], and no
+					// nesting says [0, 10]; it returns every output.
+					if small <= jsonLimit && !empty && c.Requested == nil {
 						s.checkV1(t, c)
 					}
 				})

@@ -3,11 +3,11 @@
 # exact versions, onnxruntime_go's test data) into a git-ignored cache,
 # checks their sha256, then serves them all and compares every answer with
 # the committed reference (compat/testdata, made by compat/reference).
-# COMPAT_CACHE moves the cache (default .compat-cache/ in the repository).
+# COMPAT_CACHE moves the cache (default compat/.cache/ in the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
-cache="$(mkdir -p "${COMPAT_CACHE:-.compat-cache}" && cd "${COMPAT_CACHE:-.compat-cache}" && pwd)"
+cache="$(mkdir -p "${COMPAT_CACHE:-compat/.cache}" && cd "${COMPAT_CACHE:-compat/.cache}" && pwd)"
 
 scripts/setup-ort.sh >/dev/null
 

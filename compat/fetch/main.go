@@ -4,7 +4,7 @@
 // Go modules with `go mod download`. Every model file is checked against
 // its sha256 and size; a mismatch fails with the model's name.
 //
-//	go run ./compat/fetch [-manifest compat/models.json] [-cache .compat-cache]
+//	go run ./compat/fetch [-manifest compat/models.json] [-cache compat/.cache]
 package main
 
 import (
@@ -27,7 +27,7 @@ import (
 
 func main() {
 	manifest := flag.String("manifest", "compat/models.json", "the manifest of the models")
-	cache := flag.String("cache", ".compat-cache", "the cache directory")
+	cache := flag.String("cache", "compat/.cache", "the cache directory")
 	flag.Parse()
 	models, err := compat.ReadManifest(*manifest)
 	if err == nil {

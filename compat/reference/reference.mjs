@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const cache = process.env.COMPAT_CACHE || path.join(root, '.compat-cache');
+const cache = process.env.COMPAT_CACHE || path.join(root, 'compat/.cache');
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'compat/models.json'), 'utf8')).models;
 const outDir = path.join(root, 'compat/testdata');
 
@@ -184,6 +184,16 @@ const cases = {
     inputs: [input('onnx::Flatten_0', 'float32', [1, 25, 96], { random: { seed: 13, min: -2, max: 2 } })],
     tolerance: FP32,
   }],
+  openwakeword_melspectrogram: [{
+    name: 'two clips of 1280 samples',
+    inputs: [input('input', 'float32', [2, 1280], { random: { seed: 17, min: -0.5, max: 0.5 } })],
+    tolerance: CONV,
+  }],
+  openwakeword_embedding: [{
+    name: 'two windows of 76 mel frames',
+    inputs: [input('input_1', 'float32', [2, 76, 32, 1], { random: { seed: 18, min: -2, max: 2 } })],
+    tolerance: CONV,
+  }],
   imgly_isnet_small: [{
     name: 'a 1024×1024 image, the mask output only',
     inputs: [input('input', 'float32', [1, 3, 1024, 1024], { random: { seed: 14, min: -1, max: 1 } })],
@@ -195,6 +205,9 @@ const cases = {
     name: 'three rows',
     inputs: [input('input_vectors', 'float32', [3, 10], { random: { seed: 15, min: -1, max: 1 } })],
     tolerance: FP32,
+  }, {
+    name: 'no rows: a [0, 10] input',
+    inputs: [input('input_vectors', 'float32', [0, 10], [])],
   }],
   ort_go_zero_dim: [
     { name: 'zeros: a [2, 0, 8] output', inputs: [input('x', 'float32', [2, 8], new Array(16).fill(0))] },
