@@ -147,22 +147,16 @@ func (s server) checkMetadata(t *testing.T, ref *Reference) {
 		_, list := s.do(t, "GET", s.url+"/v1/models", "", nil, nil)
 		t.Fatalf("GET /v2/models/%s: %d %s; /v1/models: %s", s.model, resp.StatusCode, body, list)
 	}
-	var meta struct {
-		Inputs []struct {
-			Name, Datatype string
-			Shape          []int64
-		}
+	type tensorMeta struct {
+		Name, Datatype string
+		Shape          []int64
 	}
+	var meta struct{ Inputs []tensorMeta }
 	if err := json.Unmarshal(body, &meta); err != nil {
 		t.Fatalf("metadata: %v: %s", err, body)
 	}
 	for _, in := range ref.Cases[0].Inputs {
-		i := slices.IndexFunc(meta.Inputs, func(m struct {
-			Name, Datatype string
-			Shape          []int64
-		}) bool {
-			return m.Name == in.Name
-		})
+		i := slices.IndexFunc(meta.Inputs, func(m tensorMeta) bool { return m.Name == in.Name })
 		if i < 0 {
 			t.Errorf("metadata lists no input %q: %s", in.Name, body)
 			continue
