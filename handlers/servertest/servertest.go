@@ -92,6 +92,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Timeout bounds every inference request, as --request-timeout does.
 	Timeout time.Duration
+	// MaxInflightBytes bounds what requests in flight hold, as
+	// --max-inflight-bytes does; 0 is no bound.
+	MaxInflightBytes int64
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -135,7 +138,7 @@ func Core(repo *runtime.Repository, opt Options) *inference.Core {
 	if opt.Logger == nil {
 		opt.Logger = Quiet
 	}
-	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Timeout: opt.Timeout, Logger: opt.Logger}
+	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Timeout: opt.Timeout, MaxInflightBytes: opt.MaxInflightBytes, Logger: opt.Logger}
 	if opt.Metrics != nil {
 		copt.Observer = opt.Metrics
 	}
