@@ -26,7 +26,6 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
-	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
 )
@@ -70,7 +69,7 @@ func New(opt Options) *Server {
 	options := []grpcgo.ServerOption{
 		// Messages are read into buffers that are not zeroed (codec.go).
 		experimental.BufferPool(messageBuffers),
-		grpcgo.ForceServerCodecV2(newCodec()),
+		grpcgo.ForceServerCodecV2(newCodec(opt.Core.Budget())),
 		// Windows that let a tensor of up to 1 MiB arrive in one flight:
 		// on a fast link (loopback, a pod's sidecar) the BDP estimate
 		// stays at 64 KiB, and a 100 KiB tensor waited for a window update.
@@ -104,7 +103,8 @@ func New(opt Options) *Server {
 	}
 	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
-	pb.RegisterGRPCInferenceServiceServer(srv, &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs})
+	svc := &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs}
+	srv.RegisterService(svc.desc(), svc)
 	healthpb.RegisterHealthServer(srv, h)
 	reflection.Register(srv)
 	return &Server{srv: srv, health: h}
