@@ -261,6 +261,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	defer runtime.Shutdown()
 
+	goLimit := setMemoryLimit(f.maxInflight)
 	limiter := runtime.NewLimiter(f.maxConcurrent)
 	var mt *metrics.Metrics
 	lo := runtime.LoadOptions{Limiter: limiter, Logger: log}
@@ -333,7 +334,7 @@ func serve(args []string, stderr io.Writer) error {
 		grpcAddr = gln.Addr().String()
 	}
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "max_inflight_bytes", f.maxInflight, "request_timeout", f.timeout,
+	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "max_inflight_bytes", f.maxInflight, "go_memory_limit", goLimit, "request_timeout", f.timeout,
 		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

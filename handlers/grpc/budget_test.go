@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,9 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	grpcgo "google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/onnxserve/onnxserve/handlers"
@@ -81,8 +82,9 @@ func retryDelay(st *status.Status) time.Duration {
 // error_message, and the stream goes on); once the upload is gone, every
 // byte is given back and the same requests are answered with their sums.
 // A request larger than the whole budget is 413 / RESOURCE_EXHAUSTED
-// without a retry, and a body sent without a length is refused once it
-// grows past what is left.
+// without a retry, a body sent without a length is refused once it grows
+// past what is left, and a message protobuf cannot read, alone or in a
+// stream, gives back what it reserved.
 func TestInflightBudget(t *testing.T) {
 	const budget = 1 << 20
 	core, web, s := budgetServer(t, budget)
@@ -138,14 +140,14 @@ func TestInflightBudget(t *testing.T) {
 		t.Errorf("the stream's next request with the budget free: %v %v, want the sum %d", r, err, n)
 	}
 	stream.CloseSend()
-	res, answer := postV2(t, web.URL+"/v2/models/sum/infer", header, body, false)
+	res, answer := servertest.Post(t, web.URL+"/v2/models/sum/infer", body, len(header), false)
 	if res != http.StatusOK || !strings.Contains(answer, `"data":[`+strconv.Itoa(n)+`]`) {
 		t.Errorf("v2 binary of 512 KiB with the budget free: %d %s, want the sum %d", res, answer, n)
 	}
 
 	// Larger than the whole budget: no wait would make room.
 	_, big := onesV2(300 << 10)
-	if res, answer := postV2(t, web.URL+"/v2/models/sum/infer", header, big, false); res != http.StatusRequestEntityTooLarge {
+	if res, answer := servertest.Post(t, web.URL+"/v2/models/sum/infer", big, len(header), false); res != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 1.2 MiB body with a 1 MiB budget: %d %s, want 413", res, answer)
 	}
 	_, err = s.client.ModelInfer(t.Context(), ones(300<<10))
@@ -153,11 +155,34 @@ func TestInflightBudget(t *testing.T) {
 		t.Errorf("a 1.2 MiB message with a 1 MiB budget: %v, want RESOURCE_EXHAUSTED without a RetryInfo", err)
 	}
 	// Without a length, the body is reserved as its buffer grows.
-	if res, answer := postV2(t, web.URL+"/v2/models/sum/infer", header, big, true); res != http.StatusServiceUnavailable {
+	if res, answer := servertest.Post(t, web.URL+"/v2/models/sum/infer", big, len(header), true); res != http.StatusServiceUnavailable {
 		t.Errorf("a 1.2 MiB body sent chunked with a 1 MiB budget: %d %s, want 503", res, answer)
+	}
+	// A message protobuf cannot read gives back what it reserved.
+	err = s.conn.Invoke(t.Context(), pb.GRPCInferenceService_ModelInfer_FullMethodName, []byte{0x0a, 0xff, 0xff}, new(pb.ModelInferResponse), grpcgo.ForceCodecV2(wireCodec{}))
+	if err == nil {
+		t.Error("a message cut short was answered")
+	}
+	bad, err := s.conn.NewStream(t.Context(), &grpcgo.StreamDesc{ClientStreams: true, ServerStreams: true}, pb.GRPCInferenceService_ModelStreamInfer_FullMethodName, grpcgo.ForceCodecV2(wireCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.SendMsg([]byte{0x0a, 0xff, 0xff})
+	if err := bad.RecvMsg(new(pb.ModelStreamInferResponse)); err == nil {
+		t.Error("a stream's message cut short was answered")
 	}
 	held(t, core, 0, "every request answered")
 }
+
+// wireCodec sends a []byte as the message itself, as no protobuf
+// marshaller would: bytes that are not a ModelInferRequest.
+type wireCodec struct{}
+
+func (wireCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+func (wireCodec) Unmarshal(mem.BufferSlice, any) error { return nil }
+func (wireCodec) Name() string                         { return "proto" }
 
 // declareOnly sends a request that declares a body of n bytes and none of
 // it, and returns the status and Retry-After of the answer.
@@ -177,26 +202,4 @@ func declareOnly(addr, path string, n int) (int, string, error) {
 	}
 	res.Body.Close()
 	return res.StatusCode, res.Header.Get("Retry-After"), nil
-}
-
-// postV2 posts a v2 binary body whose JSON header is header, chunked (no
-// Content-Length) when chunked, and returns the status and the answer.
-func postV2(t *testing.T, url, header string, body []byte, chunked bool) (int, string) {
-	t.Helper()
-	var r io.Reader = bytes.NewReader(body)
-	if chunked {
-		r = struct{ io.Reader }{r}
-	}
-	req, err := http.NewRequest("POST", url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Inference-Header-Content-Length", strconv.Itoa(len(header)))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	answer, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(answer)
 }

@@ -130,6 +130,7 @@ func (c codec) unmarshalCall(data mem.BufferSlice, call *inferMessage) error {
 	}
 	req := &call.ModelInferRequest
 	if err := unmarshalInfer(copyOf(data), req); err != nil {
+		call.lease.Release() // no call is made of it: nothing else would
 		return err
 	}
 	if len(req.RawInputContents) == 0 && len(req.Inputs) > 0 {

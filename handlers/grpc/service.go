@@ -99,16 +99,19 @@ func (s *service) modelInfer(_ any, ctx context.Context, dec func(any) error, in
 	if err := dec(m); err != nil {
 		return nil, err
 	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		if m.refused != nil {
-			return nil, s.fail(ctx, "ModelInfer", m.refused)
-		}
-		return s.ModelInfer(ctx, req.(*pb.ModelInferRequest))
-	}
 	if interceptor == nil {
-		return handler(ctx, &m.ModelInferRequest)
+		return s.answerMessage(ctx, m)
 	}
-	return interceptor(ctx, &m.ModelInferRequest, &grpcgo.UnaryServerInfo{Server: s, FullMethod: pb.GRPCInferenceService_ModelInfer_FullMethodName}, handler)
+	return interceptor(ctx, &m.ModelInferRequest, &grpcgo.UnaryServerInfo{Server: s, FullMethod: pb.GRPCInferenceService_ModelInfer_FullMethodName},
+		func(ctx context.Context, _ any) (any, error) { return s.answerMessage(ctx, m) })
+}
+
+// answerMessage is ModelInfer of a message the codec read, or its refusal.
+func (s *service) answerMessage(ctx context.Context, m *inferMessage) (*pb.ModelInferResponse, error) {
+	if m.refused != nil {
+		return nil, s.fail(ctx, "ModelInfer", m.refused)
+	}
+	return s.ModelInfer(ctx, &m.ModelInferRequest)
 }
 
 func (s *service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
@@ -180,6 +183,7 @@ func (s *service) ModelStreamInfer(stream pb.GRPCInferenceService_ModelStreamInf
 		select {
 		case pending <- answer:
 		case <-ctx.Done():
+			req.lease.Release() // never answered
 			close(pending)
 			<-sent
 			return ctx.Err()
