@@ -83,7 +83,9 @@ type soak struct {
 	missed                         []string
 }
 
-func (s *soak) miss(format string, args ...any) { s.missed = append(s.missed, fmt.Sprintf(format, args...)) }
+func (s *soak) miss(format string, args ...any) {
+	s.missed = append(s.missed, fmt.Sprintf(format, args...))
+}
 
 func (s *soak) run(bin, root string) ([]string, error) {
 	dir, err := os.MkdirTemp("", "soak-repo-")
