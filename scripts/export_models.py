@@ -690,6 +690,29 @@ def export_large(root):
                "max_batch_size: 1\n" % (size, size))
 
 
+def export_sum(root):
+    """s = the sum of each row of x, FLOAT [batch, n]: a model whose input
+    can be as large as a request body while its answer stays one number a
+    row, for the tests and the soak that measure the memory one request
+    takes (the body and its decoded tensor, not the answer)."""
+    model = make_model(
+        "sum",
+        "s = ReduceSum(x, axis 1): a big input, a small answer.",
+        [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=0)],
+        [tensor("x", TensorProto.FLOAT, [BATCH, "n"])],
+        [tensor("s", TensorProto.FLOAT, [BATCH])],
+        initializers=[const("axes", np.array([1], dtype=np.int64))])
+    save_model(model, os.path.join(root, "runtime/testdata/sum.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        return {"x": x}, {"s": x.sum(axis=1, dtype=F32)}
+
+    cases = [run([[1.0, 2.0, 3.5]]), run([[0.5] * 8, [-1.0] * 8])]
+    write_expected(os.path.join(root, "runtime/testdata/sum.expected.json"),
+                   cases, atol=1e-6)
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -703,6 +726,7 @@ def main(argv):
     export_strings(root)
     export_slow(root)
     export_large(root)
+    export_sum(root)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,7 @@ type serveFlags struct {
 	maxBody       int64
 	maxHeader     int
 	maxConns      int
+	maxInflight   int64
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
@@ -145,6 +146,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	// Go's default of 1 MiB lets a few hundred half-sent headers hold
 	// hundreds of MB; real requests carry a few KiB.
 	fs.IntVar(&f.maxHeader, "max-header-bytes", 64<<10, "largest request line and headers accepted (431 above)")
+	fs.Int64Var(&f.maxInflight, "max-inflight-bytes", 0, "most bytes all requests in flight may hold at once, bodies, gRPC messages and decoded tensors, REST and gRPC together; a request that would pass it gets 503 with Retry-After or RESOURCE_EXHAUSTED at once (0: a quarter of the cgroup memory limit, or of RAM)")
 	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections served at once, idle keep-alive ones included; more wait to be accepted (0: no bound)")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
@@ -178,6 +180,12 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	}
 	if f.maxConns < 0 {
 		return nil, fmt.Errorf("--max-connections must be 0 or more, got %d", f.maxConns)
+	}
+	if f.maxInflight < 0 {
+		return nil, fmt.Errorf("--max-inflight-bytes must be 0 (a quarter of the memory limit) or more, got %d", f.maxInflight)
+	}
+	if f.maxInflight == 0 {
+		f.maxInflight = defaultInflightBytes()
 	}
 	if f.grpcStreams < 1 {
 		return nil, fmt.Errorf("--grpc-max-streams must be at least 1, got %d", f.grpcStreams)
@@ -299,6 +307,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	defer runtime.Shutdown()
 
+	goLimit := setMemoryLimit(f.maxInflight)
 	limiter := runtime.NewLimiter(f.maxConcurrent)
 	var mt *metrics.Metrics
 	lo := runtime.LoadOptions{Limiter: limiter, Logger: log}
@@ -326,7 +335,7 @@ func serve(args []string, stderr io.Writer) error {
 	defer stopKeys()
 	go keys.Watch(kctx, keysPoll)
 
-	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, Logger: log}
+	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, MaxInflightBytes: f.maxInflight, Logger: log}
 	if mt != nil {
 		copt.Observer = mt
 	}
@@ -386,7 +395,7 @@ func serve(args []string, stderr io.Writer) error {
 	if tlsConfig != nil {
 		scheme = "https"
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "request_timeout", f.timeout,
+	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "max_inflight_bytes", f.maxInflight, "go_memory_limit", goLimit, "request_timeout", f.timeout,
 		"tls", tlsConfig != nil, "mutual_tls", tlsConfig != nil && tlsConfig.ClientCAs != nil,
 		"docs", scheme+"://"+ln.Addr().String()+"/swagger/index.html")
 
