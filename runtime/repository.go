@@ -235,7 +235,7 @@ func (r *Repository) loadEntry(name string) *entry {
 			return &entry{name: name, err: err}
 		}
 		r.opt.Logger.Info("model loaded", "model", name, "version", v, "path", paths[i],
-			"inputs", describe(m.Signature.Inputs), "outputs", describe(m.Signature.Outputs))
+			"execution_provider", m.ExecutionProvider, "inputs", describe(m.Signature.Inputs), "outputs", describe(m.Signature.Outputs))
 		e.versions = append(e.versions, &handle{model: m})
 	}
 	return e

@@ -98,7 +98,7 @@ func write(t *testing.T, path string, b []byte) {
 
 // tlsFixture is a CA and a served pair of serial 1 in a directory.
 type tlsFixture struct {
-	ca                    *testCA
+	ca                        *testCA
 	certFile, keyFile, caFile string
 }
 

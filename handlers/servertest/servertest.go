@@ -92,6 +92,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Timeout bounds every inference request, as --request-timeout does.
 	Timeout time.Duration
+	// ExecutionProvider is what models run on unless their config.yaml
+	// says, as --execution-provider; "" is CPU.
+	ExecutionProvider runtime.Provider
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -100,7 +103,7 @@ func Open(t testing.TB, dir string, opt Options) *runtime.Repository {
 	if opt.Limiter == nil {
 		opt.Limiter = runtime.NewLimiter(0)
 	}
-	lo := runtime.LoadOptions{Limiter: opt.Limiter, Logger: Quiet}
+	lo := runtime.LoadOptions{Limiter: opt.Limiter, Logger: Quiet, ExecutionProvider: opt.ExecutionProvider}
 	if opt.Metrics != nil {
 		lo.Observer = opt.Metrics
 	}
