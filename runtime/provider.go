@@ -129,27 +129,31 @@ func appendProvider(so *ort.SessionOptions, p Provider, e ExecutionProvider) err
 	maps.Copy(opts, e.Options)
 	switch p {
 	case ProviderCUDA:
-		o, err := ort.NewCUDAProviderOptions()
-		if err != nil {
-			return err
-		}
-		defer o.Destroy()
-		if err := o.Update(opts); err != nil {
-			return err
-		}
-		return so.AppendExecutionProviderCUDA(o)
+		return appendWith(ort.NewCUDAProviderOptions, so.AppendExecutionProviderCUDA, opts)
 	case ProviderTensorRT:
-		o, err := ort.NewTensorRTProviderOptions()
-		if err != nil {
-			return err
-		}
-		defer o.Destroy()
-		if err := o.Update(opts); err != nil {
-			return err
-		}
-		return so.AppendExecutionProviderTensorRT(o)
+		return appendWith(ort.NewTensorRTProviderOptions, so.AppendExecutionProviderTensorRT, opts)
 	}
 	return nil
+}
+
+// providerOptions are ORT's options of one provider, CUDA's or TensorRT's.
+type providerOptions interface {
+	Update(map[string]string) error
+	Destroy() error
+}
+
+// appendWith makes a provider's options, sets opts on them and appends
+// them; onnxruntime_go lets them be destroyed once appended.
+func appendWith[O providerOptions](create func() (O, error), add func(O) error, opts map[string]string) error {
+	o, err := create()
+	if err != nil {
+		return err
+	}
+	defer o.Destroy()
+	if err := o.Update(opts); err != nil {
+		return err
+	}
+	return add(o)
 }
 
 // chooseProvider runs create with each provider e allows until one
