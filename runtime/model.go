@@ -63,6 +63,10 @@ type LoadOptions struct {
 	// ExecutionProvider is what models whose config.yaml names none run
 	// on; "" is CPU.
 	ExecutionProvider Provider
+	// ModelName, when set, makes a repository's directory one model of
+	// that name (--model-name; layout.go has the rules). LoadModel
+	// ignores it.
+	ModelName string
 }
 
 // ErrBadModel wraps every reason a model file or its config cannot be served.

@@ -4,6 +4,7 @@
 //	onnxserve serve [--addr :8080] [--grpc-addr :8001] [--models ./models] ...
 //	onnxserve config [--config onnxserve.yaml] [flags]
 //	onnxserve inspect FILE.onnx
+//	onnxserve health [--addr HOST:PORT]
 //	onnxserve version
 //
 // Every serve flag can also be set from the environment as ONNXSERVE_<FLAG>,
@@ -57,6 +58,7 @@ Commands:
   serve [flags]            serve the model repository over REST and gRPC
   config [flags]           print the configuration serve would run with, and where each value came from
   inspect FILE.onnx        print a model's inputs, outputs and metadata
+  health [--addr H:P]      exit 0 when the server at --addr is ready (a container's HEALTHCHECK)
   version                  print the onnxserve version and the ONNX Runtime it loads
   help                     print this text
 
@@ -84,6 +86,8 @@ func command(args []string, stdout, stderr io.Writer) error {
 		return printConfig(args[1:], stdout)
 	case "inspect":
 		return inspect(args[1:], stdout)
+	case "health":
+		return health(args[1:], stdout)
 	case "version":
 		return printVersion(stdout)
 	case "help", "-h", "-help", "--help":
@@ -103,12 +107,14 @@ type serveFlags struct {
 	grpcAddr      string
 	grpcStreams   int
 	models        string
+	modelName     string
 	maxBody       int64
 	maxHeader     int
 	maxConns      int
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
+	shutdownDelay time.Duration
 	timeout       time.Duration
 	modelControl  runtime.ModelControl
 	pollSecs      int
@@ -117,6 +123,7 @@ type serveFlags struct {
 	provider      runtime.Provider
 	// settings say where each flag's value came from (onnxserve config).
 	settings *settings
+	auth     authFlags
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -126,7 +133,8 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	// Triton's gRPC port.
 	fs.StringVar(&f.grpcAddr, "grpc-addr", ":8001", "gRPC listen address (Open Inference Protocol, health, reflection); empty turns gRPC off")
 	fs.IntVar(&f.grpcStreams, "grpc-max-streams", 100, "most gRPC calls in flight on one connection; more wait their turn")
-	fs.StringVar(&f.models, "models", "./models", "model repository directory")
+	fs.StringVar(&f.models, "models", "./models", "model repository directory, or one model's directory (see --model-name)")
+	fs.StringVar(&f.modelName, "model-name", "", "serve --models as one model of this name (KServe's /mnt/models); without it, a directory holding model.onnx is one model named after the directory")
 	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics on /metrics (and on --metrics-addr)")
 	// Triton serves its metrics on :8002.
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "also serve /metrics on this address, e.g. :8002 (empty: only on --addr)")
@@ -141,7 +149,8 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections served at once, idle keep-alive ones included; more wait to be accepted (0: no bound)")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
-	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, how long to go on serving while readiness says 503, before the listeners close: time for load balancers to stop sending (Kubernetes: a few seconds)")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "after --shutdown-delay, how long in-flight requests may take to finish; reading a request may take half of it at most (408 past that)")
 	fs.DurationVar(&f.timeout, "request-timeout", 0, "longest an inference request may take, queued and running: past it, it is dropped or its run stopped, and answered 504 or DEADLINE_EXCEEDED (0: no bound); a model's request_timeout, a request's timeout parameter and a gRPC deadline may shorten it")
 	// As Triton's --model-control-mode, --repository-poll-secs and --load-model.
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
@@ -151,6 +160,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.tls.key, "tls-key", "", "PEM private key of --tls-cert, re-read with it")
 	fs.StringVar(&f.tls.clientCA, "tls-client-ca", "", "PEM CA certificates for mutual TLS: every client must present a certificate one of them signed")
 	provider := fs.String("execution-provider", "cpu", "what models run on unless their config.yaml's execution_provider says: cpu, cuda, tensorrt, or auto (CUDA when it can be used, else CPU); a provider that cannot be used falls back to CPU with a warning")
+	f.auth.register(fs)
 	fs.String(configFlag, "", "YAML file of flag values, keyed by flag name (see onnxserve.example.yaml)")
 	var err error
 	if f.settings, err = settle(fs, args, os.LookupEnv); err != nil {
@@ -182,6 +192,12 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	}
 	if f.timeout < 0 {
 		return nil, fmt.Errorf("--request-timeout must be 0 or more, got %v", f.timeout)
+	}
+	if f.shutdownDelay < 0 {
+		return nil, fmt.Errorf("--shutdown-delay must be 0 or more, got %v", f.shutdownDelay)
+	}
+	if f.shutdownGrace < time.Second {
+		return nil, fmt.Errorf("--shutdown-grace must be at least 1s, got %v", f.shutdownGrace)
 	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
@@ -295,6 +311,7 @@ func serve(args []string, stderr io.Writer) error {
 		mt = metrics.New(metrics.Options{Buckets: f.buckets})
 		lo.Observer = mt
 	}
+	lo.ModelName = f.modelName
 	repo, err := openRepository(f, lo)
 	if err != nil {
 		return err
@@ -305,6 +322,14 @@ func serve(args []string, stderr io.Writer) error {
 		defer stopWatch() // before repo.Close: deferred calls run last first
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
 	}
+
+	keys, corsPolicy, err := f.auth.open(log)
+	if err != nil {
+		return err
+	}
+	kctx, stopKeys := context.WithCancel(context.Background())
+	defer stopKeys()
+	go keys.Watch(kctx, keysPoll)
 
 	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, Logger: log}
 	if mt != nil {
@@ -327,11 +352,15 @@ func serve(args []string, stderr io.Writer) error {
 			return err
 		}
 	}
+	// Reading a request takes at most half the grace: one accepted before
+	// the listeners close is read, or answered 408, with half the grace
+	// left to answer it, and a slow upload cannot hold the exit past it.
 	srv := &http.Server{
-		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log}),
+		Handler: handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log,
+			Keys: keys, CORS: corsPolicy}),
 		MaxHeaderBytes:    f.maxHeader,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, f.shutdownGrace/2),
+		ReadTimeout:       min(2*time.Minute, f.shutdownGrace/2),
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -346,16 +375,14 @@ func serve(args []string, stderr io.Writer) error {
 			}
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", mt.Handler())
-		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		msrv = &http.Server{Handler: handlers.MetricsHandler(handlers.Options{Core: core, Metrics: mt, Logger: log, Keys: keys}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { errc <- serveHTTP(msrv, mln, tlsConfig) }()
 	}
 	var gsrv *grpcfront.Server
 	grpcAddr := "off"
 	if gln != nil {
 		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams),
-			Metrics: mt, AccessLog: f.accessLog, Logger: log, TLS: tlsConfig})
+			Metrics: mt, AccessLog: f.accessLog, Logger: log, TLS: tlsConfig, Keys: keys})
 		go func() { errc <- gsrv.Serve(gln) }()
 		grpcAddr = gln.Addr().String()
 	}
@@ -368,10 +395,10 @@ func serve(args []string, stderr io.Writer) error {
 		"tls", tlsConfig != nil, "mutual_tls", tlsConfig != nil && tlsConfig.ClientCAs != nil,
 		"docs", scheme+"://"+ln.Addr().String()+"/swagger/index.html")
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	select {
-	case err := <-errc:
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	closeAll := func() {
 		srv.Close()
 		if gsrv != nil {
 			gsrv.Close()
@@ -379,10 +406,32 @@ func serve(args []string, stderr io.Writer) error {
 		if msrv != nil {
 			msrv.Close()
 		}
-		return err
-	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "grace", f.shutdownGrace)
+	select {
+	case err := <-errc:
+		closeAll()
+		return err
+	case <-sigs:
+	}
+	// Not ready from now on, REST and gRPC, and REST answers say
+	// Connection: close; serving goes on through the delay, while load
+	// balancers take the server out of rotation. A second signal cuts the
+	// delay short.
+	core.Drain()
+	log.Info("shutting down: not ready, still serving", "delay", f.shutdownDelay, "grace", f.shutdownGrace)
+	if f.shutdownDelay > 0 {
+		t := time.NewTimer(f.shutdownDelay)
+		select {
+		case err := <-errc:
+			t.Stop()
+			closeAll()
+			return err
+		case <-t.C:
+		case <-sigs:
+			t.Stop()
+		}
+	}
+	log.Info("shutting down: listeners closed, finishing in-flight requests", "grace", f.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
 	defer cancel()
 	// Both servers drain at once, within the one grace. Each returns only

@@ -126,16 +126,6 @@ func (fx *tlsFixture) client(certs ...tls.Certificate) *http.Client {
 		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // servedSerial is the serial of the certificate a new connection is served.
 func servedSerial(t *testing.T, c *http.Client, url string) int64 {
 	t.Helper()
@@ -157,7 +147,7 @@ func TestTLS(t *testing.T) {
 	fx := newTLSFixture(t)
 	c := fx.client()
 	metricsAddr := freeAddr(t)
-	addr, stop := servingWith(t, "https", c.Transport.(*http.Transport),
+	addr, stop := servingWith(t, "https", "/readyz", c.Transport.(*http.Transport),
 		"--tls-cert", fx.certFile, "--tls-key", fx.keyFile, "--metrics-addr", metricsAddr)
 	res, err := c.Post("https://"+addr+"/v1/models/iris/predict", "application/json", strings.NewReader(irisBody))
 	if err != nil {
@@ -216,7 +206,7 @@ func TestMutualTLS(t *testing.T) {
 	fx := newTLSFixture(t)
 	good := fx.ca.clientCert(t)
 	grpcAddr := freeAddr(t)
-	addr, stop := servingWith(t, "https", fx.client(good).Transport.(*http.Transport),
+	addr, stop := servingWith(t, "https", "/readyz", fx.client(good).Transport.(*http.Transport),
 		"--tls-cert", fx.certFile, "--tls-key", fx.keyFile, "--tls-client-ca", fx.caFile, "--grpc-addr", grpcAddr)
 	for _, tc := range []struct {
 		what   string
@@ -251,7 +241,7 @@ func TestMutualTLS(t *testing.T) {
 func TestGRPCTLS(t *testing.T) {
 	fx := newTLSFixture(t)
 	grpcAddr := freeAddr(t)
-	_, stop := servingWith(t, "https", fx.client().Transport.(*http.Transport),
+	_, stop := servingWith(t, "https", "/readyz", fx.client().Transport.(*http.Transport),
 		"--tls-cert", fx.certFile, "--tls-key", fx.keyFile, "--grpc-addr", grpcAddr)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(fx.ca.pem)

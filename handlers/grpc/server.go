@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
+	"github.com/onnxserve/onnxserve/handlers/auth"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
@@ -52,6 +53,9 @@ type Options struct {
 	// TLS, when set, serves TLS (and mutual TLS when it asks for client
 	// certificates) instead of plaintext.
 	TLS *tls.Config
+	// Keys, when enabled, are the API keys the RPCs need, as package
+	// auth's table says; otherwise every RPC is open.
+	Keys *auth.Keys
 }
 
 // Server serves GRPCInferenceService, health and reflection.
@@ -110,6 +114,11 @@ func New(opt Options) *Server {
 				return handler(srv, ss)
 			}))
 	}
+	if opt.Keys.Enabled() {
+		// After the observer's, so that a refused call has its id and
+		// access line too.
+		options = append(options, authInterceptors(opt.Keys, opt.Logger)...)
+	}
 	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
 	pb.RegisterGRPCInferenceServiceServer(srv, &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs})
@@ -121,10 +130,11 @@ func New(opt Options) *Server {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Shutdown reports NOT_SERVING to health checks, refuses new RPCs and
-// waits for those in flight until ctx ends, then cuts them off.
+// Shutdown marks the core as draining (health checks say NOT_SERVING, if
+// the caller did not already), refuses new RPCs and waits for those in
+// flight until ctx ends, then cuts them off.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.health.draining.Store(true)
+	s.health.core.Drain()
 	done := make(chan struct{})
 	go func() {
 		s.srv.GracefulStop()
