@@ -926,6 +926,16 @@ const docTemplate = `{
                 "description": {
                     "type": "string"
                 },
+                "execution_provider": {
+                    "description": "ExecutionProvider is what the model runs on: cpu, cuda or tensorrt,\nthe one asked for or cpu when that could not be used.",
+                    "type": "string",
+                    "enum": [
+                        "cpu",
+                        "cuda",
+                        "tensorrt"
+                    ],
+                    "example": "cpu"
+                },
                 "features": {
                     "type": "array",
                     "items": {
@@ -1259,6 +1269,14 @@ const docTemplate = `{
                         "$ref": "#/definitions/handlers.V2Tensor"
                     }
                 },
+                "parameters": {
+                    "description": "Parameters are onnxserve's addition to the protocol's body; clients\nthat do not know it ignore it.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/handlers.V2ModelParameters"
+                        }
+                    ]
+                },
                 "platform": {
                     "type": "string",
                     "example": "onnxruntime_onnx"
@@ -1271,6 +1289,21 @@ const docTemplate = `{
                     "example": [
                         "1"
                     ]
+                }
+            }
+        },
+        "handlers.V2ModelParameters": {
+            "type": "object",
+            "properties": {
+                "execution_provider": {
+                    "description": "ExecutionProvider is what the model version runs on: the provider\nasked for, or cpu when that could not be used.",
+                    "type": "string",
+                    "enum": [
+                        "cpu",
+                        "cuda",
+                        "tensorrt"
+                    ],
+                    "example": "cpu"
                 }
             }
         },

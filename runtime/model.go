@@ -29,6 +29,10 @@ type Model struct {
 	// while the session was created and its outputs planned: what the
 	// model costs to keep loaded.
 	Memory int64
+	// ExecutionProvider is what the session runs on: the provider asked
+	// for, or CPU when that could not be used (provider.go). ORT may
+	// still place single operators the provider lacks on CPU.
+	ExecutionProvider Provider
 
 	session *ort.DynamicAdvancedSession
 	limiter *Limiter
@@ -56,6 +60,9 @@ type LoadOptions struct {
 	Logger  *slog.Logger
 	// Observer, when set, is told about every run that serves requests.
 	Observer Observer
+	// ExecutionProvider is what models whose config.yaml names none run
+	// on; "" is CPU.
+	ExecutionProvider Provider
 	// ModelName, when set, makes a repository's directory one model of
 	// that name (--model-name; layout.go has the rules). LoadModel
 	// ignores it.
@@ -98,7 +105,14 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	before := residentBytes()
-	if err := m.newSession(data); err != nil {
+	ep := ExecutionProvider{Name: opt.ExecutionProvider}
+	if cfg.ExecutionProvider != nil {
+		ep = *cfg.ExecutionProvider
+	}
+	m.ExecutionProvider, err = chooseProvider(ep, cfg.ExecutionProviderStrict, opt.Logger, name, func(p Provider) error {
+		return m.newSession(data, p, ep)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	m.planOutputs(opt.Logger)
@@ -247,7 +261,8 @@ func describe(specs []tensor.TensorSpec) string {
 	return s
 }
 
-func (m *Model) newSession(data []byte) error {
+// newSession creates the model's session on provider p, configured by ep.
+func (m *Model) newSession(data []byte, p Provider, ep ExecutionProvider) error {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return err
@@ -265,6 +280,9 @@ func (m *Model) newSession(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("session options: %w", err)
 		}
+	}
+	if err := appendProvider(so, p, ep); err != nil {
+		return err
 	}
 	names := func(specs []tensor.TensorSpec) []string {
 		out := make([]string, len(specs))

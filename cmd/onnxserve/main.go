@@ -121,6 +121,7 @@ type serveFlags struct {
 	pollSecs      int
 	loadModels    string
 	tls           tlsFiles
+	provider      runtime.Provider
 	// settings say where each flag's value came from (onnxserve config).
 	settings *settings
 	auth     authFlags
@@ -160,6 +161,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.tls.cert, "tls-cert", "", "PEM certificate (chain) every listener serves TLS with: --addr, --grpc-addr, --metrics-addr; re-read when the file changes")
 	fs.StringVar(&f.tls.key, "tls-key", "", "PEM private key of --tls-cert, re-read with it")
 	fs.StringVar(&f.tls.clientCA, "tls-client-ca", "", "PEM CA certificates for mutual TLS: every client must present a certificate one of them signed")
+	provider := fs.String("execution-provider", "cpu", "what models run on unless their config.yaml's execution_provider says: cpu, cuda, tensorrt, or auto (CUDA when it can be used, else CPU); a provider that cannot be used falls back to CPU with a warning")
 	f.auth.register(fs)
 	fs.String(configFlag, "", "YAML file of flag values, keyed by flag name (see onnxserve.example.yaml)")
 	var err error
@@ -207,6 +209,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
+	}
+	if f.provider, err = runtime.ParseProvider(*provider); err != nil {
+		return nil, fmt.Errorf("--execution-provider: %w", err)
 	}
 	if err := f.tls.check(); err != nil {
 		return nil, err
@@ -310,7 +315,7 @@ func serve(args []string, stderr io.Writer) error {
 	goLimit := setMemoryLimit(f.maxInflight)
 	limiter := runtime.NewLimiter(f.maxConcurrent)
 	var mt *metrics.Metrics
-	lo := runtime.LoadOptions{Limiter: limiter, Logger: log}
+	lo := runtime.LoadOptions{Limiter: limiter, Logger: log, ExecutionProvider: f.provider}
 	if f.metrics {
 		mt = metrics.New(metrics.Options{Buckets: f.buckets})
 		lo.Observer = mt

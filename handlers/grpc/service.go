@@ -73,6 +73,8 @@ func (s *service) ModelMetadata(ctx context.Context, req *pb.ModelMetadataReques
 	return &pb.ModelMetadataResponse{
 		Name: m.Name, Versions: s.core.Versions(m.Name), Platform: inference.Platform,
 		Inputs: tensorMetadata(m.Signature.Inputs), Outputs: tensorMetadata(m.Signature.Outputs),
+		Parameters: map[string]*pb.InferParameter{inference.ExecutionProviderParameter: {
+			ParameterChoice: &pb.InferParameter_StringParam{StringParam: string(m.ExecutionProvider)}}},
 	}, nil
 }
 

@@ -96,6 +96,9 @@ type Options struct {
 	// MaxInflightBytes bounds what requests in flight hold, as
 	// --max-inflight-bytes does; 0 is no bound.
 	MaxInflightBytes int64
+	// ExecutionProvider is what models run on unless their config.yaml
+	// says, as --execution-provider; "" is CPU.
+	ExecutionProvider runtime.Provider
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -104,7 +107,7 @@ func Open(t testing.TB, dir string, opt Options) *runtime.Repository {
 	if opt.Limiter == nil {
 		opt.Limiter = runtime.NewLimiter(0)
 	}
-	lo := runtime.LoadOptions{Limiter: opt.Limiter, Logger: Quiet}
+	lo := runtime.LoadOptions{Limiter: opt.Limiter, Logger: Quiet, ExecutionProvider: opt.ExecutionProvider}
 	if opt.Metrics != nil {
 		lo.Observer = opt.Metrics
 	}

@@ -78,7 +78,7 @@ func (a *API) modelInfo(m *runtime.Model) ModelInfo {
 		Name: m.Name, Version: m.Version, Description: m.Config.Description,
 		Inputs: tensorInfos(m.Signature.Inputs), Outputs: tensorInfos(m.Signature.Outputs),
 		Features: m.Config.Features, Labels: m.Config.Labels, MaxBatchSize: m.Config.MaxBatchSize,
-		IntraOpThreads: max(m.Config.IntraOpThreads, 1),
+		IntraOpThreads: max(m.Config.IntraOpThreads, 1), ExecutionProvider: string(m.ExecutionProvider),
 		Metadata: ModelMetadata{Producer: m.Metadata.Producer, GraphName: m.Metadata.GraphName, Domain: m.Metadata.Domain,
 			Description: m.Metadata.Description, Version: m.Metadata.Version, Custom: m.Metadata.Custom},
 		Versions: a.env.Core.Versions(m.Name),

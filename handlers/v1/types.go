@@ -53,6 +53,10 @@ type ModelInfo struct {
 	MaxBatchSize   int           `json:"max_batch_size,omitempty" example:"64"`
 	IntraOpThreads int           `json:"intra_op_threads"`
 	Metadata       ModelMetadata `json:"metadata"`
+
+	// ExecutionProvider is what the model runs on: cpu, cuda or tensorrt,
+	// the one asked for or cpu when that could not be used.
+	ExecutionProvider string `json:"execution_provider" example:"cpu" enums:"cpu,cuda,tensorrt"`
 } //@name handlers.ModelInfo
 
 // PredictRequest documents the three accepted body forms; the decoder reads

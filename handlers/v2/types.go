@@ -52,7 +52,18 @@ type ModelMetadata struct {
 	Platform string   `json:"platform" example:"onnxruntime_onnx"`
 	Inputs   []Tensor `json:"inputs"`
 	Outputs  []Tensor `json:"outputs"`
+	// Parameters are onnxserve's addition to the protocol's body; clients
+	// that do not know it ignore it.
+	Parameters ModelParameters `json:"parameters"`
 } //@name handlers.V2ModelMetadata
+
+// ModelParameters are the parameters of a model's metadata, as gRPC's
+// ModelMetadataResponse carries them too.
+type ModelParameters struct {
+	// ExecutionProvider is what the model version runs on: the provider
+	// asked for, or cpu when that could not be used.
+	ExecutionProvider string `json:"execution_provider" example:"cpu" enums:"cpu,cuda,tensorrt"`
+} //@name handlers.V2ModelParameters
 
 // InferRequest is the JSON of POST /v2/models/{name}/infer. With the
 // binary tensor extension, inputs carry parameters.binary_data_size instead
