@@ -244,6 +244,7 @@ func TestInferMatchesExport(t *testing.T) {
 		{"testdata/zipmap.onnx", "testdata/zipmap.expected.json"},
 		{"testdata/strings.onnx", "testdata/strings.expected.json"},
 		{"testdata/slow.onnx", "testdata/slow.expected.json"},
+		{"testdata/reshape.onnx", "testdata/reshape.expected.json"},
 		{"../models/iris/1/model.onnx", "../models/iris/1/expected.json"},
 		{"../models/digits/model.onnx", "../models/digits/expected.json"},
 		{"../models/tabular/model.onnx", "../models/tabular/expected.json"},

@@ -24,7 +24,9 @@ Served models (under models/):
     digits/config.yaml, digits/model.onnx, digits/expected.json (unversioned)
     tabular/config.yaml, tabular/model.onnx, tabular/expected.json
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings
+    dtypes, half, scalar, zipmap, strings, slow, reshape
+    and bytes.onnx (its expected bytes are not UTF-8, which JSON cannot hold:
+    the tests that use it spell them out, from BYTES_WORDS below)
 
 expected.json format: {"cases": [{"inputs": {name: nested list},
 "outputs": {name: nested list}}, ...], "atol": float}. Nested lists follow
@@ -667,6 +669,55 @@ def export_slow(root):
                    cases, atol=0.0)
 
 
+# bytes.onnx's table: code i gives BYTES_WORDS[i]; the last is not UTF-8.
+BYTES_WORDS = [b"plain", "caf\u00e9".encode("utf-8"), b"\xffraw\xfe"]
+
+
+def export_bytes(root):
+    """A string output whose bytes need not be UTF-8: an int64 code looked
+    up in BYTES_WORDS (else the empty string), so that tests can have a
+    model answer bytes a JSON string cannot carry."""
+    nodes = [helper.make_node("LabelEncoder", ["code"], ["word"],
+                              domain="ai.onnx.ml",
+                              keys_int64s=list(range(len(BYTES_WORDS))),
+                              values_strings=BYTES_WORDS,
+                              default_string="")]
+    model = make_model(
+        "bytes",
+        "ai.onnx.ml LabelEncoder 0/1/2 -> plain / caf\u00e9 / "
+        "bytes 0xff 'raw' 0xfe (not UTF-8); else empty.",
+        nodes,
+        [tensor("code", TensorProto.INT64, [BATCH])],
+        [tensor("word", TensorProto.STRING, [BATCH])],
+        ml=True)
+    save_model(model, os.path.join(root, "runtime/testdata/bytes.onnx"))
+
+
+def export_reshape(root):
+    """A run ONNX Runtime refuses for some inputs only: x [batch, n], n
+    dynamic, reshaped to [-1, 32], which needs batch*n to be a multiple of
+    32. The signature cannot say so; the Reshape kernel finds out at run
+    time ("The input tensor cannot be reshaped to the requested shape"),
+    and the server must answer that as the request's fault."""
+    model = make_model(
+        "reshape",
+        "y = reshape(x, [-1, 32]): batch*n must be a multiple of 32.",
+        [helper.make_node("Reshape", ["x", "to"], ["y"])],
+        [tensor("x", TensorProto.FLOAT, [BATCH, "n"])],
+        [tensor("y", TensorProto.FLOAT, ["rows", 32])],
+        initializers=[const("to", np.array([-1, 32], dtype=np.int64))])
+    save_model(model, os.path.join(root, "runtime/testdata/reshape.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        return {"x": x}, {"y": x.reshape(-1, 32)}
+
+    cases = [run(np.arange(64, dtype=F32).reshape(1, 64) / 8),
+             run(np.arange(96, dtype=F32).reshape(3, 32) - 48)]
+    write_expected(os.path.join(root, "runtime/testdata/reshape.expected.json"),
+                   cases, atol=0.0)
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -679,6 +730,8 @@ def main(argv):
     export_zipmap(root)
     export_strings(root)
     export_slow(root)
+    export_bytes(root)
+    export_reshape(root)
 
 
 if __name__ == "__main__":
