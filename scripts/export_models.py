@@ -24,9 +24,10 @@ Served models (under models/):
     digits/config.yaml, digits/model.onnx, digits/expected.json (unversioned)
     tabular/config.yaml, tabular/model.onnx, tabular/expected.json
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings, slow, reshape
-    and bytes.onnx (its expected bytes are not UTF-8, which JSON cannot hold:
-    the tests that use it spell them out, from BYTES_WORDS below)
+    dtypes, half, scalar, zipmap, strings, slow, reshape, bytes
+    (bytes.expected.json holds only the words that are UTF-8, which is all
+    JSON can; the tests of the one that is not spell it out, from
+    BYTES_WORDS below)
 
 expected.json format: {"cases": [{"inputs": {name: nested list},
 "outputs": {name: nested list}}, ...], "atol": float}. Nested lists follow
@@ -691,6 +692,16 @@ def export_bytes(root):
         [tensor("word", TensorProto.STRING, [BATCH])],
         ml=True)
     save_model(model, os.path.join(root, "runtime/testdata/bytes.onnx"))
+
+    def run(codes):
+        words = [BYTES_WORDS[c].decode("utf-8") if 0 <= c < len(BYTES_WORDS)
+                 else "" for c in codes]
+        return ({"code": np.array(codes, dtype=np.int64)},
+                {"word": np.array(words, dtype=object)})
+
+    cases = [run([0]), run([1, 0, 7, -1])]
+    write_expected(os.path.join(root, "runtime/testdata/bytes.expected.json"),
+                   cases, atol=0.0)
 
 
 def export_reshape(root):
