@@ -28,6 +28,8 @@ Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.j
     (bytes.expected.json holds only the words that are UTF-8, which is all
     JSON can; the tests of the one that is not spell it out, from
     BYTES_WORDS below)
+e2e-only models (under e2e/models/, served by scripts/e2e.sh beside models/):
+    large/config.yaml, large/model.onnx (no expected.json: it is there for the docs)
 
 expected.json format: {"cases": [{"inputs": {name: nested list},
 "outputs": {name: nested list}}, ...], "atol": float}. Nested lists follow
@@ -729,6 +731,27 @@ def export_reshape(root):
                    cases, atol=0.0)
 
 
+def export_large(root):
+    """An e2e-only model with a 3x1024x1024 image input (3,145,728 values
+    a row) and a small output, the channel means: the API docs must stay
+    small and the Swagger UI fast for it. ReduceMean has no weights, so the
+    file is a few hundred bytes."""
+    size = 1024
+    nodes = [helper.make_node("ReduceMean", ["image"], ["channel_mean"],
+                              axes=[2, 3], keepdims=0)]
+    model = make_model(
+        "large",
+        "Mean of each channel of a 3x%dx%d image." % (size, size),
+        nodes,
+        [tensor("image", TensorProto.FLOAT, [BATCH, 3, size, size])],
+        [tensor("channel_mean", TensorProto.FLOAT, [BATCH, 3])])
+    save_model(model, os.path.join(root, "e2e/models/large/model.onnx"))
+    write_text(os.path.join(root, "e2e/models/large/config.yaml"),
+               "description: Mean of each channel of a 3x%dx%d image "
+               "(e2e only; a large input for the API docs).\n"
+               "max_batch_size: 1\n" % (size, size))
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -743,6 +766,7 @@ def main(argv):
     export_slow(root)
     export_bytes(root)
     export_reshape(root)
+    export_large(root)
 
 
 if __name__ == "__main__":
