@@ -246,6 +246,7 @@ func TestInferMatchesExport(t *testing.T) {
 		{"testdata/slow.onnx", "testdata/slow.expected.json"},
 		{"testdata/reshape.onnx", "testdata/reshape.expected.json"},
 		{"testdata/bytes.onnx", "testdata/bytes.expected.json"},
+		{"testdata/lookup.onnx", "testdata/lookup.expected.json"},
 		{"../models/iris/1/model.onnx", "../models/iris/1/expected.json"},
 		{"../models/digits/model.onnx", "../models/digits/expected.json"},
 		{"../models/tabular/model.onnx", "../models/tabular/expected.json"},

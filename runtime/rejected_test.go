@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -50,5 +51,59 @@ func TestRejection(t *testing.T) {
 		case tc.reason != "" && (r == nil || r.Reason != tc.reason):
 			t.Errorf("%s: %v, want the reason %q", tc.name, r, tc.reason)
 		}
+	}
+}
+
+// TestBatcherRefusedMember pins that one request's inputs ORT refuses do
+// not refuse the requests merged with it: the lookup test model (value =
+// [10, 20, 30][index], scripts/export_models.py) refuses index 7, and the
+// merged run of three requests, one with it, is refused; each then runs
+// alone, and only that one is refused, the others get their values.
+func TestBatcherRefusedMember(t *testing.T) {
+	m, log := observedModel(t, "testdata/lookup.onnx", Config{MaxBatchSize: 8, DynamicBatching: &DynamicBatching{}})
+	requests := []struct {
+		index []int64
+		want  []float32 // nil: refused
+	}{
+		{[]int64{1}, []float32{20}},
+		{[]int64{7}, nil},
+		{[]int64{0, 2}, []float32{10, 30}},
+	}
+	// Hold the only run slot until every request is queued, so that they
+	// meet in one merged run.
+	m.limiter.Acquire(t.Context())
+	type answer struct {
+		outs []tensor.Tensor
+		err  error
+	}
+	answers := make([]chan answer, len(requests))
+	for i, r := range requests {
+		answers[i] = make(chan answer, 1)
+		go func() {
+			outs, err := m.Infer(t.Context(), []tensor.Tensor{{DType: tensor.Int64, Shape: []int64{int64(len(r.index))}, Data: r.index}})
+			answers[i] <- answer{outs, err}
+		}()
+	}
+	waitQueued(t, m.batcher, len(requests))
+	m.limiter.Release()
+	for i, r := range requests {
+		a := <-answers[i]
+		var rj *RejectedError
+		switch {
+		case r.want == nil && !errors.As(a.err, &rj):
+			t.Errorf("request %d (index %v): %v %v, want it refused", i, r.index, a.outs, a.err)
+		case r.want != nil && (a.err != nil || fmt.Sprint(a.outs[0].Data) != fmt.Sprint(r.want)):
+			t.Errorf("request %d (index %v): %v %v, want %v", i, r.index, a.outs, a.err, r.want)
+		}
+	}
+	// The merged run, refused, then each request alone in the order they
+	// were merged, which the scheduler chose: one of them refused.
+	const failed = "a run without its time, or failed:"
+	log.mu.Lock()
+	sizes := slices.Clone(log.sizes)
+	log.mu.Unlock()
+	if len(sizes) != 6 || sizes[0] != failed || sizes[1] != "3/4" ||
+		fmt.Sprint(slices.Sorted(slices.Values(sizes[2:]))) != fmt.Sprint([]string{"1/1", "1/1", "1/2", failed}) {
+		t.Errorf("runs (requests/rows): %q; want the merged run of 3/4 refused, then 1/1, 1/2 and a refused 1/1 alone", sizes)
 	}
 }

@@ -24,7 +24,7 @@ Served models (under models/):
     digits/config.yaml, digits/model.onnx, digits/expected.json (unversioned)
     tabular/config.yaml, tabular/model.onnx, tabular/expected.json
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings, slow, reshape, bytes
+    dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes
     (bytes.expected.json holds only the words that are UTF-8, which is all
     JSON can; the tests of the one that is not spell it out, from
     BYTES_WORDS below)
@@ -731,6 +731,35 @@ def export_reshape(root):
                    cases, atol=0.0)
 
 
+# lookup.onnx's table: index i gives LOOKUP_TABLE[i].
+LOOKUP_TABLE = [10.0, 20.0, 30.0]
+
+
+def export_lookup(root):
+    """value = table[index]: row by row, so requests can be merged by
+    dynamic batching, and refused at run time for an index out of the
+    table's range (Gather: "indices element out of data bounds"), which
+    no signature can say: one request's bad index must not refuse the
+    others merged with it."""
+    model = make_model(
+        "lookup",
+        "value = [10, 20, 30][index]; an index out of 0..2 is refused.",
+        [helper.make_node("Gather", ["table", "index"], ["value"], axis=0)],
+        [tensor("index", TensorProto.INT64, [BATCH])],
+        [tensor("value", TensorProto.FLOAT, [BATCH])],
+        initializers=[const("table", np.array(LOOKUP_TABLE, dtype=F32))])
+    save_model(model, os.path.join(root, "runtime/testdata/lookup.onnx"))
+
+    def run(index):
+        index = np.array(index, dtype=np.int64)
+        return ({"index": index},
+                {"value": np.array(LOOKUP_TABLE, dtype=F32)[index]})
+
+    cases = [run([1]), run([0, 2, 1])]
+    write_expected(os.path.join(root, "runtime/testdata/lookup.expected.json"),
+                   cases, atol=0.0)
+
+
 def export_large(root):
     """An e2e-only model with a 3x1024x1024 image input (3,145,728 values
     a row) and a small output, the channel means: the API docs must stay
@@ -766,6 +795,7 @@ def main(argv):
     export_slow(root)
     export_bytes(root)
     export_reshape(root)
+    export_lookup(root)
     export_large(root)
 
 
