@@ -1087,6 +1087,13 @@ const docTemplate = `{
         "handlers.PredictResponse": {
             "type": "object",
             "properties": {
+                "content_types": {
+                    "description": "ContentTypes names the string outputs written as base64 (\"base64\"),\nbecause an element is not valid UTF-8, which JSON strings cannot\ncarry; absent when there are none.",
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "string"
+                    }
+                },
                 "model": {
                     "type": "string",
                     "example": "iris"

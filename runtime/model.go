@@ -340,7 +340,9 @@ type Metadata struct {
 	Custom      map[string]string
 }
 
-// RunError is ORT failing on inputs that passed validation: a server error.
+// RunError is a run failing on the server's account: ORT failing outside a
+// node or for want of memory or device, or inputs the decoders should never
+// have made (rejected.go has the rule).
 type RunError struct {
 	Model string
 	Err   error
@@ -366,11 +368,15 @@ func (m *Model) checkInputs(inputs []tensor.Tensor) error {
 	return nil
 }
 
-// runError marks a failed run as the server's fault; a run stopped because
-// its client went away is not.
+// runError marks a failed run as the server's fault, or as ORT refusing
+// the inputs (rejected.go says which); a run stopped because its client
+// went away is neither.
 func runError(m *Model, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if r := rejection(m.Name, err); r != nil {
+		return r
 	}
 	return &RunError{m.Name, err}
 }

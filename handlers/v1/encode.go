@@ -19,6 +19,7 @@ func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor) []b
 	b = append(b, `,"outputs":{`...)
 	scores := m.ScoresOutput()
 	var scoresText [2]int // where the scores output's JSON is in b
+	var inBase64 []int    // the outputs written as base64
 	for i, spec := range m.Signature.Outputs {
 		if i > 0 {
 			b = append(b, ',')
@@ -26,12 +27,28 @@ func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor) []b
 		b = jsontensor.AppendString(b, spec.Name)
 		b = append(b, ':')
 		start := len(b)
-		b = jsontensor.AppendTensor(b, outs[i])
+		if jsontensor.NeedsBase64(outs[i]) {
+			b = jsontensor.AppendBase64(b, outs[i])
+			inBase64 = append(inBase64, i)
+		} else {
+			b = jsontensor.AppendTensor(b, outs[i])
+		}
 		if i == scores {
 			scoresText = [2]int{start, len(b)}
 		}
 	}
 	b = append(b, '}')
+	if inBase64 != nil {
+		b = append(b, `,"content_types":{`...)
+		for j, i := range inBase64 {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = jsontensor.AppendString(b, m.Signature.Outputs[i].Name)
+			b = append(b, `:"`+jsontensor.Base64+`"`...)
+		}
+		b = append(b, '}')
+	}
 	if scores >= 0 {
 		b = appendPredictions(b, m.Config.Labels, outs[scores], b[scoresText[0]:scoresText[1]])
 	}

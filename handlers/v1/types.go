@@ -83,4 +83,8 @@ type PredictResponse struct {
 	Outputs map[string]any `json:"outputs"`
 	// Predictions is present when the model has labels: one per row.
 	Predictions []Prediction `json:"predictions,omitempty"`
+	// ContentTypes names the string outputs written as base64 ("base64"),
+	// because an element is not valid UTF-8, which JSON strings cannot
+	// carry; absent when there are none.
+	ContentTypes map[string]string `json:"content_types,omitempty"`
 } //@name handlers.PredictResponse

@@ -108,7 +108,10 @@ type InferResponse struct {
 	Outputs      []ResponseOutput `json:"outputs"`
 } //@name handlers.V2InferResponse
 
-// ResponseOutput is one output tensor of an inference response.
+// ResponseOutput is one output tensor of an inference response. Its
+// parameters: binary_data_size (int) for a binary output; content_type
+// "base64" for a BYTES output whose data are base64, because an element is
+// not valid UTF-8 (as MLServer's Base64Codec).
 type ResponseOutput struct {
 	Name       string         `json:"name" example:"label"`
 	Datatype   string         `json:"datatype" example:"INT64"`
