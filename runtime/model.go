@@ -276,6 +276,11 @@ func (m *Model) newSession(data []byte, p Provider, ep ExecutionProvider) error 
 		so.SetInterOpNumThreads(1),
 		so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"),
 		so.AddSessionConfigEntry("session.inter_op.allow_spinning", "0"),
+		// Every error ORT logs for a session it also returns, and the
+		// server logs it (or answers it, when the inputs are at fault)
+		// with the model's name; ORT's own line goes to stderr outside
+		// slog, once per refused run, so a client could flood the log.
+		so.SetLogSeverityLevel(ort.LoggingLevelFatal),
 	} {
 		if err != nil {
 			return fmt.Errorf("session options: %w", err)
