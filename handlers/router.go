@@ -126,7 +126,7 @@ func New(opt Options) http.Handler {
 	g.POST("/repository/models/:name/load", oip.Load)
 	g.POST("/repository/models/:name/unload", oip.Unload)
 
-	r.GET("/swagger/*any", apidocs.Handler(opt.Core))
+	r.GET("/swagger/*any", apidocs.Handler(opt.Core, opt.Keys.Enabled()))
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}

@@ -12,9 +12,11 @@ import (
 )
 
 // Handler serves /swagger/*any: doc.json is built from the live models;
-// the rest is the static UI.
-func Handler(core *inference.Core) gin.HandlerFunc {
-	d := &spec{core: core, generation: ^uint64(0)}
+// the rest is the static UI. With secured, the spec declares the API key
+// schemes and which operations need a key, so that the UI's Authorize
+// button takes one and "Try it out" sends it.
+func Handler(core *inference.Core, secured bool) gin.HandlerFunc {
+	d := &spec{core: core, secured: secured, generation: ^uint64(0)}
 	ui := ginSwagger.WrapHandler(swaggerUIFiles(), ginSwagger.DefaultModelsExpandDepth(1))
 	return func(c *gin.Context) {
 		if c.Param("any") == "/doc.json" {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/onnxserve/onnxserve/docs"
+	"github.com/onnxserve/onnxserve/handlers/auth"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -18,7 +19,8 @@ import (
 // built from its signature and config.yaml. It is rebuilt when the
 // repository's set of models changes.
 type spec struct {
-	core *inference.Core
+	core    *inference.Core
+	secured bool
 
 	mu         sync.Mutex
 	generation uint64
@@ -29,7 +31,7 @@ func (d *spec) get() []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if g := d.core.Generation(); g != d.generation || d.doc == nil {
-		d.doc = buildDoc(d.core.Models())
+		d.doc = buildDoc(d.core.Models(), d.secured)
 		d.generation = g
 	}
 	return d.doc
@@ -37,7 +39,7 @@ func (d *spec) get() []byte {
 
 type obj = map[string]any
 
-func buildDoc(models []runtime.ModelStatus) []byte {
+func buildDoc(models []runtime.ModelStatus, secured bool) []byte {
 	var doc obj
 	if err := json.Unmarshal([]byte(docs.SwaggerInfo.ReadDoc()), &doc); err != nil {
 		panic(fmt.Sprintf("docs/ holds invalid JSON: %v", err)) // generated code; a test pins it
@@ -82,6 +84,9 @@ func buildDoc(models []runtime.ModelStatus) []byte {
 	if existing, ok := doc["tags"].([]any); ok {
 		tags = append(tags, existing...)
 	}
+	if secured {
+		secure(doc, paths)
+	}
 	doc["tags"] = tags
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -112,6 +117,67 @@ func swagger2Fixups(doc, paths obj) {
 			}
 		}
 	}
+}
+
+// secure declares the two ways a key is sent, and on every operation that
+// needs one, which scope and the refusals; what needs a key is auth's
+// table, not a second copy of it in annotations. X-API-Key comes first:
+// in the UI's Authorize dialog it takes the bare key, Authorization takes
+// "Bearer KEY".
+func secure(doc, paths obj) {
+	doc["securityDefinitions"] = obj{
+		"APIKey": obj{"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "an API key"},
+		"Bearer": obj{"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Bearer KEY`"},
+	}
+	policy := auth.NewPolicy()
+	for path, item := range paths {
+		ops, _ := item.(obj)
+		for method, op := range ops {
+			o, ok := op.(obj)
+			if !ok {
+				continue
+			}
+			need, ok := policy.HTTP(strings.ToUpper(method), ginPattern(path))
+			if !ok {
+				need = auth.Fallback
+			}
+			if need == auth.Open {
+				continue
+			}
+			o["security"] = []any{obj{"APIKey": []any{}}, obj{"Bearer": []any{}}}
+			desc, _ := o["description"].(string)
+			o["description"] = strings.TrimSpace(desc + "\n\nNeeds an API key of scope `" + need.String() + "`.")
+			if responses, ok := o["responses"].(obj); ok {
+				responses["401"] = errorResponse("no API key, or one the server does not know")
+				responses["403"] = errorResponse("the API key lacks the scope")
+			}
+		}
+	}
+}
+
+// ginPattern is the route pattern of a spec path: /v1/models/{name} is
+// /v1/models/:name, and a model's own /v1/models/iris/predict is the
+// predict route's.
+func ginPattern(path string) string {
+	if rest, ok := strings.CutPrefix(path, "/v1/models/"); ok && strings.HasSuffix(rest, "/predict") && !strings.Contains(rest, "{") {
+		return "/v1/models/:name/predict"
+	}
+	var b strings.Builder
+	for part := range strings.SplitSeq(path, "/") {
+		if part == "" {
+			continue
+		}
+		b.WriteByte('/')
+		if name, ok := strings.CutPrefix(part, "{"); ok {
+			b.WriteString(":" + strings.TrimSuffix(name, "}"))
+		} else {
+			b.WriteString(part)
+		}
+	}
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
 }
 
 func errorResponse(desc string) obj {

@@ -23,6 +23,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers"
+	"github.com/onnxserve/onnxserve/handlers/auth"
+	"github.com/onnxserve/onnxserve/handlers/cors"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/runtime"
@@ -92,6 +94,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Timeout bounds every inference request, as --request-timeout does.
 	Timeout time.Duration
+	// Keys, when enabled, are the API keys the routes need.
+	Keys *auth.Keys
+	// CORS, when set, lets browser pages of its origins call.
+	CORS *cors.Policy
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -126,7 +132,8 @@ func Handler(repo *runtime.Repository, opt Options) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = Quiet
 	}
-	return handlers.New(handlers.Options{Core: Core(repo, opt), MaxBodyBytes: opt.MaxBodyBytes, Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: opt.Logger})
+	return handlers.New(handlers.Options{Core: Core(repo, opt), MaxBodyBytes: opt.MaxBodyBytes, Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: opt.Logger,
+		Keys: opt.Keys, CORS: opt.CORS})
 }
 
 // Core is the core over repo, as cmd/onnxserve builds it: observed by
@@ -198,4 +205,34 @@ func HoldRunSlot(t testing.TB, limiter *runtime.Limiter) (release func()) {
 	release = func() { once.Do(limiter.Release) }
 	t.Cleanup(release)
 	return release
+}
+
+// SyncBuffer is a log the server writes while the test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// WaitFor polls cond until it holds, failing the test after 10 s, for
+// what has no event to wait on: a file watcher's next look, a log line
+// written after the answer was sent.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
 }

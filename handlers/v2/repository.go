@@ -1,6 +1,7 @@
 package v2
 
 import (
+	"mime"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -90,6 +91,10 @@ func (a *API) Unload(c *gin.Context) {
 // core change the model in the URL, which it does only as the model-control
 // policy allows; a mode that allows none is refused before the body is read.
 func (a *API) control(c *gin.Context, change func(name string, params []string) error) {
+	if err := jsonOrNothing(c.Request); err != nil {
+		a.fail(c, err)
+		return
+	}
 	if err := a.env.Core.CheckControl(); err != nil {
 		a.fail(c, err)
 		return
@@ -140,6 +145,25 @@ func (a *API) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key
 	}
 	if !d.AtEnd() {
 		return rest.CodecError(d.Fail("end of input after the object"))
+	}
+	return nil
+}
+
+// jsonOrNothing refuses a body that is not declared JSON, for the requests
+// that change the server (load, unload): a page of another site can send
+// a form or text/plain POST without the browser asking the server first
+// (a CORS "simple request"), but not one of type application/json. A
+// request with no type must have no body.
+func jsonOrNothing(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		if r.ContentLength != 0 {
+			return inference.Errorf(inference.UnsupportedMediaType, "a body without a Content-Type: send application/json, or no body")
+		}
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return inference.Errorf(inference.UnsupportedMediaType, "Content-Type %q: this request takes application/json, or no body", ct)
 	}
 	return nil
 }
