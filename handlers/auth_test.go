@@ -20,22 +20,6 @@ import (
 	"github.com/onnxserve/onnxserve/handlers/servertest"
 )
 
-// The keys of the auth tests, one per scope.
-const (
-	inferKey   = "inf-0123456789"
-	adminKey   = "adm-0123456789"
-	metricsKey = "met-0123456789"
-)
-
-func testKeys(t testing.TB) *auth.Keys {
-	t.Helper()
-	keys, err := auth.New(auth.Options{Infer: []string{inferKey}, Admin: []string{adminKey}, Entries: []string{metricsKey + " metrics"}, Logger: servertest.Quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
-
 // request is one concrete request of a route pattern: the iris model,
 // version 1, the Swagger UI's page, and a body the route takes.
 func request(method, pattern string) (path, body string) {
@@ -122,11 +106,11 @@ func issueScope(path string) auth.Scope {
 // answer every caller as the open server does.
 func TestAuthMatrix(t *testing.T) {
 	open, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Metrics: metrics.New(metrics.Options{})})
-	locked, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Metrics: metrics.New(metrics.Options{}), Keys: testKeys(t)})
+	locked, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Metrics: metrics.New(metrics.Options{}), Keys: servertest.Keys(t)})
 
 	// lacking is a key without the scope; right one with it.
-	lacking := map[auth.Scope]string{auth.Infer: metricsKey, auth.Admin: inferKey, auth.Metrics: adminKey}
-	right := map[auth.Scope]string{auth.Infer: inferKey, auth.Admin: adminKey, auth.Metrics: metricsKey}
+	lacking := map[auth.Scope]string{auth.Infer: servertest.MetricsKey, auth.Admin: servertest.InferKey, auth.Metrics: servertest.AdminKey}
+	right := map[auth.Scope]string{auth.Infer: servertest.InferKey, auth.Admin: servertest.AdminKey, auth.Metrics: servertest.MetricsKey}
 	for _, r := range auth.Rules() {
 		if !r.HTTP {
 			continue
@@ -150,7 +134,7 @@ func TestAuthMatrix(t *testing.T) {
 			{"without a key", nil},
 			{"with an unknown key", bearer("nope")},
 			{"with an unknown X-API-Key", http.Header{"X-Api-Key": {"nope"}}},
-			{"with a key in another scheme", http.Header{"Authorization": {"Basic " + inferKey}}},
+			{"with a key in another scheme", http.Header{"Authorization": {"Basic " + servertest.InferKey}}},
 			{"with a key lacking the scope", bearer(lacking[r.Need])},
 			{"with the right key", bearer(right[r.Need])},
 			{"with the right X-API-Key", http.Header{"X-Api-Key": {right[r.Need]}}},
@@ -176,7 +160,7 @@ func TestAuthMatrix(t *testing.T) {
 			if err := json.Unmarshal(got.Body, &e); err != nil || e["error"] == nil || strings.HasPrefix(r.Path, "/v2") && len(e) != 1 {
 				t.Errorf("%s %s: body %s is not the route's error form", name, c.how, got.Body)
 			}
-			for _, k := range []string{inferKey, adminKey, metricsKey} {
+			for _, k := range []string{servertest.InferKey, servertest.AdminKey, servertest.MetricsKey} {
 				if bytes.Contains(got.Body, []byte(k)) {
 					t.Errorf("%s %s: the answer names a key: %s", name, c.how, got.Body)
 				}
@@ -188,7 +172,7 @@ func TestAuthMatrix(t *testing.T) {
 // TestAuthPublicMetrics pins --public-metrics: /metrics without a key,
 // everything else as before.
 func TestAuthPublicMetrics(t *testing.T) {
-	keys, err := auth.New(auth.Options{Infer: []string{inferKey}, PublicMetrics: true})
+	keys, err := auth.New(auth.Options{Infer: []string{servertest.InferKey}, PublicMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,12 +235,12 @@ func TestAuthKeyRotation(t *testing.T) {
 // its id, the first 8 hex digits of its SHA-256, and never by the key.
 func TestAuthAccessLog(t *testing.T) {
 	var log servertest.SyncBuffer
-	srv, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Keys: testKeys(t), AccessLog: true, Logger: servertest.JSONLogger(&log)})
+	srv, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Keys: servertest.Keys(t), AccessLog: true, Logger: servertest.JSONLogger(&log)})
 	path, body := request("POST", "/v1/models/:name/predict")
-	if res := doWith(t, "POST", srv.URL+path, body, bearer(inferKey)); res.Status != 200 {
+	if res := doWith(t, "POST", srv.URL+path, body, bearer(servertest.InferKey)); res.Status != 200 {
 		t.Fatalf("predict: %d %s", res.Status, res.Body)
 	}
-	if res := doWith(t, "GET", srv.URL+"/v1/models", "", http.Header{"X-Api-Key": {adminKey}}); res.Status != 200 {
+	if res := doWith(t, "GET", srv.URL+"/v1/models", "", http.Header{"X-Api-Key": {servertest.AdminKey}}); res.Status != 200 {
 		t.Fatalf("list: %d %s", res.Status, res.Body)
 	}
 	id := func(k string) string { d := sha256.Sum256([]byte(k)); return hex.EncodeToString(d[:4]) }
@@ -265,10 +249,10 @@ func TestAuthAccessLog(t *testing.T) {
 		lines = servertest.LogLines(t, bytes.NewBufferString(log.String()), "request")
 		return len(lines) >= 2
 	})
-	if len(lines) != 2 || lines[0]["key"] != id(inferKey) || lines[1]["key"] != id(adminKey) {
-		t.Errorf("access lines %v, want keys %s and %s", lines, id(inferKey), id(adminKey))
+	if len(lines) != 2 || lines[0]["key"] != id(servertest.InferKey) || lines[1]["key"] != id(servertest.AdminKey) {
+		t.Errorf("access lines %v, want keys %s and %s", lines, id(servertest.InferKey), id(servertest.AdminKey))
 	}
-	if strings.Contains(log.String(), inferKey) || strings.Contains(log.String(), adminKey) {
+	if strings.Contains(log.String(), servertest.InferKey) || strings.Contains(log.String(), servertest.AdminKey) {
 		t.Errorf("the log names a key: %s", log.String())
 	}
 }
@@ -294,7 +278,7 @@ func TestSpecDeclaresKeys(t *testing.T) {
 		}
 		return s
 	}
-	locked := read(testKeys(t))
+	locked := read(servertest.Keys(t))
 	if d := locked.SecurityDefinitions; d["APIKey"].Name != "X-API-Key" || d["Bearer"].Name != "Authorization" || d["APIKey"].In != "header" || d["Bearer"].Type != "apiKey" {
 		t.Errorf("securityDefinitions %+v", d)
 	}
@@ -324,5 +308,27 @@ func TestSpecDeclaresKeys(t *testing.T) {
 				t.Errorf("a server without keys: %s %s needs %v", method, path, op.Security)
 			}
 		}
+	}
+}
+
+// BenchmarkPredictWithKey is BenchmarkPredict on a server with keys, the
+// key sent as a bearer token: what the check costs a request (one SHA-256
+// of the key and a compare with each key's digest).
+func BenchmarkPredictWithKey(b *testing.B) {
+	repo, dir := benchRepo(b)
+	h := servertest.Handler(repo, servertest.Options{MaxBodyBytes: 32 << 20, Keys: servertest.Keys(b)})
+	for _, c := range benchCases {
+		b.Run(c.name, func(b *testing.B) {
+			body := benchBody(b, dir, c.body)
+			client := newBenchClient(c.model)
+			client.req.Header.Set("Authorization", "Bearer "+servertest.InferKey)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if status := client.post(h, body); status != http.StatusOK {
+					b.Fatalf("status %d", status)
+				}
+			}
+		})
 	}
 }

@@ -109,8 +109,8 @@ func TestNoAbsolutePathInAnswers(t *testing.T) {
 // a key without the scope, learns nothing of which models exist: an
 // unknown model is answered as a served one.
 func TestAuthUnknownModelLikeKnown(t *testing.T) {
-	srv, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Keys: testKeys(t)})
-	for _, header := range []http.Header{nil, bearer("nope"), bearer(metricsKey)} {
+	srv, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Keys: servertest.Keys(t)})
+	for _, header := range []http.Header{nil, bearer("nope"), bearer(servertest.MetricsKey)} {
 		for _, pattern := range []string{"/v1/models/:name", "/v1/models/:name/predict", "/v2/models/:name", "/v2/models/:name/ready", "/v2/models/:name/infer"} {
 			method := "GET"
 			if strings.HasSuffix(pattern, "predict") || strings.HasSuffix(pattern, "infer") {
@@ -135,7 +135,7 @@ func TestCORS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Keys: testKeys(t), CORS: policy})
+	srv, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Keys: servertest.Keys(t), CORS: policy})
 	preflight := func(origin string) response {
 		return doWith(t, "OPTIONS", srv.URL+"/v1/models/iris/predict", "", http.Header{
 			"Origin": {origin}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"content-type,authorization"}})
@@ -158,7 +158,7 @@ func TestCORS(t *testing.T) {
 		status int
 	}{
 		{http.Header{"Origin": {"https://app.example.com"}}, 401},
-		{http.Header{"Origin": {"https://app.example.com"}, "Authorization": {"Bearer " + inferKey}}, 200},
+		{http.Header{"Origin": {"https://app.example.com"}, "Authorization": {"Bearer " + servertest.InferKey}}, 200},
 	} {
 		res := doWith(t, "POST", srv.URL+path, body, tc.header)
 		if res.Status != tc.status || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
@@ -166,7 +166,7 @@ func TestCORS(t *testing.T) {
 			t.Errorf("predict from a listed origin: %d %v, want %d readable by it", res.Status, res.Header, tc.status)
 		}
 	}
-	res = doWith(t, "POST", srv.URL+path, body, http.Header{"Origin": {"http://evil.example"}, "Authorization": {"Bearer " + inferKey}})
+	res = doWith(t, "POST", srv.URL+path, body, http.Header{"Origin": {"http://evil.example"}, "Authorization": {"Bearer " + servertest.InferKey}})
 	if res.Status != 200 || res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("predict from an origin not listed: %d %v, want 200 with no CORS header", res.Status, res.Header)
 	}

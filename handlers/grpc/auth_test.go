@@ -21,21 +21,6 @@ import (
 	"github.com/onnxserve/onnxserve/handlers/servertest"
 )
 
-const (
-	inferKey   = "inf-0123456789"
-	adminKey   = "adm-0123456789"
-	metricsKey = "met-0123456789"
-)
-
-func testKeys(t testing.TB) *auth.Keys {
-	t.Helper()
-	keys, err := auth.New(auth.Options{Infer: []string{inferKey}, Admin: []string{adminKey}, Entries: []string{metricsKey + " metrics"}, Logger: servertest.Quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
-
 // services are the descriptions of every service the server registers,
 // by name, for the calls below and the table's coverage.
 var services = map[string]grpcgo.ServiceDesc{
@@ -157,9 +142,9 @@ func issueScope(method string) auth.Scope {
 // without keys gives. Open RPCs answer everyone as the open server does.
 func TestAuthMatrix(t *testing.T) {
 	open := start(t, servertest.Path("models"), options{})
-	locked := start(t, servertest.Path("models"), options{Options: servertest.Options{Keys: testKeys(t)}})
-	lacking := map[auth.Scope]string{auth.Infer: metricsKey, auth.Admin: inferKey}
-	right := map[auth.Scope]string{auth.Infer: inferKey, auth.Admin: adminKey}
+	locked := start(t, servertest.Path("models"), options{Options: servertest.Options{Keys: servertest.Keys(t)}})
+	lacking := map[auth.Scope]string{auth.Infer: servertest.MetricsKey, auth.Admin: servertest.InferKey}
+	right := map[auth.Scope]string{auth.Infer: servertest.InferKey, auth.Admin: servertest.AdminKey}
 	all := calls()
 	for _, rule := range auth.Rules() {
 		if rule.HTTP {
@@ -205,7 +190,7 @@ func TestAuthMatrix(t *testing.T) {
 			if code != wantDenied {
 				t.Errorf("%s %s: %v %q, want %v", rule.Path, caller.how, code, msg, wantDenied)
 			}
-			if strings.Contains(msg, inferKey) || strings.Contains(msg, adminKey) || strings.Contains(msg, metricsKey) {
+			if strings.Contains(msg, servertest.InferKey) || strings.Contains(msg, servertest.AdminKey) || strings.Contains(msg, servertest.MetricsKey) {
 				t.Errorf("%s %s: the message names a key: %s", rule.Path, caller.how, msg)
 			}
 		}
@@ -217,15 +202,15 @@ func TestAuthMatrix(t *testing.T) {
 // SHA-256), never by the key.
 func TestAuthAccessLog(t *testing.T) {
 	var log servertest.SyncBuffer
-	s := start(t, servertest.Path("models"), options{Options: servertest.Options{Keys: testKeys(t), AccessLog: true, Logger: servertest.JSONLogger(&log)}})
-	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+inferKey)
+	s := start(t, servertest.Path("models"), options{Options: servertest.Options{Keys: servertest.Keys(t), AccessLog: true, Logger: servertest.JSONLogger(&log)}})
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+servertest.InferKey)
 	all := calls()
 	for _, m := range []string{"/inference.GRPCInferenceService/ModelInfer", "/inference.GRPCInferenceService/ModelStreamInfer"} {
 		if _, err := invoke(ctx, s.conn, m, all[m]); err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
 	}
-	d := sha256.Sum256([]byte(inferKey))
+	d := sha256.Sum256([]byte(servertest.InferKey))
 	id := hex.EncodeToString(d[:])[:8]
 	var lines []map[string]any
 	servertest.WaitFor(t, "the access lines", func() bool {
@@ -242,7 +227,7 @@ func TestAuthAccessLog(t *testing.T) {
 			t.Errorf("access line %v, want key %s", l, id)
 		}
 	}
-	if strings.Contains(log.String(), inferKey) {
+	if strings.Contains(log.String(), servertest.InferKey) {
 		t.Errorf("the log names the key: %s", log.String())
 	}
 }

@@ -236,3 +236,21 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 	}
 }
+
+// The API keys of Keys, one per scope.
+const (
+	InferKey   = "inf-0123456789"
+	AdminKey   = "adm-0123456789"
+	MetricsKey = "met-0123456789"
+)
+
+// Keys are the API keys the auth tests serve with: InferKey of scope
+// infer, AdminKey admin, MetricsKey metrics.
+func Keys(t testing.TB) *auth.Keys {
+	t.Helper()
+	keys, err := auth.New(auth.Options{Infer: []string{InferKey}, Admin: []string{AdminKey}, Entries: []string{MetricsKey + " metrics"}, Logger: Quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
