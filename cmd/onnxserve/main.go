@@ -314,6 +314,12 @@ func serve(args []string, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Signals are caught before anything serves: once /readyz answers, a
+	// SIGTERM must drain the server, not kill the process (the tests'
+	// serving helper sends one as soon as it saw /readyz, and lost the
+	// race now and then on a loaded machine).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	errc := make(chan error, 3)
 	var msrv *http.Server
 	if mt != nil && f.metricsAddr != "" {
@@ -340,8 +346,6 @@ func serve(args []string, stderr io.Writer) error {
 	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "request_timeout", f.timeout,
 		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	select {
 	case err := <-errc:
 		srv.Close()
