@@ -19,7 +19,7 @@ import (
 // make a browser send without asking first, is 415 and changes nothing.
 func TestRepositoryChangesTakeJSONOnly(t *testing.T) {
 	srv, _ := servertest.Start(t, servertest.TestRepo(t), servertest.Options{Control: runtime.ControlExplicit})
-	post := func(op, contentType, body string) int {
+	post := func(op, contentType, body, site string) int {
 		t.Helper()
 		req, err := http.NewRequest("POST", srv.URL+"/v2/repository/models/iris/"+op, strings.NewReader(body))
 		if err != nil {
@@ -27,6 +27,9 @@ func TestRepositoryChangesTakeJSONOnly(t *testing.T) {
 		}
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
 		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -37,22 +40,28 @@ func TestRepositoryChangesTakeJSONOnly(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		contentType, body string
+		site              string // Sec-Fetch-Site, as a browser sends it
 		want              int
 	}{
-		{"application/x-www-form-urlencoded", "a=b", 415},
-		{"application/x-www-form-urlencoded", "", 415},
-		{"multipart/form-data; boundary=x", "--x--", 415},
-		{"text/plain", `{}`, 415},
-		{"text/plain;charset=UTF-8", "", 415},
-		{"", `{}`, 415}, // a body of no declared type
-		{"application/jsonx", `{}`, 415},
-		{"application/json", `{}`, 200},
-		{"application/json; charset=utf-8", `{"parameters": {}}`, 200},
-		{"", "", 200},
+		{"application/x-www-form-urlencoded", "a=b", "cross-site", 415},
+		{"application/x-www-form-urlencoded", "", "", 415},
+		{"multipart/form-data; boundary=x", "--x--", "cross-site", 415},
+		{"text/plain", `{}`, "cross-site", 415},
+		{"text/plain;charset=UTF-8", "", "", 415},
+		{"", `{}`, "", 415}, // a body of no declared type
+		{"application/jsonx", `{}`, "", 415},
+		{"", "", "cross-site", 415}, // an empty fetch(url, {method: "POST", mode: "no-cors"})
+		{"", "", "same-site", 415},
+		{"application/json", `{}`, "", 200},
+		{"application/json", `{}`, "cross-site", 200}, // only after a preflight --cors-origins allowed
+		{"application/json; charset=utf-8", `{"parameters": {}}`, "", 200},
+		{"", "", "", 200}, // curl -X POST
+		{"", "", "same-origin", 200},
+		{"", "", "none", 200},
 	} {
 		for _, op := range []string{"unload", "load"} {
-			if got := post(op, tc.contentType, tc.body); got != tc.want {
-				t.Errorf("%s with Content-Type %q and body %q: %d, want %d", op, tc.contentType, tc.body, got, tc.want)
+			if got := post(op, tc.contentType, tc.body, tc.site); got != tc.want {
+				t.Errorf("%s with Content-Type %q, body %q, Sec-Fetch-Site %q: %d, want %d", op, tc.contentType, tc.body, tc.site, got, tc.want)
 			}
 		}
 	}

@@ -148,8 +148,13 @@ func secure(doc, paths obj) {
 			desc, _ := o["description"].(string)
 			o["description"] = strings.TrimSpace(desc + "\n\nNeeds an API key of scope `" + need.String() + "`.")
 			if responses, ok := o["responses"].(obj); ok {
-				responses["401"] = errorResponse("no API key, or one the server does not know")
-				responses["403"] = errorResponse("the API key lacks the scope")
+				// In the error form of the route's protocol.
+				schema := "#/definitions/handlers.Error"
+				if strings.HasPrefix(path, "/v2") {
+					schema = "#/definitions/handlers.V2Error"
+				}
+				responses["401"] = obj{"description": "no API key, or one the server does not know", "schema": obj{"$ref": schema}}
+				responses["403"] = obj{"description": "the API key lacks the scope", "schema": obj{"$ref": schema}}
 			}
 		}
 	}

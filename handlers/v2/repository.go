@@ -64,6 +64,7 @@ func (a *API) Index(c *gin.Context) {
 //	@Param			request	body	RepositoryRequest	false	"no parameters are needed"
 //	@Success		200
 //	@Failure		400	{object}	Error	"the load failed: the reason"
+//	@Failure		415	{object}	Error	"a body not of type application/json"
 //	@Failure		503	{object}	Error	"model control is not explicit"
 //	@Router			/v2/repository/models/{name}/load [post]
 func (a *API) Load(c *gin.Context) {
@@ -81,6 +82,7 @@ func (a *API) Load(c *gin.Context) {
 //	@Param			request	body	RepositoryRequest	false	"unload_dependents is accepted; models have no dependents"
 //	@Success		200
 //	@Failure		404	{object}	Error	"no such model"
+//	@Failure		415	{object}	Error	"a body not of type application/json"
 //	@Failure		503	{object}	Error	"model control is not explicit"
 //	@Router			/v2/repository/models/{name}/unload [post]
 func (a *API) Unload(c *gin.Context) {
@@ -150,15 +152,21 @@ func (a *API) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key
 }
 
 // jsonOrNothing refuses a body that is not declared JSON, for the requests
-// that change the server (load, unload): a page of another site can send
-// a form or text/plain POST without the browser asking the server first
-// (a CORS "simple request"), but not one of type application/json. A
-// request with no type must have no body.
+// that change the server (load, unload): a page of another site can make a
+// browser send a form or text/plain POST without asking the server first
+// (a CORS "simple request"), but not one of type application/json, which
+// needs a preflight that only --cors-origins answers. A request with no
+// type must have no body, and must not come from a page of another site
+// (Sec-Fetch-Site, which browsers send and pages cannot set): an empty
+// POST is a simple request too.
 func jsonOrNothing(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		if r.ContentLength != 0 {
 			return inference.Errorf(inference.UnsupportedMediaType, "a body without a Content-Type: send application/json, or no body")
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+			return inference.Errorf(inference.UnsupportedMediaType, "a request from a page of another site without a Content-Type: send application/json")
 		}
 		return nil
 	}
