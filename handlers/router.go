@@ -29,7 +29,7 @@ import (
 
 //	@title				onnxserve
 //	@version			0.1
-//	@description		ONNX models as validated REST APIs. Every model in the repository gets its own predict endpoint below, with a request schema built from the model's inputs and config.yaml.
+//	@description		ONNX models as validated REST APIs. Every model in the repository gets its own predict endpoint, with a request schema built from the model's inputs and config.yaml, in a spec of its own: pick `model: NAME` in the definition selector at the top.
 //	@description		Errors are always `{"error": "...", "details": [{"field": "...", "message": "..."}]}`: 400 malformed JSON, 404 unknown model or version, 413 body too large, 422 a body that does not fit the model, 500 an ONNX Runtime failure.
 //	@BasePath			/
 //	@accept				json
@@ -76,6 +76,7 @@ func New(opt Options) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // c.Done()/c.Err() follow the request's context
+	r.Use(closeWhenDraining(opt.Core))
 	if opt.Metrics != nil || opt.AccessLog {
 		r.Use(observe(opt))
 	}
@@ -126,11 +127,30 @@ func New(opt Options) http.Handler {
 	g.POST("/repository/models/:name/load", oip.Load)
 	g.POST("/repository/models/:name/unload", oip.Unload)
 
-	r.GET("/swagger/*any", apidocs.Handler(opt.Core, opt.Keys.Enabled()))
+	r.GET("/swagger/*any", apidocs.Handler(opt.Core, opt.Keys.Enabled(), func(c *gin.Context, status int, message string) {
+		kind := inference.NotFound // for the log: only the server's own faults are logged
+		if status >= http.StatusInternalServerError {
+			kind = inference.Internal
+		}
+		env.Fail(c, status, inference.Errorf(kind, "%s", message), v1.Error{Message: message})
+	}))
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}
 	return r
+}
+
+// closeWhenDraining answers with Connection: close once the server is
+// shutting down, and net/http then closes the connection after the answer:
+// a client told so opens a new connection for its next request (to another
+// replica once readiness has turned it away), instead of sending on one
+// the server is about to close under it.
+func closeWhenDraining(core *inference.Core) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if core.Draining() {
+			c.Header("Connection", "close")
+		}
+	}
 }
 
 // MetricsHandler is what --metrics-addr serves: /metrics alone, behind

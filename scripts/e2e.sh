@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The browser end-to-end test (`make e2e`): Debian's chromium, driven by
 # playwright-core, against the real server on a free loopback port with the
-# shipped models. Idempotent: installs chromium only when it is missing
+# shipped models and e2e/models. Idempotent: installs chromium only when it is missing
 # (never downloads a browser build), `npm ci` in e2e/, builds the binary.
 # A second server, with an API key and --cors-origins, serves security.test.mjs.
 # Screenshots and the server's log go to e2e/artifacts/.
@@ -42,7 +42,12 @@ secure_url="http://127.0.0.1:$secure_port"
 secure_log="$artifacts/server-secure.log"
 key="e2e-$RANDOM$RANDOM"
 
-bin/onnxserve serve --addr "127.0.0.1:$port" --grpc-addr "" --models ./models --shutdown-grace 5s >"$log" 2>&1 &
+# The repository served: the shipped models and the e2e-only ones
+# (e2e/models: large, whose API docs must stay small and fast).
+repo="$(mktemp -d)"
+cp -r models/. e2e/models/. "$repo/"
+
+bin/onnxserve serve --addr "127.0.0.1:$port" --grpc-addr "" --models "$repo" --shutdown-grace 5s >"$log" 2>&1 &
 pid=$!
 ONNXSERVE_API_KEY="$key" bin/onnxserve serve --addr "127.0.0.1:$secure_port" --grpc-addr "" --models ./models --shutdown-grace 5s \
   --cors-origins "http://127.0.0.1:$page_port" >"$secure_log" 2>&1 &
@@ -50,6 +55,7 @@ secure_pid=$!
 stop() {
   kill -TERM "$pid" "$secure_pid" 2>/dev/null || true
   wait "$pid" "$secure_pid" 2>/dev/null || true
+  rm -rf "$repo"
 }
 trap stop EXIT
 trap 'exit 130' INT TERM

@@ -36,7 +36,7 @@ const keysPoll = 2 * time.Second
 // open reads the keys and the CORS origins the flags configure, and warns
 // once when no key is: then anyone who can reach the server may call it.
 func (a *authFlags) open(log *slog.Logger) (*auth.Keys, *cors.Policy, error) {
-	keys, err := auth.New(auth.Options{Infer: a.apiKeys.vals, Admin: a.adminKeys.vals, Entries: a.keyEntries.vals,
+	keys, err := auth.New(auth.Options{Infer: a.apiKeys, Admin: a.adminKeys, Entries: a.keyEntries,
 		File: a.keysFile, PublicMetrics: a.publicMetrics, Logger: log})
 	if err != nil {
 		return nil, nil, err
@@ -45,8 +45,8 @@ func (a *authFlags) open(log *slog.Logger) (*auth.Keys, *cors.Policy, error) {
 		log.Warn("no API keys configured: every endpoint is open to anyone who can reach it; see --api-key, --admin-api-key, --api-keys-file")
 	}
 	var policy *cors.Policy
-	if len(a.corsOrigins.vals) > 0 {
-		if policy, err = cors.New(a.corsOrigins.vals); err != nil {
+	if len(a.corsOrigins) > 0 {
+		if policy, err = cors.New(a.corsOrigins); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -55,22 +55,16 @@ func (a *authFlags) open(log *slog.Logger) (*auth.Keys, *cors.Policy, error) {
 
 // listFlag is a repeatable flag whose value may also be a comma-separated
 // list (or, for --api-keys, lines), as an environment variable must carry
-// several values in one. Values set from the environment are replaced, not
-// added to, by the first given on the command line: flags win.
-type listFlag struct {
-	vals    []string
-	fromEnv bool
-}
+// several values in one. A flag given on the command line is not read from
+// the environment or the config file at all (config.go), so flags win.
+type listFlag []string
 
-func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
 func (l *listFlag) Set(s string) error {
-	if l.fromEnv {
-		l.vals, l.fromEnv = nil, false
-	}
 	for _, v := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
 		if v = strings.TrimSpace(v); v != "" {
-			l.vals = append(l.vals, v)
+			*l = append(*l, v)
 		}
 	}
 	return nil

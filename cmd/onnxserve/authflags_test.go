@@ -53,7 +53,7 @@ func TestAuthFlags(t *testing.T) {
 			for _, c := range []struct {
 				flag      string
 				got, want []string
-			}{{"--api-key", a.apiKeys.vals, tc.infer}, {"--admin-api-key", a.adminKeys.vals, tc.admin}, {"--api-keys", a.keyEntries.vals, tc.entries}, {"--cors-origins", a.corsOrigins.vals, tc.origins}} {
+			}{{"--api-key", []string(a.apiKeys), tc.infer}, {"--admin-api-key", []string(a.adminKeys), tc.admin}, {"--api-keys", []string(a.keyEntries), tc.entries}, {"--cors-origins", []string(a.corsOrigins), tc.origins}} {
 				if !slices.Equal(c.got, c.want) {
 					t.Errorf("%s = %q, want %q", c.flag, c.got, c.want)
 				}

@@ -27,7 +27,7 @@ func Code(k inference.Kind) codes.Code {
 		return codes.Unavailable
 	case inference.Overloaded, inference.ResourceExhausted:
 		return codes.ResourceExhausted
-	case inference.DeadlineExceeded:
+	case inference.DeadlineExceeded, inference.RequestTimeout:
 		return codes.DeadlineExceeded
 	case inference.Cancelled:
 		return codes.Canceled

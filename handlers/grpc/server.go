@@ -14,11 +14,13 @@ package grpc
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"time"
 
 	grpcgo "google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -27,7 +29,6 @@ import (
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
 	"github.com/onnxserve/onnxserve/handlers/auth"
-	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
 )
@@ -48,6 +49,9 @@ type Options struct {
 	// Logger.
 	AccessLog bool
 	Logger    *slog.Logger
+	// TLS, when set, serves TLS (and mutual TLS when it asks for client
+	// certificates) instead of plaintext.
+	TLS *tls.Config
 	// Keys, when enabled, are the API keys the RPCs need, as package
 	// auth's table says; otherwise every RPC is open.
 	Keys *auth.Keys
@@ -74,7 +78,7 @@ func New(opt Options) *Server {
 	options := []grpcgo.ServerOption{
 		// Messages are read into buffers that are not zeroed (codec.go).
 		experimental.BufferPool(messageBuffers),
-		grpcgo.ForceServerCodecV2(newCodec()),
+		grpcgo.ForceServerCodecV2(newCodec(opt.Core.Budget())),
 		// Windows that let a tensor of up to 1 MiB arrive in one flight:
 		// on a fast link (loopback, a pod's sidecar) the BDP estimate
 		// stays at 64 KiB, and a 100 KiB tensor waited for a window update.
@@ -95,6 +99,9 @@ func New(opt Options) *Server {
 		// frees its connection.
 		grpcgo.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 	}
+	if opt.TLS != nil {
+		options = append(options, grpcgo.Creds(credentials.NewTLS(opt.TLS)))
+	}
 	if obs != nil {
 		options = append(options, grpcgo.StatsHandler(obs),
 			grpcgo.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpcgo.UnaryServerInfo, handler grpcgo.UnaryHandler) (any, error) {
@@ -113,7 +120,8 @@ func New(opt Options) *Server {
 	}
 	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
-	pb.RegisterGRPCInferenceServiceServer(srv, &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs})
+	svc := &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs}
+	srv.RegisterService(svc.desc(), svc)
 	healthpb.RegisterHealthServer(srv, h)
 	reflection.Register(srv)
 	return &Server{srv: srv, health: h}
@@ -122,10 +130,11 @@ func New(opt Options) *Server {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Shutdown reports NOT_SERVING to health checks, refuses new RPCs and
-// waits for those in flight until ctx ends, then cuts them off.
+// Shutdown marks the core as draining (health checks say NOT_SERVING, if
+// the caller did not already), refuses new RPCs and waits for those in
+// flight until ctx ends, then cuts them off.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.health.draining.Store(true)
+	s.health.core.Drain()
 	done := make(chan struct{})
 	go func() {
 		s.srv.GracefulStop()

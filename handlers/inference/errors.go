@@ -30,6 +30,7 @@ const (
 	Unauthenticated                  // no API key, or one the server does not know
 	PermissionDenied                 // an API key without the scope the operation needs
 	UnsupportedMediaType             // a body of a content type the operation does not take
+	RequestTimeout                   // the client did not send its whole request in time
 )
 
 var kindNames = [...]string{
@@ -37,6 +38,7 @@ var kindNames = [...]string{
 	NotFound: "not found", Unavailable: "unavailable", Overloaded: "overloaded", ResourceExhausted: "resource exhausted",
 	DeadlineExceeded: "deadline exceeded", Cancelled: "cancelled",
 	FailedPrecondition: "failed precondition", Unimplemented: "unimplemented", NotAllowed: "not allowed",
+	RequestTimeout:  "request timeout",
 	Unauthenticated: "unauthenticated", PermissionDenied: "permission denied", UnsupportedMediaType: "unsupported media type",
 }
 

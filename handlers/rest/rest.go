@@ -50,6 +50,8 @@ func Status(k inference.Kind) int {
 		return http.StatusGatewayTimeout
 	case inference.Unimplemented:
 		return http.StatusMethodNotAllowed
+	case inference.RequestTimeout:
+		return http.StatusRequestTimeout
 	case inference.Unauthenticated:
 		return http.StatusUnauthorized
 	case inference.PermissionDenied:

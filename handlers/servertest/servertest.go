@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +99,9 @@ type Options struct {
 	Keys *auth.Keys
 	// CORS, when set, lets browser pages of its origins call.
 	CORS *cors.Policy
+	// MaxInflightBytes bounds what requests in flight hold, as
+	// --max-inflight-bytes does; 0 is no bound.
+	MaxInflightBytes int64
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -142,7 +146,7 @@ func Core(repo *runtime.Repository, opt Options) *inference.Core {
 	if opt.Logger == nil {
 		opt.Logger = Quiet
 	}
-	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Timeout: opt.Timeout, Logger: opt.Logger}
+	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Timeout: opt.Timeout, MaxInflightBytes: opt.MaxInflightBytes, Logger: opt.Logger}
 	if opt.Metrics != nil {
 		copt.Observer = opt.Metrics
 	}
@@ -253,4 +257,29 @@ func Keys(t testing.TB) *auth.Keys {
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// Post sends body to url, with Inference-Header-Content-Length hlen when
+// it is 0 or more, and chunked (no Content-Length) when chunked, and
+// returns the status and the answer.
+func Post(t testing.TB, url string, body []byte, hlen int, chunked bool) (int, string) {
+	t.Helper()
+	var r io.Reader = bytes.NewReader(body)
+	if chunked {
+		r = struct{ io.Reader }{r} // an unknown length: net/http sends it chunked
+	}
+	req, err := http.NewRequest("POST", url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hlen >= 0 {
+		req.Header.Set("Inference-Header-Content-Length", strconv.Itoa(hlen))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	answer, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(answer)
 }

@@ -120,9 +120,13 @@ func (a *API) Predict(c *gin.Context) {
 		a.fail(c, err, formInputs)
 		return
 	}
+	// What the request holds, its body and then its tensors, is reserved
+	// from the server's budget until it is answered.
+	lease := env.Core.Budget().Lease()
+	defer lease.Release()
 	body := env.Buffers.Get()
 	var err error
-	if *body, err = rest.ReadBody(*body, c, env.MaxBodyBytes); err != nil {
+	if *body, err = rest.ReadBody(*body, c, env.MaxBodyBytes, &lease); err != nil {
 		env.Buffers.Put(body)
 		a.fail(c, err, formInputs)
 		return
@@ -145,6 +149,10 @@ func (a *API) Predict(c *gin.Context) {
 	// Runs after the response is written; Infer has returned by then, so
 	// ONNX Runtime no longer reads the buffers.
 	defer jsontensor.Release(inputs)
+	if err := lease.Grow(inference.TensorBytes(inputs)); err != nil {
+		a.fail(c, err, f)
+		return
+	}
 	outs, err := env.Core.InferAll(c, m, &inference.Request{Inputs: inputs})
 	if err != nil {
 		a.fail(c, err, f)
@@ -152,7 +160,7 @@ func (a *API) Predict(c *gin.Context) {
 	}
 	buf := env.Buffers.Get()
 	*buf = appendPredictResponse(*buf, m, outs)
-	c.Data(http.StatusOK, "application/json; charset=utf-8", *buf)
+	rest.WriteJSON(c, http.StatusOK, "application/json; charset=utf-8", *buf)
 	env.Buffers.Put(buf)
 }
 

@@ -102,18 +102,7 @@ func (a *API) control(c *gin.Context, change func(name string, params []string) 
 		return
 	}
 	var params []string
-	err := a.controlBody(c, func(d *jsontensor.Decoder, key string) *inference.Error {
-		if key != "parameters" {
-			return rest.CodecError(d.Skip())
-		}
-		if d.Next() != '{' {
-			return rest.CodecError(d.Mismatch("parameters", "an object"))
-		}
-		return object(d, func(p []byte) *inference.Error {
-			params = append(params, string(p))
-			return rest.CodecError(d.Skip())
-		})
-	})
+	err := a.controlBody(c, parameterKeys(&params))
 	if err == nil {
 		err = change(c.Param("name"), params)
 	}
@@ -124,12 +113,32 @@ func (a *API) control(c *gin.Context, change func(name string, params []string) 
 	c.Status(http.StatusOK)
 }
 
+// parameterKeys is the member reader of a load or unload body: it
+// appends the keys of its "parameters" object to params, and skips the
+// rest.
+func parameterKeys(params *[]string) func(d *jsontensor.Decoder, key string) *inference.Error {
+	return func(d *jsontensor.Decoder, key string) *inference.Error {
+		if key != "parameters" {
+			return rest.CodecError(d.Skip())
+		}
+		if d.Next() != '{' {
+			return rest.CodecError(d.Mismatch("parameters", "an object"))
+		}
+		return object(d, func(p []byte) *inference.Error {
+			*params = append(*params, string(p))
+			return rest.CodecError(d.Skip())
+		})
+	}
+}
+
 // controlBody reads the optional JSON object body of a repository request,
 // calling member for each key at its value.
 func (a *API) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key string) *inference.Error) error {
+	lease := a.env.Core.Budget().Lease()
+	defer lease.Release()
 	buf := a.env.Buffers.Get()
 	defer a.env.Buffers.Put(buf)
-	body, err := rest.ReadBody(*buf, c, a.env.MaxBodyBytes)
+	body, err := rest.ReadBody(*buf, c, a.env.MaxBodyBytes, &lease)
 	*buf = body
 	if err != nil {
 		return err
