@@ -92,8 +92,17 @@ test('the spec of a server with keys is valid Swagger 2.0 and declares them', as
     assert.fail(`swagger-parser: ${err.message}`);
   }
   assert.deepEqual(Object.keys(spec.securityDefinitions).sort(), ['APIKey', 'Bearer']);
-  assert.ok(spec.paths['/v1/models/iris/predict'].post.security, 'the predict path of iris needs no key in the spec');
+  assert.ok(spec.paths['/v1/models/{name}/predict'].post.security, 'predict needs no key in the spec');
   assert.equal(spec.paths['/healthz'].get.security, undefined, '/healthz needs a key in the spec');
+  // A model's own document, which the UI's selector opens, declares them too.
+  const iris = await (await fetch(BASE + '/swagger/models/iris/doc.json')).json();
+  try {
+    await SwaggerParser.validate(structuredClone(iris));
+  } catch (err) {
+    assert.fail(`swagger-parser on iris: ${err.message}`);
+  }
+  assert.deepEqual(Object.keys(iris.securityDefinitions).sort(), ['APIKey', 'Bearer']);
+  assert.ok(iris.paths['/v1/models/iris/predict'].post.security, 'the predict path of iris needs no key in its spec');
 });
 
 test('a page of the listed origin calls predict with fetch and reads the answer', async () => {
@@ -118,6 +127,10 @@ test('a page of an origin not listed is blocked by the browser', async () => {
 
 test("the Swagger UI's Authorize button takes the key, and Try it out gets 200", async () => {
   await page.goto(BASE + '/swagger/index.html');
+  // iris's own definition, chosen in the UI's selector.
+  const select = page.locator('select#select');
+  await select.waitFor();
+  await select.selectOption(await select.locator('option').filter({ hasText: /^model: iris$/ }).getAttribute('value'));
   const op = page.locator('.opblock.opblock-post')
     .filter({ has: page.locator('.opblock-summary-path[data-path="/v1/models/iris/predict"]') });
   await op.locator('.opblock-summary').first().click();
