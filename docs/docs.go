@@ -821,6 +821,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.V2Error"
                         }
                     },
+                    "415": {
+                        "description": "a body not of type application/json",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
                     "503": {
                         "description": "model control is not explicit",
                         "schema": {
@@ -867,6 +873,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "no such model",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "415": {
+                        "description": "a body not of type application/json",
                         "schema": {
                             "$ref": "#/definitions/handlers.V2Error"
                         }

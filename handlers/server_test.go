@@ -49,14 +49,7 @@ func (r response) json(t testing.TB) map[string]any {
 
 func do(t testing.TB, method, url, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return doRequest(t, req)
+	return doWith(t, method, url, body, nil)
 }
 
 // doRequest sends req and reads the whole answer.

@@ -373,6 +373,13 @@ func serve(args []string, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Signals are caught before anything serves: once /readyz answers, a
+	// SIGTERM must drain the server, not kill the process (the tests'
+	// serving helper sends one as soon as it saw /readyz, and lost the
+	// race now and then on a loaded machine).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	errc := make(chan error, 3)
 	var msrv *http.Server
 	if mt != nil && f.metricsAddr != "" {
@@ -404,9 +411,6 @@ func serve(args []string, stderr io.Writer) error {
 		"tls", tlsConfig != nil, "mutual_tls", tlsConfig != nil && tlsConfig.ClientCAs != nil,
 		"docs", scheme+"://"+ln.Addr().String()+"/swagger/index.html")
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	closeAll := func() {
 		srv.Close()
 		if gsrv != nil {

@@ -19,8 +19,12 @@ import (
 // and http.ServeContent's status texts) are held back and answered by fail
 // instead, with their status, so that every error of the server is in the
 // one JSON form.
-func Handler(core *inference.Core, fail func(c *gin.Context, status int, message string)) gin.HandlerFunc {
-	d := &spec{core: core, generation: ^uint64(0)}
+//
+// With secured, the specs declare the API key schemes and which
+// operations need a key, so that the UI's Authorize button takes one and
+// "Try it out" sends it.
+func Handler(core *inference.Core, secured bool, fail func(c *gin.Context, status int, message string)) gin.HandlerFunc {
+	d := &spec{core: core, secured: secured, generation: ^uint64(0)}
 	ui := ginSwagger.WrapHandler(swaggerUIFiles(), ginSwagger.DefaultModelsExpandDepth(1))
 	const jsonType = "application/json; charset=utf-8"
 	return func(c *gin.Context) {

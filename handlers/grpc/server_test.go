@@ -57,7 +57,7 @@ func start(t testing.TB, dir string, opt options) *server {
 		logger = servertest.Quiet
 	}
 	srv := grpcfront.New(grpcfront.Options{Core: opt.core, MaxMessageBytes: opt.maxMessage, MaxConcurrentStreams: opt.maxStreams,
-		Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: logger})
+		Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: logger, Keys: opt.Keys})
 	ln := bufconn.Listen(1 << 20)
 	go srv.Serve(ln)
 	conn, err := grpcgo.NewClient("passthrough:///bufconn",

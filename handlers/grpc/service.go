@@ -202,6 +202,9 @@ func (s *service) streamAnswer(ctx context.Context, m *inferMessage) *pb.ModelSt
 	if s.obs != nil && s.obs.accessLog {
 		// Each request of the stream has an access line of its own.
 		rec = &inference.Record{}
+		if call := inference.RecordOf(ctx); call != nil {
+			rec.Caller = call.Caller // the stream's key, checked once at its start
+		}
 		ctx = inference.WithRecord(ctx, rec)
 		in = proto.Size(req) // before infer gives req's buffer back
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers"
+	"github.com/onnxserve/onnxserve/handlers/auth"
+	"github.com/onnxserve/onnxserve/handlers/cors"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/runtime"
@@ -93,6 +95,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Timeout bounds every inference request, as --request-timeout does.
 	Timeout time.Duration
+	// Keys, when enabled, are the API keys the routes need.
+	Keys *auth.Keys
+	// CORS, when set, lets browser pages of its origins call.
+	CORS *cors.Policy
 	// MaxInflightBytes bounds what requests in flight hold, as
 	// --max-inflight-bytes does; 0 is no bound.
 	MaxInflightBytes int64
@@ -133,7 +139,8 @@ func Handler(repo *runtime.Repository, opt Options) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = Quiet
 	}
-	return handlers.New(handlers.Options{Core: Core(repo, opt), MaxBodyBytes: opt.MaxBodyBytes, Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: opt.Logger})
+	return handlers.New(handlers.Options{Core: Core(repo, opt), MaxBodyBytes: opt.MaxBodyBytes, Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: opt.Logger,
+		Keys: opt.Keys, CORS: opt.CORS})
 }
 
 // Core is the core over repo, as cmd/onnxserve builds it: observed by
@@ -205,6 +212,54 @@ func HoldRunSlot(t testing.TB, limiter *runtime.Limiter) (release func()) {
 	release = func() { once.Do(limiter.Release) }
 	t.Cleanup(release)
 	return release
+}
+
+// SyncBuffer is a log the server writes while the test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// WaitFor polls cond until it holds, failing the test after 10 s, for
+// what has no event to wait on: a file watcher's next look, a log line
+// written after the answer was sent.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
+}
+
+// The API keys of Keys, one per scope.
+const (
+	InferKey   = "inf-0123456789"
+	AdminKey   = "adm-0123456789"
+	MetricsKey = "met-0123456789"
+)
+
+// Keys are the API keys the auth tests serve with: InferKey of scope
+// infer, AdminKey admin, MetricsKey metrics.
+func Keys(t testing.TB) *auth.Keys {
+	t.Helper()
+	keys, err := auth.New(auth.Options{Infer: []string{InferKey}, Admin: []string{AdminKey}, Entries: []string{MetricsKey + " metrics"}, Logger: Quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
 
 // Post sends body to url, with Inference-Header-Content-Length hlen when
