@@ -1,0 +1,292 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// pendingFlags are the flags the manifests already set, through their
+// environment variables (which serve ignores until it has the flag), for
+// server work that is on its way. Once the server has such a flag, this
+// test fails until it is taken off the list, and from then on it is
+// checked like every other: its value parsed by serve, its file mounted.
+var pendingFlags = map[string]string{
+	"config":        "--config FILE (the ConfigMap's config.yaml)",
+	"api-keys-file": "--api-keys-file FILE (the Secret's api-keys)",
+}
+
+// hpaMetrics lists the per-pod metrics the objects' autoscalers scale on.
+func hpaMetrics(t *testing.T, objs []object) []string {
+	t.Helper()
+	var out []string
+	for _, h := range only[autoscalingv2.HorizontalPodAutoscaler](t, objs) {
+		for _, m := range h.Spec.Metrics {
+			if m.Type == autoscalingv2.PodsMetricSourceType {
+				out = append(out, m.Pods.Metric.Name)
+			}
+		}
+	}
+	return out
+}
+
+// pod is a container's file system and environment laid out in a
+// temporary directory: each volume mount made from the rendered objects
+// (ConfigMaps and Secrets written as files, a model volume filled with the
+// given models), its paths in args and env moved under the directory.
+type pod struct {
+	dir  string
+	args []string
+	env  map[string]string
+}
+
+func layPod(t *testing.T, im *image, c *corev1.Container, volumes []corev1.Volume, objs []object, models func(dest string)) *pod {
+	t.Helper()
+	p := &pod{dir: t.TempDir(), env: im.env(t)}
+	byName := map[string]corev1.Volume{}
+	for _, v := range volumes {
+		byName[v.Name] = v
+	}
+	var mounts []string
+	for _, m := range c.VolumeMounts {
+		dest := filepath.Join(p.dir, m.MountPath)
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mounts = append(mounts, m.MountPath)
+		v := byName[m.Name]
+		files := map[string]string{}
+		switch {
+		case v.ConfigMap != nil:
+			for _, cm := range only[corev1.ConfigMap](t, objs) {
+				if cm.Name == v.ConfigMap.Name {
+					files = cm.Data
+				}
+			}
+		case v.Secret != nil:
+			for _, s := range only[corev1.Secret](t, objs) {
+				if s.Name == v.Secret.SecretName {
+					for k, b := range s.Data {
+						files[k] = string(b)
+					}
+					for k, s := range s.StringData {
+						files[k] = s
+					}
+				}
+			}
+		default: // a claim or an emptyDir: the models
+			models(dest)
+		}
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dest, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	moved := func(s string) string {
+		for _, m := range mounts {
+			if i := strings.Index(s, m); i >= 0 && (len(s) == i+len(m) || s[i+len(m)] == '/') {
+				return s[:i] + filepath.Join(p.dir, m) + s[i+len(m):]
+			}
+		}
+		return s
+	}
+	for _, a := range c.Args {
+		p.args = append(p.args, moved(a))
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil {
+			t.Errorf("env %s comes from %v: give it a value, or teach this test", e.Name, e.ValueFrom)
+		}
+		p.env[e.Name] = moved(e.Value)
+	}
+	return p
+}
+
+// checkFlags checks, with serve's own flags and defaults, that every
+// ONNXSERVE_ variable names a flag, that every file a flag names is
+// mounted, and that the server listens on the container's ports; it then
+// moves the server onto loopback ports and returns them.
+func (p *pod) checkFlags(t *testing.T, defaults map[string]string, httpPort, grpcPort int32) (httpAddr, grpcAddr string) {
+	t.Helper()
+	for k, v := range p.env {
+		if !strings.HasPrefix(k, "ONNXSERVE_") {
+			continue
+		}
+		flag := flagOf(k)
+		_, known := defaults[flag]
+		pending, isPending := pendingFlags[flag]
+		switch {
+		case known && isPending:
+			t.Errorf("serve has --%s now: take it off pendingFlags, so that it is checked", flag)
+		case !known && !isPending:
+			t.Errorf("%s: serve has no --%s", k, flag)
+		case isPending && !fileExists(v):
+			t.Errorf("%s=%s (%s): not a mounted file", k, v, pending)
+		}
+	}
+	for _, flag := range []string{"models"} {
+		if v := effective(p.args, p.env, defaults, flag); !fileExists(v) {
+			t.Errorf("--%s=%s is not mounted", flag, v)
+		}
+	}
+	if got := portNumber(t, effective(p.args, p.env, defaults, "addr")); got != httpPort {
+		t.Errorf("serve listens for HTTP on %d, the manifests say %d", got, httpPort)
+	}
+	if got := portNumber(t, effective(p.args, p.env, defaults, "grpc-addr")); got != grpcPort {
+		t.Errorf("serve listens for gRPC on %d, the manifests say %d", got, grpcPort)
+	}
+	httpAddr, grpcAddr = freeAddr(t), freeAddr(t)
+	p.args = append(p.args, "--addr="+httpAddr, "--grpc-addr="+grpcAddr)
+	return httpAddr, grpcAddr
+}
+
+func copyModels(t *testing.T) func(dest string) {
+	return func(dest string) {
+		if err := os.CopyFS(dest, os.DirFS(filepath.Join(repoRoot(t), "models"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDeploymentAgainstServer runs the server of the image with each
+// rendered Deployment's arguments, environment and mounts, and asks it
+// what the kubelet, the Service, the autoscaler and Prometheus would.
+func TestDeploymentAgainstServer(t *testing.T) {
+	im := builtImage(t)
+	defaults := serveDefaults(t, im.binary(t))
+	for _, dir := range kustomizations(t) {
+		objs := render(t, dir)
+		for _, d := range only[appsv1.Deployment](t, objs) {
+			t.Run(dir, func(t *testing.T) {
+				spec := d.Spec.Template.Spec
+				c := &spec.Containers[0]
+				p := layPod(t, im, c, spec.Volumes, objs, copyModels(t))
+				httpAddr, grpcAddr := p.checkFlags(t, defaults, containerPort(c, "http"), containerPort(c, "grpc"))
+				checkTermination(t, d, p, defaults)
+				srv := start(t, im.binary(t), p.args, p.env)
+
+				service := ""
+				if s := c.StartupProbe.GRPC.Service; s != nil {
+					service = *s
+				}
+				srv.up(t, "the startup probe (grpc.health.v1) passes", func() bool {
+					return grpcServing(t, grpcAddr, service)
+				})
+				for name, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+					if probe.HTTPGet == nil {
+						t.Errorf("%s probe is not an HTTP GET", name)
+						continue
+					}
+					if code := httpGet(t, "http://"+httpAddr+probe.HTTPGet.Path); code != 200 {
+						t.Errorf("%s probe GET %s: %d", name, probe.HTTPGet.Path, code)
+					}
+				}
+				ann := d.Spec.Template.Annotations
+				if ann["prometheus.io/port"] != fmt.Sprint(containerPort(c, "http")) {
+					t.Errorf("prometheus.io/port %s is not the HTTP port", ann["prometheus.io/port"])
+				}
+				code, body := httpBody(t, "http://"+httpAddr+ann["prometheus.io/path"])
+				if code != 200 {
+					t.Fatalf("GET %s: %d", ann["prometheus.io/path"], code)
+				}
+				for _, sm := range only[serviceMonitor](t, objs) {
+					for _, ep := range sm.Spec.Endpoints {
+						if code := httpGet(t, "http://"+httpAddr+ep.Path); code != 200 {
+							t.Errorf("ServiceMonitor path %s: %d", ep.Path, code)
+						}
+					}
+				}
+				for _, m := range hpaMetrics(t, objs) {
+					if !strings.Contains(body, "\n"+m+"{") {
+						t.Errorf("the autoscaler scales on %s, which /metrics lacks", m)
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkTermination pins terminationGracePeriodSeconds against the server's
+// drain: the preStop sleep, then --shutdown-delay (when serve has it), then
+// --shutdown-grace must all fit before the kubelet kills the container.
+func checkTermination(t *testing.T, d *appsv1.Deployment, p *pod, defaults map[string]string) {
+	t.Helper()
+	var need time.Duration
+	if l := d.Spec.Template.Spec.Containers[0].Lifecycle; l != nil && l.PreStop != nil && l.PreStop.Sleep != nil {
+		need += time.Duration(l.PreStop.Sleep.Seconds) * time.Second
+	}
+	for _, flag := range []string{"shutdown-delay", "shutdown-grace"} {
+		if _, ok := defaults[flag]; !ok {
+			continue
+		}
+		v, err := time.ParseDuration(effective(p.args, p.env, defaults, flag))
+		if err != nil {
+			t.Errorf("--%s: %v", flag, err)
+		}
+		need += v
+	}
+	if _, ok := defaults["shutdown-grace"]; !ok {
+		t.Error("serve has no --shutdown-grace")
+	}
+	g := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+	if g == nil {
+		t.Fatal("no terminationGracePeriodSeconds")
+	}
+	if time.Duration(*g)*time.Second <= need {
+		t.Errorf("terminationGracePeriodSeconds %v: the drain needs %v, and a margin", *g, need)
+	}
+}
+
+// TestServingRuntimeAgainstServer runs the server of the image as KServe
+// would for each example InferenceService: the ServingRuntime's arguments
+// with {{.Name}} filled in, the model at /mnt/models as the storage
+// initializer leaves it, the ports the InferenceService declares.
+func TestServingRuntimeAgainstServer(t *testing.T) {
+	im := builtImage(t)
+	defaults := serveDefaults(t, im.binary(t))
+	rt := only[servingRuntime](t, render(t, "kserve"))[0]
+	for _, is := range only[inferenceService](t, readManifests(t, "kserve/inferenceservice-*.yaml")) {
+		t.Run(is.Name, func(t *testing.T) {
+			c := *rt.Spec.Containers[0].DeepCopy()
+			for i, a := range c.Args {
+				c.Args[i] = strings.ReplaceAll(a, "{{.Name}}", is.Name)
+			}
+			// KServe mounts the model volume at /mnt/models.
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "kserve-provision-location", MountPath: "/mnt/models"})
+			iris, err := os.ReadFile(filepath.Join(repoRoot(t), "models", "iris", "1", "model.onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := layPod(t, im, &c, nil, nil, func(dest string) {
+				if err := os.WriteFile(filepath.Join(dest, "model.onnx"), iris, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			})
+			httpPort, grpcPort := c.Ports[0].ContainerPort, portNumber(t, defaults["grpc-addr"])
+			for _, port := range is.Spec.Predictor.Model.Ports {
+				if port.Name == "h2c" {
+					grpcPort = port.ContainerPort
+				}
+			}
+			if rt.Spec.Annotations["prometheus.kserve.io/port"] != fmt.Sprint(httpPort) {
+				t.Errorf("prometheus.kserve.io/port %s is not the HTTP port %d", rt.Spec.Annotations["prometheus.kserve.io/port"], httpPort)
+			}
+			httpAddr, grpcAddr := p.checkFlags(t, defaults, httpPort, grpcPort)
+			srv := start(t, im.binary(t), p.args, p.env)
+			srv.up(t, "gRPC health is SERVING", func() bool { return grpcServing(t, grpcAddr, "") })
+			for _, path := range []string{"/v2/models/" + is.Name + "/ready", "/v2/health/ready", rt.Spec.Annotations["prometheus.kserve.io/path"]} {
+				if code := httpGet(t, "http://"+httpAddr+path); code != 200 {
+					t.Errorf("GET %s: %d", path, code)
+				}
+			}
+		})
+	}
+}
