@@ -22,7 +22,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN ORT_VERSION=${ORT_VERSION} scripts/image-root.sh /rootfs
+# VERSION is what onnxserve version reports (-X main.version).
+ARG VERSION=""
+RUN ORT_VERSION=${ORT_VERSION} VERSION=${VERSION} scripts/image-root.sh /rootfs
 
 FROM ${RUNTIME_IMAGE}
 COPY --from=build /rootfs/ /

@@ -2,8 +2,10 @@ package deploy
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,16 +14,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 )
-
-// pendingFlags are the flags the manifests already set, through their
-// environment variables (which serve ignores until it has the flag), for
-// server work that is on its way. Once the server has such a flag, this
-// test fails until it is taken off the list, and from then on it is
-// checked like every other: its value parsed by serve, its file mounted.
-var pendingFlags = map[string]string{
-	"config":        "--config FILE (the ConfigMap's config.yaml)",
-	"api-keys-file": "--api-keys-file FILE (the Secret's api-keys)",
-}
 
 // hpaMetrics lists the per-pod metrics the objects' autoscalers scale on.
 func hpaMetrics(t *testing.T, objs []object) []string {
@@ -110,42 +102,33 @@ func layPod(t *testing.T, im *image, c *corev1.Container, volumes []corev1.Volum
 	return p
 }
 
-// checkFlags checks, with serve's own flags and defaults, that every
-// ONNXSERVE_ variable names a flag, that every file a flag names is
-// mounted, and that the server listens on the container's ports; it then
-// moves the server onto loopback ports and returns them.
-func (p *pod) checkFlags(t *testing.T, defaults map[string]string, httpPort, grpcPort int32) (httpAddr, grpcAddr string) {
+// checkFlags reads the pod's configuration with serve's own parser and
+// checks it: every ONNXSERVE_ variable names a flag, every file a flag
+// names is mounted, and the server listens on the container's ports. It
+// then moves the server onto loopback ports, returns them and the
+// configuration.
+func (p *pod) checkFlags(t *testing.T, bin string, httpPort, grpcPort int32) (httpAddr, grpcAddr string, cfg map[string]string) {
 	t.Helper()
-	for k, v := range p.env {
-		if !strings.HasPrefix(k, "ONNXSERVE_") {
-			continue
-		}
-		flag := flagOf(k)
-		_, known := defaults[flag]
-		pending, isPending := pendingFlags[flag]
-		switch {
-		case known && isPending:
-			t.Errorf("serve has --%s now: take it off pendingFlags, so that it is checked", flag)
-		case !known && !isPending:
-			t.Errorf("%s: serve has no --%s", k, flag)
-		case isPending && !fileExists(v):
-			t.Errorf("%s=%s (%s): not a mounted file", k, v, pending)
+	cfg = config(t, bin, serveArgs(t, p.args), p.env)
+	for k := range p.env {
+		if _, known := cfg[flagOf(k)]; strings.HasPrefix(k, "ONNXSERVE_") && !known {
+			t.Errorf("%s: serve has no --%s", k, flagOf(k))
 		}
 	}
-	for _, flag := range []string{"models"} {
-		if v := effective(p.args, p.env, defaults, flag); !fileExists(v) {
-			t.Errorf("--%s=%s is not mounted", flag, v)
+	for flag, v := range cfg {
+		if strings.HasPrefix(v, "/") && !fileExists(v) {
+			t.Errorf("--%s=%s: not in the container (mount it)", flag, v)
 		}
 	}
-	if got := portNumber(t, effective(p.args, p.env, defaults, "addr")); got != httpPort {
+	if got := portNumber(t, cfg["addr"]); got != httpPort {
 		t.Errorf("serve listens for HTTP on %d, the manifests say %d", got, httpPort)
 	}
-	if got := portNumber(t, effective(p.args, p.env, defaults, "grpc-addr")); got != grpcPort {
+	if got := portNumber(t, cfg["grpc-addr"]); got != grpcPort {
 		t.Errorf("serve listens for gRPC on %d, the manifests say %d", got, grpcPort)
 	}
 	httpAddr, grpcAddr = freeAddr(t), freeAddr(t)
 	p.args = append(p.args, "--addr="+httpAddr, "--grpc-addr="+grpcAddr)
-	return httpAddr, grpcAddr
+	return httpAddr, grpcAddr, cfg
 }
 
 func copyModels(t *testing.T) func(dest string) {
@@ -161,7 +144,6 @@ func copyModels(t *testing.T) func(dest string) {
 // what the kubelet, the Service, the autoscaler and Prometheus would.
 func TestDeploymentAgainstServer(t *testing.T) {
 	im := builtImage(t)
-	defaults := serveDefaults(t, im.binary(t))
 	for _, dir := range kustomizations(t) {
 		objs := render(t, dir)
 		for _, d := range only[appsv1.Deployment](t, objs) {
@@ -169,8 +151,8 @@ func TestDeploymentAgainstServer(t *testing.T) {
 				spec := d.Spec.Template.Spec
 				c := &spec.Containers[0]
 				p := layPod(t, im, c, spec.Volumes, objs, copyModels(t))
-				httpAddr, grpcAddr := p.checkFlags(t, defaults, containerPort(c, "http"), containerPort(c, "grpc"))
-				checkTermination(t, d, p, defaults)
+				httpAddr, grpcAddr, cfg := p.checkFlags(t, im.binary(t), containerPort(c, "http"), containerPort(c, "grpc"))
+				checkTermination(t, d, cfg)
 				srv := start(t, im.binary(t), p.args, p.env)
 
 				service := ""
@@ -209,32 +191,28 @@ func TestDeploymentAgainstServer(t *testing.T) {
 						t.Errorf("the autoscaler scales on %s, which /metrics lacks", m)
 					}
 				}
+				checkKeys(t, httpAddr, objs)
 			})
 		}
 	}
 }
 
 // checkTermination pins terminationGracePeriodSeconds against the server's
-// drain: the preStop sleep, then --shutdown-delay (when serve has it), then
-// --shutdown-grace must all fit before the kubelet kills the container.
-func checkTermination(t *testing.T, d *appsv1.Deployment, p *pod, defaults map[string]string) {
+// drain: a preStop sleep if any, then --shutdown-delay (serving on, not
+// ready), then --shutdown-grace (in-flight requests finish) must all fit
+// before the kubelet kills the container.
+func checkTermination(t *testing.T, d *appsv1.Deployment, cfg map[string]string) {
 	t.Helper()
 	var need time.Duration
 	if l := d.Spec.Template.Spec.Containers[0].Lifecycle; l != nil && l.PreStop != nil && l.PreStop.Sleep != nil {
 		need += time.Duration(l.PreStop.Sleep.Seconds) * time.Second
 	}
 	for _, flag := range []string{"shutdown-delay", "shutdown-grace"} {
-		if _, ok := defaults[flag]; !ok {
-			continue
-		}
-		v, err := time.ParseDuration(effective(p.args, p.env, defaults, flag))
+		v, err := time.ParseDuration(cfg[flag])
 		if err != nil {
 			t.Errorf("--%s: %v", flag, err)
 		}
 		need += v
-	}
-	if _, ok := defaults["shutdown-grace"]; !ok {
-		t.Error("serve has no --shutdown-grace")
 	}
 	g := d.Spec.Template.Spec.TerminationGracePeriodSeconds
 	if g == nil {
@@ -251,7 +229,7 @@ func checkTermination(t *testing.T, d *appsv1.Deployment, p *pod, defaults map[s
 // initializer leaves it, the ports the InferenceService declares.
 func TestServingRuntimeAgainstServer(t *testing.T) {
 	im := builtImage(t)
-	defaults := serveDefaults(t, im.binary(t))
+	defaults := config(t, im.binary(t), nil, im.env(t))
 	rt := only[servingRuntime](t, render(t, "kserve"))[0]
 	for _, is := range only[inferenceService](t, readManifests(t, "kserve/inferenceservice-*.yaml")) {
 		t.Run(is.Name, func(t *testing.T) {
@@ -279,7 +257,7 @@ func TestServingRuntimeAgainstServer(t *testing.T) {
 			if rt.Spec.Annotations["prometheus.kserve.io/port"] != fmt.Sprint(httpPort) {
 				t.Errorf("prometheus.kserve.io/port %s is not the HTTP port %d", rt.Spec.Annotations["prometheus.kserve.io/port"], httpPort)
 			}
-			httpAddr, grpcAddr := p.checkFlags(t, defaults, httpPort, grpcPort)
+			httpAddr, grpcAddr, _ := p.checkFlags(t, im.binary(t), httpPort, grpcPort)
 			srv := start(t, im.binary(t), p.args, p.env)
 			srv.up(t, "gRPC health is SERVING", func() bool { return grpcServing(t, grpcAddr, "") })
 			for _, path := range []string{"/v2/models/" + is.Name + "/ready", "/v2/health/ready", rt.Spec.Annotations["prometheus.kserve.io/path"]} {
@@ -288,5 +266,40 @@ func TestServingRuntimeAgainstServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkKeys pins that the Secret's keys guard inference: a request with no
+// key is refused 401, one with each key of scope infer answered.
+func checkKeys(t *testing.T, httpAddr string, objs []object) {
+	t.Helper()
+	var keys []string
+	for _, sec := range only[corev1.Secret](t, objs) {
+		for _, line := range strings.Split(sec.StringData["api-keys"], "\n") {
+			if f := strings.Fields(line); len(f) > 1 && !strings.HasPrefix(f[0], "#") && slices.Contains(f[1:], "infer") {
+				keys = append(keys, f[0])
+			}
+		}
+	}
+	if len(keys) == 0 {
+		t.Fatal("the Secret holds no key of scope infer")
+	}
+	body := `{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}`
+	for _, key := range append([]string{""}, keys...) {
+		req, err := http.NewRequest("POST", "http://"+httpAddr+"/v2/models/iris/infer", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if want := map[bool]int{true: 401, false: 200}[key == ""]; res.StatusCode != want {
+			t.Errorf("infer with key %q: %d, want %d", key, res.StatusCode, want)
+		}
 	}
 }

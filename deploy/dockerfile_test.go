@@ -131,7 +131,7 @@ func (s *stage) stageArgs() map[string]string {
 	out := map[string]string{}
 	for _, in := range s.all("ARG") {
 		k, v, _ := strings.Cut(in.args, "=")
-		out[k] = v
+		out[k] = strings.Trim(v, `"`)
 	}
 	return out
 }

@@ -270,15 +270,10 @@ func TestDockerfileLint(t *testing.T) {
 	})
 	t.Run("EXPOSE is the ports serve listens on by default", func(t *testing.T) {
 		im := builtImage(t)
-		defaults := serveDefaults(t, im.binary(t))
-		env, _ := final.env()
+		cfg := config(t, im.binary(t), nil, im.env(t))
 		var want []string
 		for _, flag := range []string{"addr", "grpc-addr"} {
-			addr := defaults[flag]
-			if v, ok := env[envName(flag)]; ok {
-				addr = v
-			}
-			want = append(want, port(t, addr))
+			want = append(want, port(t, cfg[flag]))
 		}
 		in, _ := final.last("EXPOSE")
 		if got := strings.Fields(in.args); !slices.Equal(got, want) {

@@ -3,11 +3,11 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -17,66 +17,59 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"sigs.k8s.io/yaml"
 )
 
 // The cross-checks run the server binary the image holds, never a stand-in:
 // its own flag parser reads the manifests' arguments and its own router
 // answers their probes.
 
-// serveDefaults reads serve's flags and their defaults from its own usage
-// text (`onnxserve serve -h`): the flag parser is the one source of both.
-func serveDefaults(t *testing.T, bin string) map[string]string {
+// config is serve's effective configuration for args (serve's, without
+// the subcommand) and env, as `onnxserve config` prints it: the server's own
+// parser, with its precedence of flag over environment over --config file
+// over default. A value that does not parse fails the test.
+func config(t *testing.T, bin string, args []string, env map[string]string) map[string]string {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "-h")
-	cmd.Env = []string{} // defaults, not this machine's ONNXSERVE_ variables
-	out, _ := cmd.CombinedOutput()
-	flags := map[string]string{}
-	// "  -addr string\n    \tlisten address (default \":8080\")"
-	re := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)(?: \S+)?\n((?:    \t.*\n?)+)`)
-	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
-		def := ""
-		if d := regexp.MustCompile(`\(default "?([^")]*)"?\)\s*$`).FindStringSubmatch(m[2]); d != nil {
-			def = d[1]
+	cmd := exec.Command(bin, append([]string{"config"}, args...)...)
+	cmd.Env = environ(env)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("onnxserve config %v: %v\n%s", args, err, out)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(out, &raw); err != nil {
+		t.Fatalf("onnxserve config printed no YAML: %v\n%s", err, out)
+	}
+	cfg := map[string]string{}
+	for k, v := range raw {
+		if l, ok := v.([]any); ok {
+			var parts []string
+			for _, e := range l {
+				parts = append(parts, fmt.Sprint(e))
+			}
+			cfg[k] = strings.Join(parts, ",")
+			continue
 		}
-		flags[m[1]] = def
+		cfg[k] = fmt.Sprint(v)
 	}
-	if _, ok := flags["addr"]; !ok {
-		t.Fatalf("onnxserve serve -h lists no --addr:\n%s", out)
+	if _, ok := cfg["addr"]; !ok {
+		t.Fatalf("onnxserve config lists no addr:\n%s", out)
 	}
-	return flags
+	return cfg
 }
 
-// envName is serve's environment variable for a flag.
-func envName(flag string) string {
-	return "ONNXSERVE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+// serveArgs are a container's arguments after the serve subcommand.
+func serveArgs(t *testing.T, args []string) []string {
+	t.Helper()
+	if len(args) == 0 || args[0] != "serve" {
+		t.Fatalf("arguments %v: want serve first", args)
+	}
+	return args[1:]
 }
 
 // flagOf is the flag an ONNXSERVE_ variable sets.
 func flagOf(env string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "ONNXSERVE_")), "_", "-")
-}
-
-// effective is a flag's value as serve would have it: the last of the
-// arguments that set it, else its environment variable, else its default.
-func effective(args []string, env map[string]string, defaults map[string]string, flag string) string {
-	v, set := "", false
-	for i, a := range args {
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != flag {
-			continue
-		}
-		if !hasVal && i+1 < len(args) {
-			val = args[i+1]
-		}
-		v, set = val, true
-	}
-	if set {
-		return v
-	}
-	if e, ok := env[envName(flag)]; ok {
-		return e
-	}
-	return defaults[flag]
 }
 
 func environ(env map[string]string) []string {

@@ -1477,7 +1477,7 @@ var SwaggerInfo = &swag.Spec{
 	BasePath:         "/",
 	Schemes:          []string{},
 	Title:            "onnxserve",
-	Description:      "ONNX models as validated REST APIs. Every model in the repository gets its own predict endpoint below, with a request schema built from the model's inputs and config.yaml.\nErrors are always `{\"error\": \"...\", \"details\": [{\"field\": \"...\", \"message\": \"...\"}]}`: 400 malformed JSON, 404 unknown model or version, 413 body too large, 422 a body that does not fit the model, 500 an ONNX Runtime failure.",
+	Description:      "ONNX models as validated REST APIs. Every model in the repository gets its own predict endpoint, with a request schema built from the model's inputs and config.yaml, in a spec of its own: pick `model: NAME` in the definition selector at the top.\nErrors are always `{\"error\": \"...\", \"details\": [{\"field\": \"...\", \"message\": \"...\"}]}`: 400 malformed JSON, 404 unknown model or version, 413 body too large, 422 a body that does not fit the model, 500 an ONNX Runtime failure.",
 	InfoInstanceName: "swagger",
 	SwaggerTemplate:  docTemplate,
 	LeftDelim:        "{{",

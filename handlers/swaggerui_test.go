@@ -15,7 +15,7 @@ func TestSwaggerUIFiles(t *testing.T) {
 	srv := shippedServer(t)
 	for _, c := range []struct{ path, ctype, has string }{
 		{"/swagger/index.html", "text/html; charset=utf-8", "./swagger-ui-bundle.js"},
-		{"/swagger/swagger-initializer.js", "application/javascript", `url: "doc.json"`},
+		{"/swagger/swagger-initializer.js", "application/javascript", `{"name":"onnxserve API","url":"doc.json"}`},
 		{"/swagger/swagger-ui-bundle.js", "application/javascript", "SwaggerUIBundle"},
 		{"/swagger/swagger-ui-standalone-preset.js", "application/javascript", "SwaggerUIStandalonePreset"},
 		{"/swagger/swagger-ui.css", "text/css; charset=utf-8", ".swagger-ui"},

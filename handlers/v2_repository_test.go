@@ -107,8 +107,16 @@ func TestV2RepositoryExplicit(t *testing.T) {
 	dir := servertest.TestRepo(t)
 	srv, _ := servertest.Start(t, dir, servertest.Options{Control: runtime.ControlExplicit, Load: []string{"digits"}})
 	irisURL := srv.URL + "/v2/models/iris/infer"
+	// A model is in the docs when the UI's selector lists its spec and
+	// that spec, served, has its path.
 	docHas := func(path string) bool {
-		return strings.Contains(string(do(t, "GET", srv.URL+"/swagger/doc.json", "").Body), `"`+path+`"`)
+		listed := strings.Contains(string(do(t, "GET", srv.URL+"/swagger/swagger-initializer.js", "").Body), `"url":"models/iris/doc.json"`)
+		spec := do(t, "GET", srv.URL+"/swagger/models/iris/doc.json", "")
+		served := spec.Status == 200 && strings.Contains(string(spec.Body), `"`+path+`"`)
+		if listed != served {
+			t.Errorf("the selector lists iris: %v, its spec is served: %v", listed, served)
+		}
+		return listed && served
 	}
 
 	idx := index(t, srv.URL, "")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The browser end-to-end test (`make e2e`): Debian's chromium, driven by
 # playwright-core, against the real server on a free loopback port with the
-# shipped models. Idempotent: installs chromium only when it is missing
+# shipped models and e2e/models. Idempotent: installs chromium only when it is missing
 # (never downloads a browser build), `npm ci` in e2e/, builds the binary.
 # Screenshots and the server's log go to e2e/artifacts/.
 set -euo pipefail
@@ -33,11 +33,17 @@ port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>
 url="http://127.0.0.1:$port"
 log="$artifacts/server.log"
 
-bin/onnxserve serve --addr "127.0.0.1:$port" --grpc-addr "" --models ./models --shutdown-grace 5s >"$log" 2>&1 &
+# The repository served: the shipped models and the e2e-only ones
+# (e2e/models: large, whose API docs must stay small and fast).
+repo="$(mktemp -d)"
+cp -r models/. e2e/models/. "$repo/"
+
+bin/onnxserve serve --addr "127.0.0.1:$port" --grpc-addr "" --models "$repo" --shutdown-grace 5s >"$log" 2>&1 &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  rm -rf "$repo"
 }
 trap stop EXIT
 trap 'exit 130' INT TERM

@@ -24,7 +24,9 @@ Served models (under models/):
     digits/config.yaml, digits/model.onnx, digits/expected.json (unversioned)
     tabular/config.yaml, tabular/model.onnx, tabular/expected.json
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings
+    dtypes, half, scalar, zipmap, strings, slow
+e2e-only models (under e2e/models/, served by scripts/e2e.sh beside models/):
+    large/config.yaml, large/model.onnx (no expected.json: it is there for the docs)
 
 expected.json format: {"cases": [{"inputs": {name: nested list},
 "outputs": {name: nested list}}, ...], "atol": float}. Nested lists follow
@@ -691,6 +693,27 @@ def export_slow(root):
                    cases, atol=0.0)
 
 
+def export_large(root):
+    """An e2e-only model with a 3x1024x1024 image input (3,145,728 values
+    a row) and a small output, the channel means: the API docs must stay
+    small and the Swagger UI fast for it. ReduceMean has no weights, so the
+    file is a few hundred bytes."""
+    size = 1024
+    nodes = [helper.make_node("ReduceMean", ["image"], ["channel_mean"],
+                              axes=[2, 3], keepdims=0)]
+    model = make_model(
+        "large",
+        "Mean of each channel of a 3x%dx%d image." % (size, size),
+        nodes,
+        [tensor("image", TensorProto.FLOAT, [BATCH, 3, size, size])],
+        [tensor("channel_mean", TensorProto.FLOAT, [BATCH, 3])])
+    save_model(model, os.path.join(root, "e2e/models/large/model.onnx"))
+    write_text(os.path.join(root, "e2e/models/large/config.yaml"),
+               "description: Mean of each channel of a 3x%dx%d image "
+               "(e2e only; a large input for the API docs).\n"
+               "max_batch_size: 1\n" % (size, size))
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -704,6 +727,7 @@ def main(argv):
     export_strings(root)
     export_normalize(root)
     export_slow(root)
+    export_large(root)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ GO="${GO:-go}"
 mkdir -p "$root/usr/local/bin" "$root/opt/onnxruntime" "$root/usr/lib/locale"
 # No -trimpath: the compiled packages are then those make test has built
 # already, in Go's build cache, and only the link is new.
-CGO_ENABLED=1 $GO build -ldflags "-s -w" -o "$root/usr/local/bin/onnxserve" ./cmd/onnxserve
+CGO_ENABLED=1 $GO build -ldflags "-s -w -X main.version=${VERSION:-}" -o "$root/usr/local/bin/onnxserve" ./cmd/onnxserve
 # setup-ort.sh fetches the library once into .cache/ (or takes ORT_LIB)
 # and prints its path.
 lib="$(scripts/setup-ort.sh)"

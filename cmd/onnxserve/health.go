@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -22,11 +23,8 @@ func health(args []string, stdout io.Writer) error {
 	// a container that moves the port with ONNXSERVE_ADDR checks it too.
 	addr := fs.String("addr", ":8080", "the server's HTTP address, HOST:PORT (an empty host is this machine)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := parseWithEnv(fs, args); err != nil {
+	if _, err := settle(fs, args, os.LookupEnv); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {

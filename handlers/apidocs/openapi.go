@@ -3,63 +3,116 @@ package apidocs
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/onnxserve/onnxserve/docs"
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/rest"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
-// spec is the Swagger document served at /swagger/doc.json: swag's
-// static part (docs/, generated from the annotations) plus, for every
-// loaded model, its own predict path with request and response schemas
-// built from its signature and config.yaml. It is rebuilt when the
-// repository's set of models changes.
+// spec is the API documentation the Swagger UI reads, one Swagger 2.0
+// document per selectable definition (Swagger UI's `urls`): the index at
+// /swagger/doc.json is swag's static part (docs/, generated from the
+// annotations), and every loaded model has a document of its own at
+// /swagger/models/NAME/doc.json with its predict path and the request and
+// response schemas built from its signature and config.yaml. A user who
+// opens iris downloads iris, not every model's schemas. All of it is
+// rebuilt, and gzipped once, when the repository's set of models changes.
 type spec struct {
 	core *inference.Core
 
 	mu         sync.Mutex
 	generation uint64
-	doc        []byte
+	docs       *docSet
 }
 
-func (d *spec) get() []byte {
+// docSet is one generation's documents, each as served and gzipped.
+type docSet struct {
+	index       rest.Precompressed
+	models      map[string]rest.Precompressed // by model name
+	initializer []byte                        // swagger-initializer.js
+}
+
+func (d *spec) get() *docSet {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if g := d.core.Generation(); g != d.generation || d.doc == nil {
-		d.doc = buildDoc(d.core.Models())
+	if g := d.core.Generation(); g != d.generation || d.docs == nil {
+		d.docs = buildDocs(d.core.Models())
 		d.generation = g
 	}
-	return d.doc
+	return d.docs
 }
 
 type obj = map[string]any
 
-func buildDoc(models []runtime.ModelStatus) []byte {
-	var doc obj
-	if err := json.Unmarshal([]byte(docs.SwaggerInfo.ReadDoc()), &doc); err != nil {
-		panic(fmt.Sprintf("docs/ holds invalid JSON: %v", err)) // generated code; a test pins it
-	}
-	paths, _ := doc["paths"].(obj)
-	defs, _ := doc["definitions"].(obj)
-	if defs == nil {
-		defs = obj{}
-		doc["definitions"] = defs
-	}
-	swagger2Fixups(doc, paths)
-	var tags []any
+// modelDocPath is where a model's own document is served, relative to
+// /swagger/.
+func modelDocPath(name string) string { return "models/" + url.PathEscape(name) + "/doc.json" }
+
+func buildDocs(models []runtime.ModelStatus) *docSet {
+	static := staticDoc()
+	set := &docSet{models: map[string]rest.Precompressed{}}
+	urls := []any{obj{"name": indexName, "url": "doc.json"}}
 	for _, st := range models {
 		if len(st.Versions) == 0 {
 			continue
 		}
 		m := st.Versions[len(st.Versions)-1]
-		tag := "model: " + m.Name
-		tags = append(tags, obj{"name": tag, "description": modelDescription(m)})
-		defs[m.Name+".Request"] = requestSchema(m)
-		defs[m.Name+".Response"] = responseSchema(m)
-		paths["/v1/models/"+m.Name+"/predict"] = obj{"post": obj{
+		set.models[m.Name] = rest.Precompress(marshalDoc(modelDoc(m, static)))
+		urls = append(urls, obj{"name": modelTag(m.Name), "url": modelDocPath(m.Name)})
+	}
+	set.index = rest.Precompress(marshalDoc(static))
+	set.initializer = initializerJS(urls)
+	return set
+}
+
+// indexName is the index document's name in the UI's definition selector.
+const indexName = "onnxserve API"
+
+func modelTag(name string) string { return "model: " + name }
+
+// staticDoc is swag's document, valid Swagger 2.0.
+func staticDoc() obj {
+	var doc obj
+	if err := json.Unmarshal([]byte(docs.SwaggerInfo.ReadDoc()), &doc); err != nil {
+		panic(fmt.Sprintf("docs/ holds invalid JSON: %v", err)) // generated code; a test pins it
+	}
+	paths, _ := doc["paths"].(obj)
+	swagger2Fixups(doc, paths)
+	return doc
+}
+
+// modelDoc is m's own document: its predict path, typed by its signature
+// and config.yaml, and the definitions that path refers to (the error
+// body's from the static document).
+func modelDoc(m *runtime.Model, static obj) obj {
+	tag := modelTag(m.Name)
+	staticDefs, _ := static["definitions"].(obj)
+	defs := obj{
+		m.Name + ".Request":  requestSchema(m),
+		m.Name + ".Response": responseSchema(m),
+	}
+	for _, name := range []string{"handlers.Error", "handlers.Detail"} {
+		if d, ok := staticDefs[name]; ok {
+			defs[name] = d
+		}
+	}
+	info, _ := static["info"].(obj)
+	return obj{
+		"swagger": "2.0",
+		"info": obj{
+			"title":       "onnxserve: " + m.Name,
+			"version":     m.Version,
+			"description": modelDescription(m),
+			"contact":     info["contact"],
+		},
+		"basePath": "/",
+		"tags":     []any{obj{"name": tag, "description": modelDescription(m)}},
+		"paths": obj{"/v1/models/" + m.Name + "/predict": obj{"post": obj{
 			"tags":        []any{tag},
 			"summary":     "Predict with " + m.Name,
 			"description": modelDescription(m),
@@ -77,17 +130,36 @@ func buildDoc(models []runtime.ModelStatus) []byte {
 				"422": errorResponse("the body does not fit the model; details name each field"),
 				"500": errorResponse("ONNX Runtime failed"),
 			},
-		}}
+		}}},
+		"definitions": defs,
 	}
-	if existing, ok := doc["tags"].([]any); ok {
-		tags = append(tags, existing...)
-	}
-	doc["tags"] = tags
+}
+
+func marshalDoc(doc obj) []byte {
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		panic(err) // built from JSON values only
 	}
 	return b
+}
+
+// initializerJS is the Swagger UI's start-up script: the index and every
+// model as a definition of the selector, the index first. A model is
+// opened directly with ?urls.primaryName=model: NAME.
+func initializerJS(urls []any) []byte {
+	return []byte(`window.onload = function() {
+  window.ui = SwaggerUIBundle({
+    urls: ` + string(mustMarshal(urls)) + `,
+    dom_id: '#swagger-ui',
+    validatorUrl: null,
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout",
+    defaultModelsExpandDepth: 1
+  });
+};
+`)
 }
 
 // swagger2Fixups makes swag's output valid Swagger 2.0 (the e2e test runs
@@ -141,6 +213,10 @@ func modelDescription(m *runtime.Model) string {
 	}
 	if m.Config.MaxBatchSize > 0 {
 		fmt.Fprintf(&b, "\n\nAt most %d rows per request.", m.Config.MaxBatchSize)
+	}
+	for _, in := range shortened(m) {
+		fmt.Fprintf(&b, "\n\nThe example of `%s` is shortened to one value per dimension; a request sends its full shape %s, %d values a row.",
+			in.Name, tensor.FormatShape(in.Shape), rowValues(in.Shape))
 	}
 	return b.String()
 }
@@ -199,8 +275,10 @@ func responseSchema(m *runtime.Model) obj {
 	return s
 }
 
-// tensorSchema is a nested array schema whose fixed dimensions become
-// minItems/maxItems, so the docs state the shape a client must send.
+// tensorSchema is a nested array schema, one level per dimension, with
+// the shape stated in its description. Fixed dimensions are not
+// minItems/maxItems: a Swagger UI builds its samples to them, and a
+// [1, 3, 1024, 1024] tensor is three million numbers in the page.
 func tensorSchema(spec tensor.TensorSpec) obj {
 	desc := fmt.Sprintf("%v tensor of shape %s (-1: any size)", spec.DType, tensor.FormatShape(spec.Shape))
 	if spec.DType == tensor.MapSequence {
@@ -208,12 +286,8 @@ func tensorSchema(spec tensor.TensorSpec) obj {
 			"items": obj{"type": "object", "additionalProperties": obj{"type": "number"}}}
 	}
 	s := obj{"type": jsonType(spec.DType)}
-	for i := len(spec.Shape) - 1; i >= 0; i-- {
-		a := obj{"type": "array", "items": s}
-		if d := spec.Shape[i]; d >= 0 {
-			a["minItems"], a["maxItems"] = d, d
-		}
-		s = a
+	for range spec.Shape {
+		s = obj{"type": "array", "items": s}
 	}
 	s["description"] = desc
 	return s
@@ -269,8 +343,16 @@ func example(m *runtime.Model) json.RawMessage {
 	return orderedObject([]string{"inputs"}, func(string) any { return inputs })
 }
 
+// fullExampleMax is the most values a generated example holds: a tensor
+// with more per row is shown shortened (see zeros), so the spec's size
+// does not grow with the model's tensors.
+const fullExampleMax = 256
+
 // zeros is one batch row of a tensor of zeros ("" or false for strings and
-// bools), nested by shape with dynamic dimensions set to 1.
+// bools), nested by shape with dynamic dimensions set to 1. A row of more
+// than fullExampleMax values is shortened to one value per dimension,
+// which tells the nesting but not the size; the schema's description
+// states the true shape.
 func zeros(in tensor.TensorSpec) any {
 	var v any
 	switch {
@@ -281,14 +363,43 @@ func zeros(in tensor.TensorSpec) any {
 	default:
 		v = 0
 	}
+	short := rowValues(in.Shape) > fullExampleMax
 	for i := len(in.Shape) - 1; i >= 0; i-- {
-		a := make([]any, max(in.Shape[i], 1))
+		n := max(in.Shape[i], 1)
+		if short {
+			n = 1
+		}
+		a := make([]any, n)
 		for j := range a {
 			a[j] = v
 		}
 		v = a
 	}
 	return v
+}
+
+// rowValues is the number of values in one batch row of shape, dynamic
+// dimensions counted as 1.
+func rowValues(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= max(d, 1)
+	}
+	return n
+}
+
+// shortened lists the inputs whose generated example is shortened.
+func shortened(m *runtime.Model) []tensor.TensorSpec {
+	var out []tensor.TensorSpec
+	if m.Config.Example != nil || len(m.Config.Features) > 0 {
+		return nil
+	}
+	for _, in := range m.Signature.Inputs {
+		if rowValues(in.Shape) > fullExampleMax {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 func orderedObject(keys []string, value func(string) any) json.RawMessage {

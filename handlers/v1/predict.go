@@ -152,7 +152,7 @@ func (a *API) Predict(c *gin.Context) {
 	}
 	buf := env.Buffers.Get()
 	*buf = appendPredictResponse(*buf, m, outs)
-	c.Data(http.StatusOK, "application/json; charset=utf-8", *buf)
+	rest.WriteJSON(c, http.StatusOK, "application/json; charset=utf-8", *buf)
 	env.Buffers.Put(buf)
 }
 

@@ -75,7 +75,7 @@ func (a *API) Infer(c *gin.Context) {
 		return
 	}
 	if !binary {
-		c.Data(http.StatusOK, "application/json", *head)
+		rest.WriteJSON(c, http.StatusOK, "application/json", *head)
 		return
 	}
 	h := c.Writer.Header()
