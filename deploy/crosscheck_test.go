@@ -191,7 +191,10 @@ func TestDeploymentAgainstServer(t *testing.T) {
 						t.Errorf("the autoscaler scales on %s, which /metrics lacks", m)
 					}
 				}
-				checkKeys(t, httpAddr, objs)
+				keys := checkKeys(t, httpAddr, objs)
+				if dir == "kubernetes/base" {
+					checkRollIn(t, srv, httpAddr, keys[0], cfg)
+				}
 			})
 		}
 	}
@@ -270,8 +273,9 @@ func TestServingRuntimeAgainstServer(t *testing.T) {
 }
 
 // checkKeys pins that the Secret's keys guard inference: a request with no
-// key is refused 401, one with each key of scope infer answered.
-func checkKeys(t *testing.T, httpAddr string, objs []object) {
+// key is refused 401, one with each key of scope infer answered. It returns
+// those keys.
+func checkKeys(t *testing.T, httpAddr string, objs []object) []string {
 	t.Helper()
 	var keys []string
 	for _, sec := range only[corev1.Secret](t, objs) {
@@ -302,4 +306,43 @@ func checkKeys(t *testing.T, httpAddr string, objs []object) {
 			t.Errorf("infer with key %q: %d, want %d", key, res.StatusCode, want)
 		}
 	}
+	return keys
+}
+
+// checkRollIn pins what poll mode is in the Deployment for: a new version
+// directory written onto the model volume is served without a restart,
+// within --repository-poll-secs.
+func checkRollIn(t *testing.T, srv *server, httpAddr, key string, cfg map[string]string) {
+	t.Helper()
+	if cfg["model-control"] != "poll" {
+		t.Fatalf("model-control %s: a new version would need a restart", cfg["model-control"])
+	}
+	b, err := os.ReadFile(filepath.Join(cfg["models"], "iris", "1", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := filepath.Join(cfg["models"], "iris", "2")
+	if err := os.MkdirAll(v2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Written aside and renamed in, as a deploy tool does.
+	if err := os.WriteFile(filepath.Join(v2, ".model.onnx"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(v2, ".model.onnx"), filepath.Join(v2, "model.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	srv.up(t, "version 2 rolls in", func() bool {
+		req, err := http.NewRequest("GET", "http://"+httpAddr+"/v2/models/iris/versions/2/ready", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
 }

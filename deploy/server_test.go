@@ -113,14 +113,18 @@ func start(t *testing.T, bin string, args []string, env map[string]string) *serv
 // up polls ok until it holds, failing at once when the server exits.
 func (s *server) up(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	eventually(t, what, func() bool {
+	deadline := time.Now().Add(2 * time.Minute)
+	for !ok() {
 		select {
 		case <-s.done:
 			t.Fatalf("the server exited before %s: %v\n%s", what, s.err, s.logs.String())
 		default:
 		}
-		return ok()
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting until %s; the server's log:\n%s", what, s.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func httpGet(t *testing.T, url string) int {
