@@ -1,34 +1,43 @@
-# onnxserve: one binary + ONNX Runtime's CPU library + the model repository.
+# onnxserve: the binary, ONNX Runtime's library, the en_US.UTF-8 locale and
+# the shipped models on a slim base; no shell step runs in the final stage.
 #   docker build -t onnxserve .
-#   docker run -p 8080:8080 -v $PWD/models:/models onnxserve
-# For a GPU build, mount a CUDA libonnxruntime.so (1.24.x) and set ORT_LIB.
+#   docker run --read-only -p 8080:8080 -p 8001:8001 -v $PWD/models:/models:ro onnxserve
+# Build arguments:
+#   ORT_VERSION     the ONNX Runtime CPU build fetched (1.24.x, the line onnxruntime_go v1.27.0 needs)
+#   RUNTIME_IMAGE   the final stage's base. For a GPU, a CUDA runtime image with a glibc at least
+#                   bookworm's 2.36, e.g. nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04; then mount a
+#                   CUDA build of libonnxruntime.so 1.24.x and point ORT_LIB at it (-e ORT_LIB=...),
+#                   as outside a container (README, "Set-up").
+# make test runs this file's build steps against a temporary root and lints
+# it (deploy/image_test.go): keep every build step a RUN of the build stage.
 
-FROM golang:1.26-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
+ARG RUNTIME_IMAGE=debian:12.11-slim
+
+FROM golang:1.26.8-bookworm AS build
+ARG ORT_VERSION=1.24.3
+# npm fetches ONNX Runtime (scripts/setup-ort.sh); locales holds the
+# definitions localedef compiles.
+RUN apt-get update && apt-get install -y --no-install-recommends npm locales && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
-COPY scripts/setup-ort.sh scripts/
-RUN ORT_CACHE=/ort scripts/setup-ort.sh
 COPY . .
+# VERSION is what onnxserve version reports (-X main.version).
 ARG VERSION=""
-RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /onnxserve ./cmd/onnxserve
+RUN ORT_VERSION=${ORT_VERSION} VERSION=${VERSION} scripts/image-root.sh /rootfs
 
-FROM debian:bookworm-slim
-# libstdc++ for ONNX Runtime; the en_US.UTF-8 locale for models using
-# StringNormalizer, which fails to load without it.
-RUN apt-get update && apt-get install -y --no-install-recommends libstdc++6 locales ca-certificates \
-    && localedef -i en_US -f UTF-8 en_US.UTF-8 && rm -rf /var/lib/apt/lists/*
+FROM ${RUNTIME_IMAGE}
+COPY --from=build /rootfs/ /
+# LOCPATH names the directory-form locale image-root.sh compiled, on any base.
 ENV LANG=en_US.UTF-8 \
+    LOCPATH=/usr/lib/locale \
     ORT_LIB=/opt/onnxruntime/libonnxruntime.so \
-    ONNXSERVE_ADDR=:8080 \
     ONNXSERVE_MODELS=/models \
     MALLOC_ARENA_MAX=2
-COPY --from=build /ort/libonnxruntime.so /opt/onnxruntime/libonnxruntime.so
-COPY --from=build /onnxserve /usr/local/bin/onnxserve
-COPY models /models
-RUN useradd --system --uid 10001 onnxserve
-USER onnxserve
-EXPOSE 8080
+# Numeric, so that it needs no passwd entry and Kubernetes' runAsNonRoot
+# can check it. The server writes nothing to its file system.
+USER 1000:1000
+EXPOSE 8080 8001
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["/usr/local/bin/onnxserve", "health"]
 ENTRYPOINT ["/usr/local/bin/onnxserve"]
 CMD ["serve"]

@@ -4,7 +4,7 @@ ADDR   ?= :8080
 MODELS ?= ./models
 GO     ?= go
 
-.PHONY: run test build ort docs proto models e2e bench vet fuzz soak
+.PHONY: run test deploy-test build ort docs proto models e2e bench vet fuzz soak compat
 
 run: ort
 	$(GO) run ./cmd/onnxserve serve --addr $(ADDR) --models $(MODELS)
@@ -16,6 +16,14 @@ test: ort
 	GO="$(GO)" scripts/protoc.sh --check
 	scripts/check-layers.sh
 	$(GO) test -count=1 ./...
+	$(MAKE) deploy-test
+
+# The Kubernetes and KServe manifests rendered and decoded strictly, the
+# Dockerfile linted and its build steps run against a temporary root, and
+# both checked against the binary built there (deploy/, a module of its own
+# so that kustomize and k8s.io stay out of the server's).
+deploy-test: ort
+	cd deploy && $(GO) mod download && $(GO) vet ./... && $(GO) test -count=1 -timeout 30m ./...
 
 build: ort
 	$(GO) build -o bin/onnxserve ./cmd/onnxserve

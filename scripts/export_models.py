@@ -640,6 +640,30 @@ def export_strings(root):
                    cases, atol=0.0)
 
 
+def export_normalize(root):
+    """StringNormalizer lowering case, its locale left to ONNX Runtime's
+    default: on Linux it builds the locale en_US.UTF-8 when it creates the
+    session, and the load fails on a system without it. deploy/image_test.go serves it with only
+    the container image's locale, to show the image has it."""
+    nodes = [helper.make_node("StringNormalizer", ["text"], ["lower"],
+                              case_change_action="LOWER")]
+    model = make_model(
+        "normalize",
+        "StringNormalizer LOWER in the default locale: needs en_US.UTF-8 to load.",
+        nodes,
+        [tensor("text", TensorProto.STRING, [BATCH])],
+        [tensor("lower", TensorProto.STRING, [BATCH])])
+    save_model(model, os.path.join(root, "deploy/testdata/normalize/model.onnx"))
+
+    def run(words):
+        return ({"text": np.array(words, dtype=object)},
+                {"lower": np.array([w.lower() for w in words], dtype=object)})
+
+    cases = [run(["Grün", "ÉTÉ", "abc"])]
+    write_expected(os.path.join(root, "deploy/testdata/normalize/expected.json"),
+                   cases, atol=0.0)
+
+
 def export_slow(root):
     """A model whose run takes as long as its batch is large: SLOW_STEPS
     chained MatMuls by the identity. Tests of deadlines send a big batch
@@ -815,6 +839,7 @@ def main(argv):
     export_scalar(root)
     export_zipmap(root)
     export_strings(root)
+    export_normalize(root)
     export_slow(root)
     export_bytes(root)
     export_reshape(root)
