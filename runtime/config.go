@@ -18,6 +18,14 @@ type Config struct {
 	Description string `yaml:"description" json:"description,omitempty"`
 	// Labels are the class names of a classifier's score output, in index order.
 	Labels []string `yaml:"labels" json:"labels,omitempty"`
+	// LabelsOutput names the output the labels score when several float
+	// outputs have a last dimension of len(Labels): attaching them to the
+	// first would be a guess.
+	LabelsOutput string `yaml:"labels_output" json:"labels_output,omitempty"`
+	// Softmax says that the labels' output holds logits: the predictions'
+	// scores are their softmax, row by row. The output itself is returned
+	// as the model gives it.
+	Softmax bool `yaml:"softmax" json:"softmax,omitempty"`
 	// Features are the ordered column names of a 2-D numeric input; they
 	// enable named-field requests.
 	Features []string `yaml:"features" json:"features,omitempty"`
@@ -148,6 +156,12 @@ func (c *Config) validate() error {
 	}
 	if err := c.Warmup.validate(c.MaxBatchSize); err != nil {
 		return fmt.Errorf("warmup: %w", err)
+	}
+	if len(c.Labels) == 0 && c.LabelsOutput != "" {
+		return fmt.Errorf("labels_output %q names the output that labels score, and there are no labels", c.LabelsOutput)
+	}
+	if len(c.Labels) == 0 && c.Softmax {
+		return errors.New("softmax turns the labels' output into their scores, and there are no labels")
 	}
 	if err := uniqueNames("features", c.Features); err != nil {
 		return err

@@ -219,14 +219,34 @@ func (m *Model) checkConfig() error {
 		}
 	}
 	if l := m.Config.Labels; len(l) > 0 {
+		scores := func(out tensor.TensorSpec) bool {
+			n := len(out.Shape)
+			return out.DType.IsFloat() && n >= 1 && out.Shape[n-1] == int64(len(l))
+		}
+		if name := m.Config.LabelsOutput; name != "" {
+			i := m.Signature.Output(name)
+			if i < 0 {
+				return fmt.Errorf("labels_output %q is not an output; outputs are %s", name, describe(m.Signature.Outputs))
+			}
+			if !scores(m.Signature.Outputs[i]) {
+				return fmt.Errorf("labels_output %q must be a float output whose last dimension is %d (one score per label), it is %s", name, len(l), describe(m.Signature.Outputs[i:i+1]))
+			}
+			m.scores = i
+			return nil
+		}
+		var matching []tensor.TensorSpec
 		for i, out := range m.Signature.Outputs {
-			if n := len(out.Shape); out.DType.IsFloat() && n >= 1 && out.Shape[n-1] == int64(len(l)) {
+			if scores(out) {
+				matching = append(matching, out)
 				m.scores = i
-				break
 			}
 		}
-		if m.scores < 0 {
+		switch {
+		case len(matching) == 0:
 			return fmt.Errorf("%d labels need a float output whose last dimension is %d; outputs are %s", len(l), len(l), describe(m.Signature.Outputs))
+		case len(matching) > 1:
+			m.scores = -1
+			return fmt.Errorf("%d labels fit several outputs (%s): set labels_output to the one holding their scores", len(l), describe(matching))
 		}
 	}
 	return nil

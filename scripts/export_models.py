@@ -24,7 +24,7 @@ Served models (under models/):
     digits/config.yaml, digits/model.onnx, digits/expected.json (unversioned)
     tabular/config.yaml, tabular/model.onnx, tabular/expected.json
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings, slow
+    dtypes, half, scalar, zipmap, strings, slow, logits
 e2e-only models (under e2e/models/, served by scripts/e2e.sh beside models/):
     large/config.yaml, large/model.onnx (no expected.json: it is there for the docs)
 
@@ -669,6 +669,32 @@ def export_slow(root):
                    cases, atol=0.0)
 
 
+def export_logits(root):
+    """Two float outputs of 3 classes each, the raw logits (Identity) and
+    their softmax: labels match both, so config.yaml must say which one
+    with labels_output; with softmax: true the logits' predictions are
+    probabilities."""
+    nodes = [helper.make_node("Identity", ["x"], ["logits"]),
+             helper.make_node("Softmax", ["x"], ["probabilities"], axis=1)]
+    model = make_model(
+        "logits", "logits = x, probabilities = softmax(x) over 3 classes.",
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [BATCH, 3])],
+        [tensor("logits", TensorProto.FLOAT, [BATCH, 3]),
+         tensor("probabilities", TensorProto.FLOAT, [BATCH, 3])])
+    save_model(model, os.path.join(root, "runtime/testdata/logits.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        assert_clear_argmax(x)
+        return {"x": x}, {"logits": x, "probabilities": softmax32(x)}
+
+    cases = [run([[2.0, -1.0, 0.5]]),
+             run([[0.1, 3.0, -2.0], [-4.0, -5.0, 1.25], [10.0, 9.0, -30.0]])]
+    write_expected(os.path.join(root, "runtime/testdata/logits.expected.json"),
+                   cases, atol=1e-6)
+
+
 def export_large(root):
     """An e2e-only model with a 3x1024x1024 image input (3,145,728 values
     a row) and a small output, the channel means: the API docs must stay
@@ -702,6 +728,7 @@ def main(argv):
     export_zipmap(root)
     export_strings(root)
     export_slow(root)
+    export_logits(root)
     export_large(root)
 
 

@@ -1,6 +1,8 @@
 package v1
 
 import (
+	"math"
+
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -32,7 +34,9 @@ func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor) []b
 		}
 	}
 	b = append(b, '}')
-	if scores >= 0 {
+	if scores >= 0 && m.Config.Softmax {
+		b = appendSoftmaxPredictions(b, m.Config.Labels, outs[scores])
+	} else if scores >= 0 {
 		b = appendPredictions(b, m.Config.Labels, outs[scores], b[scoresText[0]:scoresText[1]])
 	}
 	return append(b, '}')
@@ -94,4 +98,66 @@ func appendLabelled[T float32 | float64](b []byte, labels []string, vals []T, te
 		b = append(b, "}}"...)
 	}
 	return append(b, ']')
+}
+
+// appendSoftmaxPredictions is appendPredictions for an output of logits
+// (config.yaml's softmax): each row's scores are its softmax, computed in
+// float64 and written at the output's precision. The best label is the
+// logits' argmax, which softmax keeps.
+func appendSoftmaxPredictions(b []byte, labels []string, logits tensor.Tensor) []byte {
+	var vals []float64
+	bits := 64
+	switch d := logits.Data.(type) {
+	case []float32:
+		vals, bits = make([]float64, len(d)), 32
+		for i, v := range d {
+			vals[i] = float64(v)
+		}
+	case []float64:
+		vals = d
+	default:
+		return b
+	}
+	n := len(labels)
+	probs := make([]float64, n)
+	b = append(b, `,"predictions":[`...)
+	for r := 0; r+n <= len(vals); r += n {
+		if r > 0 {
+			b = append(b, ',')
+		}
+		best := softmax(probs, vals[r:r+n])
+		b = append(b, `{"label":`...)
+		b = jsontensor.AppendString(b, labels[best])
+		b = append(b, `,"scores":{`...)
+		for j, p := range probs {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = jsontensor.AppendString(b, labels[j])
+			b = append(b, ':')
+			b = jsontensor.AppendFloat(b, p, bits) // null for NaN, as the outputs
+		}
+		b = append(b, "}}"...)
+	}
+	return append(b, ']')
+}
+
+// softmax writes the softmax of row into dst, less the row's maximum first
+// so that exp cannot overflow, and returns the index of that maximum.
+func softmax(dst, row []float64) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	sum := 0.0
+	for j, v := range row {
+		dst[j] = math.Exp(v - row[best])
+		sum += dst[j]
+	}
+	for j := range dst {
+		dst[j] /= sum
+	}
+	return best
 }
