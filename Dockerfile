@@ -11,7 +11,8 @@ RUN go mod download
 COPY scripts/setup-ort.sh scripts/
 RUN ORT_CACHE=/ort scripts/setup-ort.sh
 COPY . .
-RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o /onnxserve ./cmd/onnxserve
+ARG VERSION=""
+RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /onnxserve ./cmd/onnxserve
 
 FROM debian:bookworm-slim
 # libstdc++ for ONNX Runtime; the en_US.UTF-8 locale for models using

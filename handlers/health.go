@@ -42,6 +42,10 @@ func (h health) live(c *gin.Context) {
 //	@Failure	503	{object}	v1.Error
 //	@Router		/readyz [get]
 func (h health) ready(c *gin.Context) {
+	if h.env.Core.Draining() {
+		v1.Fail(h.env, c, inference.Errorf(inference.Unavailable, "shutting down"))
+		return
+	}
 	if !h.env.Core.Ready() {
 		v1.Fail(h.env, c, inference.Errorf(inference.Unavailable, "not every model is loaded; see /v1/models"))
 		return

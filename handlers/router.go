@@ -18,6 +18,8 @@ import (
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
 	"github.com/onnxserve/onnxserve/handlers/apidocs"
+	"github.com/onnxserve/onnxserve/handlers/auth"
+	"github.com/onnxserve/onnxserve/handlers/cors"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/handlers/rest"
@@ -53,6 +55,11 @@ type Options struct {
 	// AccessLog writes one line per request to Logger.
 	AccessLog bool
 	Logger    *slog.Logger
+	// Keys, when enabled, are the API keys the routes need, as package
+	// auth's table says; otherwise every route is open.
+	Keys *auth.Keys
+	// CORS, when set, lets browser pages of its origins call the API.
+	CORS *cors.Policy
 }
 
 // New returns the HTTP handler serving the whole API: the one route table
@@ -69,6 +76,7 @@ func New(opt Options) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // c.Done()/c.Err() follow the request's context
+	r.Use(closeWhenDraining(opt.Core))
 	if opt.Metrics != nil || opt.AccessLog {
 		r.Use(observe(opt))
 	}
@@ -76,6 +84,12 @@ func New(opt Options) http.Handler {
 		env.Logger.Error("panic in handler", "path", c.Request.URL.Path, "panic", v)
 		v1.Fail(env, c, inference.Errorf(inference.Internal, "internal error"))
 	}))
+	if opt.CORS != nil {
+		r.Use(opt.CORS.Middleware())
+	}
+	if opt.Keys.Enabled() {
+		r.Use(guard(env, opt.Keys))
+	}
 	r.NoRoute(func(c *gin.Context) {
 		v1.Fail(env, c, inference.Errorf(inference.NotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -113,10 +127,47 @@ func New(opt Options) http.Handler {
 	g.POST("/repository/models/:name/load", oip.Load)
 	g.POST("/repository/models/:name/unload", oip.Unload)
 
-	r.GET("/swagger/*any", apidocs.Handler(opt.Core))
+	r.GET("/swagger/*any", apidocs.Handler(opt.Core, func(c *gin.Context, status int, message string) {
+		kind := inference.NotFound // for the log: only the server's own faults are logged
+		if status >= http.StatusInternalServerError {
+			kind = inference.Internal
+		}
+		env.Fail(c, status, inference.Errorf(kind, "%s", message), v1.Error{Message: message})
+	}))
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}
+	return r
+}
+
+// closeWhenDraining answers with Connection: close once the server is
+// shutting down, and net/http then closes the connection after the answer:
+// a client told so opens a new connection for its next request (to another
+// replica once readiness has turned it away), instead of sending on one
+// the server is about to close under it.
+func closeWhenDraining(core *inference.Core) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if core.Draining() {
+			c.Header("Connection", "close")
+		}
+	}
+}
+
+// MetricsHandler is what --metrics-addr serves: /metrics alone, behind
+// the same keys as on the API's address.
+func MetricsHandler(opt Options) http.Handler {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	env := &rest.Env{Core: opt.Core, Logger: opt.Logger}
+	r := gin.New()
+	if opt.Keys.Enabled() {
+		r.Use(guard(env, opt.Keys))
+	}
+	r.NoRoute(func(c *gin.Context) {
+		v1.Fail(env, c, inference.Errorf(inference.NotFound, "no route %s %s: this address serves /metrics only", c.Request.Method, c.Request.URL.Path))
+	})
+	r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	return r
 }
 

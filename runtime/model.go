@@ -56,6 +56,10 @@ type LoadOptions struct {
 	Logger  *slog.Logger
 	// Observer, when set, is told about every run that serves requests.
 	Observer Observer
+	// ModelName, when set, makes a repository's directory one model of
+	// that name (--model-name; layout.go has the rules). LoadModel
+	// ignores it.
+	ModelName string
 }
 
 // ErrBadModel wraps every reason a model file or its config cannot be served.

@@ -40,15 +40,15 @@ func (r *Repository) Poll() error {
 	if r.closed {
 		return ErrClosed
 	}
-	names, err := scanNames(r.dir)
+	srcs, err := r.sources()
 	if err != nil {
 		return err // a vanished repository unloads nothing: keep serving
 	}
 	var errs []error
-	onDisk := make(map[string]bool, len(names))
-	for _, name := range names {
-		onDisk[name] = true
-		errs = append(errs, r.load(name, false))
+	onDisk := make(map[string]bool, len(srcs))
+	for _, s := range srcs {
+		onDisk[s.name] = true
+		errs = append(errs, r.load(s.name, &s, false))
 	}
 	for _, name := range r.names() {
 		if !onDisk[name] {

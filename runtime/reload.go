@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -21,7 +20,7 @@ func (r *Repository) Load(name string) error {
 	defer r.trimIfChanged(r.Generation())
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
-	return r.load(name, true)
+	return r.load(name, nil, true)
 }
 
 // trimIfChanged gives the C heap's free pages back to the kernel when the
@@ -51,7 +50,7 @@ func (r *Repository) Unload(name string) error {
 		if checkName(name) != nil {
 			return &NotFoundError{Name: name}
 		}
-		if _, err := os.Stat(filepath.Join(r.dir, name)); err != nil {
+		if _, ok, err := r.source(name); err != nil || !ok {
 			return &NotFoundError{Name: name}
 		}
 		return nil
@@ -61,19 +60,34 @@ func (r *Repository) Unload(name string) error {
 	return old.release()
 }
 
-// load is Load under ctl. A poll passes retryFailed false: a model whose
-// load failed is then retried only once its files change, instead of
-// failing (and logging) again at every tick.
-func (r *Repository) load(name string, retryFailed bool) error {
+// load is Load under ctl; src is where the model is on disk, nil to look
+// it up. A poll passes retryFailed false: a model whose load failed is then
+// retried only once its files change, instead of failing (and logging)
+// again at every tick.
+func (r *Repository) load(name string, src *source, retryFailed bool) error {
 	if r.closed {
 		return ErrClosed
 	}
 	if err := checkName(name); err != nil {
 		return &LoadError{Name: name, Err: r.relative(err)}
 	}
-	dir := filepath.Join(r.dir, name)
 	old := r.entry(name)
-	cur, err := statModel(dir)
+	if src == nil {
+		s, ok, err := r.source(name)
+		if err == nil && !ok {
+			err = os.ErrNotExist
+		}
+		src = &s
+		if err != nil {
+			err = fmt.Errorf("no model %q in the repository: %w", name, err)
+			if old != nil { // a name the repository never had stays unknown
+				r.publish(name, old.failed(name, err, nil))
+			}
+			return &LoadError{Name: name, Err: r.relative(err)}
+		}
+	}
+	dir := src.dir
+	cur, err := statModel(*src)
 	if err != nil {
 		err = fmt.Errorf("no model %q in the repository: %w", name, err)
 		if old != nil { // a name the repository never had stays unknown
@@ -115,7 +129,7 @@ func (r *Repository) load(name string, retryFailed bool) error {
 		// a model that serves keeps serving its old versions instead.
 		r.publish(name, &entry{name: name, err: errLoading})
 	}
-	e := r.loadEntry(name)
+	e := r.loadEntry(*src)
 	if e.err != nil {
 		r.publish(name, old.failed(name, e.err, cur))
 		return &LoadError{Name: name, Err: r.relative(e.err)}

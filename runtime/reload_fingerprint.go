@@ -23,6 +23,10 @@ import (
 // stats as they were. Such a fingerprint is compared by content, as git
 // does with its "racily clean" index entries.
 type fingerprint struct {
+	// layout is which files made the model and why they could not: the
+	// same files can change from failing to serving when a file beside
+	// them goes (two sources of one name become one).
+	layout string
 	files  []fileStat
 	taken  time.Time         // just before the stats were read
 	sum    [sha256.Size]byte // of the files' paths and contents, once hashed
@@ -39,22 +43,17 @@ type fileStat struct {
 	mtime int64 // nanoseconds
 }
 
-// statModel takes the stats of every file a load of dir would read:
-// config.yaml, model.onnx and <version>/model.onnx. Missing ones are
-// simply absent; what a load makes of that is loadEntry's business.
-func statModel(dir string) (*fingerprint, error) {
-	ents, err := os.ReadDir(dir)
+// statModel takes the stats of every file a load of src could read (its
+// candidates: config.yaml, model.onnx and <version>/model.onnx, or a bare
+// file). Missing ones are simply absent; what a load makes of that is
+// loadEntry's business.
+func statModel(src source) (*fingerprint, error) {
+	dir := src.dir
+	rels, err := src.candidates()
 	if err != nil {
 		return nil, err
 	}
-	rels := []string{"config.yaml", "model.onnx"}
-	for _, e := range ents {
-		if _, ok := versionNumber(e); ok {
-			rels = append(rels, filepath.Join(e.Name(), "model.onnx"))
-		}
-	}
-	slices.Sort(rels)
-	f := &fingerprint{taken: time.Now()}
+	f := &fingerprint{layout: fmt.Sprintf("%s|%s|%v|%v", src.dir, src.file, src.config, src.err), taken: time.Now()}
 	for _, rel := range rels {
 		st, err := os.Stat(filepath.Join(dir, rel))
 		if errors.Is(err, os.ErrNotExist) {
@@ -94,7 +93,7 @@ func (f *fingerprint) hash(dir string) error {
 // matches reports whether cur holds what f was taken from: the same stats,
 // or else the same content. A nil f (never loaded) matches nothing.
 func (f *fingerprint) matches(cur *fingerprint, dir string) bool {
-	if f == nil {
+	if f == nil || f.layout != cur.layout {
 		return false
 	}
 	if slices.Equal(f.files, cur.files) && !f.racy() {

@@ -4,25 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 )
 
-// Repository serves the models found in a directory:
-//
-//	DIR/NAME/model.onnx            one version, called "1"
-//	DIR/NAME/<int>/model.onnx      versioned; the highest is the default
-//	DIR/NAME/config.yaml           optional, shared by all versions
+// Repository serves the models found in a directory, in the layouts
+// layout.go lists.
 //
 // Requests hold a reference on the version they run on, so swapping or
 // removing a model never destroys a session in the middle of a run.
 type Repository struct {
 	dir string
 	opt LoadOptions
+	// name, when set, makes dir one model of that name (LoadOptions.ModelName).
+	name string
 
 	// ctl serialises loads, reloads and unloads, so that two of them never
 	// build or free the same model at once; requests never take it.
@@ -99,7 +96,9 @@ type relative struct {
 }
 
 func (e relative) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.dir+string(filepath.Separator), "")
+	msg := strings.ReplaceAll(e.err.Error(), e.dir+string(filepath.Separator), "")
+	// A directory that is one model is named by its own base name.
+	return strings.ReplaceAll(msg, e.dir, filepath.Base(e.dir))
 }
 func (e relative) Unwrap() error { return e.err }
 
@@ -119,10 +118,16 @@ func NewRepository(dir string, opt LoadOptions) (*Repository, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if _, err := scanNames(dir); err != nil {
+	if opt.ModelName != "" {
+		if err := checkName(opt.ModelName); err != nil {
+			return nil, fmt.Errorf("model name: %w", err)
+		}
+	}
+	r := &Repository{dir: filepath.Clean(dir), opt: opt, name: opt.ModelName, models: map[string]*entry{}}
+	if _, err := r.sources(); err != nil {
 		return nil, err
 	}
-	return &Repository{dir: filepath.Clean(dir), opt: opt, models: map[string]*entry{}}, nil
+	return r, nil
 }
 
 // OpenRepository loads every model under dir. With skipBad, a model that
@@ -132,9 +137,13 @@ func OpenRepository(dir string, opt LoadOptions, skipBad bool) (*Repository, err
 	if err != nil {
 		return nil, err
 	}
-	names, err := scanNames(dir)
+	srcs, err := r.sources()
 	if err != nil {
 		return nil, err
+	}
+	names := make([]string, len(srcs))
+	for i, s := range srcs {
+		names[i] = s.name
 	}
 	if err := r.LoadEach(names, skipBad); err != nil {
 		r.Close()
@@ -157,71 +166,37 @@ func (r *Repository) LoadEach(names []string, skipBad bool) error {
 	return nil
 }
 
-func scanNames(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("model repository: %w", err)
-	}
-	var names []string
-	for _, e := range ents {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
-		}
-	}
-	return names, nil
-}
+// sources lists the models on disk now, in name order.
+func (r *Repository) sources() ([]source, error) { return scanSources(r.dir, r.name) }
 
-// versionNumber reads a version directory's name: a non-negative integer
-// written canonically, so that "01" is not served as version 1 while the
-// poller watches a different path.
-func versionNumber(e os.DirEntry) (int64, bool) {
-	n, err := strconv.ParseInt(e.Name(), 10, 64)
-	return n, err == nil && n >= 0 && e.IsDir() && strconv.FormatInt(n, 10) == e.Name()
-}
-
-// versionFiles lists DIR/NAME's model files by version, ascending.
-func versionFiles(dir string) ([]string, []string, error) {
-	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err == nil {
-		return []string{"1"}, []string{filepath.Join(dir, "model.onnx")}, nil
-	}
-	ents, err := os.ReadDir(dir)
+// source finds the named model on disk now.
+func (r *Repository) source(name string) (source, bool, error) {
+	srcs, err := r.sources()
 	if err != nil {
-		return nil, nil, err
+		return source{}, false, err
 	}
-	var nums []int64
-	for _, e := range ents {
-		n, ok := versionNumber(e)
-		if !ok {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, e.Name(), "model.onnx")); err == nil {
-			nums = append(nums, n)
+	for _, s := range srcs {
+		if s.name == name {
+			return s, true, nil
 		}
 	}
-	if len(nums) == 0 {
-		return nil, nil, fmt.Errorf("%s: no model.onnx and no <version>/model.onnx", dir)
-	}
-	slices.Sort(nums)
-	var versions, paths []string
-	for _, n := range nums {
-		v := strconv.FormatInt(n, 10)
-		versions = append(versions, v)
-		paths = append(paths, filepath.Join(dir, v, "model.onnx"))
-	}
-	return versions, paths, nil
+	return source{}, false, nil
 }
 
 // loadEntry loads every version of one model; on any failure nothing of it
 // stays loaded and the entry carries the reason.
-func (r *Repository) loadEntry(name string) *entry {
+func (r *Repository) loadEntry(src source) *entry {
+	name := src.name
 	e := &entry{name: name}
-	dir := filepath.Join(r.dir, name)
-	versions, paths, err := versionFiles(dir)
+	versions, paths, err := src.versions()
 	if err != nil {
 		e.err = err
 		return e
 	}
-	cfg, err := ReadConfig(filepath.Join(dir, "config.yaml"))
+	cfg := &Config{}
+	if p := src.configPath(); p != "" {
+		cfg, err = ReadConfig(p)
+	}
 	if err != nil {
 		e.err = fmt.Errorf("%w: %w", ErrBadModel, err)
 		return e
@@ -351,15 +326,17 @@ type IndexEntry struct {
 // load still serves), a model that failed to load or was unloaded as
 // UNAVAILABLE with the reason, and a model never loaded by name alone.
 func (r *Repository) Index() ([]IndexEntry, error) {
-	names, err := scanNames(r.dir)
+	srcs, err := r.sources()
 	if err != nil {
 		return nil, err
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	seen := make(map[string]bool, len(names))
-	for _, n := range names {
-		seen[n] = true
+	names := make([]string, 0, len(srcs))
+	seen := make(map[string]bool, len(srcs))
+	for _, s := range srcs {
+		names = append(names, s.name)
+		seen[s.name] = true
 	}
 	for n := range r.models {
 		if !seen[n] {

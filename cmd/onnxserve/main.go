@@ -2,14 +2,19 @@
 // the Open Inference Protocol over REST and gRPC.
 //
 //	onnxserve serve [--addr :8080] [--grpc-addr :8001] [--models ./models] ...
+//	onnxserve config [--config onnxserve.yaml] [flags]
 //	onnxserve inspect FILE.onnx
+//	onnxserve health [--addr HOST:PORT]
+//	onnxserve version
 //
 // Every serve flag can also be set from the environment as ONNXSERVE_<FLAG>,
-// e.g. ONNXSERVE_ADDR=:9000 or ONNXSERVE_MAX_BODY_BYTES=1048576.
+// e.g. ONNXSERVE_ADDR=:9000 or ONNXSERVE_MAX_BODY_BYTES=1048576, or in the
+// --config file under its own name (config.go).
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,19 +51,49 @@ func main() {
 	}
 }
 
+// usage is `onnxserve help`: the subcommands.
+const usage = `Usage: onnxserve COMMAND [flags]
+
+Commands:
+  serve [flags]            serve the model repository over REST and gRPC
+  config [flags]           print the configuration serve would run with, and where each value came from
+  inspect FILE.onnx        print a model's inputs, outputs and metadata
+  health [--addr H:P]      exit 0 when the server at --addr is ready (a container's HEALTHCHECK)
+  version                  print the onnxserve version and the ONNX Runtime it loads
+  help                     print this text
+
+onnxserve serve --help lists every flag, its environment variable and its default.
+`
+
 // run runs one subcommand; serve logs to stderr in the format its flags
 // say.
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: onnxserve serve [flags] | onnxserve inspect FILE.onnx")
+		return errors.New("no command given\n" + usage)
 	}
+	err := command(args, stdout, stderr)
+	if h := (*helpRequested)(nil); errors.As(err, &h) {
+		_, err = io.WriteString(stdout, h.text)
+	}
+	return err
+}
+
+func command(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "config":
+		return printConfig(args[1:], stdout)
 	case "inspect":
 		return inspect(args[1:], stdout)
+	case "health":
+		return health(args[1:], stdout)
+	case "version":
+		return printVersion(stdout)
+	case "help", "-h", "-help", "--help":
+		return &helpRequested{text: usage}
 	}
-	return fmt.Errorf("unknown command %q: want serve or inspect", args[0])
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }
 
 type serveFlags struct {
@@ -72,16 +107,22 @@ type serveFlags struct {
 	grpcAddr      string
 	grpcStreams   int
 	models        string
+	modelName     string
 	maxBody       int64
 	maxHeader     int
 	maxConns      int
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
+	shutdownDelay time.Duration
 	timeout       time.Duration
 	modelControl  runtime.ModelControl
 	pollSecs      int
 	loadModels    string
+	tls           tlsFiles
+	// settings say where each flag's value came from (onnxserve config).
+	settings *settings
+	auth     authFlags
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -91,7 +132,8 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	// Triton's gRPC port.
 	fs.StringVar(&f.grpcAddr, "grpc-addr", ":8001", "gRPC listen address (Open Inference Protocol, health, reflection); empty turns gRPC off")
 	fs.IntVar(&f.grpcStreams, "grpc-max-streams", 100, "most gRPC calls in flight on one connection; more wait their turn")
-	fs.StringVar(&f.models, "models", "./models", "model repository directory")
+	fs.StringVar(&f.models, "models", "./models", "model repository directory, or one model's directory (see --model-name)")
+	fs.StringVar(&f.modelName, "model-name", "", "serve --models as one model of this name (KServe's /mnt/models); without it, a directory holding model.onnx is one model named after the directory")
 	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics on /metrics (and on --metrics-addr)")
 	// Triton serves its metrics on :8002.
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "also serve /metrics on this address, e.g. :8002 (empty: only on --addr)")
@@ -106,32 +148,22 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections served at once, idle keep-alive ones included; more wait to be accepted (0: no bound)")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
-	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, how long to go on serving while readiness says 503, before the listeners close: time for load balancers to stop sending (Kubernetes: a few seconds)")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "after --shutdown-delay, how long in-flight requests may take to finish; reading a request may take half of it at most (408 past that)")
 	fs.DurationVar(&f.timeout, "request-timeout", 0, "longest an inference request may take, queued and running: past it, it is dropped or its run stopped, and answered 504 or DEADLINE_EXCEEDED (0: no bound); a model's request_timeout, a request's timeout parameter and a gRPC deadline may shorten it")
 	// As Triton's --model-control-mode, --repository-poll-secs and --load-model.
 	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
 	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
 	fs.StringVar(&f.loadModels, "load-model", "", "with --model-control=explicit, comma-separated models to load at start (* for all)")
-	// Environment first, so explicit flags win.
-	var envErr error
-	fs.VisitAll(func(fl *flag.Flag) {
-		key := "ONNXSERVE_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
-		if v, ok := os.LookupEnv(key); ok {
-			if err := fl.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s=%q: %w", key, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&f.tls.cert, "tls-cert", "", "PEM certificate (chain) every listener serves TLS with: --addr, --grpc-addr, --metrics-addr; re-read when the file changes")
+	fs.StringVar(&f.tls.key, "tls-key", "", "PEM private key of --tls-cert, re-read with it")
+	fs.StringVar(&f.tls.clientCA, "tls-client-ca", "", "PEM CA certificates for mutual TLS: every client must present a certificate one of them signed")
+	f.auth.register(fs)
+	fs.String(configFlag, "", "YAML file of flag values, keyed by flag name (see onnxserve.example.yaml)")
+	var err error
+	if f.settings, err = settle(fs, args, os.LookupEnv); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	var err error
 	if f.modelControl, err = runtime.ParseModelControl(*control); err != nil {
 		return nil, err
 	}
@@ -159,8 +191,17 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	if f.timeout < 0 {
 		return nil, fmt.Errorf("--request-timeout must be 0 or more, got %v", f.timeout)
 	}
+	if f.shutdownDelay < 0 {
+		return nil, fmt.Errorf("--shutdown-delay must be 0 or more, got %v", f.shutdownDelay)
+	}
+	if f.shutdownGrace < time.Second {
+		return nil, fmt.Errorf("--shutdown-grace must be at least 1s, got %v", f.shutdownGrace)
+	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
+	}
+	if err := f.tls.check(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -248,6 +289,11 @@ func serve(args []string, stderr io.Writer) error {
 	lw := newLogWriter(stderr)
 	defer lw.Close()
 	log := f.logger(lw)
+	// Before models load: a bad certificate fails at once.
+	tlsConfig, err := f.tls.config(log)
+	if err != nil {
+		return err
+	}
 	if err := initORT(log); err != nil {
 		return err
 	}
@@ -260,6 +306,7 @@ func serve(args []string, stderr io.Writer) error {
 		mt = metrics.New(metrics.Options{Buckets: f.buckets})
 		lo.Observer = mt
 	}
+	lo.ModelName = f.modelName
 	repo, err := openRepository(f, lo)
 	if err != nil {
 		return err
@@ -270,6 +317,14 @@ func serve(args []string, stderr io.Writer) error {
 		defer stopWatch() // before repo.Close: deferred calls run last first
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
 	}
+
+	keys, corsPolicy, err := f.auth.open(log)
+	if err != nil {
+		return err
+	}
+	kctx, stopKeys := context.WithCancel(context.Background())
+	defer stopKeys()
+	go keys.Watch(kctx, keysPoll)
 
 	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, Logger: log}
 	if mt != nil {
@@ -292,11 +347,15 @@ func serve(args []string, stderr io.Writer) error {
 			return err
 		}
 	}
+	// Reading a request takes at most half the grace: one accepted before
+	// the listeners close is read, or answered 408, with half the grace
+	// left to answer it, and a slow upload cannot hold the exit past it.
 	srv := &http.Server{
-		Handler:           handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log}),
+		Handler: handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log,
+			Keys: keys, CORS: corsPolicy}),
 		MaxHeaderBytes:    f.maxHeader,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, f.shutdownGrace/2),
+		ReadTimeout:       min(2*time.Minute, f.shutdownGrace/2),
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -311,27 +370,30 @@ func serve(args []string, stderr io.Writer) error {
 			}
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", mt.Handler())
-		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		go func() { errc <- msrv.Serve(mln) }()
+		msrv = &http.Server{Handler: handlers.MetricsHandler(handlers.Options{Core: core, Metrics: mt, Logger: log, Keys: keys}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { errc <- serveHTTP(msrv, mln, tlsConfig) }()
 	}
 	var gsrv *grpcfront.Server
 	grpcAddr := "off"
 	if gln != nil {
 		gsrv = grpcfront.New(grpcfront.Options{Core: core, MaxMessageBytes: int(f.maxBody), MaxConcurrentStreams: uint32(f.grpcStreams),
-			Metrics: mt, AccessLog: f.accessLog, Logger: log})
+			Metrics: mt, AccessLog: f.accessLog, Logger: log, TLS: tlsConfig, Keys: keys})
 		go func() { errc <- gsrv.Serve(gln) }()
 		grpcAddr = gln.Addr().String()
 	}
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serveHTTP(srv, ln, tlsConfig) }()
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "request_timeout", f.timeout,
-		"docs", "http://"+ln.Addr().String()+"/swagger/index.html")
+		"tls", tlsConfig != nil, "mutual_tls", tlsConfig != nil && tlsConfig.ClientCAs != nil,
+		"docs", scheme+"://"+ln.Addr().String()+"/swagger/index.html")
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	select {
-	case err := <-errc:
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	closeAll := func() {
 		srv.Close()
 		if gsrv != nil {
 			gsrv.Close()
@@ -339,10 +401,32 @@ func serve(args []string, stderr io.Writer) error {
 		if msrv != nil {
 			msrv.Close()
 		}
-		return err
-	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "grace", f.shutdownGrace)
+	select {
+	case err := <-errc:
+		closeAll()
+		return err
+	case <-sigs:
+	}
+	// Not ready from now on, REST and gRPC, and REST answers say
+	// Connection: close; serving goes on through the delay, while load
+	// balancers take the server out of rotation. A second signal cuts the
+	// delay short.
+	core.Drain()
+	log.Info("shutting down: not ready, still serving", "delay", f.shutdownDelay, "grace", f.shutdownGrace)
+	if f.shutdownDelay > 0 {
+		t := time.NewTimer(f.shutdownDelay)
+		select {
+		case err := <-errc:
+			t.Stop()
+			closeAll()
+			return err
+		case <-t.C:
+		case <-sigs:
+			t.Stop()
+		}
+	}
+	log.Info("shutting down: listeners closed, finishing in-flight requests", "grace", f.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
 	defer cancel()
 	// Both servers drain at once, within the one grace. Each returns only
@@ -367,6 +451,16 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// serveHTTP serves srv on ln, with TLS when cfg is set (a copy: the
+// server adds its HTTP/2 protocol to it).
+func serveHTTP(srv *http.Server, ln net.Listener, cfg *tls.Config) error {
+	if cfg == nil {
+		return srv.Serve(ln)
+	}
+	srv.TLSConfig = cfg.Clone()
+	return srv.ServeTLS(ln, "", "")
 }
 
 // listen opens a TCP listener, bounded to max connections when max > 0:

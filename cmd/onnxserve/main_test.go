@@ -29,6 +29,7 @@ import (
 // and metadata.
 // TestMain sets gin's mode as main does: run, which the tests call, does not.
 func TestMain(m *testing.M) {
+	runAsProcess()
 	gin.SetMode(gin.ReleaseMode)
 	os.Exit(m.Run())
 }
@@ -71,7 +72,7 @@ func TestServeFlagsFromEnv(t *testing.T) {
 	if f, err := parseServeFlags(nil); err != nil || f.timeout != 2*time.Second {
 		t.Errorf("request timeout from env: %+v %v", f, err)
 	}
-	for _, bad := range [][]string{{"--request-timeout", "-1s"}, {"--request-timeout", "250"}, {"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}, {"--grpc-max-streams", "0"}, {"--max-body-bytes", "0"}, {"--max-body-bytes", "4294967296"}} {
+	for _, bad := range [][]string{{"--request-timeout", "-1s"}, {"--request-timeout", "250"}, {"--model-control", "sometimes"}, {"--repository-poll-secs", "0"}, {"--grpc-max-streams", "0"}, {"--max-body-bytes", "0"}, {"--max-body-bytes", "4294967296"}, {"--shutdown-delay", "-1s"}, {"--shutdown-grace", "0s"}} {
 		if _, err := parseServeFlags(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -89,6 +90,23 @@ func TestServeFlagsFromEnv(t *testing.T) {
 // no slot of --max-connections.
 func serving(t *testing.T, args ...string) (addr string, stop func()) {
 	t.Helper()
+	return servingWith(t, "http", "/readyz", nil, args...)
+}
+
+// servingUntil is serving, waiting for probe to answer 200 instead of
+// /readyz: /healthz for a server that is up but not ready.
+func servingUntil(t *testing.T, probePath string, args ...string) (addr string, stop func()) {
+	t.Helper()
+	return servingWith(t, "http", probePath, nil, args...)
+}
+
+// servingWith is serving with the probe sent by scheme over transport
+// (nil: one without keep-alives), as a server with TLS needs.
+func servingWith(t *testing.T, scheme, probePath string, transport *http.Transport, args ...string) (addr string, stop func()) {
+	if transport == nil {
+		transport = &http.Transport{DisableKeepAlives: true}
+	}
+	t.Helper()
 	t.Chdir("../..")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,10 +119,10 @@ func serving(t *testing.T, args ...string) (addr string, stop func()) {
 		args := append([]string{"serve", "--addr", addr, "--grpc-addr", "", "--models", "models"}, args...)
 		done <- run(args, io.Discard, io.Discard)
 	}()
-	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	probe := &http.Client{Timeout: time.Second, Transport: transport}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := probe.Get("http://" + addr + "/readyz")
+		res, err := probe.Get(scheme + "://" + addr + probePath)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {

@@ -58,6 +58,9 @@ func Write(ctx context.Context, log *slog.Logger, l Line) {
 		slog.String("request_id", l.ID), slog.String("protocol", l.Protocol), slog.String("route", l.Route),
 		slog.String("status", l.Status), slog.Float64("duration_ms", ms(l.Duration)),
 		slog.Int64("bytes_in", l.BytesIn), slog.Int64("bytes_out", l.BytesOut), slog.String("client", l.Client))
+	if r := l.Record; r != nil && r.Caller != "" {
+		attrs = append(attrs, slog.String("key", r.Caller))
+	}
 	if r := l.Record; r != nil && r.Model != "" {
 		attrs = append(attrs, slog.String("model", r.Model), slog.String("version", r.Version),
 			slog.Float64("queue_ms", ms(r.Queue)), slog.Int("batch", r.Run.Rows))

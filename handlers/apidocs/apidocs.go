@@ -15,7 +15,11 @@ import (
 // Handler serves /swagger/*any: doc.json (the index), models/NAME/doc.json
 // (a model's own spec) and swagger-initializer.js (the UI's definition
 // selector) are built from the live models; the rest is the static UI.
-func Handler(core *inference.Core) gin.HandlerFunc {
+// The UI's own error answers (gin-swagger's plain "Not Found", webdav's
+// and http.ServeContent's status texts) are held back and answered by fail
+// instead, with their status, so that every error of the server is in the
+// one JSON form.
+func Handler(core *inference.Core, fail func(c *gin.Context, status int, message string)) gin.HandlerFunc {
 	d := &spec{core: core, generation: ^uint64(0)}
 	ui := ginSwagger.WrapHandler(swaggerUIFiles(), ginSwagger.DefaultModelsExpandDepth(1))
 	const jsonType = "application/json; charset=utf-8"
@@ -36,9 +40,54 @@ func Handler(core *inference.Core) gin.HandlerFunc {
 			}
 			// Not the UI's: gin-swagger would answer any */doc.json with
 			// the static spec.
-			c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "no spec at /swagger" + p})
+			fail(c, http.StatusNotFound, "no spec at /swagger"+p)
 			return
 		}
+		w := &errorHolder{ResponseWriter: c.Writer}
+		c.Writer = w
 		ui(c)
+		c.Writer = w.ResponseWriter
+		if w.status != 0 {
+			// The UI set its own Content-Type (text/plain) and length.
+			for _, h := range []string{"Content-Type", "Content-Length", "X-Content-Type-Options"} {
+				c.Writer.Header().Del(h)
+			}
+			fail(c, w.status, strings.ToLower(http.StatusText(w.status))+": "+c.Request.URL.Path)
+		}
 	}
+}
+
+// errorHolder passes a response through unless its status is an error:
+// then it writes nothing and keeps the status.
+type errorHolder struct {
+	gin.ResponseWriter
+	status int
+}
+
+func (w *errorHolder) WriteHeader(code int) {
+	if code >= http.StatusBadRequest {
+		w.status = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *errorHolder) WriteHeaderNow() {
+	if w.status == 0 {
+		w.ResponseWriter.WriteHeaderNow()
+	}
+}
+
+func (w *errorHolder) Write(b []byte) (int, error) {
+	if w.status != 0 {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *errorHolder) WriteString(s string) (int, error) {
+	if w.status != 0 {
+		return len(s), nil
+	}
+	return w.ResponseWriter.WriteString(s)
 }

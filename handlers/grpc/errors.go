@@ -27,7 +27,7 @@ func Code(k inference.Kind) codes.Code {
 		return codes.Unavailable
 	case inference.Overloaded, inference.ResourceExhausted:
 		return codes.ResourceExhausted
-	case inference.DeadlineExceeded:
+	case inference.DeadlineExceeded, inference.RequestTimeout:
 		return codes.DeadlineExceeded
 	case inference.Cancelled:
 		return codes.Canceled
@@ -35,6 +35,12 @@ func Code(k inference.Kind) codes.Code {
 		return codes.FailedPrecondition
 	case inference.Unimplemented:
 		return codes.Unimplemented
+	case inference.Unauthenticated:
+		return codes.Unauthenticated
+	case inference.PermissionDenied:
+		return codes.PermissionDenied
+	case inference.UnsupportedMediaType:
+		return codes.InvalidArgument
 	}
 	return codes.Internal
 }

@@ -2,7 +2,6 @@ package grpc
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -21,11 +20,10 @@ const watchEvery = time.Second
 // client-side health checks: the server ("") and GRPCInferenceService are
 // SERVING when every model that should be loaded is, as /readyz and
 // ServerReady say, and NOT_SERVING from the moment the server starts to
-// shut down.
+// shut down (the core's Ready says both).
 type health struct {
 	healthpb.UnimplementedHealthServer
-	core     *inference.Core
-	draining atomic.Bool
+	core *inference.Core
 }
 
 func (h *health) known(service string) bool {
@@ -33,7 +31,7 @@ func (h *health) known(service string) bool {
 }
 
 func (h *health) status() healthpb.HealthCheckResponse_ServingStatus {
-	if h.draining.Load() || !h.core.Ready() {
+	if !h.core.Ready() {
 		return healthpb.HealthCheckResponse_NOT_SERVING
 	}
 	return healthpb.HealthCheckResponse_SERVING

@@ -14,11 +14,13 @@ package grpc
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"time"
 
 	grpcgo "google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -26,6 +28,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
+	"github.com/onnxserve/onnxserve/handlers/auth"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
@@ -47,6 +50,12 @@ type Options struct {
 	// Logger.
 	AccessLog bool
 	Logger    *slog.Logger
+	// TLS, when set, serves TLS (and mutual TLS when it asks for client
+	// certificates) instead of plaintext.
+	TLS *tls.Config
+	// Keys, when enabled, are the API keys the RPCs need, as package
+	// auth's table says; otherwise every RPC is open.
+	Keys *auth.Keys
 }
 
 // Server serves GRPCInferenceService, health and reflection.
@@ -91,6 +100,9 @@ func New(opt Options) *Server {
 		// frees its connection.
 		grpcgo.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 	}
+	if opt.TLS != nil {
+		options = append(options, grpcgo.Creds(credentials.NewTLS(opt.TLS)))
+	}
 	if obs != nil {
 		options = append(options, grpcgo.StatsHandler(obs),
 			grpcgo.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpcgo.UnaryServerInfo, handler grpcgo.UnaryHandler) (any, error) {
@@ -101,6 +113,11 @@ func New(opt Options) *Server {
 				echoID(ss.Context(), ss.SetHeader)
 				return handler(srv, ss)
 			}))
+	}
+	if opt.Keys.Enabled() {
+		// After the observer's, so that a refused call has its id and
+		// access line too.
+		options = append(options, authInterceptors(opt.Keys, opt.Logger)...)
 	}
 	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
@@ -113,10 +130,11 @@ func New(opt Options) *Server {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Shutdown reports NOT_SERVING to health checks, refuses new RPCs and
-// waits for those in flight until ctx ends, then cuts them off.
+// Shutdown marks the core as draining (health checks say NOT_SERVING, if
+// the caller did not already), refuses new RPCs and waits for those in
+// flight until ctx ends, then cuts them off.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.health.draining.Store(true)
+	s.health.core.Drain()
 	done := make(chan struct{})
 	go func() {
 		s.srv.GracefulStop()

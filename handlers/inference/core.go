@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/onnxserve/onnxserve/runtime"
@@ -46,6 +47,9 @@ type Core struct {
 	timeout  time.Duration
 	observer Observer
 	log      *slog.Logger
+	// draining is set once the server starts to shut down: from then on
+	// it is not ready, while it still serves.
+	draining atomic.Bool
 }
 
 // New returns the core over opt.Repository.

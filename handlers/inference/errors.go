@@ -15,18 +15,22 @@ import (
 type Kind int
 
 const (
-	Internal           Kind = iota // the server or ONNX Runtime failed
-	InvalidArgument                // a well-formed request that does not fit the model
-	Malformed                      // a body that is not the protocol's syntax at all
-	NotFound                       // unknown model, version or route
-	Unavailable                    // not loaded, or shutting down
-	Overloaded                     // the model's queue is full (RetryAfter set)
-	ResourceExhausted              // a request larger than the server accepts
-	DeadlineExceeded               // the request's deadline passed
-	Cancelled                      // the client went away
-	FailedPrecondition             // the server is not in a state to do it: not ready, a load that failed
-	Unimplemented                  // an operation the server does not offer, or not by this method
-	NotAllowed                     // an operation the server's configuration turns off: model control outside explicit mode
+	Internal             Kind = iota // the server or ONNX Runtime failed
+	InvalidArgument                  // a well-formed request that does not fit the model
+	Malformed                        // a body that is not the protocol's syntax at all
+	NotFound                         // unknown model, version or route
+	Unavailable                      // not loaded, or shutting down
+	Overloaded                       // the model's queue is full (RetryAfter set)
+	ResourceExhausted                // a request larger than the server accepts
+	DeadlineExceeded                 // the request's deadline passed
+	Cancelled                        // the client went away
+	FailedPrecondition               // the server is not in a state to do it: not ready, a load that failed
+	Unimplemented                    // an operation the server does not offer, or not by this method
+	NotAllowed                       // an operation the server's configuration turns off: model control outside explicit mode
+	Unauthenticated                  // no API key, or one the server does not know
+	PermissionDenied                 // an API key without the scope the operation needs
+	UnsupportedMediaType             // a body of a content type the operation does not take
+	RequestTimeout                   // the client did not send its whole request in time
 )
 
 var kindNames = [...]string{
@@ -34,6 +38,8 @@ var kindNames = [...]string{
 	NotFound: "not found", Unavailable: "unavailable", Overloaded: "overloaded", ResourceExhausted: "resource exhausted",
 	DeadlineExceeded: "deadline exceeded", Cancelled: "cancelled",
 	FailedPrecondition: "failed precondition", Unimplemented: "unimplemented", NotAllowed: "not allowed",
+	RequestTimeout:  "request timeout",
+	Unauthenticated: "unauthenticated", PermissionDenied: "permission denied", UnsupportedMediaType: "unsupported media type",
 }
 
 func (k Kind) String() string {

@@ -25,8 +25,17 @@ func Described(specs []tensor.TensorSpec) []tensor.TensorSpec {
 	return out
 }
 
-// Ready is true when every model that should be loaded is.
-func (c *Core) Ready() bool { return c.repo.Ready() }
+// Ready is true when every model that should be loaded is and the server
+// is not shutting down: every readiness probe, REST and gRPC, asks here.
+func (c *Core) Ready() bool { return !c.draining.Load() && c.repo.Ready() }
+
+// Drain marks the server as shutting down: it is not ready from now on,
+// so that load balancers send it no new work, and it goes on serving what
+// still comes until its listeners close.
+func (c *Core) Drain() { c.draining.Store(true) }
+
+// Draining is true once Drain was called.
+func (c *Core) Draining() bool { return c.draining.Load() }
 
 // ModelReady reports whether a model version can serve: nil, or a
 // NotFound error for an unknown or unloaded one, or FailedPrecondition for

@@ -13,6 +13,9 @@ type Record struct {
 	// ID is the request's own id in its protocol (the Open Inference
 	// Protocol's "id"), set by the front end when the request has one.
 	ID string
+	// Caller is the id of the API key the request came with (package
+	// auth's Key.ID), set by the front end that checked it.
+	Caller string
 	// Model and Version are the model version that answered.
 	Model, Version string
 	// Rows is the request's batch (0 for a model without a batched input).

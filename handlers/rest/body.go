@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 
@@ -47,9 +48,10 @@ const firstRead = 64 << 10
 // buffer grows with the bytes that arrive, doubling but never past the
 // declared Content-Length, so a body that comes whole costs no more than
 // about one extra copy of itself, and one that only declares its length
-// costs nothing. A body over limit is a ResourceExhausted error; one the
-// client breaks off or mangles is Malformed: the client's fault, not the
-// server's.
+// costs nothing. A body over limit is a ResourceExhausted error; one that
+// does not arrive within the server's ReadTimeout is RequestTimeout; one
+// the client breaks off or mangles is Malformed: the client's fault, not
+// the server's.
 func ReadBody(buf []byte, c *gin.Context, limit int64) ([]byte, error) {
 	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	declared := int64(-1)
@@ -74,6 +76,9 @@ func ReadBody(buf []byte, c *gin.Context, limit int64) ([]byte, error) {
 			var mb *http.MaxBytesError
 			if errors.As(err, &mb) {
 				return buf, &inference.Error{Kind: inference.ResourceExhausted, Message: fmt.Sprintf("request body larger than %d bytes", mb.Limit), Err: err}
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return buf, &inference.Error{Kind: inference.RequestTimeout, Message: "the request body did not arrive in time", Err: err}
 			}
 			return buf, &inference.Error{Kind: inference.Malformed, Message: "reading the request body: " + err.Error(), Err: err}
 		}

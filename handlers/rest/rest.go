@@ -50,12 +50,20 @@ func Status(k inference.Kind) int {
 		return http.StatusGatewayTimeout
 	case inference.Unimplemented:
 		return http.StatusMethodNotAllowed
+	case inference.RequestTimeout:
+		return http.StatusRequestTimeout
+	case inference.Unauthenticated:
+		return http.StatusUnauthorized
+	case inference.PermissionDenied:
+		return http.StatusForbidden
+	case inference.UnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }
 
 // Fail writes body with status for the failed request e, with the headers
-// e needs, and logs the server's own failures (Internal). Client mistakes
+// e needs (Retry-After, WWW-Authenticate), and logs the server's own failures (Internal). Client mistakes
 // are not logged, and neither are the other 5xx kinds: shedding load,
 // refusing what the configuration does not allow, a model that failed to
 // load (logged when it did) and a client that gave up are the server
@@ -65,6 +73,10 @@ func (env *Env) Fail(c *gin.Context, status int, e *inference.Error, body any) {
 	if e.RetryAfter > 0 {
 		// Retry-After counts whole seconds.
 		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+	}
+	if e.Kind == inference.Unauthenticated {
+		// RFC 6750: a 401 names the scheme the client is to use.
+		c.Header("WWW-Authenticate", `Bearer realm="onnxserve"`)
 	}
 	if e.Kind == inference.Internal {
 		cause := error(e)

@@ -32,6 +32,11 @@ func TestStatus(t *testing.T) {
 		inference.Cancelled:          499,
 		inference.DeadlineExceeded:   504,
 		inference.Unimplemented:      405,
+		// RFC 9110's: 401 a missing or unknown key, 403 a key without the
+		// scope, 415 a body of a content type not taken.
+		inference.Unauthenticated:      401,
+		inference.PermissionDenied:     403,
+		inference.UnsupportedMediaType: 415,
 	} {
 		if got := Status(k); got != want {
 			t.Errorf("Status(%v) = %d, want %d", k, got, want)

@@ -19,3 +19,10 @@ func (a *API) fail(c *gin.Context, err error) {
 	e := inference.From(err)
 	a.env.Fail(c, rest.Status(e.Kind), e, Error{Error: e.Message})
 }
+
+// Fail writes err as the protocol's error body, for the router's
+// middleware that refuses a /v2 request before its handler runs.
+func Fail(env *rest.Env, c *gin.Context, err error) {
+	e := inference.From(err)
+	env.Fail(c, rest.Status(e.Kind), e, Error{Error: e.Message})
+}

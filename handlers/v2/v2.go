@@ -57,6 +57,10 @@ func (a *API) Live(c *gin.Context) {
 //	@Failure	400	{object}	Error	"not ready (Triton answers 400)"
 //	@Router		/v2/health/ready [get]
 func (a *API) Ready(c *gin.Context) {
+	if a.env.Core.Draining() {
+		a.fail(c, inference.Errorf(inference.FailedPrecondition, "shutting down"))
+		return
+	}
 	if !a.env.Core.Ready() {
 		a.fail(c, inference.Errorf(inference.FailedPrecondition, "not every model is loaded; see POST /v2/repository/index"))
 		return

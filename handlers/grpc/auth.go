@@ -1,0 +1,66 @@
+package grpc
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	grpcgo "google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/onnxserve/onnxserve/handlers/auth"
+	"github.com/onnxserve/onnxserve/handlers/inference"
+)
+
+// authorize checks the key a call carries against what its method needs
+// (auth's table): the interceptors below, installed only when keys are
+// configured, so an open server pays nothing for them.
+func authorize(ctx context.Context, keys *auth.Keys, policy *auth.Policy, log *slog.Logger, method string) error {
+	need, ok := policy.RPC(method)
+	if !ok {
+		need = auth.Fallback
+	}
+	key, err := keys.Check(need, metadataKey(ctx))
+	if err != nil {
+		return failure(ctx, log, method, err).Err()
+	}
+	if key.ID != "" {
+		if rec := inference.RecordOf(ctx); rec != nil {
+			rec.Caller = key.ID
+		}
+	}
+	return nil
+}
+
+// metadataKey is the key a call presents: metadata authorization: Bearer
+// KEY, as REST's header, or x-api-key: KEY.
+func metadataKey(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("authorization"); len(v) > 0 {
+		if k := auth.Bearer(v[0]); k != "" {
+			return k
+		}
+	}
+	if v := md.Get("x-api-key"); len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return ""
+}
+
+func authInterceptors(keys *auth.Keys, log *slog.Logger) []grpcgo.ServerOption {
+	policy := auth.NewPolicy()
+	return []grpcgo.ServerOption{
+		grpcgo.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpcgo.UnaryServerInfo, handler grpcgo.UnaryHandler) (any, error) {
+			if err := authorize(ctx, keys, policy, log, info.FullMethod); err != nil {
+				return nil, err
+			}
+			return handler(ctx, req)
+		}),
+		grpcgo.ChainStreamInterceptor(func(srv any, ss grpcgo.ServerStream, info *grpcgo.StreamServerInfo, handler grpcgo.StreamHandler) error {
+			if err := authorize(ss.Context(), keys, policy, log, info.FullMethod); err != nil {
+				return err
+			}
+			return handler(srv, ss)
+		}),
+	}
+}
