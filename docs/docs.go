@@ -188,6 +188,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.Error"
                         }
                     },
+                    "503": {
+                        "description": "the model failed to load, or its queue (max_queue_size) is full",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.Error"
+                        }
+                    },
                     "504": {
                         "description": "the request's deadline (--request-timeout, the model's request_timeout) passed: dropped unrun, or its run stopped",
                         "schema": {
@@ -312,6 +318,12 @@ const docTemplate = `{
                     },
                     "500": {
                         "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.Error"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
                         "schema": {
                             "$ref": "#/definitions/handlers.Error"
                         }

@@ -211,6 +211,38 @@ test("iris's operation carries its description, features, labels and tensor shap
   await shoot(op, 'iris-operation.png');
 });
 
+// Issue 14 §5: a model's page lists every error status with a real
+// example (not "string"), its Model tab writes examples as JSON (not
+// OrderedMap {…}), and v2's examples have no additionalProp1 placeholders.
+test("iris's page: an example per error status, JSON in the Model tab; v2 examples without placeholders", async () => {
+  await selectDefinition('model: iris');
+  const op = opblock('iris');
+  await expand(op);
+  for (const [status, has] of [['404', 'not found'], ['413', 'request body larger than'], ['422', 'sepal_length'], ['503', 'is not available'], ['504', 'deadline']]) {
+    const row = op.locator(`.responses-table tr.response[data-code="${status}"]`);
+    await row.waitFor();
+    const text = await row.innerText();
+    assert.ok(text.includes(has), `${status}: no real example:\n${text}`);
+    assert.ok(!text.includes('"string"'), `${status}: a placeholder example:\n${text}`);
+  }
+  await op.locator('.parameters-container .tablinks[data-name="model"]').first().click();
+  const model = await op.locator('.parameters-container .model-box').first().innerText();
+  assert.ok(!model.includes('OrderedMap'), `the Model tab shows OrderedMap:\n${model}`);
+  assert.ok(model.includes('"sepal_length":5.1'), `the Model tab lacks the example as JSON:\n${model}`);
+  await op.locator('.parameters-container .tablinks[data-name="example"]').first().click();
+  await shoot(op, 'iris-errors.png');
+
+  await selectDefinition('onnxserve API');
+  const infer = page.locator('.opblock.opblock-post').filter({ has: page.locator('.opblock-summary-path[data-path="/v2/models/{name}/infer"]') });
+  await expand(infer);
+  const text = await infer.innerText();
+  assert.ok(!text.includes('additionalProp'), `v2 infer shows additionalProp placeholders:\n${text}`);
+  assert.ok(text.includes('"timeout": 200000'), `v2 infer's example lacks its parameters:\n${text}`);
+  assert.ok(text.includes("unexpected shape for input 'X'"), `v2 infer's 400 has no real example:\n${text}`);
+  await infer.locator('.opblock-summary').first().click(); // close it again
+  await selectDefinition('model: iris');
+});
+
 // Clicks Execute and returns [the request the browser sent, the response
 // status and body text the UI shows].
 async function execute(op) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -187,6 +188,11 @@ func readMetadata(data []byte) (*Metadata, error) {
 	md.Domain, _ = meta.GetDomain()
 	md.Description, _ = meta.GetDescription()
 	md.Version, _ = meta.GetVersion()
+	if md.Version == math.MaxInt64 {
+		// ONNX Runtime's answer for a file without model_version (the
+		// shipped models have none): unset, not a version.
+		md.Version = 0
+	}
 	keys, err := meta.GetCustomMetadataMapKeys()
 	if err != nil {
 		return nil, err
@@ -338,7 +344,7 @@ type Metadata struct {
 	GraphName   string
 	Domain      string
 	Description string
-	Version     int64
+	Version     int64 // model_version; 0 when the file sets none
 	Custom      map[string]string
 }
 

@@ -23,7 +23,8 @@ import (
 // opens iris downloads iris, not every model's schemas. All of it is
 // rebuilt, and gzipped once, when the repository's set of models changes.
 type spec struct {
-	core *inference.Core
+	core         *inference.Core
+	maxBodyBytes int64
 
 	mu         sync.Mutex
 	generation uint64
@@ -41,7 +42,7 @@ func (d *spec) get() *docSet {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if g := d.core.Generation(); g != d.generation || d.docs == nil {
-		d.docs = buildDocs(d.core.Models())
+		d.docs = buildDocs(d.core.Models(), d.maxBodyBytes)
 		d.generation = g
 	}
 	return d.docs
@@ -53,8 +54,9 @@ type obj = map[string]any
 // /swagger/.
 func modelDocPath(name string) string { return "models/" + url.PathEscape(name) + "/doc.json" }
 
-func buildDocs(models []runtime.ModelStatus) *docSet {
-	static := staticDoc()
+func buildDocs(models []runtime.ModelStatus, maxBodyBytes int64) *docSet {
+	ex := examples{maxBodyBytes: maxBodyBytes}
+	static := staticDoc(ex)
 	set := &docSet{models: map[string]rest.Precompressed{}}
 	urls := []any{obj{"name": indexName, "url": "doc.json"}}
 	for _, st := range models {
@@ -62,7 +64,7 @@ func buildDocs(models []runtime.ModelStatus) *docSet {
 			continue
 		}
 		m := st.Versions[len(st.Versions)-1]
-		set.models[m.Name] = rest.Precompress(marshalDoc(modelDoc(m, static)))
+		set.models[m.Name] = rest.Precompress(marshalDoc(modelDoc(m, static, ex)))
 		urls = append(urls, obj{"name": modelTag(m.Name), "url": modelDocPath(m.Name)})
 	}
 	set.index = rest.Precompress(marshalDoc(static))
@@ -76,20 +78,23 @@ const indexName = "onnxserve API"
 func modelTag(name string) string { return "model: " + name }
 
 // staticDoc is swag's document, valid Swagger 2.0.
-func staticDoc() obj {
+func staticDoc(ex examples) obj {
 	var doc obj
 	if err := json.Unmarshal([]byte(docs.SwaggerInfo.ReadDoc()), &doc); err != nil {
 		panic(fmt.Sprintf("docs/ holds invalid JSON: %v", err)) // generated code; a test pins it
 	}
 	paths, _ := doc["paths"].(obj)
+	defs, _ := doc["definitions"].(obj)
 	swagger2Fixups(doc, paths)
+	ex.addErrorExamples(paths)
+	addParameterExamples(defs)
 	return doc
 }
 
 // modelDoc is m's own document: its predict path, typed by its signature
 // and config.yaml, and the definitions that path refers to (the error
 // body's from the static document).
-func modelDoc(m *runtime.Model, static obj) obj {
+func modelDoc(m *runtime.Model, static obj, ex examples) obj {
 	tag := modelTag(m.Name)
 	staticDefs, _ := static["definitions"].(obj)
 	defs := obj{
@@ -123,16 +128,27 @@ func modelDoc(m *runtime.Model, static obj) obj {
 				"in": "body", "name": "request", "required": true,
 				"schema": obj{"$ref": "#/definitions/" + m.Name + ".Request"},
 			}},
-			"responses": obj{
-				"200": obj{"description": "the model's outputs", "schema": obj{"$ref": "#/definitions/" + m.Name + ".Response"}},
-				"400": errorResponse("malformed JSON or empty body"),
-				"413": errorResponse("body too large"),
-				"422": errorResponse("the body does not fit the model; details name each field"),
-				"500": errorResponse("ONNX Runtime failed"),
-			},
+			"responses": modelResponses(m, ex),
 		}}},
 		"definitions": defs,
 	}
+}
+
+// modelResponses are m's predict path's answers, each error with an
+// example of its own.
+func modelResponses(m *runtime.Model, ex examples) obj {
+	r := obj{
+		"200": obj{"description": "the model's outputs", "schema": obj{"$ref": "#/definitions/" + m.Name + ".Response"}},
+		"400": errorResponse("malformed JSON or empty body"),
+		"404": errorResponse("the model is no longer served (unloaded since this page was built)"),
+		"413": errorResponse("body too large (--max-body-bytes)"),
+		"422": errorResponse("the body does not fit the model; details name each field"),
+		"500": errorResponse("ONNX Runtime failed"),
+		"503": errorResponse("the model failed to load, or its queue (max_queue_size) is full (with Retry-After)"),
+		"504": errorResponse("the request's deadline (--request-timeout, the model's request_timeout) passed"),
+	}
+	setExamples(r, ex.v1(m))
+	return r
 }
 
 func marshalDoc(doc obj) []byte {
@@ -145,16 +161,25 @@ func marshalDoc(doc obj) []byte {
 
 // initializerJS is the Swagger UI's start-up script: the index and every
 // model as a definition of the selector, the index first. A model is
-// opened directly with ?urls.primaryName=model: NAME.
+// opened directly with ?urls.primaryName=model: NAME. The JSONValues
+// plugin replaces the UI's Property component, which writes a schema's
+// example with String() and so shows objects as "OrderedMap {...}" (the
+// UI's Immutable.js types) in the Model tab: it writes them as JSON.
 func initializerJS(urls []any) []byte {
-	return []byte(`window.onload = function() {
+	return []byte(`function JSONValues(system) {
+  const h = system.React.createElement;
+  return { components: { Property: ({ propKey, propVal, propClass }) =>
+    h("span", { className: propClass }, h("br", null), propKey, ": ",
+      propVal && typeof propVal.toJS === "function" ? JSON.stringify(propVal.toJS()) : String(propVal)) } };
+}
+window.onload = function() {
   window.ui = SwaggerUIBundle({
     urls: ` + string(mustMarshal(urls)) + `,
     dom_id: '#swagger-ui',
     validatorUrl: null,
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl, JSONValues],
     layout: "StandaloneLayout",
     defaultModelsExpandDepth: 1
   });

@@ -109,6 +109,7 @@ func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 //	@Failure		413		{object}	Error	"body too large"
 //	@Failure		422		{object}	Error	"the body does not fit the model"
 //	@Failure		500		{object}	Error	"ONNX Runtime failed"
+//	@Failure		503		{object}	Error	"the model failed to load, or its queue (max_queue_size) is full"
 //	@Failure		504		{object}	Error	"the request's deadline (--request-timeout, the model's request_timeout) passed: dropped unrun, or its run stopped"
 //	@Router			/v1/models/{name}/predict [post]
 func (a *API) Predict(c *gin.Context) {
@@ -171,6 +172,7 @@ func (a *API) Predict(c *gin.Context) {
 //	@Failure	413		{object}	Error
 //	@Failure	422		{object}	Error
 //	@Failure	500		{object}	Error
+//	@Failure	503		{object}	Error
 //	@Failure	504		{object}	Error
 //	@Router		/v1/models/{name}/versions/{version}/predict [post]
 func _() {}
