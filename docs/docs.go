@@ -149,6 +149,16 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/handlers.PredictRequest"
                         }
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "csv",
+                        "description": "the outputs to return, in this order (default: every one); or outputs in the body",
+                        "name": "outputs",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -283,6 +293,16 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/handlers.PredictRequest"
                         }
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "csv",
+                        "description": "the outputs to return",
+                        "name": "outputs",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -1083,6 +1103,16 @@ const docTemplate = `{
                 "instances": {
                     "type": "array",
                     "items": {}
+                },
+                "outputs": {
+                    "description": "Outputs are the outputs to return, in this order; none for every one.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "probabilities"
+                    ]
                 }
             }
         },

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -124,10 +125,17 @@ func modelDoc(m *runtime.Model, static obj, ex examples) obj {
 			"operationId": "predict_" + m.Name,
 			"consumes":    []any{"application/json"},
 			"produces":    []any{"application/json"},
-			"parameters": []any{obj{
-				"in": "body", "name": "request", "required": true,
-				"schema": obj{"$ref": "#/definitions/" + m.Name + ".Request"},
-			}},
+			"parameters": []any{
+				obj{
+					"in": "body", "name": "request", "required": true,
+					"schema": obj{"$ref": "#/definitions/" + m.Name + ".Request"},
+				},
+				obj{
+					"in": "query", "name": "outputs", "type": "array", "collectionFormat": "csv",
+					"items":       obj{"type": "string", "enum": toAny(outputNames(m))},
+					"description": "the outputs to return, in this order (default: every output); or \"outputs\" in the body",
+				},
+			},
 			"responses": modelResponses(m, ex),
 		}}},
 		"definitions": defs,
@@ -255,6 +263,9 @@ func requestSchema(m *runtime.Model) obj {
 			props[name] = obj{"type": jsonType(in.DType), "description": fmt.Sprintf("column %d of input %s (%v)", i, in.Name, in.DType)}
 			required[i] = name
 		}
+		if !slices.Contains(f, "outputs") {
+			props["outputs"] = outputsSchema(m)
+		}
 		s := obj{
 			"type": "object", "properties": props, "required": required,
 			"description": "One row as named features. For several rows send {\"instances\": [{...}, {...}]}; rows as arrays: {\"instances\": [[...]]}; or the raw tensor: {\"inputs\": {\"" + in.Name + "\": [[...]]}}.",
@@ -270,9 +281,23 @@ func requestSchema(m *runtime.Model) obj {
 	}
 	return obj{
 		"type": "object", "required": []any{"inputs"},
-		"properties": obj{"inputs": obj{"type": "object", "properties": props, "required": required}},
+		"properties": obj{"inputs": obj{"type": "object", "properties": props, "required": required}, "outputs": outputsSchema(m)},
 		"example":    example(m),
 	}
+}
+
+// outputsSchema is the body's "outputs", the outputs to return.
+func outputsSchema(m *runtime.Model) obj {
+	return obj{"type": "array", "items": obj{"type": "string", "enum": toAny(outputNames(m))},
+		"description": "the outputs to return, in this order (default: every output); or the query parameter outputs"}
+}
+
+func outputNames(m *runtime.Model) []string {
+	names := make([]string, len(m.Signature.Outputs))
+	for i, out := range m.Signature.Outputs {
+		names[i] = out.Name
+	}
+	return names
 }
 
 func responseSchema(m *runtime.Model) obj {

@@ -12,32 +12,38 @@ import (
 // reflect over []any trees built per element, which costs more than the
 // model run on small models.
 
-// appendPredictResponse writes a PredictResponse for m's outputs.
-func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor) []byte {
+// appendPredictResponse writes a PredictResponse for m's outputs outs:
+// which[i] is the Signature.Outputs index of outs[i], or which is nil for
+// every output in order. The predictions come with the labels' output.
+func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor, which []int) []byte {
 	b = append(b, `{"model":`...)
 	b = jsontensor.AppendString(b, m.Name)
 	b = append(b, `,"version":`...)
 	b = jsontensor.AppendString(b, m.Version)
 	b = append(b, `,"outputs":{`...)
-	scores := m.ScoresOutput()
-	var scoresText [2]int // where the scores output's JSON is in b
-	for i, spec := range m.Signature.Outputs {
+	scores, labelled := m.ScoresOutput(), -1 // labelled: scores' place in outs
+	var scoresText [2]int                    // where the scores output's JSON is in b
+	for i := range outs {
+		index := i
+		if which != nil {
+			index = which[i]
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsontensor.AppendString(b, spec.Name)
+		b = jsontensor.AppendString(b, m.Signature.Outputs[index].Name)
 		b = append(b, ':')
 		start := len(b)
 		b = jsontensor.AppendTensor(b, outs[i])
-		if i == scores {
-			scoresText = [2]int{start, len(b)}
+		if index == scores {
+			scoresText, labelled = [2]int{start, len(b)}, i
 		}
 	}
 	b = append(b, '}')
-	if scores >= 0 && m.Config.Softmax {
-		b = appendSoftmaxPredictions(b, m.Config.Labels, outs[scores])
-	} else if scores >= 0 {
-		b = appendPredictions(b, m.Config.Labels, outs[scores], b[scoresText[0]:scoresText[1]])
+	if labelled >= 0 && m.Config.Softmax {
+		b = appendSoftmaxPredictions(b, m.Config.Labels, outs[labelled])
+	} else if labelled >= 0 {
+		b = appendPredictions(b, m.Config.Labels, outs[labelled], b[scoresText[0]:scoresText[1]])
 	}
 	return append(b, '}')
 }

@@ -2,6 +2,7 @@ package v1
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -103,6 +104,7 @@ func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 //	@Produce		json
 //	@Param			name	path		string			true	"model name"	example(iris)
 //	@Param			request	body		PredictRequest	true	"inputs"
+//	@Param			outputs	query		[]string		false	"the outputs to return, in this order (default: every one); or outputs in the body"	collectionFormat(csv)
 //	@Success		200		{object}	PredictResponse
 //	@Failure		400		{object}	Error	"malformed JSON"
 //	@Failure		404		{object}	Error	"unknown model or version"
@@ -135,8 +137,11 @@ func (a *API) Predict(c *gin.Context) {
 		return
 	}
 	defer release()
-	inputs, f, err := decodePredict(*body, m)
+	req, f, err := decodePredict(*body, m)
 	env.Buffers.Put(body) // the tensors hold no reference into the body
+	if err == nil {
+		err = queryOutputs(c, &req)
+	}
 	if err != nil {
 		e, _ := problem(err, f) // the kind the codec's error has
 		env.Core.Refuse(c, m, e)
@@ -145,16 +150,59 @@ func (a *API) Predict(c *gin.Context) {
 	}
 	// Runs after the response is written; Infer has returned by then, so
 	// ONNX Runtime no longer reads the buffers.
-	defer jsontensor.Release(inputs)
-	outs, err := env.Core.InferAll(c, m, &inference.Request{Inputs: inputs})
+	defer jsontensor.Release(req.inputs)
+	var outs []tensor.Tensor
+	var which []int // Signature.Outputs index of each of outs; nil: all, in order
+	if len(req.outputs) == 0 {
+		outs, err = env.Core.InferAll(c, m, &inference.Request{Inputs: req.inputs})
+	} else {
+		outs, which, err = a.inferSelected(c, m, req)
+	}
 	if err != nil {
 		a.fail(c, err, f)
 		return
 	}
 	buf := env.Buffers.Get()
-	*buf = appendPredictResponse(*buf, m, outs)
+	*buf = appendPredictResponse(*buf, m, outs, which)
 	rest.WriteJSON(c, http.StatusOK, "application/json; charset=utf-8", *buf)
 	env.Buffers.Put(buf)
+}
+
+// queryOutputs takes the outputs asked for in the query (?outputs=a,b or
+// ?outputs=a&outputs=b) when the body names none; both at once is a 422,
+// as the two could disagree.
+func queryOutputs(c *gin.Context, req *predictBody) error {
+	q := c.QueryArray("outputs")
+	if len(q) == 0 {
+		return nil
+	}
+	if len(req.outputs) > 0 {
+		return jsontensor.Invalid("outputs", "given both in the body and in the query; send one")
+	}
+	for _, v := range q {
+		req.outputs = append(req.outputs, strings.Split(v, ",")...)
+	}
+	return nil
+}
+
+// inferSelected runs req for the outputs it names, through the core's
+// output selection (the one that /v2 uses), and returns them in the
+// order asked, each with its Signature.Outputs index.
+func (a *API) inferSelected(c *gin.Context, m *runtime.Model, req predictBody) ([]tensor.Tensor, []int, error) {
+	asked := make([]inference.RequestedOutput, len(req.outputs))
+	for i, name := range req.outputs {
+		asked[i] = inference.RequestedOutput{Name: name}
+	}
+	resp, err := a.env.Core.Infer(c, m, &inference.Request{Inputs: req.inputs, Outputs: asked})
+	if err != nil {
+		return nil, nil, err
+	}
+	outs := make([]tensor.Tensor, len(resp.Outputs))
+	which := make([]int, len(resp.Outputs))
+	for i, o := range resp.Outputs {
+		outs[i], which[i] = o.Tensor, m.Signature.Output(o.Name)
+	}
+	return outs, which, nil
 }
 
 // predictVersion godoc
@@ -166,6 +214,7 @@ func (a *API) Predict(c *gin.Context) {
 //	@Param		name	path		string			true	"model name"	example(iris)
 //	@Param		version	path		string			true	"model version"	example(1)
 //	@Param		request	body		PredictRequest	true	"inputs"
+//	@Param		outputs	query		[]string		false	"the outputs to return"	collectionFormat(csv)
 //	@Success	200		{object}	PredictResponse
 //	@Failure	400		{object}	Error
 //	@Failure	404		{object}	Error
