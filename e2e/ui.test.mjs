@@ -243,6 +243,29 @@ test("iris's page: an example per error status, JSON in the Model tab; v2 exampl
   await selectDefinition('model: iris');
 });
 
+// Issue 14 §3: a model whose output is an image (digitview) answers with
+// a PNG when the response content type image/png is chosen, and the UI
+// shows the picture.
+test('digitview: Execute with image/png shows the PNG the server drew', async () => {
+  await selectDefinition('model: digitview');
+  const op = opblock('digitview');
+  await expand(op);
+  await op.locator('button.try-out__btn').click();
+  await op.locator('textarea.body-param__text').waitFor();
+  await op.locator('.opblock-section-header select, .responses-inner select').filter({ has: page.locator('option[value="image/png"]') }).first().selectOption('image/png');
+  const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().startsWith(`${BASE}/v1/models/digitview/predict`));
+  await op.locator('button.execute').click();
+  const request = await sent;
+  assert.equal(request.headers()['accept'], 'image/png', 'the UI did not ask for a PNG');
+  const img = op.locator('.live-responses-table img');
+  await img.waitFor();
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+  const size = await img.evaluate((el) => [el.naturalWidth, el.naturalHeight]);
+  assert.deepEqual(size, [32, 32], `the picture is ${size}`);
+  await shootSpan(op, op.locator('.live-responses-table'), 'digitview-png.png');
+  await selectDefinition('model: iris');
+});
+
 // Clicks Execute and returns [the request the browser sent, the response
 // status and body text the UI shows].
 async function execute(op) {

@@ -200,6 +200,7 @@ func TestSpecGolden(t *testing.T) {
 		{"/swagger/models/iris/doc.json", "testdata/openapi.iris.golden.json"},
 		{"/swagger/models/digits/doc.json", "testdata/openapi.digits.golden.json"},
 		{"/swagger/models/tabular/doc.json", "testdata/openapi.tabular.golden.json"},
+		{"/swagger/models/digitview/doc.json", "testdata/openapi.digitview.golden.json"},
 	} {
 		got := do(t, "GET", srv.URL+c.path, "").Body
 		if *update {

@@ -275,7 +275,7 @@ func TestModelEndpoints(t *testing.T) {
 			t.Errorf("%s state %s", m.Name, m.State)
 		}
 	}
-	if got := strings.Join(names, ","); got != "digits,iris,tabular" {
+	if got := strings.Join(names, ","); got != "digits,digitview,iris,tabular" {
 		t.Errorf("models %s", got)
 	}
 

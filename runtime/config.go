@@ -54,6 +54,22 @@ type Config struct {
 	// and the client's deadline: the shortest wins. 0 means no bound of
 	// its own.
 	RequestTimeout time.Duration `yaml:"request_timeout" json:"request_timeout,omitempty"`
+	// Outputs configure outputs by name.
+	Outputs map[string]OutputConfig `yaml:"outputs" json:"outputs,omitempty"`
+}
+
+// OutputConfig is what config.yaml says of one output.
+type OutputConfig struct {
+	// Image declares the output a picture per row ([H, W], [1, H, W] or
+	// [C, H, W] after a dynamic batch dimension), which a client may ask
+	// for as a PNG.
+	Image *OutputImage `yaml:"image" json:"image,omitempty"`
+}
+
+// OutputImage is an image output's value range: Range[0] is black (0),
+// Range[1] white (255).
+type OutputImage struct {
+	Range [2]float64 `yaml:"range" json:"range"`
 }
 
 // DynamicBatching configures the merging of concurrent requests along
@@ -162,6 +178,11 @@ func (c *Config) validate() error {
 	}
 	if len(c.Labels) == 0 && c.Softmax {
 		return errors.New("softmax turns the labels' output into their scores, and there are no labels")
+	}
+	for name, o := range c.Outputs {
+		if o.Image != nil && !(o.Image.Range[0] < o.Image.Range[1]) {
+			return fmt.Errorf("outputs.%s.image.range must be [low, high] with low < high, got %v", name, o.Image.Range)
+		}
 	}
 	if err := uniqueNames("features", c.Features); err != nil {
 		return err

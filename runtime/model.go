@@ -14,6 +14,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/onnxserve/onnxserve/runtime/tensor"
+	"github.com/onnxserve/onnxserve/runtime/tensorimage"
 )
 
 // Model is one loaded version of a model: its signature, its config and the
@@ -226,6 +227,17 @@ func (m *Model) checkConfig() error {
 		}
 		if !in.DType.IsFloat() && !in.DType.IsInteger() {
 			return fmt.Errorf("features need a numeric input, %q is %v", in.Name, in.DType)
+		}
+	}
+	for name, o := range m.Config.Outputs {
+		i := m.Signature.Output(name)
+		if i < 0 {
+			return fmt.Errorf("outputs.%s: not an output; outputs are %s", name, describe(m.Signature.Outputs))
+		}
+		if o.Image != nil {
+			if err := checkImageOutput(m.Signature.Outputs[i]); err != nil {
+				return fmt.Errorf("outputs.%s.image: %w", name, err)
+			}
 		}
 	}
 	if l := m.Config.Labels; len(l) > 0 {
@@ -519,4 +531,14 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 		result[i] = t
 	}
 	return result, nil
+}
+
+// checkImageOutput fails when out cannot be pictures: a numeric tensor of
+// one of tensorimage's layouts.
+func checkImageOutput(out tensor.TensorSpec) error {
+	if !out.DType.IsFloat() && !out.DType.IsInteger() {
+		return fmt.Errorf("an image output is numeric, %q is %v", out.Name, out.DType)
+	}
+	_, err := tensorimage.LayoutOf(out.Shape)
+	return err
 }

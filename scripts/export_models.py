@@ -23,6 +23,8 @@ Served models (under models/):
     iris/config.yaml, iris/1/model.onnx, iris/1/expected.json   (versioned layout)
     digits/config.yaml, digits/model.onnx, digits/expected.json (unversioned)
     tabular/config.yaml, tabular/model.onnx, tabular/expected.json
+    digitview/config.yaml, digitview/model.onnx, digitview/expected.json
+      (expected.json's "image.png" is the gray levels of the PNG of "image")
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
     dtypes, half, scalar, zipmap, strings, slow, logits
 e2e-only models (under e2e/models/, served by scripts/e2e.sh beside models/):
@@ -354,6 +356,64 @@ def export_digits(root):
                "labels: [zero, one, two, three, four, five, six, seven, "
                "eight, nine]\n"
                "max_batch_size: 256\n")
+
+
+def png_gray(x, lo, hi):
+    """The 8-bit gray levels an image output's PNG holds, as the server
+    must write them: (x - lo) / (hi - lo) clipped to [0, 1], times 255,
+    rounded half up."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.floor(np.clip((x - lo) / (hi - lo), 0.0, 1.0) * 255.0
+                    + 0.5).astype(np.int64)
+
+
+def export_digitview(root):
+    """A model whose output is an image: the 64 digit pixels (0..16) as a
+    1x32x32 picture scaled to 0..1 (each pixel 4x4, nearest). Its
+    config.yaml declares the output an image with range [0, 1], so it can
+    come back as a PNG; expected.json holds the PNG's gray levels too."""
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data.astype(F32)
+    scale = 4
+    nodes = [
+        helper.make_node("Mul", ["pixels", "inv16"], ["unit"]),
+        helper.make_node("Reshape", ["unit", "shape"], ["small"]),
+        helper.make_node("Resize", ["small", "", "scales"], ["image"],
+                         mode="nearest"),
+    ]
+    model = make_model(
+        "digitview",
+        "The 8x8 digit (64 pixels 0..16) as a 1x32x32 image in 0..1.",
+        nodes,
+        [tensor("pixels", TensorProto.FLOAT, [BATCH, 64])],
+        [tensor("image", TensorProto.FLOAT, [BATCH, 1, 32, 32])],
+        [const("inv16", np.array(1.0 / 16.0, dtype=F32)),
+         const("shape", np.array([-1, 1, 8, 8], dtype=np.int64)),
+         const("scales", np.array([1, 1, scale, scale], dtype=F32))])
+    save_model(model, os.path.join(root, "models/digitview/model.onnx"))
+
+    def run(idx):
+        x = X[idx]
+        unit = (x * F32(1.0 / 16.0)).astype(F32).reshape(-1, 1, 8, 8)
+        image = unit.repeat(scale, axis=2).repeat(scale, axis=3)
+        return ({"pixels": x},
+                {"image": image, "image.png": png_gray(image[:, 0], 0.0, 1.0)})
+
+    cases = [run([0]), run([1, 2])]
+    write_expected(os.path.join(root, "models/digitview/expected.json"),
+                   cases, atol=0.0)
+    write_text(os.path.join(root, "models/digitview/config.yaml"),
+               "description: Shows an 8x8 handwritten digit (64 pixel values "
+               "0..16, row-major, as the digits model takes) as a 32x32 "
+               "picture; ask for it as a PNG with the header Accept "
+               "image/png (the response content type in the API docs).\n"
+               "outputs:\n"
+               "  image:\n"
+               "    image: {range: [0, 1]}\n"
+               "# the first digit of the sklearn data set, a zero\n"
+               "example: {inputs: {pixels: [%s]}}\n"
+               % json.dumps([float(v) for v in X[0]]))
 
 
 def export_tabular(root):
@@ -722,6 +782,7 @@ def main(argv):
     export_iris(root)
     export_digits(root)
     export_tabular(root)
+    export_digitview(root)
     export_dtypes(root)
     export_half(root)
     export_scalar(root)

@@ -124,7 +124,7 @@ func modelDoc(m *runtime.Model, static obj, ex examples) obj {
 			"description": modelDescription(m),
 			"operationId": "predict_" + m.Name,
 			"consumes":    []any{"application/json"},
-			"produces":    []any{"application/json"},
+			"produces":    produces(m),
 			"parameters": []any{
 				obj{
 					"in": "body", "name": "request", "required": true,
@@ -243,6 +243,9 @@ func modelDescription(m *runtime.Model) string {
 	b.WriteString("\n\nOutputs:")
 	for _, out := range m.Signature.Outputs {
 		fmt.Fprintf(&b, "\n- `%s`: %v, shape %s", out.Name, out.DType, tensor.FormatShape(out.Shape))
+		if isImage(m, out.Name) {
+			b.WriteString(" (an image: ask for a PNG with `Accept: image/png`, the response content type here, and one row)")
+		}
 	}
 	if m.Config.MaxBatchSize > 0 {
 		fmt.Fprintf(&b, "\n\nAt most %d rows per request.", m.Config.MaxBatchSize)
@@ -284,6 +287,21 @@ func requestSchema(m *runtime.Model) obj {
 		"properties": obj{"inputs": obj{"type": "object", "properties": props, "required": required}, "outputs": outputsSchema(m)},
 		"example":    example(m),
 	}
+}
+
+func isImage(m *runtime.Model, output string) bool {
+	o, ok := m.Config.Outputs[output]
+	return ok && o.Image != nil
+}
+
+// produces is JSON, and PNG for a model with an image output.
+func produces(m *runtime.Model) []any {
+	for _, out := range m.Signature.Outputs {
+		if isImage(m, out.Name) {
+			return []any{"application/json", "image/png"}
+		}
+	}
+	return []any{"application/json"}
 }
 
 // outputsSchema is the body's "outputs", the outputs to return.

@@ -151,6 +151,10 @@ func (a *API) Predict(c *gin.Context) {
 	// Runs after the response is written; Infer has returned by then, so
 	// ONNX Runtime no longer reads the buffers.
 	defer jsontensor.Release(req.inputs)
+	if wantsPNG(c.GetHeader("Accept")) {
+		a.predictPNG(c, m, req, f)
+		return
+	}
 	var outs []tensor.Tensor
 	var which []int // Signature.Outputs index of each of outs; nil: all, in order
 	if len(req.outputs) == 0 {
@@ -166,6 +170,28 @@ func (a *API) Predict(c *gin.Context) {
 	*buf = appendPredictResponse(*buf, m, outs, which)
 	rest.WriteJSON(c, http.StatusOK, "application/json; charset=utf-8", *buf)
 	env.Buffers.Put(buf)
+}
+
+// predictPNG answers a request that accepts image/png with the picture
+// of its image output.
+func (a *API) predictPNG(c *gin.Context, m *runtime.Model, req predictBody, f form) {
+	i, err := imageOutput(m, req.outputs)
+	if err != nil {
+		a.fail(c, err, f)
+		return
+	}
+	req.outputs = []string{m.Signature.Outputs[i].Name}
+	outs, _, err := a.inferSelected(c, m, req)
+	var png []byte
+	if err == nil {
+		png, err = encodePNG(m, i, outs[0])
+	}
+	if err != nil {
+		a.fail(c, err, f)
+		return
+	}
+	c.Header("Vary", "Accept")
+	c.Data(http.StatusOK, "image/png", png)
 }
 
 // queryOutputs takes the outputs asked for in the query (?outputs=a,b or
