@@ -266,6 +266,30 @@ test('digitview: Execute with image/png shows the PNG the server drew', async ()
   await selectDefinition('model: iris');
 });
 
+// Issue 14 §2: a committed image of a digit, uploaded through the file
+// picker of digits' predict with image files, is classified as its digit.
+test('digits: an image file uploaded through the file picker returns its class', async () => {
+  await selectDefinition('model: digits');
+  const op = page.locator('.opblock.opblock-post').filter({ has: page.locator('.opblock-summary-path[data-path="/v1/models/digits/versions/1/predict"]') });
+  await expand(op);
+  await op.locator('button.try-out__btn').click();
+  const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'digits', 'images', 'zero_8x8.png');
+  await op.locator('input[type="file"]').setInputFiles(file);
+  const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().startsWith(`${BASE}/v1/models/digits/versions/1/predict`));
+  await op.locator('button.execute').click();
+  const request = await sent;
+  assert.match(request.headers()['content-type'], /^multipart\/form-data/, 'the UI did not send a form');
+  const row = op.locator('.live-responses-table .response').first();
+  await row.locator('.response-col_status').waitFor();
+  await op.locator('.live-responses-table .response-col_description pre').first().waitFor();
+  const status = (await row.locator('.response-col_status').innerText()).trim();
+  const body = await op.locator('.live-responses-table .response-col_description pre').first().innerText();
+  assert.equal(status, '200', `status ${status}, body:\n${body}`);
+  assert.equal(JSON.parse(body).predictions[0].label, 'zero', body);
+  await shootSpan(op, op.locator('.live-responses-table'), 'digits-upload.png');
+  await selectDefinition('model: iris');
+});
+
 // Clicks Execute and returns [the request the browser sent, the response
 // status and body text the UI shows].
 async function execute(op) {

@@ -56,6 +56,36 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"request_timeout" json:"request_timeout,omitempty"`
 	// Outputs configure outputs by name.
 	Outputs map[string]OutputConfig `yaml:"outputs" json:"outputs,omitempty"`
+	// Inputs configure inputs by name.
+	Inputs map[string]InputConfig `yaml:"inputs" json:"inputs,omitempty"`
+}
+
+// InputConfig is what config.yaml says of one input.
+type InputConfig struct {
+	// Image declares the input a picture per row, which /v1 also takes
+	// as image files (multipart/form-data).
+	Image *InputImage `yaml:"image" json:"image,omitempty"`
+}
+
+// InputImage is how an image file becomes a row of its input
+// (runtime/imagetensor does it).
+type InputImage struct {
+	// Layout is NCHW, NHWC or flat (a row of H*W*C values, channels last).
+	Layout string `yaml:"layout" json:"layout"`
+	// Channels is gray, rgb or bgr.
+	Channels string `yaml:"channels" json:"channels"`
+	// Size is [H, W]; when unset, the model's shape gives it.
+	Size []int `yaml:"size" json:"size,omitempty"`
+	// Resize is how a file of another size is brought to Size: stretch
+	// (each target pixel takes the source pixel nearest its centre), the
+	// only mode so far.
+	Resize string `yaml:"resize" json:"resize,omitempty"`
+	// Scale multiplies each 0..255 pixel value; 0 means 1/255.
+	Scale float64 `yaml:"scale" json:"scale,omitempty"`
+	// Mean and Std, one per channel or one for all, normalise the scaled
+	// value: (v - mean) / std.
+	Mean []float64 `yaml:"mean" json:"mean,omitempty"`
+	Std  []float64 `yaml:"std" json:"std,omitempty"`
 }
 
 // OutputConfig is what config.yaml says of one output.
@@ -179,6 +209,11 @@ func (c *Config) validate() error {
 	if len(c.Labels) == 0 && c.Softmax {
 		return errors.New("softmax turns the labels' output into their scores, and there are no labels")
 	}
+	for name, in := range c.Inputs {
+		if err := in.Image.validate(); err != nil {
+			return fmt.Errorf("inputs.%s.image: %w", name, err)
+		}
+	}
 	for name, o := range c.Outputs {
 		if o.Image != nil && !(o.Image.Range[0] < o.Image.Range[1]) {
 			return fmt.Errorf("outputs.%s.image.range must be [low, high] with low < high, got %v", name, o.Image.Range)
@@ -219,6 +254,42 @@ func uniqueNames(what string, names []string) error {
 			return fmt.Errorf("%s: %q appears twice", what, n)
 		}
 		seen[n] = true
+	}
+	return nil
+}
+
+func (im *InputImage) validate() error {
+	if im == nil {
+		return nil
+	}
+	switch im.Layout {
+	case "NCHW", "NHWC", "flat":
+	default:
+		return fmt.Errorf("layout must be NCHW, NHWC or flat, got %q", im.Layout)
+	}
+	channels := 3
+	switch im.Channels {
+	case "gray":
+		channels = 1
+	case "rgb", "bgr":
+	default:
+		return fmt.Errorf("channels must be gray, rgb or bgr, got %q", im.Channels)
+	}
+	if im.Size != nil && (len(im.Size) != 2 || im.Size[0] < 1 || im.Size[1] < 1) {
+		return fmt.Errorf("size must be [H, W] of at least 1, got %v", im.Size)
+	}
+	if im.Resize != "" && im.Resize != "stretch" {
+		return fmt.Errorf("resize must be stretch, got %q", im.Resize)
+	}
+	for key, vals := range map[string][]float64{"mean": im.Mean, "std": im.Std} {
+		if len(vals) > 1 && len(vals) != channels {
+			return fmt.Errorf("%s has %d values for %d channels; give one, or one per channel", key, len(vals), channels)
+		}
+	}
+	for _, v := range im.Std {
+		if v == 0 {
+			return errors.New("std must not be 0")
+		}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/onnxserve/onnxserve/runtime/imagetensor"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 	"github.com/onnxserve/onnxserve/runtime/tensorimage"
 )
@@ -40,6 +41,9 @@ type Model struct {
 	batchInput int
 	// scores is the output whose last dim holds one score per label, or -1.
 	scores int
+	// images are how image files become rows of the inputs config.yaml
+	// declares images, by name.
+	images map[string]imagetensor.Spec
 	// batcher merges concurrent requests when dynamic_batching is set.
 	batcher *batcher
 	// admit bounds the requests waiting to run by max_queue_size, for the
@@ -227,6 +231,22 @@ func (m *Model) checkConfig() error {
 		}
 		if !in.DType.IsFloat() && !in.DType.IsInteger() {
 			return fmt.Errorf("features need a numeric input, %q is %v", in.Name, in.DType)
+		}
+	}
+	for name, in := range m.Config.Inputs {
+		i := m.Signature.Input(name)
+		if i < 0 {
+			return fmt.Errorf("inputs.%s: not an input; inputs are %s", name, describe(m.Signature.Inputs))
+		}
+		if in.Image != nil {
+			spec, err := imageSpec(m.Signature.Inputs[i], in.Image)
+			if err != nil {
+				return fmt.Errorf("inputs.%s.image: %w", name, err)
+			}
+			if m.images == nil {
+				m.images = map[string]imagetensor.Spec{}
+			}
+			m.images[name] = spec
 		}
 	}
 	for name, o := range m.Config.Outputs {
@@ -541,4 +561,67 @@ func checkImageOutput(out tensor.TensorSpec) error {
 	}
 	_, err := tensorimage.LayoutOf(out.Shape)
 	return err
+}
+
+// ImageInput is how image files become rows of the input named, when
+// config.yaml declares it an image.
+func (m *Model) ImageInput(name string) (imagetensor.Spec, bool) {
+	s, ok := m.images[name]
+	return s, ok
+}
+
+// imageSpec checks an input image section against the input it is for,
+// and fills in the size from the model's shape when the section has none:
+// [-1, H*W*C] (flat, which needs size), [-1, C, H, W] (NCHW) or
+// [-1, H, W, C] (NHWC).
+func imageSpec(in tensor.TensorSpec, im *InputImage) (imagetensor.Spec, error) {
+	s := imagetensor.Spec{Layout: imagetensor.Layout(im.Layout), Channels: imagetensor.Channels(im.Channels),
+		Scale: im.Scale, Mean: im.Mean, Std: im.Std}
+	if s.Scale == 0 {
+		s.Scale = 1.0 / 255
+	}
+	switch in.DType {
+	case tensor.Float32, tensor.Float64:
+	default:
+		return s, fmt.Errorf("an image input is float32 or float64, %q is %v", in.Name, in.DType)
+	}
+	nc := int64(s.Channels.N())
+	sh := in.Shape
+	if len(sh) == 0 || sh[0] != -1 {
+		return s, fmt.Errorf("an image input has a dynamic batch dimension first (one row per file), %q is %s", in.Name, tensor.FormatShape(sh))
+	}
+	var h, w, c int64 = -1, -1, nc
+	switch s.Layout {
+	case imagetensor.Flat:
+		if len(sh) != 2 || im.Size == nil {
+			return s, fmt.Errorf("layout flat is an input [-1, H*W*C] and needs size: [H, W]; %q is %s", in.Name, tensor.FormatShape(sh))
+		}
+		if want := int64(im.Size[0] * im.Size[1] * int(nc)); sh[1] != want {
+			return s, fmt.Errorf("size %v with %d channel(s) is %d values a row, input %q has %d", im.Size, nc, want, in.Name, sh[1])
+		}
+	case imagetensor.NCHW:
+		if len(sh) != 4 {
+			return s, fmt.Errorf("layout NCHW is an input [-1, C, H, W], %q is %s", in.Name, tensor.FormatShape(sh))
+		}
+		c, h, w = sh[1], sh[2], sh[3]
+	default:
+		if len(sh) != 4 {
+			return s, fmt.Errorf("layout NHWC is an input [-1, H, W, C], %q is %s", in.Name, tensor.FormatShape(sh))
+		}
+		h, w, c = sh[1], sh[2], sh[3]
+	}
+	if c != nc {
+		return s, fmt.Errorf("channels %s are %d a pixel, input %q has %d", im.Channels, nc, in.Name, c)
+	}
+	if im.Size != nil {
+		if (h >= 0 && h != int64(im.Size[0])) || (w >= 0 && w != int64(im.Size[1])) {
+			return s, fmt.Errorf("size %v does not fit input %q of shape %s", im.Size, in.Name, tensor.FormatShape(sh))
+		}
+		h, w = int64(im.Size[0]), int64(im.Size[1])
+	}
+	if h < 1 || w < 1 {
+		return s, fmt.Errorf("input %q has a dynamic height or width (%s): give size: [H, W]", in.Name, tensor.FormatShape(sh))
+	}
+	s.H, s.W = int(h), int(w)
+	return s, nil
 }

@@ -25,6 +25,8 @@ Served models (under models/):
     tabular/config.yaml, tabular/model.onnx, tabular/expected.json
     digitview/config.yaml, digitview/model.onnx, digitview/expected.json
       (expected.json's "image.png" is the gray levels of the PNG of "image")
+    digits/images/*.png and digits/images/expected.json: image files of two
+      digits and the tensor row each must become (image-input tests)
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
     dtypes, half, scalar, zipmap, strings, slow, logits
 e2e-only models (under e2e/models/, served by scripts/e2e.sh beside models/):
@@ -349,13 +351,20 @@ def export_digits(root):
     cases = [run([0]), run([1, 2, 3]), run([4, 5, 6, 7, 8]), run([9, 10, 11])]
     write_expected(os.path.join(root, "models/digits/expected.json"), cases,
                    atol=1e-4)
+    export_digit_images(root, X, y)
     write_text(os.path.join(root, "models/digits/config.yaml"),
                "description: Handwritten digit recognition on 8x8 grayscale "
                "images (64 pixel values 0..16, row-major); a small MLP "
                "trained on the sklearn digits data set.\n"
                "labels: [zero, one, two, three, four, five, six, seven, "
                "eight, nine]\n"
-               "max_batch_size: 256\n")
+               "max_batch_size: 256\n"
+               "# image files (PNG, JPEG) as multipart/form-data: gray, 8x8,\n"
+               "# each pixel 0..255 scaled to the data set's 0..16\n"
+               "inputs:\n"
+               "  pixels:\n"
+               "    image: {layout: flat, channels: gray, size: [8, 8], "
+               "scale: %r}\n" % DIGIT_SCALE)
 
 
 def png_gray(x, lo, hi):
@@ -414,6 +423,38 @@ def export_digitview(root):
                "# the first digit of the sklearn data set, a zero\n"
                "example: {inputs: {pixels: [%s]}}\n"
                % json.dumps([float(v) for v in X[0]]))
+
+
+# An image file's 0..255 gray level becomes digits' 0..16.
+DIGIT_SCALE = 16.0 / 255.0
+
+
+def export_digit_images(root, X, y):
+    """Committed image files of digits for the image-input tests: the
+    data set's pixels (0..16) as 8-bit gray (p = round(v * 255 / 16)), one
+    8x8 PNG and one 32x32 PNG (each pixel 4x4, to be resized back), and
+    the tensor row the server must make of each, computed here with numpy
+    as config.yaml says (p * 16/255, nearest pixel centre when resizing)."""
+    from PIL import Image
+
+    out = os.path.join(root, "models/digits/images")
+    os.makedirs(out, exist_ok=True)
+    cases = []
+    for name, idx, scale in (("zero_8x8.png", 0, 1), ("four_32x32.png", 4, 4)):
+        p = np.round(X[idx] * 255.0 / 16.0).astype(np.uint8).reshape(8, 8)
+        big = p.repeat(scale, axis=0).repeat(scale, axis=1)
+        Image.fromarray(big, mode="L").save(os.path.join(out, name))
+        print("wrote", os.path.join(out, name))
+        # What the server must compute: nearest source pixel centre of each
+        # of the 8x8 targets, times the scale, in float64, then float32.
+        n = big.shape[0]
+        src = (2 * np.arange(8) + 1) * n // 16
+        row = (big[np.ix_(src, src)].astype(np.float64)
+               * DIGIT_SCALE).astype(F32).reshape(1, 64)
+        cases.append({"file": name, "pixels": to_json(row, True),
+                      "label": int(y[idx])})
+    write_text(os.path.join(out, "expected.json"),
+               json.dumps({"cases": cases}, indent=1) + "\n")
 
 
 def export_tabular(root):

@@ -108,7 +108,7 @@ func modelDoc(m *runtime.Model, static obj, ex examples) obj {
 		}
 	}
 	info, _ := static["info"].(obj)
-	return obj{
+	doc := obj{
 		"swagger": "2.0",
 		"info": obj{
 			"title":       "onnxserve: " + m.Name,
@@ -139,6 +139,46 @@ func modelDoc(m *runtime.Model, static obj, ex examples) obj {
 			"responses": modelResponses(m, ex),
 		}}},
 		"definitions": defs,
+	}
+	if op := filesOperation(m, tag, ex); op != nil {
+		doc["paths"].(obj)["/v1/models/"+m.Name+"/versions/"+m.Version+"/predict"] = obj{"post": op}
+	}
+	return doc
+}
+
+// filesOperation is the predict of a model with image inputs, taking
+// image files, with a file picker per image input: shown on the version's
+// path, which is the same predict, since Swagger 2.0 documents a JSON body
+// or form fields on one operation, never both. nil for a model without
+// image inputs.
+func filesOperation(m *runtime.Model, tag string, ex examples) obj {
+	var params []any
+	for _, in := range m.Signature.Inputs {
+		s, ok := m.ImageInput(in.Name)
+		if !ok {
+			continue
+		}
+		params = append(params, obj{
+			"in": "formData", "name": in.Name, "type": "file", "required": true,
+			"description": fmt.Sprintf("a PNG or JPEG image, made %s %dx%d (height x width) and laid out %s into input %s; send several files in this field for a batch", s.Channels, s.H, s.W, s.Layout, in.Name),
+		})
+	}
+	if params == nil {
+		return nil
+	}
+	params = append(params, obj{
+		"in": "formData", "name": "outputs", "type": "string",
+		"description": "the outputs to return, comma-separated (default: every output)",
+	})
+	return obj{
+		"tags":        []any{tag},
+		"summary":     "Predict with " + m.Name + " from image files",
+		"description": "The predict of version " + m.Version + ", which, like `/v1/models/" + m.Name + "/predict`, takes JSON or image files (multipart/form-data); here with a file picker. A file that is not a PNG or JPEG image is a 422 naming it.",
+		"operationId": "predict_files_" + m.Name,
+		"consumes":    []any{"multipart/form-data"},
+		"produces":    produces(m),
+		"parameters":  params,
+		"responses":   modelResponses(m, ex),
 	}
 }
 

@@ -137,7 +137,14 @@ func (a *API) Predict(c *gin.Context) {
 		return
 	}
 	defer release()
-	req, f, err := decodePredict(*body, m)
+	var req predictBody
+	var f form
+	if boundary := multipartBoundary(c.GetHeader("Content-Type")); boundary != "" {
+		req, err = decodeImages(*body, boundary, m)
+		f = formInputs
+	} else {
+		req, f, err = decodePredict(*body, m)
+	}
 	env.Buffers.Put(body) // the tensors hold no reference into the body
 	if err == nil {
 		err = queryOutputs(c, &req)
