@@ -47,14 +47,9 @@ func postFiles(t *testing.T, url string, files []upload) response {
 		part.Write(f.data)
 	}
 	w.Close()
-	res, err := http.Post(url, w.FormDataContentType(), &b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var body bytes.Buffer
-	body.ReadFrom(res.Body)
-	return response{res.StatusCode, res.Header, body.Bytes()}
+	req, _ := http.NewRequest("POST", url, &b)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	return doRequest(t, req)
 }
 
 // TestImageInput pins image files into /v1 on the shipped digits, whose

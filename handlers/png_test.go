@@ -26,14 +26,7 @@ func TestPNGOutput(t *testing.T) {
 	post := func(path, accept, body string) response {
 		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
 		req.Header.Set("Accept", accept)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(res.Body)
-		return response{res.StatusCode, res.Header, b.Bytes()}
+		return doRequest(t, req)
 	}
 	for i, c := range exp.Cases {
 		body := `{"inputs": {"pixels": ` + string(c.Inputs["pixels"]) + `}}`

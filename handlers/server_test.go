@@ -56,6 +56,12 @@ func do(t testing.TB, method, url, body string) response {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return doRequest(t, req)
+}
+
+// doRequest makes req and reads the whole answer.
+func doRequest(t testing.TB, req *http.Request) response {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

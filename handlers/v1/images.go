@@ -17,6 +17,9 @@ import (
 // multipartBoundary is the boundary of a multipart/form-data request, ""
 // for any other.
 func multipartBoundary(contentType string) string {
+	if !strings.HasPrefix(contentType, "multipart/") {
+		return "" // JSON, without parsing (which allocates)
+	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "multipart/form-data" {
 		return ""

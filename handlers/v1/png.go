@@ -15,6 +15,9 @@ import (
 // the first media range it accepts (q > 0). */* and JSON first, or no
 // Accept at all, are JSON.
 func wantsPNG(accept string) bool {
+	if !strings.Contains(accept, "image/png") {
+		return false // the common case, without parsing (which allocates)
+	}
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {

@@ -205,6 +205,9 @@ func (a *API) predictPNG(c *gin.Context, m *runtime.Model, req predictBody, f fo
 // ?outputs=a&outputs=b) when the body names none; both at once is a 422,
 // as the two could disagree.
 func queryOutputs(c *gin.Context, req *predictBody) error {
+	if c.Request.URL.RawQuery == "" {
+		return nil // no query to parse (which allocates)
+	}
 	q := c.QueryArray("outputs")
 	if len(q) == 0 {
 		return nil
