@@ -4,7 +4,7 @@ ADDR   ?= :8080
 MODELS ?= ./models
 GO     ?= go
 
-.PHONY: run test build ort docs proto models e2e bench vet fuzz
+.PHONY: run test build ort docs proto models e2e bench vet fuzz soak
 
 # go run is silent while it compiles, which the first time (cgo, gin, gRPC)
 # takes minutes: say so, so that nobody thinks it hung.
@@ -61,6 +61,11 @@ fuzz: ort
 			$(GO) test $$pkg -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 		done; \
 	done
+
+# The soak and attack test of the real binary (scripts/soak.sh): 1M mixed
+# requests and 100 reloads by default, SOAK_REQUESTS=20000 for a short one.
+soak: ort
+	scripts/soak.sh
 
 # onnxserve vs FastAPI vs a Go HTTP floor, one core each, wrk on the other;
 # writes docs/benchmarks.md and docs/img/bench.png (about 7 minutes; installs

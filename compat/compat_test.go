@@ -66,6 +66,7 @@ func TestCompat(t *testing.T) {
 	// SkipBad, so that a model that does not load fails its own subtest
 	// with the reason, and the others are still checked.
 	srv, _ := servertest.Start(t, repo, servertest.Options{SkipBad: true, MaxBodyBytes: 64 << 20})
+	t.Run("swagger", func(t *testing.T) { checkSwagger(t, srv.URL, models) })
 	for _, m := range models {
 		t.Run(m.Name, func(t *testing.T) {
 			s := server{url: srv.URL, model: m.Name}
@@ -91,6 +92,23 @@ func TestCompat(t *testing.T) {
 			}
 			s.checkMalformed(t, refs[m.Name].Cases[0])
 		})
+	}
+}
+
+// checkSwagger: each model's API doc, which names its route and its
+// inputs ("::", dots, spaces, non-ASCII), is JSON with its predict path.
+func checkSwagger(t *testing.T, base string, models []Model) {
+	for _, m := range models {
+		doc := base + "/swagger/models/" + url.PathEscape(m.Name) + "/doc.json"
+		resp, body := server{url: base}.do(t, "GET", doc, "", nil, nil)
+		var spec struct{ Paths map[string]any }
+		if err := json.Unmarshal(body, &spec); resp.StatusCode != 200 || err != nil {
+			t.Errorf("GET %s: %d, %v: %s", doc, resp.StatusCode, err, clip(body))
+			continue
+		}
+		if _, ok := spec.Paths["/v1/models/"+m.Name+"/predict"]; !ok {
+			t.Errorf("%s has no predict path for model %q", doc, m.Name)
+		}
 	}
 }
 
@@ -147,22 +165,16 @@ func (s server) checkMetadata(t *testing.T, ref *Reference) {
 		_, list := s.do(t, "GET", s.url+"/v1/models", "", nil, nil)
 		t.Fatalf("GET /v2/models/%s: %d %s; /v1/models: %s", s.model, resp.StatusCode, body, list)
 	}
-	var meta struct {
-		Inputs []struct {
-			Name, Datatype string
-			Shape          []int64
-		}
+	type tensorMeta struct {
+		Name, Datatype string
+		Shape          []int64
 	}
+	var meta struct{ Inputs []tensorMeta }
 	if err := json.Unmarshal(body, &meta); err != nil {
 		t.Fatalf("metadata: %v: %s", err, body)
 	}
 	for _, in := range ref.Cases[0].Inputs {
-		i := slices.IndexFunc(meta.Inputs, func(m struct {
-			Name, Datatype string
-			Shape          []int64
-		}) bool {
-			return m.Name == in.Name
-		})
+		i := slices.IndexFunc(meta.Inputs, func(m tensorMeta) bool { return m.Name == in.Name })
 		if i < 0 {
 			t.Errorf("metadata lists no input %q: %s", in.Name, body)
 			continue

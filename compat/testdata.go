@@ -123,26 +123,21 @@ func (t Tensor) Floats() ([]float64, error) {
 		}
 		return out, nil
 	}
-	out := make([]float64, len(t.Data))
-	for i, v := range t.Data {
-		f, ok := v.(float64)
-		if !ok {
-			return nil, fmt.Errorf("%s: element %d is %T, not a number", t.Name, i, v)
-		}
-		out[i] = f
-	}
-	return out, nil
+	return elements[float64](t, "a number")
 }
 
 // Strings are a BYTES tensor's data.
-func (t Tensor) Strings() ([]string, error) {
-	out := make([]string, len(t.Data))
+func (t Tensor) Strings() ([]string, error) { return elements[string](t, "a string") }
+
+// elements are t's data as Ts, or an error naming the first that is not.
+func elements[T any](t Tensor, what string) ([]T, error) {
+	out := make([]T, len(t.Data))
 	for i, v := range t.Data {
-		s, ok := v.(string)
+		e, ok := v.(T)
 		if !ok {
-			return nil, fmt.Errorf("%s: element %d is %T, not a string", t.Name, i, v)
+			return nil, fmt.Errorf("%s: element %d is %T, not %s", t.Name, i, v, what)
 		}
-		out[i] = s
+		out[i] = e
 	}
 	return out, nil
 }

@@ -853,6 +853,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.V2Error"
                         }
                     },
+                    "415": {
+                        "description": "a body not of type application/json",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
                     "503": {
                         "description": "model control is not explicit",
                         "schema": {
@@ -899,6 +905,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "no such model",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.V2Error"
+                        }
+                    },
+                    "415": {
+                        "description": "a body not of type application/json",
                         "schema": {
                             "$ref": "#/definitions/handlers.V2Error"
                         }
@@ -957,6 +969,16 @@ const docTemplate = `{
             "properties": {
                 "description": {
                     "type": "string"
+                },
+                "execution_provider": {
+                    "description": "ExecutionProvider is what the model runs on: cpu, cuda or tensorrt,\nthe one asked for or cpu when that could not be used.",
+                    "type": "string",
+                    "enum": [
+                        "cpu",
+                        "cuda",
+                        "tensorrt"
+                    ],
+                    "example": "cpu"
                 },
                 "features": {
                     "type": "array",
@@ -1119,6 +1141,13 @@ const docTemplate = `{
         "handlers.PredictResponse": {
             "type": "object",
             "properties": {
+                "content_types": {
+                    "description": "ContentTypes names the string outputs written as base64 (\"base64\"),\nbecause an element is not valid UTF-8, which JSON strings cannot\ncarry; absent when there are none.",
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "string"
+                    }
+                },
                 "model": {
                     "type": "string",
                     "example": "iris"
@@ -1301,6 +1330,14 @@ const docTemplate = `{
                         "$ref": "#/definitions/handlers.V2Tensor"
                     }
                 },
+                "parameters": {
+                    "description": "Parameters are onnxserve's addition to the protocol's body; clients\nthat do not know it ignore it.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/handlers.V2ModelParameters"
+                        }
+                    ]
+                },
                 "platform": {
                     "type": "string",
                     "example": "onnxruntime_onnx"
@@ -1313,6 +1350,21 @@ const docTemplate = `{
                     "example": [
                         "1"
                     ]
+                }
+            }
+        },
+        "handlers.V2ModelParameters": {
+            "type": "object",
+            "properties": {
+                "execution_provider": {
+                    "description": "ExecutionProvider is what the model version runs on: the provider\nasked for, or cpu when that could not be used.",
+                    "type": "string",
+                    "enum": [
+                        "cpu",
+                        "cuda",
+                        "tensorrt"
+                    ],
+                    "example": "cpu"
                 }
             }
         },

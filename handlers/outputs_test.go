@@ -1,81 +1,156 @@
 package handlers_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/onnxserve/onnxserve/handlers/servertest"
 )
 
-// TestPredictOutputs pins outputs on demand on /v1: "outputs" in the body,
-// or the outputs query parameter (comma-separated or repeated), returns
-// just those outputs in the order asked, with the values the export
-// computed (expected.json); predictions come only with the labels'
-// output; a name the model lacks, a repeated one, a malformed list, or
-// both forms at once are a 422 naming the field or the output.
-func TestPredictOutputs(t *testing.T) {
-	srv := shippedServer(t)
-	iris := loadExpected(t, "../models/iris/1/expected.json").Cases[0]
-	tab := loadExpected(t, "../models/tabular/expected.json").Cases[1]
-	irisBody := func(extra string) string {
-		return `{"inputs": {"X": ` + string(iris.Inputs["X"]) + `}` + extra + `}`
+// The test models' words (scripts/export_models.py, BYTES_WORDS): code i
+// gives word i; the last is not UTF-8. Their base64, worked out by hand
+// from the bytes: "plain" 70 6c 61 69 6e, "café" 63 61 66 c3 a9, and
+// ff 'r' 'a' 'w' fe.
+var (
+	bytesWords  = []string{"plain", "café", "\xffraw\xfe"}
+	bytesBase64 = []string{"cGxhaW4=", "Y2Fmw6k=", "/3Jhd/4="}
+)
+
+// runFaultRepo serves the bytes, strings and reshape test models.
+func runFaultRepo(t *testing.T) string {
+	dir := t.TempDir()
+	for _, m := range []string{"bytes", "strings", "reshape"} {
+		servertest.CopyFile(t, servertest.Path("runtime/testdata", m+".onnx"), filepath.Join(dir, m, "model.onnx"))
 	}
-	tabBody := `{"inputs": {"numeric": ` + string(tab.Inputs["numeric"]) + `, "category": ` + string(tab.Inputs["category"]) + `}}`
-	for _, c := range []struct {
+	return dir
+}
+
+// postRaw posts body with header set.
+func postRaw(t *testing.T, url string, header map[string]string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res := doRequest(t, req)
+	return res.Status, res.Body
+}
+
+func quoted(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}
+
+// TestBytesOutputsNotUTF8 pins the JSON form of a string output whose
+// bytes are not valid UTF-8, which a JSON string cannot carry (it used to
+// come back with U+FFFD in their place): the whole output as base64, said
+// by content_type "base64" (a v2 output parameter, a /v1 content_types
+// entry), while outputs that are UTF-8 stay plain strings, and the binary
+// form returns the bytes exactly.
+func TestBytesOutputsNotUTF8(t *testing.T) {
+	srv, _ := servertest.Start(t, runFaultRepo(t), servertest.Options{})
+	for _, tc := range []struct {
 		name, path, body string
-		outputs          []string // in the answer's order
-		predictions      bool
-		err              string // a 422 whose body has this; "" for a 200
+		want             string // part of the answer
+		notWant          string
 	}{
-		{"body: the scores", "iris/predict", irisBody(`, "outputs": ["probabilities"]`), []string{"probabilities"}, true, ""},
-		{"body: the label only", "iris/predict", irisBody(`, "outputs": ["label"]`), []string{"label"}, false, ""},
-		{"body: named features too", "iris/predict", `{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, "outputs": ["label"]}`, []string{"label"}, false, ""},
-		{"query: comma-separated, in the order asked", "iris/predict?outputs=probabilities,label", irisBody(""), []string{"probabilities", "label"}, true, ""},
-		{"query: repeated", "tabular/predict?outputs=bucket&outputs=score", tabBody, []string{"bucket", "score"}, false, ""},
-		{"none: every output", "tabular/predict", tabBody, []string{"score", "flag", "bucket"}, false, ""},
-		{"unknown output", "iris/predict", irisBody(`, "outputs": ["logits"]`), nil, false, `unexpected inference output 'logits' for model 'iris'`},
-		{"asked twice", "iris/predict?outputs=label,label", irisBody(""), nil, false, `output 'label' is requested twice`},
-		{"not a list", "iris/predict", irisBody(`, "outputs": "label"`), nil, false, `"field":"outputs","message":"expected an array of output names, got a string"`},
-		{"not a name", "iris/predict", irisBody(`, "outputs": [1]`), nil, false, `"field":"outputs[0]","message":"expected an output name, got a number"`},
-		{"body and query", "iris/predict?outputs=label", irisBody(`, "outputs": ["label"]`), nil, false, `"field":"outputs","message":"given both in the body and in the query; send one"`},
+		{"v1, one word not UTF-8", "/v1/models/bytes/predict", `{"inputs": {"code": [0, 1, 2]}}`,
+			`"outputs":{"word":` + quoted(bytesBase64) + `},"content_types":{"word":"base64"}}`, ""},
+		{"v1, every word UTF-8", "/v1/models/bytes/predict", `{"inputs": {"code": [0, 1]}}`,
+			`"outputs":{"word":` + quoted(bytesWords[:2]) + `}}`, "content_types"},
+		{"v2 JSON, one word not UTF-8", "/v2/models/bytes/infer", `{"inputs": [{"name": "code", "shape": [3], "datatype": "INT64", "data": [0, 1, 2]}]}`,
+			`{"name":"word","datatype":"BYTES","shape":[3],"parameters":{"content_type":"base64"},"data":` + quoted(bytesBase64) + `}`, ""},
+		{"v2 JSON, every word UTF-8", "/v2/models/bytes/infer", `{"inputs": [{"name": "code", "shape": [2], "datatype": "INT64", "data": [1, 0]}]}`,
+			`{"name":"word","datatype":"BYTES","shape":[2],"data":["café","plain"]}`, "content_type"},
 	} {
-		res := do(t, "POST", srv.URL+"/v1/models/"+c.path, c.body)
-		if c.err != "" {
-			if res.Status != 422 || !strings.Contains(string(res.Body), c.err) {
-				t.Errorf("%s: %d %s, want 422 with %s", c.name, res.Status, res.Body, c.err)
-			}
-			continue
+		status, body := postRaw(t, srv.URL+tc.path, nil, []byte(tc.body))
+		if status != 200 || !strings.Contains(string(body), tc.want) || tc.notWant != "" && strings.Contains(string(body), tc.notWant) {
+			t.Errorf("%s: %d %s\nwant it to hold %s", tc.name, status, body, tc.want)
 		}
-		if res.Status != 200 {
-			t.Errorf("%s: %d %s", c.name, res.Status, res.Body)
-			continue
+	}
+
+	// The bytes come in binary (the only way, as JSON input must be UTF-8)
+	// through the strings model's Identity, and go out as JSON base64, or
+	// binary, exactly.
+	var bin []byte
+	for _, w := range bytesWords {
+		bin = binary.LittleEndian.AppendUint32(bin, uint32(len(w)))
+		bin = append(bin, w...)
+	}
+	for _, tc := range []struct {
+		name    string
+		outputs string
+		want    []byte // the answer's tail: its JSON's outputs part, or the binary bytes
+	}{
+		{"JSON", `[{"name": "same"}]`, []byte(`"outputs":[{"name":"same","datatype":"BYTES","shape":[3],"parameters":{"content_type":"base64"},"data":` + quoted(bytesBase64) + `}]}`)},
+		{"binary", `[{"name": "same", "parameters": {"binary_data": true}}]`, bin},
+	} {
+		header := fmt.Sprintf(`{"inputs": [{"name": "text", "shape": [3], "datatype": "BYTES", "parameters": {"binary_data_size": %d}}], "outputs": %s}`, len(bin), tc.outputs)
+		status, body := postRaw(t, srv.URL+"/v2/models/strings/infer", map[string]string{"Inference-Header-Content-Length": strconv.Itoa(len(header))}, append([]byte(header), bin...))
+		if status != 200 || !bytes.HasSuffix(body, tc.want) {
+			t.Errorf("identity of bytes not UTF-8, %s out: %d %q\nwant it to end with %q", tc.name, status, body, tc.want)
 		}
-		var got struct {
-			Outputs     json.RawMessage `json:"outputs"`
-			Predictions []any           `json:"predictions"`
+	}
+}
+
+// TestRunRejectedInputs pins that a request ONNX Runtime refuses at run
+// time because of its inputs, which fit the signature (the reshape test
+// model needs batch*n to be a multiple of 32, which no signature can say),
+// is the client's fault with ORT's reason, and no source path of ORT's:
+// /v1 422, /v2 400, as any input that does not fit; the server stays ready,
+// and an input that fits is answered as numpy computed at export.
+func TestRunRejectedInputs(t *testing.T) {
+	srv, _ := servertest.Start(t, runFaultRepo(t), servertest.Options{})
+	row := func(n int) string { return "[" + strings.TrimSuffix(strings.Repeat("0.5,", n), ",") + "]" }
+	const reason = `model \"reshape\" refused the inputs at run time: Reshape node: The input tensor cannot be reshaped to the requested shape. Input shape:{1,48}, requested shape:{-1,32}`
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+		want             string
+	}{
+		{"v1", "/v1/models/reshape/predict", `{"inputs": {"x": [` + row(48) + `]}}`, 422, `{"error":"` + reason + `"}`},
+		{"v2", "/v2/models/reshape/infer", `{"inputs": [{"name": "x", "shape": [1, 48], "datatype": "FP32", "data": ` + row(48) + `}]}`, 400, `{"error":"` + reason + `"}`},
+	} {
+		status, body := postRaw(t, srv.URL+tc.path, nil, []byte(tc.body))
+		if status != tc.status || string(body) != tc.want {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, status, body, tc.status, tc.want)
 		}
-		if err := json.Unmarshal(res.Body, &got); err != nil {
-			t.Fatal(err)
-		}
-		var outs map[string]any
-		json.Unmarshal(got.Outputs, &outs)
-		if len(outs) != len(c.outputs) {
-			t.Errorf("%s: outputs %s, want %v", c.name, got.Outputs, c.outputs)
-		}
-		want := iris
-		if strings.HasPrefix(c.path, "tabular") {
-			want = tab
-		}
-		last := -1
-		for _, name := range c.outputs {
-			at := strings.Index(string(got.Outputs), `"`+name+`":`)
-			if at < last {
-				t.Errorf("%s: %s out of order in %s", c.name, name, got.Outputs)
-			}
-			last = at
-			assertClose(t, c.name+": "+name, outs[name], want.Outputs[name], 1e-4)
-		}
-		if (got.Predictions != nil) != c.predictions {
-			t.Errorf("%s: predictions %v", c.name, got.Predictions)
+	}
+	if res := do(t, "GET", srv.URL+"/readyz", ""); res.Status != 200 {
+		t.Errorf("not ready after the refusals: %d", res.Status)
+	}
+	raw, err := os.ReadFile(servertest.Path("runtime/testdata/reshape.expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp struct {
+		Cases []struct{ Inputs, Outputs map[string]json.RawMessage }
+	}
+	if err := json.Unmarshal(raw, &exp); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range exp.Cases {
+		status, body := postRaw(t, srv.URL+"/v1/models/reshape/predict", nil, []byte(`{"inputs": {"x": `+string(c.Inputs["x"])+`}}`))
+		var got struct{ Outputs map[string]any }
+		json.Unmarshal(body, &got)
+		var want any
+		json.Unmarshal(c.Outputs["y"], &want)
+		if status != 200 || fmt.Sprint(got.Outputs["y"]) != fmt.Sprint(want) {
+			t.Errorf("case %d: %d %s, want y = %v", i, status, body, want)
 		}
 	}
 }

@@ -49,17 +49,10 @@ func (r response) json(t testing.TB) map[string]any {
 
 func do(t testing.TB, method, url, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return doRequest(t, req)
+	return doWith(t, method, url, body, nil)
 }
 
-// doRequest makes req and reads the whole answer.
+// doRequest sends req and reads the whole answer.
 func doRequest(t testing.TB, req *http.Request) response {
 	t.Helper()
 	res, err := http.DefaultClient.Do(req)

@@ -342,6 +342,11 @@ func (b *batcher) execute(batch []*pending) {
 	stop()
 	run.Input += merged.Sub(start)
 	b.m.ran(run)
+	if err != nil && !stopped && rejection(b.m.Name, err) != nil {
+		b.alone(batch, inputs)
+		b.scratch.Put(inputs)
+		return
+	}
 	b.scratch.Put(inputs)
 	off := 0
 	for _, p := range batch {
@@ -410,6 +415,26 @@ func (b *batcher) merge(batch []*pending) ([]tensor.Tensor, int) {
 		merged[i] = tensor.Concat(merged[i], parts)
 	}
 	return merged, rows
+}
+
+// alone runs each request of a merged run that ORT refused (rejected.go)
+// on its own, so that only those whose rows are at fault are refused: the
+// refusal does not say whose rows it was. Each runs on its rows of the
+// merged copy, as its own buffers may be gone with a request that left.
+func (b *batcher) alone(batch []*pending, inputs []tensor.Tensor) {
+	off := 0
+	for _, p := range batch {
+		mine := splitRows(inputs, off, p.rows)
+		off += p.rows
+		if err := p.ctx.Err(); err != nil {
+			p.result <- batchResult{err: err}
+			continue
+		}
+		run := Run{Requests: 1, Rows: p.rows}
+		outs, err := b.m.run(p.ctx, mine, b.m.outputs, p.rows, &run)
+		b.m.ran(run)
+		p.result <- batchResult{outs, runError(b.m, err), run}
+	}
 }
 
 // splitRows returns rows [off, off+n) of every output, sharing the

@@ -54,6 +54,13 @@ type Config struct {
 	// and the client's deadline: the shortest wins. 0 means no bound of
 	// its own.
 	RequestTimeout time.Duration `yaml:"request_timeout" json:"request_timeout,omitempty"`
+	// ExecutionProvider is what this model runs on, instead of the
+	// server's --execution-provider (provider.go).
+	ExecutionProvider *ExecutionProvider `yaml:"execution_provider" json:"execution_provider,omitempty"`
+	// ExecutionProviderStrict makes an execution_provider that cannot be
+	// used a load error, where it would otherwise fall back to CPU with a
+	// warning: for a model too slow to serve on CPU.
+	ExecutionProviderStrict bool `yaml:"execution_provider_strict" json:"execution_provider_strict,omitempty"`
 	// Outputs configure outputs by name.
 	Outputs map[string]OutputConfig `yaml:"outputs" json:"outputs,omitempty"`
 	// Inputs configure inputs by name.
@@ -199,6 +206,13 @@ func (c *Config) validate() error {
 	}
 	if err := c.DynamicBatching.validate(c.MaxBatchSize); err != nil {
 		return fmt.Errorf("dynamic_batching: %w", err)
+	}
+	if err := c.ExecutionProvider.validate(); err != nil {
+		return fmt.Errorf("execution_provider: %w", err)
+	}
+	if c.ExecutionProviderStrict && (c.ExecutionProvider == nil || c.ExecutionProvider.Name == ProviderCPU || c.ExecutionProvider.Name == ProviderAuto) {
+		// Strict about what? auto promises a fallback, cpu always works.
+		return errors.New("execution_provider_strict needs an execution_provider of cuda or tensorrt in the same config.yaml")
 	}
 	if err := c.Warmup.validate(c.MaxBatchSize); err != nil {
 		return fmt.Errorf("warmup: %w", err)

@@ -32,6 +32,10 @@ type Model struct {
 	// while the session was created and its outputs planned: what the
 	// model costs to keep loaded.
 	Memory int64
+	// ExecutionProvider is what the session runs on: the provider asked
+	// for, or CPU when that could not be used (provider.go). ORT may
+	// still place single operators the provider lacks on CPU.
+	ExecutionProvider Provider
 
 	session *ort.DynamicAdvancedSession
 	limiter *Limiter
@@ -62,6 +66,9 @@ type LoadOptions struct {
 	Logger  *slog.Logger
 	// Observer, when set, is told about every run that serves requests.
 	Observer Observer
+	// ExecutionProvider is what models whose config.yaml names none run
+	// on; "" is CPU.
+	ExecutionProvider Provider
 	// ModelName, when set, makes a repository's directory one model of
 	// that name (--model-name; layout.go has the rules). LoadModel
 	// ignores it.
@@ -104,7 +111,14 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	before := residentBytes()
-	if err := m.newSession(data); err != nil {
+	ep := ExecutionProvider{Name: opt.ExecutionProvider}
+	if cfg.ExecutionProvider != nil {
+		ep = *cfg.ExecutionProvider
+	}
+	m.ExecutionProvider, err = chooseProvider(ep, cfg.ExecutionProviderStrict, opt.Logger, name, func(p Provider) error {
+		return m.newSession(data, p, ep)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	m.planOutputs(opt.Logger)
@@ -305,7 +319,8 @@ func describe(specs []tensor.TensorSpec) string {
 	return s
 }
 
-func (m *Model) newSession(data []byte) error {
+// newSession creates the model's session on provider p, configured by ep.
+func (m *Model) newSession(data []byte, p Provider, ep ExecutionProvider) error {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return err
@@ -319,10 +334,18 @@ func (m *Model) newSession(data []byte) error {
 		so.SetInterOpNumThreads(1),
 		so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"),
 		so.AddSessionConfigEntry("session.inter_op.allow_spinning", "0"),
+		// Every error ORT logs for a session it also returns, and the
+		// server logs it (or answers it, when the inputs are at fault)
+		// with the model's name; ORT's own line goes to stderr outside
+		// slog, once per refused run, so a client could flood the log.
+		so.SetLogSeverityLevel(ort.LoggingLevelFatal),
 	} {
 		if err != nil {
 			return fmt.Errorf("session options: %w", err)
 		}
+	}
+	if err := appendProvider(so, p, ep); err != nil {
+		return err
 	}
 	names := func(specs []tensor.TensorSpec) []string {
 		out := make([]string, len(specs))
@@ -380,7 +403,9 @@ type Metadata struct {
 	Custom      map[string]string
 }
 
-// RunError is ORT failing on inputs that passed validation: a server error.
+// RunError is a run failing on the server's account: ORT failing outside a
+// node or for want of memory or device, or inputs the decoders should never
+// have made (rejected.go has the rule).
 type RunError struct {
 	Model string
 	Err   error
@@ -406,11 +431,15 @@ func (m *Model) checkInputs(inputs []tensor.Tensor) error {
 	return nil
 }
 
-// runError marks a failed run as the server's fault; a run stopped because
-// its client went away is not.
+// runError marks a failed run as the server's fault, or as ORT refusing
+// the inputs (rejected.go says which); a run stopped because its client
+// went away is neither.
 func runError(m *Model, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if r := rejection(m.Name, err); r != nil {
+		return r
 	}
 	return &RunError{m.Name, err}
 }

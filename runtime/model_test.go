@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -244,6 +245,9 @@ func TestInferMatchesExport(t *testing.T) {
 		{"testdata/zipmap.onnx", "testdata/zipmap.expected.json"},
 		{"testdata/strings.onnx", "testdata/strings.expected.json"},
 		{"testdata/slow.onnx", "testdata/slow.expected.json"},
+		{"testdata/reshape.onnx", "testdata/reshape.expected.json"},
+		{"testdata/bytes.onnx", "testdata/bytes.expected.json"},
+		{"testdata/lookup.onnx", "testdata/lookup.expected.json"},
 		{"../models/iris/1/model.onnx", "../models/iris/1/expected.json"},
 		{"../models/digits/model.onnx", "../models/digits/expected.json"},
 		{"../models/tabular/model.onnx", "../models/tabular/expected.json"},
@@ -298,5 +302,32 @@ func TestOutputPlans(t *testing.T) {
 			}
 		}
 		m.Close()
+	}
+}
+
+// TestPlanBatches pins that a model without a batch input is proven with
+// one warm-up run: a second at "batch 2" would be the same inputs again.
+func TestPlanBatches(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		inputs [][]int64
+		want   []int
+	}{
+		{"batch input", [][]int64{{-1, 4}}, []int{1, 2}},
+		{"batch input beside a rank-0 one", [][]int64{{-1, 2}, {}}, []int{1, 2}},
+		{"fixed image", [][]int64{{1, 3, 1024, 1024}}, []int{1}},
+		{"dynamic but not dim 0", [][]int64{{1, -1}}, []int{1}},
+		{"rank-0 only", [][]int64{{}}, []int{1}},
+	} {
+		m := &Model{batchInput: -1, scores: -1, Config: &Config{}}
+		for i, shape := range c.inputs {
+			m.Signature.Inputs = append(m.Signature.Inputs, tensor.TensorSpec{Name: fmt.Sprint("in", i), DType: tensor.Float32, Shape: shape})
+		}
+		if err := m.checkConfig(); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.planBatches(); !slices.Equal(got, c.want) {
+			t.Errorf("%s: warm-up batches %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -68,7 +68,7 @@ func (m *Model) planOutputs(log *slog.Logger) {
 		}
 	}
 	m.outputs = probe
-	for _, batch := range []int{1, 2} {
+	for _, batch := range m.planBatches() {
 		outs, err := m.run(context.Background(), zeroInputs(m.Signature.Inputs, batch), probe, batch, nil)
 		if err != nil {
 			log.Warn("warm-up run failed; outputs will be allocated by ONNX Runtime",
@@ -82,6 +82,17 @@ func (m *Model) planOutputs(log *slog.Logger) {
 		}
 	}
 	m.outputs = proposed
+}
+
+// planBatches are the batches planOutputs proves its plan at. Without a
+// batch input, zeroInputs makes the same inputs at every batch, so a second
+// run would prove nothing: for a 1024×1024 image model it is a whole
+// second inference at every load.
+func (m *Model) planBatches() []int {
+	if m.batchInput < 0 {
+		return []int{1}
+	}
+	return []int{1, 2}
 }
 
 // zeroInputs builds inputs of zeros (empty strings) with dynamic dims set to

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -88,8 +89,10 @@ func (e *LoadError) Error() string {
 func (e *LoadError) Unwrap() error { return e.Err }
 
 // relative is an error as clients see it: its paths relative to the
-// repository, whose place on the server's disk is none of their business.
-// The server's own log keeps the whole paths.
+// repository, whose place on the server's disk is none of their business,
+// and shared libraries (ONNX Runtime's provider libraries, which its
+// reasons name) by their file name alone. The server's own log keeps the
+// whole paths.
 type relative struct {
 	err error
 	dir string
@@ -98,8 +101,14 @@ type relative struct {
 func (e relative) Error() string {
 	msg := strings.ReplaceAll(e.err.Error(), e.dir+string(filepath.Separator), "")
 	// A directory that is one model is named by its own base name.
-	return strings.ReplaceAll(msg, e.dir, filepath.Base(e.dir))
+	msg = strings.ReplaceAll(msg, e.dir, filepath.Base(e.dir))
+	return libraryDir.ReplaceAllString(msg, "$1")
 }
+
+// libraryDir matches the directory of an absolute path to a shared
+// library, the library's file name in group 1.
+var libraryDir = regexp.MustCompile(`/(?:[^/\s:'"]+/)*([^/\s:'"]+\.so(?:\.[0-9]+)*)`)
+
 func (e relative) Unwrap() error { return e.err }
 
 func (r *Repository) relative(err error) error {
@@ -210,7 +219,7 @@ func (r *Repository) loadEntry(src source) *entry {
 			return &entry{name: name, err: err}
 		}
 		r.opt.Logger.Info("model loaded", "model", name, "version", v, "path", paths[i],
-			"inputs", describe(m.Signature.Inputs), "outputs", describe(m.Signature.Outputs))
+			"execution_provider", m.ExecutionProvider, "inputs", describe(m.Signature.Inputs), "outputs", describe(m.Signature.Outputs))
 		e.versions = append(e.versions, &handle{model: m})
 	}
 	return e

@@ -28,7 +28,10 @@ Served models (under models/):
     digits/images/*.png and digits/images/expected.json: image files of two
       digits and the tensor row each must become (image-input tests)
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings, slow, logits
+    dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes, logits
+    (bytes.expected.json holds only the words that are UTF-8, which is all
+    JSON can; the tests of the one that is not spell it out, from
+    BYTES_WORDS below)
 e2e-only models (under e2e/models/, served by scripts/e2e.sh beside models/):
     large/config.yaml, large/model.onnx (no expected.json: it is there for the docs)
 
@@ -796,6 +799,94 @@ def export_logits(root):
                    cases, atol=1e-6)
 
 
+# bytes.onnx's table: code i gives BYTES_WORDS[i]; the last is not UTF-8.
+BYTES_WORDS = [b"plain", "caf\u00e9".encode("utf-8"), b"\xffraw\xfe"]
+
+
+def export_bytes(root):
+    """A string output whose bytes need not be UTF-8: an int64 code looked
+    up in BYTES_WORDS (else the empty string), so that tests can have a
+    model answer bytes a JSON string cannot carry."""
+    nodes = [helper.make_node("LabelEncoder", ["code"], ["word"],
+                              domain="ai.onnx.ml",
+                              keys_int64s=list(range(len(BYTES_WORDS))),
+                              values_strings=BYTES_WORDS,
+                              default_string="")]
+    model = make_model(
+        "bytes",
+        "ai.onnx.ml LabelEncoder 0/1/2 -> plain / caf\u00e9 / "
+        "bytes 0xff 'raw' 0xfe (not UTF-8); else empty.",
+        nodes,
+        [tensor("code", TensorProto.INT64, [BATCH])],
+        [tensor("word", TensorProto.STRING, [BATCH])],
+        ml=True)
+    save_model(model, os.path.join(root, "runtime/testdata/bytes.onnx"))
+
+    def run(codes):
+        words = [BYTES_WORDS[c].decode("utf-8") if 0 <= c < len(BYTES_WORDS)
+                 else "" for c in codes]
+        return ({"code": np.array(codes, dtype=np.int64)},
+                {"word": np.array(words, dtype=object)})
+
+    cases = [run([0]), run([1, 0, 7, -1])]
+    write_expected(os.path.join(root, "runtime/testdata/bytes.expected.json"),
+                   cases, atol=0.0)
+
+
+def export_reshape(root):
+    """A run ONNX Runtime refuses for some inputs only: x [batch, n], n
+    dynamic, reshaped to [-1, 32], which needs batch*n to be a multiple of
+    32. The signature cannot say so; the Reshape kernel finds out at run
+    time ("The input tensor cannot be reshaped to the requested shape"),
+    and the server must answer that as the request's fault."""
+    model = make_model(
+        "reshape",
+        "y = reshape(x, [-1, 32]): batch*n must be a multiple of 32.",
+        [helper.make_node("Reshape", ["x", "to"], ["y"])],
+        [tensor("x", TensorProto.FLOAT, [BATCH, "n"])],
+        [tensor("y", TensorProto.FLOAT, ["rows", 32])],
+        initializers=[const("to", np.array([-1, 32], dtype=np.int64))])
+    save_model(model, os.path.join(root, "runtime/testdata/reshape.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        return {"x": x}, {"y": x.reshape(-1, 32)}
+
+    cases = [run(np.arange(64, dtype=F32).reshape(1, 64) / 8),
+             run(np.arange(96, dtype=F32).reshape(3, 32) - 48)]
+    write_expected(os.path.join(root, "runtime/testdata/reshape.expected.json"),
+                   cases, atol=0.0)
+
+
+# lookup.onnx's table: index i gives LOOKUP_TABLE[i].
+LOOKUP_TABLE = [10.0, 20.0, 30.0]
+
+
+def export_lookup(root):
+    """value = table[index]: row by row, so requests can be merged by
+    dynamic batching, and refused at run time for an index out of the
+    table's range (Gather: "indices element out of data bounds"), which
+    no signature can say: one request's bad index must not refuse the
+    others merged with it."""
+    model = make_model(
+        "lookup",
+        "value = [10, 20, 30][index]; an index out of 0..2 is refused.",
+        [helper.make_node("Gather", ["table", "index"], ["value"], axis=0)],
+        [tensor("index", TensorProto.INT64, [BATCH])],
+        [tensor("value", TensorProto.FLOAT, [BATCH])],
+        initializers=[const("table", np.array(LOOKUP_TABLE, dtype=F32))])
+    save_model(model, os.path.join(root, "runtime/testdata/lookup.onnx"))
+
+    def run(index):
+        index = np.array(index, dtype=np.int64)
+        return ({"index": index},
+                {"value": np.array(LOOKUP_TABLE, dtype=F32)[index]})
+
+    cases = [run([1]), run([0, 2, 1])]
+    write_expected(os.path.join(root, "runtime/testdata/lookup.expected.json"),
+                   cases, atol=0.0)
+
+
 def export_large(root):
     """An e2e-only model with a 3x1024x1024 image input (3,145,728 values
     a row) and a small output, the channel means: the API docs must stay
@@ -817,6 +908,29 @@ def export_large(root):
                "max_batch_size: 1\n" % (size, size))
 
 
+def export_sum(root):
+    """s = the sum of each row of x, FLOAT [batch, n]: a model whose input
+    can be as large as a request body while its answer stays one number a
+    row, for the tests and the soak that measure the memory one request
+    takes (the body and its decoded tensor, not the answer)."""
+    model = make_model(
+        "sum",
+        "s = ReduceSum(x, axis 1): a big input, a small answer.",
+        [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=0)],
+        [tensor("x", TensorProto.FLOAT, [BATCH, "n"])],
+        [tensor("s", TensorProto.FLOAT, [BATCH])],
+        initializers=[const("axes", np.array([1], dtype=np.int64))])
+    save_model(model, os.path.join(root, "runtime/testdata/sum.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        return {"x": x}, {"s": x.sum(axis=1, dtype=F32)}
+
+    cases = [run([[1.0, 2.0, 3.5]]), run([[0.5] * 8, [-1.0] * 8])]
+    write_expected(os.path.join(root, "runtime/testdata/sum.expected.json"),
+                   cases, atol=1e-6)
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -830,8 +944,12 @@ def main(argv):
     export_zipmap(root)
     export_strings(root)
     export_slow(root)
+    export_bytes(root)
+    export_reshape(root)
+    export_lookup(root)
     export_logits(root)
     export_large(root)
+    export_sum(root)
 
 
 if __name__ == "__main__":

@@ -294,3 +294,18 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version with a missing library: %v", err)
 	}
 }
+
+// TestExecutionProviderFlag pins --execution-provider: a provider name
+// from any source, anything else refused naming the flag.
+func TestExecutionProviderFlag(t *testing.T) {
+	f, err := parseServeFlags([]string{"--config", writeConfig(t, "execution-provider: auto\n")})
+	if err != nil || f.provider != "auto" {
+		t.Errorf("from the file: %v, %v", f, err)
+	}
+	if f, err := parseServeFlags(nil); err != nil || f.provider != "cpu" {
+		t.Errorf("default: %v, %v", f, err)
+	}
+	if _, err := parseServeFlags([]string{"--execution-provider", "gpu"}); err == nil || !strings.Contains(err.Error(), `--execution-provider: execution provider "gpu": want cpu, cuda, tensorrt or auto`) {
+		t.Errorf("gpu: %v", err)
+	}
+}

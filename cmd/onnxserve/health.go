@@ -23,6 +23,9 @@ func health(args []string, stdout io.Writer) error {
 	// a container that moves the port with ONNXSERVE_ADDR checks it too.
 	addr := fs.String("addr", ":8080", "the server's HTTP address, HOST:PORT (an empty host is this machine)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	// serve's --tls-cert, by the same environment variable: a server
+	// that serves TLS is asked over HTTPS.
+	cert := fs.String("tls-cert", "", "the certificate the server serves (serve's --tls-cert): ask over HTTPS, trusting exactly that certificate")
 	if _, err := settle(fs, args, os.LookupEnv); err != nil {
 		return err
 	}
@@ -33,8 +36,16 @@ func health(args []string, stdout io.Writer) error {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1" // a server listening on every address answers here
 	}
-	url := "http://" + net.JoinHostPort(host, port) + readyPath
-	client := &http.Client{Timeout: *timeout}
+	scheme, transport := "http", http.DefaultTransport
+	if *cert != "" {
+		cfg, err := pinnedTLS(*cert)
+		if err != nil {
+			return err
+		}
+		scheme, transport = "https", &http.Transport{TLSClientConfig: cfg}
+	}
+	url := scheme + "://" + net.JoinHostPort(host, port) + readyPath
+	client := &http.Client{Timeout: *timeout, Transport: transport}
 	res, err := client.Get(url)
 	if err != nil {
 		var ne net.Error

@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/onnxserve/onnxserve/handlers/servertest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the flush timer's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLogWriter pins that lines are held, then written by the timer
 // without another line coming, and by Close, whole and in order.
 func TestLogWriter(t *testing.T) {
-	var out syncBuffer
+	var out servertest.SyncBuffer
 	l := newLogWriter(&out)
 	l.Write([]byte("one\n"))
 	l.Write([]byte("two\n"))

@@ -111,6 +111,7 @@ type serveFlags struct {
 	maxBody       int64
 	maxHeader     int
 	maxConns      int
+	maxInflight   int64
 	maxConcurrent int
 	skipBad       bool
 	shutdownGrace time.Duration
@@ -120,6 +121,7 @@ type serveFlags struct {
 	pollSecs      int
 	loadModels    string
 	tls           tlsFiles
+	provider      runtime.Provider
 	// settings say where each flag's value came from (onnxserve config).
 	settings *settings
 	auth     authFlags
@@ -145,6 +147,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	// Go's default of 1 MiB lets a few hundred half-sent headers hold
 	// hundreds of MB; real requests carry a few KiB.
 	fs.IntVar(&f.maxHeader, "max-header-bytes", 64<<10, "largest request line and headers accepted (431 above)")
+	fs.Int64Var(&f.maxInflight, "max-inflight-bytes", 0, "most bytes all requests in flight may hold at once, bodies, gRPC messages and decoded tensors, REST and gRPC together; a request that would pass it gets 503 with Retry-After or RESOURCE_EXHAUSTED at once (0: a quarter of the cgroup memory limit, or of RAM)")
 	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections served at once, idle keep-alive ones included; more wait to be accepted (0: no bound)")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-runs", 0, "concurrent ONNX Runtime runs across all models (0: GOMAXPROCS)")
 	fs.BoolVar(&f.skipBad, "skip-bad-models", false, "serve the models that load and report the others in /v1/models, instead of exiting")
@@ -158,6 +161,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.tls.cert, "tls-cert", "", "PEM certificate (chain) every listener serves TLS with: --addr, --grpc-addr, --metrics-addr; re-read when the file changes")
 	fs.StringVar(&f.tls.key, "tls-key", "", "PEM private key of --tls-cert, re-read with it")
 	fs.StringVar(&f.tls.clientCA, "tls-client-ca", "", "PEM CA certificates for mutual TLS: every client must present a certificate one of them signed")
+	provider := fs.String("execution-provider", "cpu", "what models run on unless their config.yaml's execution_provider says: cpu, cuda, tensorrt, or auto (CUDA when it can be used, else CPU); a provider that cannot be used falls back to CPU with a warning")
 	f.auth.register(fs)
 	fs.String(configFlag, "", "YAML file of flag values, keyed by flag name (see onnxserve.example.yaml)")
 	var err error
@@ -179,6 +183,12 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	if f.maxConns < 0 {
 		return nil, fmt.Errorf("--max-connections must be 0 or more, got %d", f.maxConns)
 	}
+	if f.maxInflight < 0 {
+		return nil, fmt.Errorf("--max-inflight-bytes must be 0 (a quarter of the memory limit) or more, got %d", f.maxInflight)
+	}
+	if f.maxInflight == 0 {
+		f.maxInflight = defaultInflightBytes()
+	}
 	if f.grpcStreams < 1 {
 		return nil, fmt.Errorf("--grpc-max-streams must be at least 1, got %d", f.grpcStreams)
 	}
@@ -199,6 +209,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	}
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
+	}
+	if f.provider, err = runtime.ParseProvider(*provider); err != nil {
+		return nil, fmt.Errorf("--execution-provider: %w", err)
 	}
 	if err := f.tls.check(); err != nil {
 		return nil, err
@@ -299,9 +312,10 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	defer runtime.Shutdown()
 
+	goLimit := setMemoryLimit(f.maxInflight)
 	limiter := runtime.NewLimiter(f.maxConcurrent)
 	var mt *metrics.Metrics
-	lo := runtime.LoadOptions{Limiter: limiter, Logger: log}
+	lo := runtime.LoadOptions{Limiter: limiter, Logger: log, ExecutionProvider: f.provider}
 	if f.metrics {
 		mt = metrics.New(metrics.Options{Buckets: f.buckets})
 		lo.Observer = mt
@@ -326,7 +340,7 @@ func serve(args []string, stderr io.Writer) error {
 	defer stopKeys()
 	go keys.Watch(kctx, keysPoll)
 
-	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, Logger: log}
+	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, MaxInflightBytes: f.maxInflight, Logger: log}
 	if mt != nil {
 		copt.Observer = mt
 	}
@@ -359,6 +373,13 @@ func serve(args []string, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Signals are caught before anything serves: once /readyz answers, a
+	// SIGTERM must drain the server, not kill the process (the tests'
+	// serving helper sends one as soon as it saw /readyz, and lost the
+	// race now and then on a loaded machine).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	errc := make(chan error, 3)
 	var msrv *http.Server
 	if mt != nil && f.metricsAddr != "" {
@@ -386,13 +407,10 @@ func serve(args []string, stderr io.Writer) error {
 	if tlsConfig != nil {
 		scheme = "https"
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "request_timeout", f.timeout,
+	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, "models", f.models, "model_control", f.modelControl, "max_concurrent_runs", limiter.Cap(), "max_inflight_bytes", f.maxInflight, "go_memory_limit", goLimit, "request_timeout", f.timeout,
 		"tls", tlsConfig != nil, "mutual_tls", tlsConfig != nil && tlsConfig.ClientCAs != nil,
 		"docs", scheme+"://"+ln.Addr().String()+"/swagger/index.html")
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	closeAll := func() {
 		srv.Close()
 		if gsrv != nil {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/onnxserve/onnxserve/handlers/servertest"
 )
 
 // processEnv, set in a test binary's environment, makes it the real
@@ -39,8 +41,8 @@ type process struct {
 	addr     string
 	grpcAddr string
 	done     chan struct{}
-	err      error      // the exit status, once done is closed
-	log      syncBuffer // stderr, read while it runs
+	err      error                 // the exit status, once done is closed
+	log      servertest.SyncBuffer // stderr, read while it runs
 }
 
 // freeAddr is a loopback address no one listens on, for a server to take.

@@ -55,19 +55,30 @@ func newCA(t *testing.T, name string) *testCA {
 // a server, or as a client.
 func (ca *testCA) issue(t *testing.T, serial int64, client bool) (certPEM, keyPEM []byte) {
 	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "onnxserve test"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	if client {
+		tmpl.ExtKeyUsage, tmpl.IPAddresses = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil
+	}
+	return ca.sign(t, tmpl)
+}
+
+// issueFor is a server certificate for a DNS name only.
+func (ca *testCA) issueFor(t *testing.T, serial int64, dnsName string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	return ca.sign(t, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: dnsName}, DNSNames: []string{dnsName},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+}
+
+// sign makes a key and a certificate of it from tmpl, valid for an hour
+// either side of now, signed by the CA.
+func (ca *testCA) sign(t *testing.T, tmpl *x509.Certificate) (certPEM, keyPEM []byte) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "onnxserve test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	if client {
-		tmpl.ExtKeyUsage, tmpl.IPAddresses = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil
-	}
+	tmpl.NotBefore, tmpl.NotAfter, tmpl.KeyUsage = time.Now().Add(-time.Hour), time.Now().Add(time.Hour), x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +124,13 @@ func newTLSFixture(t *testing.T) *tlsFixture {
 // rotate writes a new served pair, of the serial given.
 func (fx *tlsFixture) rotate(t *testing.T, serial int64) {
 	c, k := fx.ca.issue(t, serial, false)
+	write(t, fx.certFile, c)
+	write(t, fx.keyFile, k)
+}
+
+// rotateNamed writes a served pair for a DNS name and no IP address.
+func (fx *tlsFixture) rotateNamed(t *testing.T, serial int64, name string) {
+	c, k := fx.ca.issueFor(t, serial, name)
 	write(t, fx.certFile, c)
 	write(t, fx.keyFile, k)
 }
@@ -289,4 +307,42 @@ func TestTLSFlags(t *testing.T) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// TestHealthTLS pins onnxserve health against a server with TLS: asked
+// with the served certificate's file it says ready over HTTPS, whatever
+// names the certificate holds; asked with another certificate, or none,
+// it fails.
+func TestHealthTLS(t *testing.T) {
+	fx := newTLSFixture(t)
+	addr, stop := servingWith(t, "https", "/readyz", fx.client().Transport.(*http.Transport), "--tls-cert", fx.certFile, "--tls-key", fx.keyFile)
+	other := filepath.Join(t.TempDir(), "other.crt")
+	c, _ := newCA(t, "other CA").issue(t, 1, false)
+	write(t, other, c)
+	for _, tc := range []struct {
+		what string
+		args []string
+		want string // output, or for an error its start
+		ok   bool
+	}{
+		{"the served certificate", []string{"--tls-cert", fx.certFile}, "ready: https://127.0.0.1:", true},
+		{"another certificate", []string{"--tls-cert", other}, "not ready: no server answers at https://127.0.0.1:", false},
+		{"plain HTTP", nil, "not ready: http://127.0.0.1:", false},
+	} {
+		var out strings.Builder
+		err := run(append([]string{"health", "--addr", addr}, tc.args...), &out, io.Discard)
+		switch {
+		case tc.ok && (err != nil || !strings.HasPrefix(out.String(), tc.want)):
+			t.Errorf("%s: %v, printed %q", tc.what, err, out.String())
+		case !tc.ok && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error starting %q", tc.what, err, tc.want)
+		}
+	}
+	// The certificate names no localhost address: health does not ask it to.
+	fx.rotateNamed(t, 2, "onnxserve.default.svc")
+	var out strings.Builder
+	if err := run([]string{"health", "--addr", addr, "--tls-cert", fx.certFile}, &out, io.Discard); err != nil {
+		t.Errorf("a certificate for a DNS name: %v", err)
+	}
+	stop()
 }

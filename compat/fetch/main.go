@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/onnxserve/onnxserve/compat"
 )
@@ -144,10 +145,18 @@ func npmTarball(spec, cache string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	cmd := exec.Command("npm", "pack", "--silent", "--pack-destination", tmp, spec)
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("npm pack %s: %w", spec, exitErr(err))
+	// Three tries: one dropped connection to the registry should not fail
+	// a CI run; a version that is not there fails all three the same way.
+	var out []byte
+	for try := 1; ; try++ {
+		if out, err = exec.Command("npm", "pack", "--loglevel=error", "--pack-destination", tmp, spec).Output(); err == nil {
+			break
+		}
+		if try == 3 {
+			return "", fmt.Errorf("npm pack %s (3 tries): %w", spec, exitErr(err))
+		}
+		fmt.Fprintf(os.Stderr, "compat fetch: npm pack %s: %v; trying again\n", spec, exitErr(err))
+		time.Sleep(time.Duration(try) * 5 * time.Second)
 	}
 	packed := filepath.Join(tmp, strings.TrimSpace(lastLine(string(out))))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -161,12 +170,23 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
+// exitErr is err with what the command said on stderr, less npm's
+// pointer to its debug log.
 func exitErr(err error) error {
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
-		return fmt.Errorf("%w: %s", err, strings.TrimSpace(lastLine(string(ee.Stderr))))
+	if !errors.As(err, &ee) {
+		return err
 	}
-	return err
+	var said []string
+	for _, l := range strings.Split(strings.TrimSpace(string(ee.Stderr)), "\n") {
+		if l != "" && !strings.Contains(l, "A complete log of this run") {
+			said = append(said, strings.TrimSpace(l))
+		}
+	}
+	if len(said) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: %s", err, strings.Join(said, "; "))
 }
 
 // untar returns the members of the gzipped tarball at path that want

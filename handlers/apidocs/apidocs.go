@@ -18,10 +18,14 @@ import (
 // The UI's own error answers (gin-swagger's plain "Not Found", webdav's
 // and http.ServeContent's status texts) are held back and answered by fail
 // instead, with their status, so that every error of the server is in the
-// one JSON form. maxBodyBytes is the server's bound on a body, which the
-// 413 examples state.
-func Handler(core *inference.Core, maxBodyBytes int64, fail func(c *gin.Context, status int, message string)) gin.HandlerFunc {
-	d := &spec{core: core, maxBodyBytes: maxBodyBytes, generation: ^uint64(0)}
+// one JSON form.
+//
+// With secured, the specs declare the API key schemes and which
+// operations need a key, so that the UI's Authorize button takes one and
+// "Try it out" sends it. maxBodyBytes is the server's bound on a body,
+// which the 413 examples state.
+func Handler(core *inference.Core, secured bool, maxBodyBytes int64, fail func(c *gin.Context, status int, message string)) gin.HandlerFunc {
+	d := &spec{core: core, secured: secured, maxBodyBytes: maxBodyBytes, generation: ^uint64(0)}
 	ui := ginSwagger.WrapHandler(swaggerUIFiles(), ginSwagger.DefaultModelsExpandDepth(1))
 	const jsonType = "application/json; charset=utf-8"
 	return func(c *gin.Context) {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/onnxserve/onnxserve/docs"
+	"github.com/onnxserve/onnxserve/handlers/auth"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/rest"
 	"github.com/onnxserve/onnxserve/runtime"
@@ -25,6 +26,7 @@ import (
 // rebuilt, and gzipped once, when the repository's set of models changes.
 type spec struct {
 	core         *inference.Core
+	secured      bool
 	maxBodyBytes int64
 
 	mu         sync.Mutex
@@ -43,7 +45,7 @@ func (d *spec) get() *docSet {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if g := d.core.Generation(); g != d.generation || d.docs == nil {
-		d.docs = buildDocs(d.core.Models(), d.maxBodyBytes)
+		d.docs = buildDocs(d.core.Models(), d.secured, d.maxBodyBytes)
 		d.generation = g
 	}
 	return d.docs
@@ -55,9 +57,12 @@ type obj = map[string]any
 // /swagger/.
 func modelDocPath(name string) string { return "models/" + url.PathEscape(name) + "/doc.json" }
 
-func buildDocs(models []runtime.ModelStatus, maxBodyBytes int64) *docSet {
+func buildDocs(models []runtime.ModelStatus, secured bool, maxBodyBytes int64) *docSet {
 	ex := examples{maxBodyBytes: maxBodyBytes}
 	static := staticDoc(ex)
+	if secured {
+		secure(static)
+	}
 	set := &docSet{models: map[string]rest.Precompressed{}}
 	urls := []any{obj{"name": indexName, "url": "doc.json"}}
 	for _, st := range models {
@@ -65,7 +70,11 @@ func buildDocs(models []runtime.ModelStatus, maxBodyBytes int64) *docSet {
 			continue
 		}
 		m := st.Versions[len(st.Versions)-1]
-		set.models[m.Name] = rest.Precompress(marshalDoc(modelDoc(m, static, ex)))
+		doc := modelDoc(m, static, ex)
+		if secured {
+			secure(doc)
+		}
+		set.models[m.Name] = rest.Precompress(marshalDoc(doc))
 		urls = append(urls, obj{"name": modelTag(m.Name), "url": modelDocPath(m.Name)})
 	}
 	set.index = rest.Precompress(marshalDoc(static))
@@ -257,6 +266,73 @@ func swagger2Fixups(doc, paths obj) {
 			}
 		}
 	}
+}
+
+// secure declares the two ways a key is sent, and on every operation that
+// needs one, which scope and the refusals; what needs a key is auth's
+// table, not a second copy of it in annotations. X-API-Key comes first:
+// in the UI's Authorize dialog it takes the bare key, Authorization takes
+// "Bearer KEY".
+func secure(doc obj) {
+	paths, _ := doc["paths"].(obj)
+	doc["securityDefinitions"] = obj{
+		"APIKey": obj{"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "an API key"},
+		"Bearer": obj{"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Bearer KEY`"},
+	}
+	policy := auth.NewPolicy()
+	for path, item := range paths {
+		ops, _ := item.(obj)
+		for method, op := range ops {
+			o, ok := op.(obj)
+			if !ok {
+				continue
+			}
+			need, ok := policy.HTTP(strings.ToUpper(method), ginPattern(path))
+			if !ok {
+				need = auth.Fallback
+			}
+			if need == auth.Open {
+				continue
+			}
+			o["security"] = []any{obj{"APIKey": []any{}}, obj{"Bearer": []any{}}}
+			desc, _ := o["description"].(string)
+			o["description"] = strings.TrimSpace(desc + "\n\nNeeds an API key of scope `" + need.String() + "`.")
+			if responses, ok := o["responses"].(obj); ok {
+				// In the error form of the route's protocol.
+				schema := "#/definitions/handlers.Error"
+				if strings.HasPrefix(path, "/v2") {
+					schema = "#/definitions/handlers.V2Error"
+				}
+				responses["401"] = obj{"description": "no API key, or one the server does not know", "schema": obj{"$ref": schema}}
+				responses["403"] = obj{"description": "the API key lacks the scope", "schema": obj{"$ref": schema}}
+			}
+		}
+	}
+}
+
+// ginPattern is the route pattern of a spec path: /v1/models/{name} is
+// /v1/models/:name, and a model's own /v1/models/iris/predict is the
+// predict route's.
+func ginPattern(path string) string {
+	if rest, ok := strings.CutPrefix(path, "/v1/models/"); ok && strings.HasSuffix(rest, "/predict") && !strings.Contains(rest, "{") {
+		return "/v1/models/:name/predict"
+	}
+	var b strings.Builder
+	for part := range strings.SplitSeq(path, "/") {
+		if part == "" {
+			continue
+		}
+		b.WriteByte('/')
+		if name, ok := strings.CutPrefix(part, "{"); ok {
+			b.WriteString(":" + strings.TrimSuffix(name, "}"))
+		} else {
+			b.WriteString(part)
+		}
+	}
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
 }
 
 func errorResponse(desc string) obj {

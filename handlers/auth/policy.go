@@ -1,5 +1,7 @@
 package auth
 
+import "slices"
+
 // The one table of what each route and RPC needs. A route or RPC the
 // server serves must be here: the tests walk the router's routes and the
 // gRPC server's methods and fail on one that is missing, and at run time
@@ -18,12 +20,7 @@ package auth
 //   - gRPC server reflection: it describes the services' messages, which
 //     the repository publishes (grpc_predict_v2.proto), not the models;
 //     grpcurl and Postman need it to build a call that then carries a key.
-var rules = []struct {
-	http   bool
-	method string // HTTP method, or "" for an RPC
-	path   string // gin's route pattern, or the RPC's full method name
-	need   Scope
-}{
+var rules = []Rule{
 	{true, "GET", "/", Open},
 	{true, "GET", "/healthz", Open},
 	{true, "GET", "/readyz", Open},
@@ -66,6 +63,18 @@ var rules = []struct {
 	{false, "", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Open},
 }
 
+// Rule is one line of the table.
+type Rule struct {
+	HTTP   bool
+	Method string // the HTTP method, or "" for an RPC
+	Path   string // gin's route pattern, or the RPC's full method name
+	Need   Scope
+}
+
+// Rules is the table, for the tests that hold it against the routes and
+// RPCs the servers serve.
+func Rules() []Rule { return slices.Clone(rules) }
+
 type route struct{ method, path string }
 
 // Policy answers what a route or RPC needs, from the table above.
@@ -78,10 +87,10 @@ type Policy struct {
 func NewPolicy() *Policy {
 	p := &Policy{http: map[route]Scope{}, rpc: map[string]Scope{}}
 	for _, r := range rules {
-		if r.http {
-			p.http[route{r.method, r.path}] = r.need
+		if r.HTTP {
+			p.http[route{r.Method, r.Path}] = r.Need
 		} else {
-			p.rpc[r.path] = r.need
+			p.rpc[r.Path] = r.Need
 		}
 	}
 	return p

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
+	"github.com/onnxserve/onnxserve/handlers/inference"
 )
 
 // The server's message buffers and codec. gRPC's own pool has no size
@@ -72,27 +73,70 @@ func (p *bufferPool) Put(b *[]byte) {
 	}
 }
 
-// codec is gRPC's proto codec, reading messages through messageBuffers.
-type codec struct{ encoding.CodecV2 }
+// codec is gRPC's proto codec, reading messages through messageBuffers,
+// and ModelInferRequests into buffers reserved from the server's budget.
+type codec struct {
+	encoding.CodecV2
+	budget *inference.Budget
+}
 
-func newCodec() codec { return codec{encoding.GetCodecV2("proto")} }
+func newCodec(budget *inference.Budget) codec { return codec{encoding.GetCodecV2("proto"), budget} }
+
+// inferMessage is a ModelInferRequest as the service receives it (its
+// ModelInfer handler and ModelStreamInfer), with what its message holds
+// of the server's budget: the codec reserves it before the message is
+// copied, or sets refused and decodes nothing; the service answers a
+// refused message with that error, and releases the lease once the
+// request is answered, whatever path it took.
+type inferMessage struct {
+	pb.ModelInferRequest
+	lease   inference.Lease
+	refused error
+}
 
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if call, ok := v.(*inferMessage); ok {
+		return c.unmarshalCall(data, call)
+	}
 	m, ok := v.(proto.Message)
 	if !ok {
 		return fmt.Errorf("unmarshal: %T is not a protobuf message", v)
 	}
 	if req, ok := m.(*pb.ModelInferRequest); ok {
-		// A buffer of its own, which the garbage collector frees once the
-		// request and the tensors that alias it are gone: nothing has to
-		// give it back, on any path a call can take.
-		buf := make([]byte, data.Len())
-		data.CopyTo(buf)
-		return unmarshalInfer(buf, req)
+		return unmarshalInfer(copyOf(data), req)
 	}
 	buf := data.MaterializeToBuffer(messageBuffers)
 	defer buf.Free()
 	return proto.Unmarshal(buf.ReadOnlyData(), m)
+}
+
+// copyOf is a buffer of data's own, which the garbage collector frees
+// once the request and the tensors that alias it are gone: nothing has to
+// give it back, on any path a call can take.
+func copyOf(data mem.BufferSlice) []byte {
+	buf := make([]byte, data.Len())
+	data.CopyTo(buf)
+	return buf
+}
+
+// unmarshalCall reserves the message's size before its copy is made, and
+// as much again when its tensors are typed contents, which protobuf copies
+// out of the message into slices of their own (raw contents alias it).
+func (c codec) unmarshalCall(data mem.BufferSlice, call *inferMessage) error {
+	call.lease = c.budget.Lease()
+	n := int64(data.Len())
+	if call.refused = call.lease.Grow(n); call.refused != nil {
+		return nil
+	}
+	req := &call.ModelInferRequest
+	if err := unmarshalInfer(copyOf(data), req); err != nil {
+		call.lease.Release() // no call is made of it: nothing else would
+		return err
+	}
+	if len(req.RawInputContents) == 0 && len(req.Inputs) > 0 {
+		call.refused = call.lease.Grow(n)
+	}
+	return nil
 }
 
 // rawInputContents is the field number of ModelInferRequest's raw tensors.

@@ -29,7 +29,6 @@ import (
 
 	"github.com/onnxserve/onnxserve/handlers/accesslog"
 	"github.com/onnxserve/onnxserve/handlers/auth"
-	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
 )
@@ -79,7 +78,7 @@ func New(opt Options) *Server {
 	options := []grpcgo.ServerOption{
 		// Messages are read into buffers that are not zeroed (codec.go).
 		experimental.BufferPool(messageBuffers),
-		grpcgo.ForceServerCodecV2(newCodec()),
+		grpcgo.ForceServerCodecV2(newCodec(opt.Core.Budget())),
 		// Windows that let a tensor of up to 1 MiB arrive in one flight:
 		// on a fast link (loopback, a pod's sidecar) the BDP estimate
 		// stays at 64 KiB, and a 100 KiB tensor waited for a window update.
@@ -121,7 +120,8 @@ func New(opt Options) *Server {
 	}
 	srv := grpcgo.NewServer(options...)
 	h := &health{core: opt.Core}
-	pb.RegisterGRPCInferenceServiceServer(srv, &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs})
+	svc := &service{core: opt.Core, log: opt.Logger, bound: opt.MaxMessageBytes, obs: obs}
+	srv.RegisterService(svc.desc(), svc)
 	healthpb.RegisterHealthServer(srv, h)
 	reflection.Register(srv)
 	return &Server{srv: srv, health: h}

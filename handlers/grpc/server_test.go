@@ -16,6 +16,7 @@ import (
 
 	grpcfront "github.com/onnxserve/onnxserve/handlers/grpc"
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/servertest"
 	"github.com/onnxserve/onnxserve/runtime"
 )
@@ -35,6 +36,9 @@ type options struct {
 	servertest.Options
 	maxMessage int    // 0 is 1 MiB
 	maxStreams uint32 // 0 is the server's default
+	// core, when set, is served instead of a core of its own over dir:
+	// one that a REST server serves too.
+	core *inference.Core
 }
 
 // start serves repository dir over bufconn, as cmd/onnxserve wires it.
@@ -43,13 +47,17 @@ func start(t testing.TB, dir string, opt options) *server {
 	if opt.maxMessage == 0 {
 		opt.maxMessage = 1 << 20
 	}
-	repo := servertest.Open(t, dir, opt.Options)
+	var repo *runtime.Repository
+	if opt.core == nil {
+		repo = servertest.Open(t, dir, opt.Options)
+		opt.core = servertest.Core(repo, opt.Options)
+	}
 	logger := opt.Logger
 	if logger == nil {
 		logger = servertest.Quiet
 	}
-	srv := grpcfront.New(grpcfront.Options{Core: servertest.Core(repo, opt.Options), MaxMessageBytes: opt.maxMessage, MaxConcurrentStreams: opt.maxStreams,
-		Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: logger})
+	srv := grpcfront.New(grpcfront.Options{Core: opt.core, MaxMessageBytes: opt.maxMessage, MaxConcurrentStreams: opt.maxStreams,
+		Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: logger, Keys: opt.Keys})
 	ln := bufconn.Listen(1 << 20)
 	go srv.Serve(ln)
 	conn, err := grpcgo.NewClient("passthrough:///bufconn",

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
+	grpcgo "google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/onnxserve/onnxserve/docs"
@@ -71,7 +73,47 @@ func (s *service) ModelMetadata(ctx context.Context, req *pb.ModelMetadataReques
 	return &pb.ModelMetadataResponse{
 		Name: m.Name, Versions: s.core.Versions(m.Name), Platform: inference.Platform,
 		Inputs: tensorMetadata(m.Signature.Inputs), Outputs: tensorMetadata(m.Signature.Outputs),
+		Parameters: map[string]*pb.InferParameter{inference.ExecutionProviderParameter: {
+			ParameterChoice: &pb.InferParameter_StringParam{StringParam: string(m.ExecutionProvider)}}},
 	}, nil
+}
+
+// desc is GRPCInferenceService as generated, but for ModelInfer's
+// handler (modelInfer), which gives the codec an inferMessage to read.
+func (s *service) desc() *grpcgo.ServiceDesc {
+	d := pb.GRPCInferenceService_ServiceDesc
+	d.Methods = slices.Clone(d.Methods)
+	for i := range d.Methods {
+		if d.Methods[i].MethodName == "ModelInfer" {
+			d.Methods[i].Handler = s.modelInfer
+		}
+	}
+	return &d
+}
+
+// modelInfer is the generated ModelInfer handler, but for the message it
+// has the codec read: an inferMessage, whose reservation of the server's
+// budget it releases once the call is answered, or whose refusal it
+// answers, RESOURCE_EXHAUSTED, through the interceptors as any answer.
+func (s *service) modelInfer(_ any, ctx context.Context, dec func(any) error, interceptor grpcgo.UnaryServerInterceptor) (any, error) {
+	m := new(inferMessage)
+	defer m.lease.Release()
+	if err := dec(m); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return s.answerMessage(ctx, m)
+	}
+	return interceptor(ctx, &m.ModelInferRequest, &grpcgo.UnaryServerInfo{Server: s, FullMethod: pb.GRPCInferenceService_ModelInfer_FullMethodName},
+		func(ctx context.Context, _ any) (any, error) { return s.answerMessage(ctx, m) })
+}
+
+// answerMessage is ModelInfer of a message the codec read, or its refusal.
+func (s *service) answerMessage(ctx context.Context, m *inferMessage) (*pb.ModelInferResponse, error) {
+	if m.refused != nil {
+		return nil, s.fail(ctx, "ModelInfer", m.refused)
+	}
+	return s.ModelInfer(ctx, &m.ModelInferRequest)
 }
 
 func (s *service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
@@ -127,7 +169,10 @@ func (s *service) ModelStreamInfer(stream pb.GRPCInferenceService_ModelStreamInf
 		sent <- err
 	}()
 	for {
-		req, err := stream.Recv()
+		// An inferMessage, as modelInfer's: its lease is released once
+		// its answer is made.
+		req := new(inferMessage)
+		err := stream.RecvMsg(req)
 		if err != nil {
 			close(pending)
 			serr := <-sent
@@ -140,6 +185,7 @@ func (s *service) ModelStreamInfer(stream pb.GRPCInferenceService_ModelStreamInf
 		select {
 		case pending <- answer:
 		case <-ctx.Done():
+			req.lease.Release() // never answered
 			close(pending)
 			<-sent
 			return ctx.Err()
@@ -148,16 +194,24 @@ func (s *service) ModelStreamInfer(stream pb.GRPCInferenceService_ModelStreamInf
 	}
 }
 
-func (s *service) streamAnswer(ctx context.Context, req *pb.ModelInferRequest) *pb.ModelStreamInferResponse {
+func (s *service) streamAnswer(ctx context.Context, m *inferMessage) *pb.ModelStreamInferResponse {
+	defer m.lease.Release()
+	req := &m.ModelInferRequest
 	var rec *inference.Record
 	start, in := time.Now(), 0
 	if s.obs != nil && s.obs.accessLog {
 		// Each request of the stream has an access line of its own.
 		rec = &inference.Record{}
+		if call := inference.RecordOf(ctx); call != nil {
+			rec.Caller = call.Caller // the stream's key, checked once at its start
+		}
 		ctx = inference.WithRecord(ctx, rec)
 		in = proto.Size(req) // before infer gives req's buffer back
 	}
-	resp, err := s.infer(ctx, req)
+	resp, err := (*pb.ModelInferResponse)(nil), m.refused
+	if err == nil {
+		resp, err = s.infer(ctx, req)
+	}
 	code := "OK"
 	var out *pb.ModelStreamInferResponse
 	if err == nil {

@@ -37,7 +37,10 @@ type Options struct {
 	Timeout time.Duration
 	// Observer, when set, is told about every inference request answered.
 	Observer Observer
-	Logger   *slog.Logger
+	// MaxInflightBytes bounds the bytes requests in flight hold, every
+	// protocol's together (Budget); 0 counts them without a bound.
+	MaxInflightBytes int64
+	Logger           *slog.Logger
 }
 
 // Core serves inference and model control over one repository.
@@ -46,6 +49,7 @@ type Core struct {
 	control  runtime.ModelControl
 	timeout  time.Duration
 	observer Observer
+	budget   *Budget
 	log      *slog.Logger
 	// draining is set once the server starts to shut down: from then on
 	// it is not ready, while it still serves.
@@ -60,8 +64,13 @@ func New(opt Options) *Core {
 	if opt.ModelControl == "" {
 		opt.ModelControl = runtime.ControlNone
 	}
-	return &Core{repo: opt.Repository, control: opt.ModelControl, timeout: opt.Timeout, observer: opt.Observer, log: opt.Logger}
+	return &Core{repo: opt.Repository, control: opt.ModelControl, timeout: opt.Timeout, observer: opt.Observer,
+		budget: NewBudget(opt.MaxInflightBytes), log: opt.Logger}
 }
+
+// Budget is the server-wide budget of bytes held by requests in flight,
+// which every front end reserves from before it holds a body or a tensor.
+func (c *Core) Budget() *Budget { return c.budget }
 
 // Acquire holds a model version, the default (highest) one for version "",
 // until release is called. Front ends read a request's body before they

@@ -96,6 +96,7 @@ func From(err error) *Error {
 		un *runtime.UnavailableError
 		ol *runtime.OverloadedError
 		le *runtime.LoadError
+		rj *runtime.RejectedError
 	)
 	switch {
 	case errors.As(err, &e):
@@ -106,6 +107,8 @@ func From(err error) *Error {
 		return &Error{Kind: FailedPrecondition, Message: le.Error(), Err: err}
 	case errors.As(err, &ol):
 		return &Error{Kind: Overloaded, Message: ol.Error(), RetryAfter: ol.RetryAfter, Err: err}
+	case errors.As(err, &rj):
+		return &Error{Kind: InvalidArgument, Message: rj.Error(), Err: err}
 	case errors.As(err, &un):
 		return &Error{Kind: Unavailable, Message: un.Error(), Err: err}
 	case errors.Is(err, runtime.ErrClosed):

@@ -13,6 +13,11 @@ import (
 // Open Inference Protocol's model metadata gives it.
 const Platform = "onnxruntime_onnx"
 
+// ExecutionProviderParameter is the model metadata parameter naming the
+// execution provider the version runs on, in gRPC's parameters map as in
+// the v2 REST body's parameters.execution_provider.
+const ExecutionProviderParameter = "execution_provider"
+
 // Described lists what the Open Inference Protocol can describe of specs:
 // every tensor with a v2 datatype, leaving out ZipMap's sequences of maps.
 func Described(specs []tensor.TensorSpec) []tensor.TensorSpec {

@@ -19,6 +19,10 @@ type Decoder struct {
 	depth   int
 	scratch []byte // the unescaped text of the last string that had escapes
 	num     num    // the last number scanned
+	// first is where the column being filled read its first element: how
+	// many bytes its elements have taken so far tells how many more the
+	// rest of the body likely holds (buffer.push).
+	first int
 }
 
 // Reset starts reading body from its beginning.
@@ -34,10 +38,16 @@ func (d *Decoder) Mark() Mark { return Mark{d.i, d.depth} }
 // Seek moves the decoder to a position that Mark returned.
 func (d *Decoder) Seek(m Mark) { d.i, d.depth = m.i, m.depth }
 
-// Room is the most elements the rest of the body could hold, at two
-// bytes ("0,") each: a bound for what a buffer of a size that a client
-// declared may reserve before its data is read.
-func (d *Decoder) Room() int { return (len(d.b)-d.i)/2 + 1 }
+// Room is how many elements of size bytes a buffer may reserve before
+// the rest of the body is read: as many as the rest could hold at two
+// bytes ("0,") each, and no more than take half as many bytes as the rest
+// has, so that a shape a client declares costs at most half the body
+// again (an FP64 buffer sized at two bytes an element was four bodies).
+// Data denser than that still fits: the buffer grows as it comes.
+func (d *Decoder) Room(size int) int {
+	left := len(d.b) - d.i
+	return min(left/2, left/(2*max(size, 1))) + 1
+}
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 

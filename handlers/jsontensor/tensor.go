@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
@@ -153,8 +154,11 @@ type Column interface {
 	At(d *Decoder, i int) *Error
 	// Grow appends n zero elements.
 	Grow(n int)
-	// Reserve makes room for n elements in all.
-	Reserve(n int)
+	// Reserve makes room for n elements in all, but for no more than the
+	// rest of d's body could fill (Decoder.Room): a count a client
+	// declares, or one guessed from a first row, costs at most the body's
+	// size again before the data is there.
+	Reserve(d *Decoder, n int)
 	// Tensor is the elements so far as a tensor of shape; never a nil
 	// Data, which could pass for a missing input.
 	Tensor(shape []int64) tensor.Tensor
@@ -233,10 +237,32 @@ func NewColumn(dt tensor.DType) Column {
 
 func (b *buffer[T]) Grow(n int) { b.data = append(b.data, make([]T, n)...) }
 
-func (b *buffer[T]) Reserve(n int) {
+func (b *buffer[T]) Reserve(d *Decoder, n int) {
+	var zero T
+	n = min(n, len(b.data)+d.Room(int(unsafe.Sizeof(zero))))
 	if n > cap(b.data) {
 		b.data = slices.Grow(b.data, n-len(b.data))
 	}
+}
+
+// push appends v, growing a full buffer to what the rest of the body is
+// likely to hold at the density of the elements read so far (within
+// Reserve's bound), or doubling it while there are too few to tell:
+// append grows a large slice by a quarter at a time, and the buffers it
+// left behind came to five times the tensor.
+func (b *buffer[T]) push(d *Decoder, v T) {
+	if n := len(b.data); n == cap(b.data) {
+		switch used := d.i - d.first; {
+		case n == 0:
+			d.first = d.i
+			b.Reserve(d, 16)
+		case n < 1024 || used <= 0:
+			b.Reserve(d, 2*n)
+		default:
+			b.Reserve(d, max(n+n*(len(d.b)-d.i)/used+n/16, 2*n))
+		}
+	}
+	b.data = append(b.data, v)
 }
 
 func (b *buffer[T]) Tensor(shape []int64) tensor.Tensor {
@@ -265,7 +291,7 @@ func (b *buffer[T]) fill(d *Decoder, w *Walk, depth int) *Error {
 		if err != nil {
 			return w.leafErr(d, err, depth, true)
 		}
-		b.data = append(b.data, v)
+		b.push(d, v)
 		return nil
 	}
 	if d.Next() != '[' {
@@ -289,7 +315,7 @@ func (b *buffer[T]) fill(d *Decoder, w *Walk, depth int) *Error {
 				w.idx[depth] = n
 				return w.leafErr(d, err, depth+1, len(b.data) == 0)
 			}
-			b.data = append(b.data, v)
+			b.push(d, v)
 		} else {
 			w.idx[depth] = n
 			if err := b.fill(d, w, depth+1); err != nil {
@@ -298,7 +324,7 @@ func (b *buffer[T]) fill(d *Decoder, w *Walk, depth int) *Error {
 		}
 		n++
 		if depth == 0 && n == 1 {
-			b.Reserve(len(b.data) * estimateRows(len(d.b)-d.i, d.i-start))
+			b.Reserve(d, len(b.data)*estimateRows(len(d.b)-d.i, d.i-start))
 		}
 		if d.i < len(d.b) && d.b[d.i] == ',' {
 			d.i++
@@ -321,7 +347,7 @@ func (b *buffer[T]) Flat(d *Decoder, field string) *Error {
 		if err != nil {
 			return err.Named(fmt.Sprintf("%s[%d]", field, i))
 		}
-		b.data = append(b.data, v)
+		b.push(d, v)
 		return nil
 	})
 }
@@ -346,7 +372,7 @@ func (d *Decoder) Rows(col Column, per int, row func(i int) *Error) (int, *Error
 			return n, err
 		}
 		if n++; n == 1 {
-			col.Reserve(per * estimateRows(len(d.b)-d.i, d.i-start))
+			col.Reserve(d, per*estimateRows(len(d.b)-d.i, d.i-start))
 		}
 		more, err := d.more(']')
 		if err != nil {

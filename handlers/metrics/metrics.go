@@ -107,8 +107,19 @@ func New(opt Options) *Metrics {
 }
 
 // Watch adds the metrics read from the core at each scrape: queued
-// requests, model state and memory.
-func (m *Metrics) Watch(core *inference.Core) { m.reg.MustRegister(&models{core: core, metrics: m}) }
+// requests, model state and memory, the bytes requests hold.
+func (m *Metrics) Watch(core *inference.Core) {
+	m.reg.MustRegister(&models{core: core, metrics: m})
+	budget := core.Budget()
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onnxserve_inflight_bytes",
+		Help: "Bytes that requests in flight hold (bodies, gRPC messages, decoded tensors), of --max-inflight-bytes."},
+		func() float64 { return float64(budget.Held()) }))
+	if limit := budget.Limit(); limit > 0 {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onnxserve_inflight_bytes_limit",
+			Help: "--max-inflight-bytes: the most bytes requests in flight may hold."},
+			func() float64 { return float64(limit) }))
+	}
+}
 
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {

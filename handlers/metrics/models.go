@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
@@ -10,7 +12,11 @@ import (
 var (
 	pendingDesc = prometheus.NewDesc("nv_inference_pending_request_count", "Requests waiting to run on the model (what max_queue_size bounds).", modelLabels, nil)
 	readyDesc   = prometheus.NewDesc("onnxserve_model_ready", "1 when the model version serves, 0 when it failed to load or is still loading (version \"\").", modelLabels, nil)
-	memoryDesc  = prometheus.NewDesc("onnxserve_model_memory_bytes", "Resident memory the process grew by while the model version loaded (its weights, session and plans), in bytes.", modelLabels, nil)
+	// infoDesc carries what a model version runs on as a label, on a gauge
+	// of its own so that the other series keep their labels: a few values
+	// per version, no cardinality to speak of.
+	infoDesc   = prometheus.NewDesc("onnxserve_model_info", "1 for every model version served, labelled with the execution provider it runs on (cpu, cuda, tensorrt).", append(slices.Clip(modelLabels), "execution_provider"), nil)
+	memoryDesc = prometheus.NewDesc("onnxserve_model_memory_bytes", "Resident memory the process grew by while the model version loaded (its weights, session and plans), in bytes.", modelLabels, nil)
 )
 
 // models reads the served models' state from the core at each scrape, so
@@ -25,6 +31,7 @@ func (c *models) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pendingDesc
 	ch <- readyDesc
 	ch <- memoryDesc
+	ch <- infoDesc
 }
 
 func (c *models) Collect(ch chan<- prometheus.Metric) {
@@ -39,6 +46,7 @@ func (c *models) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, 1, m.Name, m.Version)
 			ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(m.Pending()), m.Name, m.Version)
 			ch <- prometheus.MustNewConstMetric(memoryDesc, prometheus.GaugeValue, float64(m.Memory), m.Name, m.Version)
+			ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1, m.Name, m.Version, string(m.ExecutionProvider))
 		}
 	}
 	c.metrics.models.Range(func(k, _ any) bool {

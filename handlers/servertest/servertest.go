@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers"
+	"github.com/onnxserve/onnxserve/handlers/auth"
+	"github.com/onnxserve/onnxserve/handlers/cors"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
 	"github.com/onnxserve/onnxserve/runtime"
@@ -92,6 +95,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Timeout bounds every inference request, as --request-timeout does.
 	Timeout time.Duration
+	// Keys, when enabled, are the API keys the routes need.
+	Keys *auth.Keys
+	// CORS, when set, lets browser pages of its origins call.
+	CORS *cors.Policy
+	// MaxInflightBytes bounds what requests in flight hold, as
+	// --max-inflight-bytes does; 0 is no bound.
+	MaxInflightBytes int64
+	// ExecutionProvider is what models run on unless their config.yaml
+	// says, as --execution-provider; "" is CPU.
+	ExecutionProvider runtime.Provider
 }
 
 // Open opens the repository dir as the server would, closed at cleanup.
@@ -100,7 +113,7 @@ func Open(t testing.TB, dir string, opt Options) *runtime.Repository {
 	if opt.Limiter == nil {
 		opt.Limiter = runtime.NewLimiter(0)
 	}
-	lo := runtime.LoadOptions{Limiter: opt.Limiter, Logger: Quiet}
+	lo := runtime.LoadOptions{Limiter: opt.Limiter, Logger: Quiet, ExecutionProvider: opt.ExecutionProvider}
 	if opt.Metrics != nil {
 		lo.Observer = opt.Metrics
 	}
@@ -126,7 +139,8 @@ func Handler(repo *runtime.Repository, opt Options) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = Quiet
 	}
-	return handlers.New(handlers.Options{Core: Core(repo, opt), MaxBodyBytes: opt.MaxBodyBytes, Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: opt.Logger})
+	return handlers.New(handlers.Options{Core: Core(repo, opt), MaxBodyBytes: opt.MaxBodyBytes, Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: opt.Logger,
+		Keys: opt.Keys, CORS: opt.CORS})
 }
 
 // Core is the core over repo, as cmd/onnxserve builds it: observed by
@@ -135,7 +149,7 @@ func Core(repo *runtime.Repository, opt Options) *inference.Core {
 	if opt.Logger == nil {
 		opt.Logger = Quiet
 	}
-	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Timeout: opt.Timeout, Logger: opt.Logger}
+	copt := inference.Options{Repository: repo, ModelControl: opt.Control, Timeout: opt.Timeout, MaxInflightBytes: opt.MaxInflightBytes, Logger: opt.Logger}
 	if opt.Metrics != nil {
 		copt.Observer = opt.Metrics
 	}
@@ -198,4 +212,77 @@ func HoldRunSlot(t testing.TB, limiter *runtime.Limiter) (release func()) {
 	release = func() { once.Do(limiter.Release) }
 	t.Cleanup(release)
 	return release
+}
+
+// SyncBuffer is a log the server writes while the test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// WaitFor polls cond until it holds, failing the test after 10 s, for
+// what has no event to wait on: a file watcher's next look, a log line
+// written after the answer was sent.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
+}
+
+// The API keys of Keys, one per scope.
+const (
+	InferKey   = "inf-0123456789"
+	AdminKey   = "adm-0123456789"
+	MetricsKey = "met-0123456789"
+)
+
+// Keys are the API keys the auth tests serve with: InferKey of scope
+// infer, AdminKey admin, MetricsKey metrics.
+func Keys(t testing.TB) *auth.Keys {
+	t.Helper()
+	keys, err := auth.New(auth.Options{Infer: []string{InferKey}, Admin: []string{AdminKey}, Entries: []string{MetricsKey + " metrics"}, Logger: Quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// Post sends body to url, with Inference-Header-Content-Length hlen when
+// it is 0 or more, and chunked (no Content-Length) when chunked, and
+// returns the status and the answer.
+func Post(t testing.TB, url string, body []byte, hlen int, chunked bool) (int, string) {
+	t.Helper()
+	var r io.Reader = bytes.NewReader(body)
+	if chunked {
+		r = struct{ io.Reader }{r} // an unknown length: net/http sends it chunked
+	}
+	req, err := http.NewRequest("POST", url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hlen >= 0 {
+		req.Header.Set("Inference-Header-Content-Length", strconv.Itoa(hlen))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	answer, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(answer)
 }

@@ -292,7 +292,7 @@ func (r *request) tensor(i int, rows bool) *jsontensor.Error {
 	for _, dim := range spec.Shape[min(1, len(spec.Shape)):] {
 		row *= int(max(dim, 0))
 	}
-	col.Reserve(min(row, r.d.Room()))
+	col.Reserve(&r.d, row)
 	if err := col.Nested(&r.d, &r.w); err != nil {
 		return err
 	}

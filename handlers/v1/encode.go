@@ -23,6 +23,7 @@ func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor, whi
 	b = append(b, `,"outputs":{`...)
 	scores, labelled := m.ScoresOutput(), -1 // labelled: scores' place in outs
 	var scoresText [2]int                    // where the scores output's JSON is in b
+	var inBase64 []int                       // the outputs written as base64, by Signature index
 	for i := range outs {
 		index := i
 		if which != nil {
@@ -34,12 +35,28 @@ func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor, whi
 		b = jsontensor.AppendString(b, m.Signature.Outputs[index].Name)
 		b = append(b, ':')
 		start := len(b)
-		b = jsontensor.AppendTensor(b, outs[i])
+		if jsontensor.NeedsBase64(outs[i]) {
+			b = jsontensor.AppendBase64(b, outs[i])
+			inBase64 = append(inBase64, index)
+		} else {
+			b = jsontensor.AppendTensor(b, outs[i])
+		}
 		if index == scores {
 			scoresText, labelled = [2]int{start, len(b)}, i
 		}
 	}
 	b = append(b, '}')
+	if inBase64 != nil {
+		b = append(b, `,"content_types":{`...)
+		for j, i := range inBase64 {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = jsontensor.AppendString(b, m.Signature.Outputs[i].Name)
+			b = append(b, `:"`+jsontensor.Base64+`"`...)
+		}
+		b = append(b, '}')
+	}
 	if labelled >= 0 && m.Config.Softmax {
 		b = appendSoftmaxPredictions(b, m.Config.Labels, outs[labelled])
 	} else if labelled >= 0 {

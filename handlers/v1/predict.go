@@ -79,7 +79,7 @@ func (a *API) modelInfo(m *runtime.Model) ModelInfo {
 		Name: m.Name, Version: m.Version, Description: m.Config.Description,
 		Inputs: tensorInfos(m.Signature.Inputs), Outputs: tensorInfos(m.Signature.Outputs),
 		Features: m.Config.Features, Labels: m.Config.Labels, MaxBatchSize: m.Config.MaxBatchSize,
-		IntraOpThreads: max(m.Config.IntraOpThreads, 1),
+		IntraOpThreads: max(m.Config.IntraOpThreads, 1), ExecutionProvider: string(m.ExecutionProvider),
 		Metadata: ModelMetadata{Producer: m.Metadata.Producer, GraphName: m.Metadata.GraphName, Domain: m.Metadata.Domain,
 			Description: m.Metadata.Description, Version: m.Metadata.Version, Custom: m.Metadata.Custom},
 		Versions: a.env.Core.Versions(m.Name),
@@ -123,9 +123,13 @@ func (a *API) Predict(c *gin.Context) {
 		a.fail(c, err, formInputs)
 		return
 	}
+	// What the request holds, its body and then its tensors, is reserved
+	// from the server's budget until it is answered.
+	lease := env.Core.Budget().Lease()
+	defer lease.Release()
 	body := env.Buffers.Get()
 	var err error
-	if *body, err = rest.ReadBody(*body, c, env.MaxBodyBytes); err != nil {
+	if *body, err = rest.ReadBody(*body, c, env.MaxBodyBytes, &lease); err != nil {
 		env.Buffers.Put(body)
 		a.fail(c, err, formInputs)
 		return
@@ -158,6 +162,10 @@ func (a *API) Predict(c *gin.Context) {
 	// Runs after the response is written; Infer has returned by then, so
 	// ONNX Runtime no longer reads the buffers.
 	defer jsontensor.Release(req.inputs)
+	if err := lease.Grow(inference.TensorBytes(req.inputs)); err != nil {
+		a.fail(c, err, f)
+		return
+	}
 	if wantsPNG(c.GetHeader("Accept")) {
 		a.predictPNG(c, m, req, f)
 		return

@@ -53,6 +53,10 @@ type ModelInfo struct {
 	MaxBatchSize   int           `json:"max_batch_size,omitempty" example:"64"`
 	IntraOpThreads int           `json:"intra_op_threads"`
 	Metadata       ModelMetadata `json:"metadata"`
+
+	// ExecutionProvider is what the model runs on: cpu, cuda or tensorrt,
+	// the one asked for or cpu when that could not be used.
+	ExecutionProvider string `json:"execution_provider" example:"cpu" enums:"cpu,cuda,tensorrt"`
 } //@name handlers.ModelInfo
 
 // PredictRequest documents the three accepted body forms; the decoder reads
@@ -81,4 +85,8 @@ type PredictResponse struct {
 	Outputs map[string]any `json:"outputs"`
 	// Predictions is present when the model has labels: one per row.
 	Predictions []Prediction `json:"predictions,omitempty"`
+	// ContentTypes names the string outputs written as base64 ("base64"),
+	// because an element is not valid UTF-8, which JSON strings cannot
+	// carry; absent when there are none.
+	ContentTypes map[string]string `json:"content_types,omitempty"`
 } //@name handlers.PredictResponse

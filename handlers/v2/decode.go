@@ -248,9 +248,9 @@ func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *inference.Error {
 		return rest.CodecError(d.Mismatch(v.inputField(in)+": data", "an array"))
 	}
 	col := jsontensor.NewColumn(spec.DType)
-	// Reserve no more than the rest of the body could hold, however large
+	// Reserve no more than the rest of the body could fill, however large
 	// the declared shape.
-	col.Reserve(min(n, d.Room()))
+	col.Reserve(d, n)
 	var err *jsontensor.Error
 	if d.FirstElement() == '[' {
 		// Nested: the walk checks every level against the shape.

@@ -11,7 +11,9 @@ import (
 // appendResponse writes an inference response: its JSON header to head
 // and the bytes of the outputs sent as binary to bin, in the order the
 // header lists them; binary says whether bin is part of the response.
-// JSON data is flat, row-major, as Triton sends it.
+// JSON data is flat, row-major, as Triton sends it; a BYTES output with an
+// element that is not valid UTF-8 is sent as base64, with the parameter
+// content_type "base64" saying so.
 func appendResponse(head, bin []byte, req *v2Request, resp *inference.Response) (_, _ []byte, binary bool, err error) {
 	m := resp.Model
 	head = append(head, `{"model_name":`...)
@@ -45,8 +47,14 @@ func appendResponse(head, bin []byte, req *v2Request, resp *inference.Response) 
 			head = append(head, "}}"...)
 			continue
 		}
-		head = append(head, `,"data":`...)
-		head = jsontensor.AppendTensor(head, tensor.Tensor{DType: t.DType, Shape: []int64{int64(t.Len())}, Data: t.Data})
+		flat := tensor.Tensor{DType: t.DType, Shape: []int64{int64(t.Len())}, Data: t.Data}
+		if jsontensor.NeedsBase64(flat) {
+			head = append(head, `,"parameters":{"content_type":"`+jsontensor.Base64+`"},"data":`...)
+			head = jsontensor.AppendBase64(head, flat)
+		} else {
+			head = append(head, `,"data":`...)
+			head = jsontensor.AppendTensor(head, flat)
+		}
 		head = append(head, '}')
 	}
 	return append(head, "]}"...), bin, binary, nil

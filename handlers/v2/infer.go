@@ -46,6 +46,10 @@ func (a *API) Infer(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	// What the request holds, its body and then its tensors, is reserved
+	// from the server's budget until it is answered.
+	lease := a.env.Core.Budget().Lease()
+	defer lease.Release()
 	bufs := a.env.Buffers
 	buf := bufs.Get()
 	// Put back only once the response is written: binary inputs use the
@@ -56,7 +60,7 @@ func (a *API) Infer(c *gin.Context) {
 	if perr != nil {
 		hlen = -1
 	}
-	body, err := a.readBody(buf, c, hlen)
+	body, err := a.readBody(buf, c, hlen, &lease)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -69,7 +73,7 @@ func (a *API) Infer(c *gin.Context) {
 	head, bin := bufs.Get(), bufs.Get()
 	defer bufs.Put(head)
 	defer bufs.Put(bin)
-	binary, err := a.answer(c, body, header, header == 0 && value != "", head, bin)
+	binary, err := a.answer(c, body, header, header == 0 && value != "", head, bin, &lease)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -93,7 +97,7 @@ func (a *API) Infer(c *gin.Context) {
 // input's bytes (Inference-Header-Content-Length: 0).
 // The model version is held only while the request is decoded, run and
 // encoded: a slow upload or download never keeps a reload waiting.
-func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bin *[]byte) (binary bool, err error) {
+func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bin *[]byte, lease *inference.Lease) (binary bool, err error) {
 	core := a.env.Core
 	m, release, err := core.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
@@ -110,6 +114,10 @@ func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bi
 		return false, core.Refuse(c, m, err)
 	}
 	defer jsontensor.Release(req.pooled) // Infer has returned by then
+	// Binary inputs lie in the body, reserved already; JSON ones are new.
+	if err := lease.Grow(inference.TensorBytes(req.pooled)); err != nil {
+		return false, err
+	}
 	if rec := inference.RecordOf(c); rec != nil && req.hasID {
 		rec.ID = req.id
 	}
@@ -142,8 +150,9 @@ func _() {}
 
 // tensorAlign is where readBody puts the binary data that follows the
 // JSON header: at a multiple of 64 bytes, so that inference.DecodeRaw can use
-// the first input's bytes in place for any element type.
-const tensorAlign = 64
+// the first input's bytes in place for any element type. rest.ReadBody
+// leaves as much room after a body, so that aligning it moves it in place.
+const tensorAlign = rest.Slack
 
 // readBody reads the request body into *buf, reusing its capacity, and
 // leaves *buf holding it, for the pool to take back. The body starts a few
@@ -151,15 +160,16 @@ const tensorAlign = 64
 // bytes (Inference-Header-Content-Length; -1 if none) starts aligned: the
 // padding is chosen for the buffer as it is, and the body moved once if
 // the buffer had to grow while it arrived. It fails with a
-// ResourceExhausted error past the server's limit.
-func (a *API) readBody(buf *[]byte, c *gin.Context, hlen int) ([]byte, error) {
+// ResourceExhausted error past the server's limit, and reserves the body
+// from lease first (rest.ReadBody).
+func (a *API) readBody(buf *[]byte, c *gin.Context, hlen int, lease *inference.Lease) ([]byte, error) {
 	b := (*buf)[:0]
 	pad := 0
 	if hlen >= 0 {
 		b = slices.Grow(b, tensorAlign)
 		pad = padding(b, hlen)
 	}
-	b, err := rest.ReadBody(b[:pad], c, a.env.MaxBodyBytes)
+	b, err := rest.ReadBody(b[:pad], c, a.env.MaxBodyBytes, lease)
 	*buf = b
 	if err != nil || hlen < 0 || padding(b, hlen) == pad {
 		return b[pad:], err

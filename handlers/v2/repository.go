@@ -1,6 +1,7 @@
 package v2
 
 import (
+	"mime"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -63,6 +64,7 @@ func (a *API) Index(c *gin.Context) {
 //	@Param			request	body	RepositoryRequest	false	"no parameters are needed"
 //	@Success		200
 //	@Failure		400	{object}	Error	"the load failed: the reason"
+//	@Failure		415	{object}	Error	"a body not of type application/json"
 //	@Failure		503	{object}	Error	"model control is not explicit"
 //	@Router			/v2/repository/models/{name}/load [post]
 func (a *API) Load(c *gin.Context) {
@@ -80,6 +82,7 @@ func (a *API) Load(c *gin.Context) {
 //	@Param			request	body	RepositoryRequest	false	"unload_dependents is accepted; models have no dependents"
 //	@Success		200
 //	@Failure		404	{object}	Error	"no such model"
+//	@Failure		415	{object}	Error	"a body not of type application/json"
 //	@Failure		503	{object}	Error	"model control is not explicit"
 //	@Router			/v2/repository/models/{name}/unload [post]
 func (a *API) Unload(c *gin.Context) {
@@ -90,23 +93,16 @@ func (a *API) Unload(c *gin.Context) {
 // core change the model in the URL, which it does only as the model-control
 // policy allows; a mode that allows none is refused before the body is read.
 func (a *API) control(c *gin.Context, change func(name string, params []string) error) {
+	if err := jsonOrNothing(c.Request); err != nil {
+		a.fail(c, err)
+		return
+	}
 	if err := a.env.Core.CheckControl(); err != nil {
 		a.fail(c, err)
 		return
 	}
 	var params []string
-	err := a.controlBody(c, func(d *jsontensor.Decoder, key string) *inference.Error {
-		if key != "parameters" {
-			return rest.CodecError(d.Skip())
-		}
-		if d.Next() != '{' {
-			return rest.CodecError(d.Mismatch("parameters", "an object"))
-		}
-		return object(d, func(p []byte) *inference.Error {
-			params = append(params, string(p))
-			return rest.CodecError(d.Skip())
-		})
-	})
+	err := a.controlBody(c, parameterKeys(&params))
 	if err == nil {
 		err = change(c.Param("name"), params)
 	}
@@ -117,12 +113,32 @@ func (a *API) control(c *gin.Context, change func(name string, params []string) 
 	c.Status(http.StatusOK)
 }
 
+// parameterKeys is the member reader of a load or unload body: it
+// appends the keys of its "parameters" object to params, and skips the
+// rest.
+func parameterKeys(params *[]string) func(d *jsontensor.Decoder, key string) *inference.Error {
+	return func(d *jsontensor.Decoder, key string) *inference.Error {
+		if key != "parameters" {
+			return rest.CodecError(d.Skip())
+		}
+		if d.Next() != '{' {
+			return rest.CodecError(d.Mismatch("parameters", "an object"))
+		}
+		return object(d, func(p []byte) *inference.Error {
+			*params = append(*params, string(p))
+			return rest.CodecError(d.Skip())
+		})
+	}
+}
+
 // controlBody reads the optional JSON object body of a repository request,
 // calling member for each key at its value.
 func (a *API) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key string) *inference.Error) error {
+	lease := a.env.Core.Budget().Lease()
+	defer lease.Release()
 	buf := a.env.Buffers.Get()
 	defer a.env.Buffers.Put(buf)
-	body, err := rest.ReadBody(*buf, c, a.env.MaxBodyBytes)
+	body, err := rest.ReadBody(*buf, c, a.env.MaxBodyBytes, &lease)
 	*buf = body
 	if err != nil {
 		return err
@@ -140,6 +156,31 @@ func (a *API) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key
 	}
 	if !d.AtEnd() {
 		return rest.CodecError(d.Fail("end of input after the object"))
+	}
+	return nil
+}
+
+// jsonOrNothing refuses a body that is not declared JSON, for the requests
+// that change the server (load, unload): a page of another site can make a
+// browser send a form or text/plain POST without asking the server first
+// (a CORS "simple request"), but not one of type application/json, which
+// needs a preflight that only --cors-origins answers. A request with no
+// type must have no body, and must not come from a page of another site
+// (Sec-Fetch-Site, which browsers send and pages cannot set): an empty
+// POST is a simple request too.
+func jsonOrNothing(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		if r.ContentLength != 0 {
+			return inference.Errorf(inference.UnsupportedMediaType, "a body without a Content-Type: send application/json, or no body")
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+			return inference.Errorf(inference.UnsupportedMediaType, "a request from a page of another site without a Content-Type: send application/json")
+		}
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return inference.Errorf(inference.UnsupportedMediaType, "Content-Type %q: this request takes application/json, or no body", ct)
 	}
 	return nil
 }

@@ -52,7 +52,18 @@ type ModelMetadata struct {
 	Platform string   `json:"platform" example:"onnxruntime_onnx"`
 	Inputs   []Tensor `json:"inputs"`
 	Outputs  []Tensor `json:"outputs"`
+	// Parameters are onnxserve's addition to the protocol's body; clients
+	// that do not know it ignore it.
+	Parameters ModelParameters `json:"parameters"`
 } //@name handlers.V2ModelMetadata
+
+// ModelParameters are the parameters of a model's metadata, as gRPC's
+// ModelMetadataResponse carries them too.
+type ModelParameters struct {
+	// ExecutionProvider is what the model version runs on: the provider
+	// asked for, or cpu when that could not be used.
+	ExecutionProvider string `json:"execution_provider" example:"cpu" enums:"cpu,cuda,tensorrt"`
+} //@name handlers.V2ModelParameters
 
 // InferRequest is the JSON of POST /v2/models/{name}/infer. With the
 // binary tensor extension, inputs carry parameters.binary_data_size instead
@@ -97,7 +108,10 @@ type InferResponse struct {
 	Outputs      []ResponseOutput `json:"outputs"`
 } //@name handlers.V2InferResponse
 
-// ResponseOutput is one output tensor of an inference response.
+// ResponseOutput is one output tensor of an inference response. Its
+// parameters: binary_data_size (int) for a binary output; content_type
+// "base64" for a BYTES output whose data are base64, because an element is
+// not valid UTF-8 (as MLServer's Base64Codec).
 type ResponseOutput struct {
 	Name       string         `json:"name" example:"label"`
 	Datatype   string         `json:"datatype" example:"INT64"`

@@ -120,6 +120,7 @@ func (a *API) Model(c *gin.Context) {
 	c.JSON(http.StatusOK, ModelMetadata{
 		Name: m.Name, Versions: a.env.Core.Versions(m.Name), Platform: inference.Platform,
 		Inputs: v2Tensors(m.Signature.Inputs), Outputs: v2Tensors(m.Signature.Outputs),
+		Parameters: ModelParameters{ExecutionProvider: string(m.ExecutionProvider)},
 	})
 }
 
