@@ -6,7 +6,10 @@ GO     ?= go
 
 .PHONY: run test deploy-test build ort docs proto models e2e bench vet fuzz soak compat
 
+# go run is silent while it compiles, which the first time (cgo, gin, gRPC)
+# takes minutes: say so, so that nobody thinks it hung.
 run: ort
+	@echo "building onnxserve (first run takes a few minutes; later runs start in seconds)" >&2
 	$(GO) run ./cmd/onnxserve serve --addr $(ADDR) --models $(MODELS)
 
 test: ort

@@ -149,6 +149,16 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/handlers.PredictRequest"
                         }
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "csv",
+                        "description": "the outputs to return, in this order (default: every one); or outputs in the body",
+                        "name": "outputs",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -184,6 +194,12 @@ const docTemplate = `{
                     },
                     "500": {
                         "description": "ONNX Runtime failed",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.Error"
+                        }
+                    },
+                    "503": {
+                        "description": "the model failed to load, or its queue (max_queue_size) is full",
                         "schema": {
                             "$ref": "#/definitions/handlers.Error"
                         }
@@ -277,6 +293,16 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/handlers.PredictRequest"
                         }
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "csv",
+                        "description": "the outputs to return",
+                        "name": "outputs",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -312,6 +338,12 @@ const docTemplate = `{
                     },
                     "500": {
                         "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.Error"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
                         "schema": {
                             "$ref": "#/definitions/handlers.Error"
                         }
@@ -1093,6 +1125,16 @@ const docTemplate = `{
                 "instances": {
                     "type": "array",
                     "items": {}
+                },
+                "outputs": {
+                    "description": "Outputs are the outputs to return, in this order; none for every one.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "probabilities"
+                    ]
                 }
             }
         },

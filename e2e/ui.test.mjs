@@ -211,6 +211,85 @@ test("iris's operation carries its description, features, labels and tensor shap
   await shoot(op, 'iris-operation.png');
 });
 
+// Issue 14 §5: a model's page lists every error status with a real
+// example (not "string"), its Model tab writes examples as JSON (not
+// OrderedMap {…}), and v2's examples have no additionalProp1 placeholders.
+test("iris's page: an example per error status, JSON in the Model tab; v2 examples without placeholders", async () => {
+  await selectDefinition('model: iris');
+  const op = opblock('iris');
+  await expand(op);
+  for (const [status, has] of [['404', 'not found'], ['413', 'request body larger than'], ['422', 'sepal_length'], ['503', 'is not available'], ['504', 'deadline']]) {
+    const row = op.locator(`.responses-table tr.response[data-code="${status}"]`);
+    await row.waitFor();
+    const text = await row.innerText();
+    assert.ok(text.includes(has), `${status}: no real example:\n${text}`);
+    assert.ok(!text.includes('"string"'), `${status}: a placeholder example:\n${text}`);
+  }
+  await op.locator('.parameters-container .tablinks[data-name="model"]').first().click();
+  const model = await op.locator('.parameters-container .model-box').first().innerText();
+  assert.ok(!model.includes('OrderedMap'), `the Model tab shows OrderedMap:\n${model}`);
+  assert.ok(model.includes('"sepal_length":5.1'), `the Model tab lacks the example as JSON:\n${model}`);
+  await op.locator('.parameters-container .tablinks[data-name="example"]').first().click();
+  await shoot(op, 'iris-errors.png');
+
+  await selectDefinition('onnxserve API');
+  const infer = page.locator('.opblock.opblock-post').filter({ has: page.locator('.opblock-summary-path[data-path="/v2/models/{name}/infer"]') });
+  await expand(infer);
+  const text = await infer.innerText();
+  assert.ok(!text.includes('additionalProp'), `v2 infer shows additionalProp placeholders:\n${text}`);
+  assert.ok(text.includes('"timeout": 200000'), `v2 infer's example lacks its parameters:\n${text}`);
+  assert.ok(text.includes("unexpected shape for input 'X'"), `v2 infer's 400 has no real example:\n${text}`);
+  await infer.locator('.opblock-summary').first().click(); // close it again
+  await selectDefinition('model: iris');
+});
+
+// Issue 14 §3: a model whose output is an image (digitview) answers with
+// a PNG when the response content type image/png is chosen, and the UI
+// shows the picture.
+test('digitview: Execute with image/png shows the PNG the server drew', async () => {
+  await selectDefinition('model: digitview');
+  const op = opblock('digitview');
+  await expand(op);
+  await op.locator('button.try-out__btn').click();
+  await op.locator('textarea.body-param__text').waitFor();
+  await op.locator('.opblock-section-header select, .responses-inner select').filter({ has: page.locator('option[value="image/png"]') }).first().selectOption('image/png');
+  const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().startsWith(`${BASE}/v1/models/digitview/predict`));
+  await op.locator('button.execute').click();
+  const request = await sent;
+  assert.equal(request.headers()['accept'], 'image/png', 'the UI did not ask for a PNG');
+  const img = op.locator('.live-responses-table img');
+  await img.waitFor();
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+  const size = await img.evaluate((el) => [el.naturalWidth, el.naturalHeight]);
+  assert.deepEqual(size, [32, 32], `the picture is ${size}`);
+  await shootSpan(op, op.locator('.live-responses-table'), 'digitview-png.png');
+  await selectDefinition('model: iris');
+});
+
+// Issue 14 §2: a committed image of a digit, uploaded through the file
+// picker of digits' predict with image files, is classified as its digit.
+test('digits: an image file uploaded through the file picker returns its class', async () => {
+  await selectDefinition('model: digits');
+  const op = page.locator('.opblock.opblock-post').filter({ has: page.locator('.opblock-summary-path[data-path="/v1/models/digits/versions/1/predict"]') });
+  await expand(op);
+  await op.locator('button.try-out__btn').click();
+  const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'digits', 'images', 'zero_8x8.png');
+  await op.locator('input[type="file"]').setInputFiles(file);
+  const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().startsWith(`${BASE}/v1/models/digits/versions/1/predict`));
+  await op.locator('button.execute').click();
+  const request = await sent;
+  assert.match(request.headers()['content-type'], /^multipart\/form-data/, 'the UI did not send a form');
+  const row = op.locator('.live-responses-table .response').first();
+  await row.locator('.response-col_status').waitFor();
+  await op.locator('.live-responses-table .response-col_description pre').first().waitFor();
+  const status = (await row.locator('.response-col_status').innerText()).trim();
+  const body = await op.locator('.live-responses-table .response-col_description pre').first().innerText();
+  assert.equal(status, '200', `status ${status}, body:\n${body}`);
+  assert.equal(JSON.parse(body).predictions[0].label, 'zero', body);
+  await shootSpan(op, op.locator('.live-responses-table'), 'digits-upload.png');
+  await selectDefinition('model: iris');
+});
+
 // Clicks Execute and returns [the request the browser sent, the response
 // status and body text the UI shows].
 async function execute(op) {

@@ -127,7 +127,7 @@ func New(opt Options) http.Handler {
 	g.POST("/repository/models/:name/load", oip.Load)
 	g.POST("/repository/models/:name/unload", oip.Unload)
 
-	r.GET("/swagger/*any", apidocs.Handler(opt.Core, opt.Keys.Enabled(), func(c *gin.Context, status int, message string) {
+	r.GET("/swagger/*any", apidocs.Handler(opt.Core, opt.Keys.Enabled(), env.MaxBodyBytes, func(c *gin.Context, status int, message string) {
 		kind := inference.NotFound // for the log: only the server's own faults are logged
 		if status >= http.StatusInternalServerError {
 			kind = inference.Internal

@@ -274,7 +274,7 @@ func TestModelEndpoints(t *testing.T) {
 			t.Errorf("%s state %s", m.Name, m.State)
 		}
 	}
-	if got := strings.Join(names, ","); got != "digits,iris,tabular" {
+	if got := strings.Join(names, ","); got != "digits,digitview,iris,tabular" {
 		t.Errorf("models %s", got)
 	}
 
@@ -372,5 +372,32 @@ func TestBadModels(t *testing.T) {
 	}
 	if res := do(t, "POST", srv.URL+"/v1/models/broken/predict", `{"inputs":{}}`); res.Status != 503 {
 		t.Errorf("predict on a failed model: %d %s", res.Status, res.Body)
+	}
+}
+
+// TestMetadataVersion pins metadata.version in GET /v1/models/{name}: a
+// file without model_version (the shipped iris) shows none, not the
+// INT64_MAX ONNX Runtime reports for it; one that sets it shows it.
+func TestMetadataVersion(t *testing.T) {
+	dir := t.TempDir()
+	iris, err := os.ReadFile("../models/iris/1/model.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.WriteFile(t, filepath.Join(dir, "unset", "model.onnx"), string(iris))
+	servertest.WriteFile(t, filepath.Join(dir, "seven", "model.onnx"), string(servertest.WithModelVersion(iris, 7)))
+	srv, _ := servertest.Start(t, dir, servertest.Options{})
+	for model, want := range map[string]string{"unset": `{"producer":"onnxserve-export","graph_name":"iris","description":`, "seven": `"version":7`} {
+		var info struct {
+			Metadata json.RawMessage `json:"metadata"`
+		}
+		res := do(t, "GET", srv.URL+"/v1/models/"+model, "")
+		if err := json.Unmarshal(res.Body, &info); err != nil || res.Status != 200 {
+			t.Fatalf("%s: %d %s", model, res.Status, res.Body)
+		}
+		md := string(info.Metadata)
+		if !strings.Contains(md, want) || (model == "unset" && strings.Contains(md, `"version"`)) {
+			t.Errorf("%s: metadata %s", model, md)
+		}
 	}
 }

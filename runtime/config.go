@@ -18,6 +18,14 @@ type Config struct {
 	Description string `yaml:"description" json:"description,omitempty"`
 	// Labels are the class names of a classifier's score output, in index order.
 	Labels []string `yaml:"labels" json:"labels,omitempty"`
+	// LabelsOutput names the output the labels score when several float
+	// outputs have a last dimension of len(Labels): attaching them to the
+	// first would be a guess.
+	LabelsOutput string `yaml:"labels_output" json:"labels_output,omitempty"`
+	// Softmax says that the labels' output holds logits: the predictions'
+	// scores are their softmax, row by row. The output itself is returned
+	// as the model gives it.
+	Softmax bool `yaml:"softmax" json:"softmax,omitempty"`
 	// Features are the ordered column names of a 2-D numeric input; they
 	// enable named-field requests.
 	Features []string `yaml:"features" json:"features,omitempty"`
@@ -53,6 +61,52 @@ type Config struct {
 	// used a load error, where it would otherwise fall back to CPU with a
 	// warning: for a model too slow to serve on CPU.
 	ExecutionProviderStrict bool `yaml:"execution_provider_strict" json:"execution_provider_strict,omitempty"`
+	// Outputs configure outputs by name.
+	Outputs map[string]OutputConfig `yaml:"outputs" json:"outputs,omitempty"`
+	// Inputs configure inputs by name.
+	Inputs map[string]InputConfig `yaml:"inputs" json:"inputs,omitempty"`
+}
+
+// InputConfig is what config.yaml says of one input.
+type InputConfig struct {
+	// Image declares the input a picture per row, which /v1 also takes
+	// as image files (multipart/form-data).
+	Image *InputImage `yaml:"image" json:"image,omitempty"`
+}
+
+// InputImage is how an image file becomes a row of its input
+// (runtime/imagetensor does it).
+type InputImage struct {
+	// Layout is NCHW, NHWC or flat (a row of H*W*C values, channels last).
+	Layout string `yaml:"layout" json:"layout"`
+	// Channels is gray, rgb or bgr.
+	Channels string `yaml:"channels" json:"channels"`
+	// Size is [H, W]; when unset, the model's shape gives it.
+	Size []int `yaml:"size" json:"size,omitempty"`
+	// Resize is how a file of another size is brought to Size: stretch
+	// (each target pixel takes the source pixel nearest its centre), the
+	// only mode so far.
+	Resize string `yaml:"resize" json:"resize,omitempty"`
+	// Scale multiplies each 0..255 pixel value; 0 means 1/255.
+	Scale float64 `yaml:"scale" json:"scale,omitempty"`
+	// Mean and Std, one per channel or one for all, normalise the scaled
+	// value: (v - mean) / std.
+	Mean []float64 `yaml:"mean" json:"mean,omitempty"`
+	Std  []float64 `yaml:"std" json:"std,omitempty"`
+}
+
+// OutputConfig is what config.yaml says of one output.
+type OutputConfig struct {
+	// Image declares the output a picture per row ([H, W], [1, H, W] or
+	// [C, H, W] after a dynamic batch dimension), which a client may ask
+	// for as a PNG.
+	Image *OutputImage `yaml:"image" json:"image,omitempty"`
+}
+
+// OutputImage is an image output's value range: Range[0] is black (0),
+// Range[1] white (255).
+type OutputImage struct {
+	Range [2]float64 `yaml:"range" json:"range"`
 }
 
 // DynamicBatching configures the merging of concurrent requests along
@@ -163,6 +217,22 @@ func (c *Config) validate() error {
 	if err := c.Warmup.validate(c.MaxBatchSize); err != nil {
 		return fmt.Errorf("warmup: %w", err)
 	}
+	if len(c.Labels) == 0 && c.LabelsOutput != "" {
+		return fmt.Errorf("labels_output %q names the output that labels score, and there are no labels", c.LabelsOutput)
+	}
+	if len(c.Labels) == 0 && c.Softmax {
+		return errors.New("softmax turns the labels' output into their scores, and there are no labels")
+	}
+	for name, in := range c.Inputs {
+		if err := in.Image.validate(); err != nil {
+			return fmt.Errorf("inputs.%s.image: %w", name, err)
+		}
+	}
+	for name, o := range c.Outputs {
+		if o.Image != nil && !(o.Image.Range[0] < o.Image.Range[1]) {
+			return fmt.Errorf("outputs.%s.image.range must be [low, high] with low < high, got %v", name, o.Image.Range)
+		}
+	}
 	if err := uniqueNames("features", c.Features); err != nil {
 		return err
 	}
@@ -198,6 +268,42 @@ func uniqueNames(what string, names []string) error {
 			return fmt.Errorf("%s: %q appears twice", what, n)
 		}
 		seen[n] = true
+	}
+	return nil
+}
+
+func (im *InputImage) validate() error {
+	if im == nil {
+		return nil
+	}
+	switch im.Layout {
+	case "NCHW", "NHWC", "flat":
+	default:
+		return fmt.Errorf("layout must be NCHW, NHWC or flat, got %q", im.Layout)
+	}
+	channels := 3
+	switch im.Channels {
+	case "gray":
+		channels = 1
+	case "rgb", "bgr":
+	default:
+		return fmt.Errorf("channels must be gray, rgb or bgr, got %q", im.Channels)
+	}
+	if im.Size != nil && (len(im.Size) != 2 || im.Size[0] < 1 || im.Size[1] < 1) {
+		return fmt.Errorf("size must be [H, W] of at least 1, got %v", im.Size)
+	}
+	if im.Resize != "" && im.Resize != "stretch" {
+		return fmt.Errorf("resize must be stretch, got %q", im.Resize)
+	}
+	for key, vals := range map[string][]float64{"mean": im.Mean, "std": im.Std} {
+		if len(vals) > 1 && len(vals) != channels {
+			return fmt.Errorf("%s has %d values for %d channels; give one, or one per channel", key, len(vals), channels)
+		}
+	}
+	for _, v := range im.Std {
+		if v == 0 {
+			return errors.New("std must not be 0")
+		}
 	}
 	return nil
 }

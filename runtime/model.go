@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -12,7 +13,9 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/onnxserve/onnxserve/runtime/imagetensor"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
+	"github.com/onnxserve/onnxserve/runtime/tensorimage"
 )
 
 // Model is one loaded version of a model: its signature, its config and the
@@ -42,6 +45,9 @@ type Model struct {
 	batchInput int
 	// scores is the output whose last dim holds one score per label, or -1.
 	scores int
+	// images are how image files become rows of the inputs config.yaml
+	// declares images, by name.
+	images map[string]imagetensor.Spec
 	// batcher merges concurrent requests when dynamic_batching is set.
 	batcher *batcher
 	// admit bounds the requests waiting to run by max_queue_size, for the
@@ -201,6 +207,11 @@ func readMetadata(data []byte) (*Metadata, error) {
 	md.Domain, _ = meta.GetDomain()
 	md.Description, _ = meta.GetDescription()
 	md.Version, _ = meta.GetVersion()
+	if md.Version == math.MaxInt64 {
+		// ONNX Runtime's answer for a file without model_version (the
+		// shipped models have none): unset, not a version.
+		md.Version = 0
+	}
 	keys, err := meta.GetCustomMetadataMapKeys()
 	if err != nil {
 		return nil, err
@@ -236,15 +247,62 @@ func (m *Model) checkConfig() error {
 			return fmt.Errorf("features need a numeric input, %q is %v", in.Name, in.DType)
 		}
 	}
-	if l := m.Config.Labels; len(l) > 0 {
-		for i, out := range m.Signature.Outputs {
-			if n := len(out.Shape); out.DType.IsFloat() && n >= 1 && out.Shape[n-1] == int64(len(l)) {
-				m.scores = i
-				break
+	for name, in := range m.Config.Inputs {
+		i := m.Signature.Input(name)
+		if i < 0 {
+			return fmt.Errorf("inputs.%s: not an input; inputs are %s", name, describe(m.Signature.Inputs))
+		}
+		if in.Image != nil {
+			spec, err := imageSpec(m.Signature.Inputs[i], in.Image)
+			if err != nil {
+				return fmt.Errorf("inputs.%s.image: %w", name, err)
+			}
+			if m.images == nil {
+				m.images = map[string]imagetensor.Spec{}
+			}
+			m.images[name] = spec
+		}
+	}
+	for name, o := range m.Config.Outputs {
+		i := m.Signature.Output(name)
+		if i < 0 {
+			return fmt.Errorf("outputs.%s: not an output; outputs are %s", name, describe(m.Signature.Outputs))
+		}
+		if o.Image != nil {
+			if err := checkImageOutput(m.Signature.Outputs[i]); err != nil {
+				return fmt.Errorf("outputs.%s.image: %w", name, err)
 			}
 		}
-		if m.scores < 0 {
+	}
+	if l := m.Config.Labels; len(l) > 0 {
+		scores := func(out tensor.TensorSpec) bool {
+			n := len(out.Shape)
+			return out.DType.IsFloat() && n >= 1 && out.Shape[n-1] == int64(len(l))
+		}
+		if name := m.Config.LabelsOutput; name != "" {
+			i := m.Signature.Output(name)
+			if i < 0 {
+				return fmt.Errorf("labels_output %q is not an output; outputs are %s", name, describe(m.Signature.Outputs))
+			}
+			if !scores(m.Signature.Outputs[i]) {
+				return fmt.Errorf("labels_output %q must be a float output whose last dimension is %d (one score per label), it is %s", name, len(l), describe(m.Signature.Outputs[i:i+1]))
+			}
+			m.scores = i
+			return nil
+		}
+		var matching []tensor.TensorSpec
+		for i, out := range m.Signature.Outputs {
+			if scores(out) {
+				matching = append(matching, out)
+				m.scores = i
+			}
+		}
+		switch {
+		case len(matching) == 0:
 			return fmt.Errorf("%d labels need a float output whose last dimension is %d; outputs are %s", len(l), len(l), describe(m.Signature.Outputs))
+		case len(matching) > 1:
+			m.scores = -1
+			return fmt.Errorf("%d labels fit several outputs (%s): set labels_output to the one holding their scores", len(l), describe(matching))
 		}
 	}
 	return nil
@@ -341,7 +399,7 @@ type Metadata struct {
 	GraphName   string
 	Domain      string
 	Description string
-	Version     int64
+	Version     int64 // model_version; 0 when the file sets none
 	Custom      map[string]string
 }
 
@@ -522,4 +580,77 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 		result[i] = t
 	}
 	return result, nil
+}
+
+// checkImageOutput fails when out cannot be pictures: a numeric tensor of
+// one of tensorimage's layouts.
+func checkImageOutput(out tensor.TensorSpec) error {
+	if !out.DType.IsFloat() && !out.DType.IsInteger() {
+		return fmt.Errorf("an image output is numeric, %q is %v", out.Name, out.DType)
+	}
+	_, err := tensorimage.LayoutOf(out.Shape)
+	return err
+}
+
+// ImageInput is how image files become rows of the input named, when
+// config.yaml declares it an image.
+func (m *Model) ImageInput(name string) (imagetensor.Spec, bool) {
+	s, ok := m.images[name]
+	return s, ok
+}
+
+// imageSpec checks an input image section against the input it is for,
+// and fills in the size from the model's shape when the section has none:
+// [-1, H*W*C] (flat, which needs size), [-1, C, H, W] (NCHW) or
+// [-1, H, W, C] (NHWC).
+func imageSpec(in tensor.TensorSpec, im *InputImage) (imagetensor.Spec, error) {
+	s := imagetensor.Spec{Layout: imagetensor.Layout(im.Layout), Channels: imagetensor.Channels(im.Channels),
+		Scale: im.Scale, Mean: im.Mean, Std: im.Std}
+	if s.Scale == 0 {
+		s.Scale = 1.0 / 255
+	}
+	switch in.DType {
+	case tensor.Float32, tensor.Float64:
+	default:
+		return s, fmt.Errorf("an image input is float32 or float64, %q is %v", in.Name, in.DType)
+	}
+	nc := int64(s.Channels.N())
+	sh := in.Shape
+	if len(sh) == 0 || sh[0] != -1 {
+		return s, fmt.Errorf("an image input has a dynamic batch dimension first (one row per file), %q is %s", in.Name, tensor.FormatShape(sh))
+	}
+	var h, w, c int64 = -1, -1, nc
+	switch s.Layout {
+	case imagetensor.Flat:
+		if len(sh) != 2 || im.Size == nil {
+			return s, fmt.Errorf("layout flat is an input [-1, H*W*C] and needs size: [H, W]; %q is %s", in.Name, tensor.FormatShape(sh))
+		}
+		if want := int64(im.Size[0] * im.Size[1] * int(nc)); sh[1] != want {
+			return s, fmt.Errorf("size %v with %d channel(s) is %d values a row, input %q has %d", im.Size, nc, want, in.Name, sh[1])
+		}
+	case imagetensor.NCHW:
+		if len(sh) != 4 {
+			return s, fmt.Errorf("layout NCHW is an input [-1, C, H, W], %q is %s", in.Name, tensor.FormatShape(sh))
+		}
+		c, h, w = sh[1], sh[2], sh[3]
+	default:
+		if len(sh) != 4 {
+			return s, fmt.Errorf("layout NHWC is an input [-1, H, W, C], %q is %s", in.Name, tensor.FormatShape(sh))
+		}
+		h, w, c = sh[1], sh[2], sh[3]
+	}
+	if c != nc {
+		return s, fmt.Errorf("channels %s are %d a pixel, input %q has %d", im.Channels, nc, in.Name, c)
+	}
+	if im.Size != nil {
+		if (h >= 0 && h != int64(im.Size[0])) || (w >= 0 && w != int64(im.Size[1])) {
+			return s, fmt.Errorf("size %v does not fit input %q of shape %s", im.Size, in.Name, tensor.FormatShape(sh))
+		}
+		h, w = int64(im.Size[0]), int64(im.Size[1])
+	}
+	if h < 1 || w < 1 {
+		return s, fmt.Errorf("input %q has a dynamic height or width (%s): give size: [H, W]", in.Name, tensor.FormatShape(sh))
+	}
+	s.H, s.W = int(h), int(w)
+	return s, nil
 }

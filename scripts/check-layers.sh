@@ -23,9 +23,9 @@ done
 if $GO list -deps ./handlers/grpc | grep -qE '^github.com/gin-gonic/|^github.com/onnxserve/onnxserve/handlers/(v1|v2|rest|jsontensor)$'; then
   fail "handlers/grpc imports gin or a REST front end"
 fi
-for pkg in ./handlers/jsontensor ./runtime/tensor; do
+for pkg in ./handlers/jsontensor ./runtime/tensor ./runtime/tensorimage ./runtime/imagetensor; do
   if $GO list -deps "$pkg" | grep -qE '^github.com/(gin-gonic|yalue/onnxruntime_go)|^github.com/onnxserve/onnxserve/(runtime|handlers)$'; then
     fail "$pkg imports gin, onnxruntime_go, runtime or handlers"
   fi
 done
-CGO_ENABLED=0 $GO test -count=1 ./handlers/jsontensor ./runtime/tensor
+CGO_ENABLED=0 $GO test -count=1 ./handlers/jsontensor ./runtime/tensor ./runtime/tensorimage ./runtime/imagetensor

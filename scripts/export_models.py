@@ -23,8 +23,12 @@ Served models (under models/):
     iris/config.yaml, iris/1/model.onnx, iris/1/expected.json   (versioned layout)
     digits/config.yaml, digits/model.onnx, digits/expected.json (unversioned)
     tabular/config.yaml, tabular/model.onnx, tabular/expected.json
+    digitview/config.yaml, digitview/model.onnx, digitview/expected.json
+      (expected.json's "image.png" is the gray levels of the PNG of "image")
+    digits/images/*.png and digits/images/expected.json: image files of two
+      digits and the tensor row each must become (image-input tests)
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes
+    dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes, logits
     (bytes.expected.json holds only the words that are UTF-8, which is all
     JSON can; the tests of the one that is not spell it out, from
     BYTES_WORDS below)
@@ -350,13 +354,110 @@ def export_digits(root):
     cases = [run([0]), run([1, 2, 3]), run([4, 5, 6, 7, 8]), run([9, 10, 11])]
     write_expected(os.path.join(root, "models/digits/expected.json"), cases,
                    atol=1e-4)
+    export_digit_images(root, X, y)
     write_text(os.path.join(root, "models/digits/config.yaml"),
                "description: Handwritten digit recognition on 8x8 grayscale "
                "images (64 pixel values 0..16, row-major); a small MLP "
                "trained on the sklearn digits data set.\n"
                "labels: [zero, one, two, three, four, five, six, seven, "
                "eight, nine]\n"
-               "max_batch_size: 256\n")
+               "max_batch_size: 256\n"
+               "# image files (PNG, JPEG) as multipart/form-data: gray, 8x8,\n"
+               "# each pixel 0..255 scaled to the data set's 0..16\n"
+               "inputs:\n"
+               "  pixels:\n"
+               "    image: {layout: flat, channels: gray, size: [8, 8], "
+               "scale: %r}\n" % DIGIT_SCALE)
+
+
+def png_gray(x, lo, hi):
+    """The 8-bit gray levels an image output's PNG holds, as the server
+    must write them: (x - lo) / (hi - lo) clipped to [0, 1], times 255,
+    rounded half up."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.floor(np.clip((x - lo) / (hi - lo), 0.0, 1.0) * 255.0
+                    + 0.5).astype(np.int64)
+
+
+def export_digitview(root):
+    """A model whose output is an image: the 64 digit pixels (0..16) as a
+    1x32x32 picture scaled to 0..1 (each pixel 4x4, nearest). Its
+    config.yaml declares the output an image with range [0, 1], so it can
+    come back as a PNG; expected.json holds the PNG's gray levels too."""
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data.astype(F32)
+    scale = 4
+    nodes = [
+        helper.make_node("Mul", ["pixels", "inv16"], ["unit"]),
+        helper.make_node("Reshape", ["unit", "shape"], ["small"]),
+        helper.make_node("Resize", ["small", "", "scales"], ["image"],
+                         mode="nearest"),
+    ]
+    model = make_model(
+        "digitview",
+        "The 8x8 digit (64 pixels 0..16) as a 1x32x32 image in 0..1.",
+        nodes,
+        [tensor("pixels", TensorProto.FLOAT, [BATCH, 64])],
+        [tensor("image", TensorProto.FLOAT, [BATCH, 1, 32, 32])],
+        [const("inv16", np.array(1.0 / 16.0, dtype=F32)),
+         const("shape", np.array([-1, 1, 8, 8], dtype=np.int64)),
+         const("scales", np.array([1, 1, scale, scale], dtype=F32))])
+    save_model(model, os.path.join(root, "models/digitview/model.onnx"))
+
+    def run(idx):
+        x = X[idx]
+        unit = (x * F32(1.0 / 16.0)).astype(F32).reshape(-1, 1, 8, 8)
+        image = unit.repeat(scale, axis=2).repeat(scale, axis=3)
+        return ({"pixels": x},
+                {"image": image, "image.png": png_gray(image[:, 0], 0.0, 1.0)})
+
+    cases = [run([0]), run([1, 2])]
+    write_expected(os.path.join(root, "models/digitview/expected.json"),
+                   cases, atol=0.0)
+    write_text(os.path.join(root, "models/digitview/config.yaml"),
+               "description: Shows an 8x8 handwritten digit (64 pixel values "
+               "0..16, row-major, as the digits model takes) as a 32x32 "
+               "picture; ask for it as a PNG with the header Accept "
+               "image/png (the response content type in the API docs).\n"
+               "outputs:\n"
+               "  image:\n"
+               "    image: {range: [0, 1]}\n"
+               "# the first digit of the sklearn data set, a zero\n"
+               "example: {inputs: {pixels: [%s]}}\n"
+               % json.dumps([float(v) for v in X[0]]))
+
+
+# An image file's 0..255 gray level becomes digits' 0..16.
+DIGIT_SCALE = 16.0 / 255.0
+
+
+def export_digit_images(root, X, y):
+    """Committed image files of digits for the image-input tests: the
+    data set's pixels (0..16) as 8-bit gray (p = round(v * 255 / 16)), one
+    8x8 PNG and one 32x32 PNG (each pixel 4x4, to be resized back), and
+    the tensor row the server must make of each, computed here with numpy
+    as config.yaml says (p * 16/255, nearest pixel centre when resizing)."""
+    from PIL import Image
+
+    out = os.path.join(root, "models/digits/images")
+    os.makedirs(out, exist_ok=True)
+    cases = []
+    for name, idx, scale in (("zero_8x8.png", 0, 1), ("four_32x32.png", 4, 4)):
+        p = np.round(X[idx] * 255.0 / 16.0).astype(np.uint8).reshape(8, 8)
+        big = p.repeat(scale, axis=0).repeat(scale, axis=1)
+        Image.fromarray(big, mode="L").save(os.path.join(out, name))
+        print("wrote", os.path.join(out, name))
+        # What the server must compute: nearest source pixel centre of each
+        # of the 8x8 targets, times the scale, in float64, then float32.
+        n = big.shape[0]
+        src = (2 * np.arange(8) + 1) * n // 16
+        row = (big[np.ix_(src, src)].astype(np.float64)
+               * DIGIT_SCALE).astype(F32).reshape(1, 64)
+        cases.append({"file": name, "pixels": to_json(row, True),
+                      "label": int(y[idx])})
+    write_text(os.path.join(out, "expected.json"),
+               json.dumps({"cases": cases}, indent=1) + "\n")
 
 
 def export_tabular(root):
@@ -696,6 +797,32 @@ def export_slow(root):
                    cases, atol=0.0)
 
 
+def export_logits(root):
+    """Two float outputs of 3 classes each, the raw logits (Identity) and
+    their softmax: labels match both, so config.yaml must say which one
+    with labels_output; with softmax: true the logits' predictions are
+    probabilities."""
+    nodes = [helper.make_node("Identity", ["x"], ["logits"]),
+             helper.make_node("Softmax", ["x"], ["probabilities"], axis=1)]
+    model = make_model(
+        "logits", "logits = x, probabilities = softmax(x) over 3 classes.",
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [BATCH, 3])],
+        [tensor("logits", TensorProto.FLOAT, [BATCH, 3]),
+         tensor("probabilities", TensorProto.FLOAT, [BATCH, 3])])
+    save_model(model, os.path.join(root, "runtime/testdata/logits.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        assert_clear_argmax(x)
+        return {"x": x}, {"logits": x, "probabilities": softmax32(x)}
+
+    cases = [run([[2.0, -1.0, 0.5]]),
+             run([[0.1, 3.0, -2.0], [-4.0, -5.0, 1.25], [10.0, 9.0, -30.0]])]
+    write_expected(os.path.join(root, "runtime/testdata/logits.expected.json"),
+                   cases, atol=1e-6)
+
+
 # bytes.onnx's table: code i gives BYTES_WORDS[i]; the last is not UTF-8.
 BYTES_WORDS = [b"plain", "caf\u00e9".encode("utf-8"), b"\xffraw\xfe"]
 
@@ -834,6 +961,7 @@ def main(argv):
     export_iris(root)
     export_digits(root)
     export_tabular(root)
+    export_digitview(root)
     export_dtypes(root)
     export_half(root)
     export_scalar(root)
@@ -844,6 +972,7 @@ def main(argv):
     export_bytes(root)
     export_reshape(root)
     export_lookup(root)
+    export_logits(root)
     export_large(root)
     export_sum(root)
 

@@ -22,9 +22,10 @@ import (
 //
 // With secured, the specs declare the API key schemes and which
 // operations need a key, so that the UI's Authorize button takes one and
-// "Try it out" sends it.
-func Handler(core *inference.Core, secured bool, fail func(c *gin.Context, status int, message string)) gin.HandlerFunc {
-	d := &spec{core: core, secured: secured, generation: ^uint64(0)}
+// "Try it out" sends it. maxBodyBytes is the server's bound on a body,
+// which the 413 examples state.
+func Handler(core *inference.Core, secured bool, maxBodyBytes int64, fail func(c *gin.Context, status int, message string)) gin.HandlerFunc {
+	d := &spec{core: core, secured: secured, maxBodyBytes: maxBodyBytes, generation: ^uint64(0)}
 	ui := ginSwagger.WrapHandler(swaggerUIFiles(), ginSwagger.DefaultModelsExpandDepth(1))
 	const jsonType = "application/json; charset=utf-8"
 	return func(c *gin.Context) {

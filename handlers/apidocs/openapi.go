@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -24,8 +25,9 @@ import (
 // opens iris downloads iris, not every model's schemas. All of it is
 // rebuilt, and gzipped once, when the repository's set of models changes.
 type spec struct {
-	core    *inference.Core
-	secured bool
+	core         *inference.Core
+	secured      bool
+	maxBodyBytes int64
 
 	mu         sync.Mutex
 	generation uint64
@@ -43,7 +45,7 @@ func (d *spec) get() *docSet {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if g := d.core.Generation(); g != d.generation || d.docs == nil {
-		d.docs = buildDocs(d.core.Models(), d.secured)
+		d.docs = buildDocs(d.core.Models(), d.secured, d.maxBodyBytes)
 		d.generation = g
 	}
 	return d.docs
@@ -55,8 +57,9 @@ type obj = map[string]any
 // /swagger/.
 func modelDocPath(name string) string { return "models/" + url.PathEscape(name) + "/doc.json" }
 
-func buildDocs(models []runtime.ModelStatus, secured bool) *docSet {
-	static := staticDoc()
+func buildDocs(models []runtime.ModelStatus, secured bool, maxBodyBytes int64) *docSet {
+	ex := examples{maxBodyBytes: maxBodyBytes}
+	static := staticDoc(ex)
 	if secured {
 		secure(static)
 	}
@@ -67,7 +70,7 @@ func buildDocs(models []runtime.ModelStatus, secured bool) *docSet {
 			continue
 		}
 		m := st.Versions[len(st.Versions)-1]
-		doc := modelDoc(m, static)
+		doc := modelDoc(m, static, ex)
 		if secured {
 			secure(doc)
 		}
@@ -85,20 +88,23 @@ const indexName = "onnxserve API"
 func modelTag(name string) string { return "model: " + name }
 
 // staticDoc is swag's document, valid Swagger 2.0.
-func staticDoc() obj {
+func staticDoc(ex examples) obj {
 	var doc obj
 	if err := json.Unmarshal([]byte(docs.SwaggerInfo.ReadDoc()), &doc); err != nil {
 		panic(fmt.Sprintf("docs/ holds invalid JSON: %v", err)) // generated code; a test pins it
 	}
 	paths, _ := doc["paths"].(obj)
+	defs, _ := doc["definitions"].(obj)
 	swagger2Fixups(doc, paths)
+	ex.addErrorExamples(paths)
+	addParameterExamples(defs)
 	return doc
 }
 
 // modelDoc is m's own document: its predict path, typed by its signature
 // and config.yaml, and the definitions that path refers to (the error
 // body's from the static document).
-func modelDoc(m *runtime.Model, static obj) obj {
+func modelDoc(m *runtime.Model, static obj, ex examples) obj {
 	tag := modelTag(m.Name)
 	staticDefs, _ := static["definitions"].(obj)
 	defs := obj{
@@ -111,7 +117,7 @@ func modelDoc(m *runtime.Model, static obj) obj {
 		}
 	}
 	info, _ := static["info"].(obj)
-	return obj{
+	doc := obj{
 		"swagger": "2.0",
 		"info": obj{
 			"title":       "onnxserve: " + m.Name,
@@ -127,21 +133,79 @@ func modelDoc(m *runtime.Model, static obj) obj {
 			"description": modelDescription(m),
 			"operationId": "predict_" + m.Name,
 			"consumes":    []any{"application/json"},
-			"produces":    []any{"application/json"},
-			"parameters": []any{obj{
-				"in": "body", "name": "request", "required": true,
-				"schema": obj{"$ref": "#/definitions/" + m.Name + ".Request"},
-			}},
-			"responses": obj{
-				"200": obj{"description": "the model's outputs", "schema": obj{"$ref": "#/definitions/" + m.Name + ".Response"}},
-				"400": errorResponse("malformed JSON or empty body"),
-				"413": errorResponse("body too large"),
-				"422": errorResponse("the body does not fit the model; details name each field"),
-				"500": errorResponse("ONNX Runtime failed"),
+			"produces":    produces(m),
+			"parameters": []any{
+				obj{
+					"in": "body", "name": "request", "required": true,
+					"schema": obj{"$ref": "#/definitions/" + m.Name + ".Request"},
+				},
+				obj{
+					"in": "query", "name": "outputs", "type": "array", "collectionFormat": "csv",
+					"items":       obj{"type": "string", "enum": toAny(outputNames(m))},
+					"description": "the outputs to return, in this order (default: every output); or \"outputs\" in the body",
+				},
 			},
+			"responses": modelResponses(m, ex),
 		}}},
 		"definitions": defs,
 	}
+	if op := filesOperation(m, tag, ex); op != nil {
+		doc["paths"].(obj)["/v1/models/"+m.Name+"/versions/"+m.Version+"/predict"] = obj{"post": op}
+	}
+	return doc
+}
+
+// filesOperation is the predict of a model with image inputs, taking
+// image files, with a file picker per image input: shown on the version's
+// path, which is the same predict, since Swagger 2.0 documents a JSON body
+// or form fields on one operation, never both. nil for a model without
+// image inputs.
+func filesOperation(m *runtime.Model, tag string, ex examples) obj {
+	var params []any
+	for _, in := range m.Signature.Inputs {
+		s, ok := m.ImageInput(in.Name)
+		if !ok {
+			continue
+		}
+		params = append(params, obj{
+			"in": "formData", "name": in.Name, "type": "file", "required": true,
+			"description": fmt.Sprintf("a PNG or JPEG image, made %s %dx%d (height x width) and laid out %s into input %s; send several files in this field for a batch", s.Channels, s.H, s.W, s.Layout, in.Name),
+		})
+	}
+	if params == nil {
+		return nil
+	}
+	params = append(params, obj{
+		"in": "formData", "name": "outputs", "type": "string",
+		"description": "the outputs to return, comma-separated (default: every output)",
+	})
+	return obj{
+		"tags":        []any{tag},
+		"summary":     "Predict with " + m.Name + " from image files",
+		"description": "The predict of version " + m.Version + ", which, like `/v1/models/" + m.Name + "/predict`, takes JSON or image files (multipart/form-data); here with a file picker. A file that is not a PNG or JPEG image is a 422 naming it.",
+		"operationId": "predict_files_" + m.Name,
+		"consumes":    []any{"multipart/form-data"},
+		"produces":    produces(m),
+		"parameters":  params,
+		"responses":   modelResponses(m, ex),
+	}
+}
+
+// modelResponses are m's predict path's answers, each error with an
+// example of its own.
+func modelResponses(m *runtime.Model, ex examples) obj {
+	r := obj{
+		"200": obj{"description": "the model's outputs", "schema": obj{"$ref": "#/definitions/" + m.Name + ".Response"}},
+		"400": errorResponse("malformed JSON or empty body"),
+		"404": errorResponse("the model is no longer served (unloaded since this page was built)"),
+		"413": errorResponse("body too large (--max-body-bytes)"),
+		"422": errorResponse("the body does not fit the model; details name each field"),
+		"500": errorResponse("ONNX Runtime failed"),
+		"503": errorResponse("the model failed to load, or its queue (max_queue_size) is full (with Retry-After)"),
+		"504": errorResponse("the request's deadline (--request-timeout, the model's request_timeout) passed"),
+	}
+	setExamples(r, ex.v1(m))
+	return r
 }
 
 func marshalDoc(doc obj) []byte {
@@ -154,16 +218,25 @@ func marshalDoc(doc obj) []byte {
 
 // initializerJS is the Swagger UI's start-up script: the index and every
 // model as a definition of the selector, the index first. A model is
-// opened directly with ?urls.primaryName=model: NAME.
+// opened directly with ?urls.primaryName=model: NAME. The JSONValues
+// plugin replaces the UI's Property component, which writes a schema's
+// example with String() and so shows objects as "OrderedMap {...}" (the
+// UI's Immutable.js types) in the Model tab: it writes them as JSON.
 func initializerJS(urls []any) []byte {
-	return []byte(`window.onload = function() {
+	return []byte(`function JSONValues(system) {
+  const h = system.React.createElement;
+  return { components: { Property: ({ propKey, propVal, propClass }) =>
+    h("span", { className: propClass }, h("br", null), propKey, ": ",
+      propVal && typeof propVal.toJS === "function" ? JSON.stringify(propVal.toJS()) : String(propVal)) } };
+}
+window.onload = function() {
   window.ui = SwaggerUIBundle({
     urls: ` + string(mustMarshal(urls)) + `,
     dom_id: '#swagger-ui',
     validatorUrl: null,
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl, JSONValues],
     layout: "StandaloneLayout",
     defaultModelsExpandDepth: 1
   });
@@ -286,6 +359,9 @@ func modelDescription(m *runtime.Model) string {
 	b.WriteString("\n\nOutputs:")
 	for _, out := range m.Signature.Outputs {
 		fmt.Fprintf(&b, "\n- `%s`: %v, shape %s", out.Name, out.DType, tensor.FormatShape(out.Shape))
+		if isImage(m, out.Name) {
+			b.WriteString(" (an image: ask for a PNG with `Accept: image/png`, the response content type here, and one row)")
+		}
 	}
 	if m.Config.MaxBatchSize > 0 {
 		fmt.Fprintf(&b, "\n\nAt most %d rows per request.", m.Config.MaxBatchSize)
@@ -306,6 +382,9 @@ func requestSchema(m *runtime.Model) obj {
 			props[name] = obj{"type": jsonType(in.DType), "description": fmt.Sprintf("column %d of input %s (%v)", i, in.Name, in.DType)}
 			required[i] = name
 		}
+		if !slices.Contains(f, "outputs") {
+			props["outputs"] = outputsSchema(m)
+		}
 		s := obj{
 			"type": "object", "properties": props, "required": required,
 			"description": "One row as named features. For several rows send {\"instances\": [{...}, {...}]}; rows as arrays: {\"instances\": [[...]]}; or the raw tensor: {\"inputs\": {\"" + in.Name + "\": [[...]]}}.",
@@ -321,9 +400,38 @@ func requestSchema(m *runtime.Model) obj {
 	}
 	return obj{
 		"type": "object", "required": []any{"inputs"},
-		"properties": obj{"inputs": obj{"type": "object", "properties": props, "required": required}},
+		"properties": obj{"inputs": obj{"type": "object", "properties": props, "required": required}, "outputs": outputsSchema(m)},
 		"example":    example(m),
 	}
+}
+
+func isImage(m *runtime.Model, output string) bool {
+	o, ok := m.Config.Outputs[output]
+	return ok && o.Image != nil
+}
+
+// produces is JSON, and PNG for a model with an image output.
+func produces(m *runtime.Model) []any {
+	for _, out := range m.Signature.Outputs {
+		if isImage(m, out.Name) {
+			return []any{"application/json", "image/png"}
+		}
+	}
+	return []any{"application/json"}
+}
+
+// outputsSchema is the body's "outputs", the outputs to return.
+func outputsSchema(m *runtime.Model) obj {
+	return obj{"type": "array", "items": obj{"type": "string", "enum": toAny(outputNames(m))},
+		"description": "the outputs to return, in this order (default: every output); or the query parameter outputs"}
+}
+
+func outputNames(m *runtime.Model) []string {
+	names := make([]string, len(m.Signature.Outputs))
+	for i, out := range m.Signature.Outputs {
+		names[i] = out.Name
+	}
+	return names
 }
 
 func responseSchema(m *runtime.Model) obj {

@@ -73,6 +73,10 @@ func appendNested[T any](b []byte, shape []int64, data []T, elem func([]byte, T)
 func appendInt[T signed](b []byte, v T) []byte    { return strconv.AppendInt(b, int64(v), 10) }
 func appendUint[T unsigned](b []byte, v T) []byte { return strconv.AppendUint(b, uint64(v), 10) }
 
+// AppendFloat is appendFloat, for a front end writing numbers of its own
+// (e.g. /v1's softmax scores).
+func AppendFloat(b []byte, v float64, bits int) []byte { return appendFloat(b, v, bits) }
+
 // appendFloat writes the shortest decimal that reads back as the same value
 // at the given precision; NaN and ±Inf, which JSON cannot carry, become null.
 func appendFloat(b []byte, v float64, bits int) []byte {

@@ -37,7 +37,7 @@ func BenchmarkEncode(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			outs, err := m.Infer(b.Context(), ins)
+			outs, err := m.Infer(b.Context(), ins.inputs)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -45,7 +45,7 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				buf := bufs.Get()
-				*buf = appendPredictResponse(*buf, m, outs)
+				*buf = appendPredictResponse(*buf, m, outs, nil)
 				bufs.Put(buf)
 			}
 		})

@@ -10,6 +10,8 @@ package v1
 //	{"instances": [[5.1, 3.5, 1.4, 0.2], ...]}    rows of a single input
 //	{"inputs": {"X": [[...]], "ids": [[1, 2]]}}   every input by name
 //
+// and any of them may add "outputs": ["NAME", ...], the outputs to return.
+//
 // Validation stops at the first problem (except missing features or
 // inputs, which are all listed), so before a 422 goes out the whole body is
 // scanned once more for syntax: malformed JSON anywhere is a 400, whatever
@@ -22,6 +24,7 @@ package v1
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
@@ -33,19 +36,31 @@ import (
 // in Signature.Inputs order (Data nil for one the body left out), and the
 // body's form. Errors are *jsontensor.Error. Pass the tensors to
 // jsontensor.Release once nothing reads them.
-func decodePredict(body []byte, m *runtime.Model) ([]tensor.Tensor, form, error) {
+func decodePredict(body []byte, m *runtime.Model) (predictBody, form, error) {
 	r := request{m: m, sig: &m.Signature, features: m.Config.Features}
 	r.d.Reset(body)
 	out, err := r.decode()
 	if err != nil {
 		if !err.Syntax {
 			if serr := jsontensor.CheckSyntax(body); serr != nil {
-				return nil, r.form, serr
+				return predictBody{}, r.form, serr
 			}
 		}
-		return nil, r.form, err
+		return predictBody{}, r.form, err
 	}
-	return out, r.form, nil
+	req := predictBody{inputs: out}
+	if r.outputs != nil {
+		req.outputs = *r.outputs
+	}
+	return req, r.form, nil
+}
+
+// predictBody is what a predict body asks for: its inputs, in the model's
+// Signature.Inputs order, and the outputs it names ("outputs"), none for
+// every one.
+type predictBody struct {
+	inputs  []tensor.Tensor
+	outputs []string
 }
 
 // form is which of the body forms a request turned out to use.
@@ -85,6 +100,11 @@ type request struct {
 	nseen  int
 	fsmall [64]bool
 	fmap   map[string]int
+
+	// outputs is "outputs", the names of the outputs asked for; nil
+	// until it comes. A pointer: this struct is made per request, and a
+	// slice and a flag took it into the next size class (+128 B/op).
+	outputs *[]string
 }
 
 func (r *request) decode() ([]tensor.Tensor, *jsontensor.Error) {
@@ -121,6 +141,10 @@ func (r *request) member(key []byte) *jsontensor.Error {
 			return err
 		}
 		return r.instances()
+	}
+	// "outputs" selects outputs, unless it is one of the model's features.
+	if string(key) == "outputs" && (r.features == nil || r.feature(key, r.nseen) < 0) {
+		return r.outputNames()
 	}
 	if r.features != nil {
 		if k := r.feature(key, r.nseen); k >= 0 {
@@ -178,6 +202,31 @@ func (r *request) finish() ([]tensor.Tensor, *jsontensor.Error) {
 		r.out[r.fin] = r.fcol.Tensor([]int64{1, int64(len(r.features))})
 	}
 	return r.out, nil
+}
+
+// outputNames reads "outputs": ["NAME", ...]. Whether each names an
+// output of the model is the core's to say.
+func (r *request) outputNames() *jsontensor.Error {
+	d := &r.d
+	if r.outputs != nil {
+		return jsontensor.Invalid("outputs", "duplicate field")
+	}
+	r.outputs = new([]string)
+	if c := d.Next(); c != '[' {
+		return d.Mismatch("outputs", "an array of output names")
+	}
+	return d.Elements(func(i int) *jsontensor.Error {
+		field := "outputs[" + strconv.Itoa(i) + "]"
+		if d.Next() != '"' {
+			return d.Mismatch(field, "an output name")
+		}
+		name, err := d.Str()
+		if err != nil {
+			return err
+		}
+		*r.outputs = append(*r.outputs, string(name))
+		return nil
+	})
 }
 
 // inputs reads {"NAME": nested arrays, ...}.

@@ -386,15 +386,15 @@ func (opt decodeOpt) model(sig *tensor.Signature) *runtime.Model {
 // error with.
 func decode(body string, sig *tensor.Signature, opt decodeOpt) ([]tensor.Tensor, int, Error) {
 	m := opt.model(sig)
-	ts, f, err := decodePredict([]byte(body), m)
+	req, f, err := decodePredict([]byte(body), m)
 	if err == nil {
-		err = inference.Check(m, &inference.Request{Inputs: ts})
+		err = inference.Check(m, &inference.Request{Inputs: req.inputs})
 	}
 	if err != nil {
 		e, body := problem(err, f)
 		return nil, status(e.Kind), body
 	}
-	return ts, 0, Error{}
+	return req.inputs, 0, Error{}
 }
 
 // text is an error body as one line: its message, and its first field's.

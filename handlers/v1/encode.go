@@ -1,6 +1,8 @@
 package v1
 
 import (
+	"math"
+
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -10,31 +12,37 @@ import (
 // reflect over []any trees built per element, which costs more than the
 // model run on small models.
 
-// appendPredictResponse writes a PredictResponse for m's outputs.
-func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor) []byte {
+// appendPredictResponse writes a PredictResponse for m's outputs outs:
+// which[i] is the Signature.Outputs index of outs[i], or which is nil for
+// every output in order. The predictions come with the labels' output.
+func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor, which []int) []byte {
 	b = append(b, `{"model":`...)
 	b = jsontensor.AppendString(b, m.Name)
 	b = append(b, `,"version":`...)
 	b = jsontensor.AppendString(b, m.Version)
 	b = append(b, `,"outputs":{`...)
-	scores := m.ScoresOutput()
-	var scoresText [2]int // where the scores output's JSON is in b
-	var inBase64 []int    // the outputs written as base64
-	for i, spec := range m.Signature.Outputs {
+	scores, labelled := m.ScoresOutput(), -1 // labelled: scores' place in outs
+	var scoresText [2]int                    // where the scores output's JSON is in b
+	var inBase64 []int                       // the outputs written as base64, by Signature index
+	for i := range outs {
+		index := i
+		if which != nil {
+			index = which[i]
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsontensor.AppendString(b, spec.Name)
+		b = jsontensor.AppendString(b, m.Signature.Outputs[index].Name)
 		b = append(b, ':')
 		start := len(b)
 		if jsontensor.NeedsBase64(outs[i]) {
 			b = jsontensor.AppendBase64(b, outs[i])
-			inBase64 = append(inBase64, i)
+			inBase64 = append(inBase64, index)
 		} else {
 			b = jsontensor.AppendTensor(b, outs[i])
 		}
-		if i == scores {
-			scoresText = [2]int{start, len(b)}
+		if index == scores {
+			scoresText, labelled = [2]int{start, len(b)}, i
 		}
 	}
 	b = append(b, '}')
@@ -49,8 +57,10 @@ func appendPredictResponse(b []byte, m *runtime.Model, outs []tensor.Tensor) []b
 		}
 		b = append(b, '}')
 	}
-	if scores >= 0 {
-		b = appendPredictions(b, m.Config.Labels, outs[scores], b[scoresText[0]:scoresText[1]])
+	if labelled >= 0 && m.Config.Softmax {
+		b = appendSoftmaxPredictions(b, m.Config.Labels, outs[labelled])
+	} else if labelled >= 0 {
+		b = appendPredictions(b, m.Config.Labels, outs[labelled], b[scoresText[0]:scoresText[1]])
 	}
 	return append(b, '}')
 }
@@ -111,4 +121,66 @@ func appendLabelled[T float32 | float64](b []byte, labels []string, vals []T, te
 		b = append(b, "}}"...)
 	}
 	return append(b, ']')
+}
+
+// appendSoftmaxPredictions is appendPredictions for an output of logits
+// (config.yaml's softmax): each row's scores are its softmax, computed in
+// float64 and written at the output's precision. The best label is the
+// logits' argmax, which softmax keeps.
+func appendSoftmaxPredictions(b []byte, labels []string, logits tensor.Tensor) []byte {
+	var vals []float64
+	bits := 64
+	switch d := logits.Data.(type) {
+	case []float32:
+		vals, bits = make([]float64, len(d)), 32
+		for i, v := range d {
+			vals[i] = float64(v)
+		}
+	case []float64:
+		vals = d
+	default:
+		return b
+	}
+	n := len(labels)
+	probs := make([]float64, n)
+	b = append(b, `,"predictions":[`...)
+	for r := 0; r+n <= len(vals); r += n {
+		if r > 0 {
+			b = append(b, ',')
+		}
+		best := softmax(probs, vals[r:r+n])
+		b = append(b, `{"label":`...)
+		b = jsontensor.AppendString(b, labels[best])
+		b = append(b, `,"scores":{`...)
+		for j, p := range probs {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = jsontensor.AppendString(b, labels[j])
+			b = append(b, ':')
+			b = jsontensor.AppendFloat(b, p, bits) // null for NaN, as the outputs
+		}
+		b = append(b, "}}"...)
+	}
+	return append(b, ']')
+}
+
+// softmax writes the softmax of row into dst, less the row's maximum first
+// so that exp cannot overflow, and returns the index of that maximum.
+func softmax(dst, row []float64) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	sum := 0.0
+	for j, v := range row {
+		dst[j] = math.Exp(v - row[best])
+		sum += dst[j]
+	}
+	for j := range dst {
+		dst[j] /= sum
+	}
+	return best
 }

@@ -2,6 +2,7 @@ package v1
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -103,12 +104,14 @@ func tensorInfos(specs []tensor.TensorSpec) []TensorInfo {
 //	@Produce		json
 //	@Param			name	path		string			true	"model name"	example(iris)
 //	@Param			request	body		PredictRequest	true	"inputs"
+//	@Param			outputs	query		[]string		false	"the outputs to return, in this order (default: every one); or outputs in the body"	collectionFormat(csv)
 //	@Success		200		{object}	PredictResponse
 //	@Failure		400		{object}	Error	"malformed JSON"
 //	@Failure		404		{object}	Error	"unknown model or version"
 //	@Failure		413		{object}	Error	"body too large"
 //	@Failure		422		{object}	Error	"the body does not fit the model"
 //	@Failure		500		{object}	Error	"ONNX Runtime failed"
+//	@Failure		503		{object}	Error	"the model failed to load, or its queue (max_queue_size) is full"
 //	@Failure		504		{object}	Error	"the request's deadline (--request-timeout, the model's request_timeout) passed: dropped unrun, or its run stopped"
 //	@Router			/v1/models/{name}/predict [post]
 func (a *API) Predict(c *gin.Context) {
@@ -138,8 +141,18 @@ func (a *API) Predict(c *gin.Context) {
 		return
 	}
 	defer release()
-	inputs, f, err := decodePredict(*body, m)
+	var req predictBody
+	var f form
+	if boundary := multipartBoundary(c.GetHeader("Content-Type")); boundary != "" {
+		req, err = decodeImages(*body, boundary, m)
+		f = formInputs
+	} else {
+		req, f, err = decodePredict(*body, m)
+	}
 	env.Buffers.Put(body) // the tensors hold no reference into the body
+	if err == nil {
+		err = queryOutputs(c, &req)
+	}
 	if err != nil {
 		e, _ := problem(err, f) // the kind the codec's error has
 		env.Core.Refuse(c, m, e)
@@ -148,20 +161,92 @@ func (a *API) Predict(c *gin.Context) {
 	}
 	// Runs after the response is written; Infer has returned by then, so
 	// ONNX Runtime no longer reads the buffers.
-	defer jsontensor.Release(inputs)
-	if err := lease.Grow(inference.TensorBytes(inputs)); err != nil {
+	defer jsontensor.Release(req.inputs)
+	if err := lease.Grow(inference.TensorBytes(req.inputs)); err != nil {
 		a.fail(c, err, f)
 		return
 	}
-	outs, err := env.Core.InferAll(c, m, &inference.Request{Inputs: inputs})
+	if wantsPNG(c.GetHeader("Accept")) {
+		a.predictPNG(c, m, req, f)
+		return
+	}
+	var outs []tensor.Tensor
+	var which []int // Signature.Outputs index of each of outs; nil: all, in order
+	if len(req.outputs) == 0 {
+		outs, err = env.Core.InferAll(c, m, &inference.Request{Inputs: req.inputs})
+	} else {
+		outs, which, err = a.inferSelected(c, m, req)
+	}
 	if err != nil {
 		a.fail(c, err, f)
 		return
 	}
 	buf := env.Buffers.Get()
-	*buf = appendPredictResponse(*buf, m, outs)
+	*buf = appendPredictResponse(*buf, m, outs, which)
 	rest.WriteJSON(c, http.StatusOK, "application/json; charset=utf-8", *buf)
 	env.Buffers.Put(buf)
+}
+
+// predictPNG answers a request that accepts image/png with the picture
+// of its image output.
+func (a *API) predictPNG(c *gin.Context, m *runtime.Model, req predictBody, f form) {
+	i, err := imageOutput(m, req.outputs)
+	if err != nil {
+		a.fail(c, err, f)
+		return
+	}
+	req.outputs = []string{m.Signature.Outputs[i].Name}
+	outs, _, err := a.inferSelected(c, m, req)
+	var png []byte
+	if err == nil {
+		png, err = encodePNG(m, i, outs[0])
+	}
+	if err != nil {
+		a.fail(c, err, f)
+		return
+	}
+	c.Header("Vary", "Accept")
+	c.Data(http.StatusOK, "image/png", png)
+}
+
+// queryOutputs takes the outputs asked for in the query (?outputs=a,b or
+// ?outputs=a&outputs=b) when the body names none; both at once is a 422,
+// as the two could disagree.
+func queryOutputs(c *gin.Context, req *predictBody) error {
+	if c.Request.URL.RawQuery == "" {
+		return nil // no query to parse (which allocates)
+	}
+	q := c.QueryArray("outputs")
+	if len(q) == 0 {
+		return nil
+	}
+	if len(req.outputs) > 0 {
+		return jsontensor.Invalid("outputs", "given both in the body and in the query; send one")
+	}
+	for _, v := range q {
+		req.outputs = append(req.outputs, strings.Split(v, ",")...)
+	}
+	return nil
+}
+
+// inferSelected runs req for the outputs it names, through the core's
+// output selection (the one that /v2 uses), and returns them in the
+// order asked, each with its Signature.Outputs index.
+func (a *API) inferSelected(c *gin.Context, m *runtime.Model, req predictBody) ([]tensor.Tensor, []int, error) {
+	asked := make([]inference.RequestedOutput, len(req.outputs))
+	for i, name := range req.outputs {
+		asked[i] = inference.RequestedOutput{Name: name}
+	}
+	resp, err := a.env.Core.Infer(c, m, &inference.Request{Inputs: req.inputs, Outputs: asked})
+	if err != nil {
+		return nil, nil, err
+	}
+	outs := make([]tensor.Tensor, len(resp.Outputs))
+	which := make([]int, len(resp.Outputs))
+	for i, o := range resp.Outputs {
+		outs[i], which[i] = o.Tensor, m.Signature.Output(o.Name)
+	}
+	return outs, which, nil
 }
 
 // predictVersion godoc
@@ -173,12 +258,14 @@ func (a *API) Predict(c *gin.Context) {
 //	@Param		name	path		string			true	"model name"	example(iris)
 //	@Param		version	path		string			true	"model version"	example(1)
 //	@Param		request	body		PredictRequest	true	"inputs"
+//	@Param		outputs	query		[]string		false	"the outputs to return"	collectionFormat(csv)
 //	@Success	200		{object}	PredictResponse
 //	@Failure	400		{object}	Error
 //	@Failure	404		{object}	Error
 //	@Failure	413		{object}	Error
 //	@Failure	422		{object}	Error
 //	@Failure	500		{object}	Error
+//	@Failure	503		{object}	Error
 //	@Failure	504		{object}	Error
 //	@Router		/v1/models/{name}/versions/{version}/predict [post]
 func _() {}

@@ -67,6 +67,8 @@ type ModelInfo struct {
 type PredictRequest struct {
 	Instances []any          `json:"instances,omitempty"`
 	Inputs    map[string]any `json:"inputs,omitempty"`
+	// Outputs are the outputs to return, in this order; none for every one.
+	Outputs []string `json:"outputs,omitempty" example:"probabilities"`
 } //@name handlers.PredictRequest
 
 // Prediction is one row of a classifier's result, with its labels applied.
