@@ -293,13 +293,24 @@ test('digits: an image file uploaded through the file picker returns its class',
 // Clicks Execute and returns [the request the browser sent, the response
 // status and body text the UI shows].
 async function execute(op) {
-  const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url() === `${BASE}/v1/models/iris/predict`);
+  const isPredict = (r) => r.method() === 'POST' && r.url() === `${BASE}/v1/models/iris/predict`;
+  const sent = page.waitForRequest(isPredict);
+  const answered = page.waitForResponse((r) => isPredict(r.request()));
   await op.locator('button.execute').click();
   const request = await sent;
+  const want = String((await answered).status());
+  // The table may still show the previous Execute's answer for a moment:
+  // wait (10 s at most) until it shows this one's status, so that status
+  // and body are read from the answer to this request.
   const row = op.locator('.live-responses-table .response').first();
-  await row.locator('.response-col_status').waitFor();
+  let status = '';
+  for (const until = Date.now() + 10_000; Date.now() < until; await page.waitForTimeout(50)) {
+    if (await row.locator('.response-col_status').count()) {
+      status = (await row.locator('.response-col_status').innerText()).trim();
+      if (status === want) break;
+    }
+  }
   await op.locator('.live-responses-table .response-col_description pre').first().waitFor();
-  const status = (await row.locator('.response-col_status').innerText()).trim();
   const body = await op.locator('.live-responses-table .response-col_description pre').first().innerText();
   return [request, status, body];
 }
