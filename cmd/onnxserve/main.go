@@ -307,6 +307,16 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Every listener is bound before the models load, so that an address
+	// already in use fails at once rather than after the loads; until
+	// serving starts, connections wait in the kernel's accept queue. Both
+	// the HTTP and gRPC ones are open before either serves: once /readyz
+	// answers, gRPC accepts connections too.
+	lns, err := f.listen()
+	if err != nil {
+		return err
+	}
+	defer lns.close() // the servers close them first; a second close is harmless
 	if err := initORT(log); err != nil {
 		return err
 	}
@@ -348,19 +358,7 @@ func serve(args []string, stderr io.Writer) error {
 	if mt != nil {
 		mt.Watch(core)
 	}
-	// Both listeners open before either serves: once /readyz answers,
-	// gRPC accepts connections too.
-	ln, err := listen(f.addr, f.maxConns)
-	if err != nil {
-		return err
-	}
-	var gln net.Listener
-	if f.grpcAddr != "" {
-		if gln, err = listen(f.grpcAddr, f.maxConns); err != nil {
-			ln.Close()
-			return err
-		}
-	}
+	ln, gln := lns.http, lns.grpc
 	// Reading a request takes at most half the grace: one accepted before
 	// the listeners close is read, or answered 408, with half the grace
 	// left to answer it, and a slow upload cannot hold the exit past it.
@@ -382,15 +380,7 @@ func serve(args []string, stderr io.Writer) error {
 	defer signal.Stop(sigs)
 	errc := make(chan error, 3)
 	var msrv *http.Server
-	if mt != nil && f.metricsAddr != "" {
-		mln, err := listen(f.metricsAddr, f.maxConns)
-		if err != nil {
-			ln.Close()
-			if gln != nil {
-				gln.Close()
-			}
-			return err
-		}
+	if mln := lns.metrics; mln != nil {
 		msrv = &http.Server{Handler: handlers.MetricsHandler(handlers.Options{Core: core, Metrics: mt, Logger: log, Keys: keys}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { errc <- serveHTTP(msrv, mln, tlsConfig) }()
 	}
@@ -479,6 +469,39 @@ func serveHTTP(srv *http.Server, ln net.Listener, cfg *tls.Config) error {
 	}
 	srv.TLSConfig = cfg.Clone()
 	return srv.ServeTLS(ln, "", "")
+}
+
+// listeners are the addresses serve binds: HTTP, and gRPC and metrics
+// when their flags ask for them (else nil).
+type listeners struct{ http, grpc, metrics net.Listener }
+
+func (f *serveFlags) listen() (*listeners, error) {
+	l := &listeners{}
+	var err error
+	if l.http, err = listen(f.addr, f.maxConns); err != nil {
+		return nil, fmt.Errorf("--addr: %w", err)
+	}
+	if f.grpcAddr != "" {
+		if l.grpc, err = listen(f.grpcAddr, f.maxConns); err != nil {
+			l.close()
+			return nil, fmt.Errorf("--grpc-addr: %w", err)
+		}
+	}
+	if f.metrics && f.metricsAddr != "" {
+		if l.metrics, err = listen(f.metricsAddr, f.maxConns); err != nil {
+			l.close()
+			return nil, fmt.Errorf("--metrics-addr: %w", err)
+		}
+	}
+	return l, nil
+}
+
+func (l *listeners) close() {
+	for _, ln := range []net.Listener{l.http, l.grpc, l.metrics} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // listen opens a TCP listener, bounded to max connections when max > 0:

@@ -308,3 +308,28 @@ func TestWrongLibraryFailsFast(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressInUseBeforeLoads pins that serve binds its addresses before
+// any model loads: an address already in use is reported at once, naming
+// the flag, not after every model of the repository has loaded.
+func TestAddressInUseBeforeLoads(t *testing.T) {
+	t.Chdir("../..")
+	for _, flagName := range []string{"--addr", "--grpc-addr", "--metrics-addr"} {
+		t.Run(flagName, func(t *testing.T) {
+			taken, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taken.Close()
+			args := []string{"serve", "--models", "models", "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", flagName, taken.Addr().String()}
+			var log strings.Builder
+			err = run(args, io.Discard, &log)
+			if err == nil || !strings.Contains(err.Error(), flagName+":") || !strings.Contains(err.Error(), "address already in use") {
+				t.Fatalf("serve with %s taken: %v, want an error naming the flag and the address in use", flagName, err)
+			}
+			if strings.Contains(log.String(), "model loaded") {
+				t.Errorf("models loaded before the address was found taken:\n%s", log.String())
+			}
+		})
+	}
+}
