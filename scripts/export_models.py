@@ -28,7 +28,9 @@ Served models (under models/):
     digits/images/*.png and digits/images/expected.json: image files of two
       digits and the tensor row each must become (image-input tests)
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes, logits
+    dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes, logits,
+    sum, branches (branches.expected.json's first case has ok alone: picky
+    refuses its x)
     (bytes.expected.json holds only the words that are UTF-8, which is all
     JSON can; the tests of the one that is not spell it out, from
     BYTES_WORDS below)
@@ -955,6 +957,47 @@ def export_sum(root):
                    cases, atol=1e-6)
 
 
+# branches.onnx's picky table: picky = BRANCHES_TABLE[int(x)].
+BRANCHES_TABLE = [10.0, 20.0, 30.0]
+
+
+def export_branches(root):
+    """Two outputs of one input x FLOAT [batch, 16], on branches that share
+    nothing: ok = x * 2, which works for any x, and picky =
+    [10, 20, 30][int(x)], which ONNX Runtime refuses at run time for an x
+    of 3 or more (Gather: "indices element out of data bounds"). It pins
+    that ONNX Runtime runs every node whatever outputs a run fetches: a run
+    of ok alone is still refused for such an x (runtime/outputs_test.go),
+    so requested outputs select what is returned, not what is computed."""
+    model = make_model(
+        "branches",
+        "ok = x * 2; picky = [10, 20, 30][int(x)], refused for x >= 3.",
+        [helper.make_node("Mul", ["x", "two"], ["ok"]),
+         helper.make_node("Cast", ["x"], ["index"], to=TensorProto.INT64),
+         helper.make_node("Gather", ["table", "index"], ["picky"], axis=0)],
+        [tensor("x", TensorProto.FLOAT, [BATCH, 16])],
+        [tensor("ok", TensorProto.FLOAT, [BATCH, 16]),
+         tensor("picky", TensorProto.FLOAT, [BATCH, 16])],
+        initializers=[const("two", np.array(2.0, dtype=F32)),
+                      const("table", np.array(BRANCHES_TABLE, dtype=F32))])
+    save_model(model, os.path.join(root, "runtime/testdata/branches.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        outs = {"ok": x * F32(2)}
+        index = x.astype(np.int64)  # truncates, as ONNX's Cast
+        if index.max() < len(BRANCHES_TABLE):
+            outs["picky"] = np.array(BRANCHES_TABLE, dtype=F32)[index]
+        return {"x": x}, outs
+
+    # The first case's x reaches 11.75: picky is refused, so the case
+    # lists ok alone; the second's stays under 3 and has both.
+    cases = [run(np.arange(48, dtype=F32).reshape(3, 16) / 4),
+             run((np.arange(32, dtype=F32).reshape(2, 16) % 3) + F32(0.5))]
+    write_expected(os.path.join(root, "runtime/testdata/branches.expected.json"),
+                   cases, atol=0.0)
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -975,6 +1018,7 @@ def main(argv):
     export_logits(root)
     export_large(root)
     export_sum(root)
+    export_branches(root)
 
 
 if __name__ == "__main__":
