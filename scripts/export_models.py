@@ -27,6 +27,8 @@ Served models (under models/):
       (expected.json's "image.png" is the gray levels of the PNG of "image")
     digits/images/*.png and digits/images/expected.json: image files of two
       digits and the tensor row each must become (image-input tests)
+Test-only images (under runtime/imagetensor/testdata/): wide.png, wide.jpg
+    (12x8) and wide.expected.json, the rows of each resize mode
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
     dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes, logits,
     sum, branches (branches.expected.json's first case has ok alone: picky
@@ -998,6 +1000,63 @@ def export_branches(root):
                    cases, atol=0.0)
 
 
+def resize_rows(p, h, w, mode):
+    """The rows runtime/imagetensor must make of the uint8 HxWx3 picture p
+    at target h x w, NHWC rgb, scale 1, for resize mode stretch, fit or
+    crop: each target pixel the source pixel nearest its centre, fit's
+    padding black (0). Sizes are rounded half up."""
+    sh, sw = p.shape[:2]
+    out = np.zeros((h, w, 3), dtype=np.float64)
+    # The source rectangle (sy, sx, rh, rw) onto the target's (ty, tx, th, tw).
+    sy, sx, rh, rw, ty, tx, th, tw = 0, 0, sh, sw, 0, 0, h, w
+    def scaled(a, b, c, hi):  # a * b / c rounded half up, within [1, hi]
+        return int(np.clip(np.floor(a * b / c + 0.5), 1, hi))
+
+    wider = sw / sh > w / h
+    if mode == "fit" and wider:  # full width, the height scaled alike
+        th = scaled(sh, w, sw, h)
+        ty = (h - th) // 2
+    elif mode == "fit":  # full height, the width scaled alike
+        tw = scaled(sw, h, sh, w)
+        tx = (w - tw) // 2
+    elif mode == "crop" and wider:  # all the height, the target's aspect
+        rw = scaled(sh, w, h, sw)
+        sx = (sw - rw) // 2
+    elif mode == "crop":
+        rh = scaled(sw, h, w, sh)
+        sy = (sh - rh) // 2
+    ys = sy + np.floor((np.arange(th) + 0.5) * rh / th).astype(np.int64)
+    xs = sx + np.floor((np.arange(tw) + 0.5) * rw / tw).astype(np.int64)
+    out[ty:ty + th, tx:tx + tw] = p[np.ix_(ys, xs)]
+    return out.reshape(-1)
+
+
+def export_resize_images(root):
+    """A committed non-square picture, 12 wide and 8 high, as PNG and as
+    JPEG (quality 95, no chroma subsampling), and the rows
+    runtime/imagetensor must make of it for each resize mode at a square
+    6x6 and a tall 5x4 target, computed with numpy (resize_rows). The
+    JPEG's rows come from the PNG's pixels: the test allows JPEG's loss
+    and the decoders' differences a tolerance."""
+    from PIL import Image
+
+    out = os.path.join(root, "runtime/imagetensor/testdata")
+    os.makedirs(out, exist_ok=True)
+    y, x = np.mgrid[0:8, 0:12]
+    p = np.stack([x * 20 + 15, y * 30 + 10, 255 - x * 10 - y * 12],
+                 axis=-1).astype(np.uint8)
+    Image.fromarray(p, mode="RGB").save(os.path.join(out, "wide.png"))
+    Image.fromarray(p, mode="RGB").save(os.path.join(out, "wide.jpg"),
+                                        quality=95, subsampling=0)
+    cases = []
+    for h, w in ((6, 6), (5, 4)):
+        for mode in ("stretch", "fit", "crop"):
+            cases.append({"resize": mode, "size": [h, w],
+                          "row": to_json(resize_rows(p, h, w, mode), True)})
+    write_text(os.path.join(out, "wide.expected.json"),
+               json.dumps({"cases": cases, "jpeg_atol": 8}) + "\n")
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -1019,6 +1078,7 @@ def main(argv):
     export_large(root)
     export_sum(root)
     export_branches(root)
+    export_resize_images(root)
 
 
 if __name__ == "__main__":
