@@ -84,8 +84,10 @@ type InputImage struct {
 	// Size is [H, W]; when unset, the model's shape gives it.
 	Size []int `yaml:"size" json:"size,omitempty"`
 	// Resize is how a file of another size is brought to Size: stretch
-	// (each target pixel takes the source pixel nearest its centre), the
-	// only mode so far.
+	// (the default: width and height scaled each to fit), fit (the aspect
+	// kept, centred, padded with black) or crop (the aspect kept, the
+	// shorter side filling, the centre kept); each target pixel takes the
+	// source pixel nearest its centre (imagetensor.Resize).
 	Resize string `yaml:"resize" json:"resize,omitempty"`
 	// Scale multiplies each 0..255 pixel value; 0 means 1/255.
 	Scale float64 `yaml:"scale" json:"scale,omitempty"`
@@ -292,8 +294,10 @@ func (im *InputImage) validate() error {
 	if im.Size != nil && (len(im.Size) != 2 || im.Size[0] < 1 || im.Size[1] < 1) {
 		return fmt.Errorf("size must be [H, W] of at least 1, got %v", im.Size)
 	}
-	if im.Resize != "" && im.Resize != "stretch" {
-		return fmt.Errorf("resize must be stretch, got %q", im.Resize)
+	switch im.Resize {
+	case "", "stretch", "fit", "crop":
+	default:
+		return fmt.Errorf("resize must be stretch, fit or crop, got %q", im.Resize)
 	}
 	for key, vals := range map[string][]float64{"mean": im.Mean, "std": im.Std} {
 		if len(vals) > 1 && len(vals) != channels {

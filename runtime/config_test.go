@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onnxserve/onnxserve/runtime/imagetensor"
 )
 
 // TestRequestTimeoutConfig pins how request_timeout is read: a Go duration
@@ -40,5 +42,46 @@ func TestRequestTimeoutConfig(t *testing.T) {
 	// A Config built in code meets the same rule.
 	if _, err := LoadModel("test", "1", "../models/iris/1/model.onnx", &Config{RequestTimeout: -time.Second}, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "request_timeout must be 0 or more") {
 		t.Errorf("a negative RequestTimeout in code: %v", err)
+	}
+}
+
+// TestImageResizeConfig pins how an input image section's resize is read
+// and reaches the image spec a model's files are made rows by: stretch
+// when unset, stretch, fit or crop as written, anything else refused.
+func TestImageResizeConfig(t *testing.T) {
+	for _, tc := range []struct {
+		resize string
+		want   imagetensor.Resize
+		err    string // "" when it must load
+	}{
+		{"", imagetensor.Stretch, ""},
+		{"stretch", imagetensor.Stretch, ""},
+		{"fit", imagetensor.Fit, ""},
+		{"crop", imagetensor.Crop, ""},
+		{"squash", "", `resize must be stretch, fit or crop, got "squash"`},
+	} {
+		yaml := "inputs:\n  pixels:\n    image: {layout: flat, channels: gray, size: [8, 8]"
+		if tc.resize != "" {
+			yaml += ", resize: " + tc.resize
+		}
+		cfg, err := readConfigText(t, yaml+"}\n")
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("resize %q: %v, want an error with %q", tc.resize, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("resize %q: %v", tc.resize, err)
+		}
+		m, err := LoadModel("digits", "1", "../models/digits/model.onnx", cfg, LoadOptions{Limiter: NewLimiter(1)})
+		if err != nil {
+			t.Fatalf("resize %q: %v", tc.resize, err)
+		}
+		spec, _ := m.ImageInput("pixels")
+		m.Close()
+		if got := spec.Resize; got != tc.want {
+			t.Errorf("resize %q: the spec's is %q, want %q", tc.resize, got, tc.want)
+		}
 	}
 }

@@ -605,9 +605,12 @@ func (m *Model) ImageInput(name string) (imagetensor.Spec, bool) {
 // [-1, H, W, C] (NHWC).
 func imageSpec(in tensor.TensorSpec, im *InputImage) (imagetensor.Spec, error) {
 	s := imagetensor.Spec{Layout: imagetensor.Layout(im.Layout), Channels: imagetensor.Channels(im.Channels),
-		Scale: im.Scale, Mean: im.Mean, Std: im.Std}
+		Resize: imagetensor.Resize(im.Resize), Scale: im.Scale, Mean: im.Mean, Std: im.Std}
 	if s.Scale == 0 {
 		s.Scale = 1.0 / 255
+	}
+	if s.Resize == "" {
+		s.Resize = imagetensor.Stretch
 	}
 	switch in.DType {
 	case tensor.Float32, tensor.Float64:

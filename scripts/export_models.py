@@ -27,8 +27,12 @@ Served models (under models/):
       (expected.json's "image.png" is the gray levels of the PNG of "image")
     digits/images/*.png and digits/images/expected.json: image files of two
       digits and the tensor row each must become (image-input tests)
+Test-only images (under runtime/imagetensor/testdata/): wide.png, wide.jpg
+    (12x8) and wide.expected.json, the rows of each resize mode
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
-    dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes, logits
+    dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes, logits,
+    sum, branches (branches.expected.json's first case has ok alone: picky
+    refuses its x)
     (bytes.expected.json holds only the words that are UTF-8, which is all
     JSON can; the tests of the one that is not spell it out, from
     BYTES_WORDS below)
@@ -955,6 +959,104 @@ def export_sum(root):
                    cases, atol=1e-6)
 
 
+# branches.onnx's picky table: picky = BRANCHES_TABLE[int(x)].
+BRANCHES_TABLE = [10.0, 20.0, 30.0]
+
+
+def export_branches(root):
+    """Two outputs of one input x FLOAT [batch, 16], on branches that share
+    nothing: ok = x * 2, which works for any x, and picky =
+    [10, 20, 30][int(x)], which ONNX Runtime refuses at run time for an x
+    of 3 or more (Gather: "indices element out of data bounds"). It pins
+    that ONNX Runtime runs every node whatever outputs a run fetches: a run
+    of ok alone is still refused for such an x (runtime/outputs_test.go),
+    so requested outputs select what is returned, not what is computed."""
+    model = make_model(
+        "branches",
+        "ok = x * 2; picky = [10, 20, 30][int(x)], refused for x >= 3.",
+        [helper.make_node("Mul", ["x", "two"], ["ok"]),
+         helper.make_node("Cast", ["x"], ["index"], to=TensorProto.INT64),
+         helper.make_node("Gather", ["table", "index"], ["picky"], axis=0)],
+        [tensor("x", TensorProto.FLOAT, [BATCH, 16])],
+        [tensor("ok", TensorProto.FLOAT, [BATCH, 16]),
+         tensor("picky", TensorProto.FLOAT, [BATCH, 16])],
+        initializers=[const("two", np.array(2.0, dtype=F32)),
+                      const("table", np.array(BRANCHES_TABLE, dtype=F32))])
+    save_model(model, os.path.join(root, "runtime/testdata/branches.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        outs = {"ok": x * F32(2)}
+        index = x.astype(np.int64)  # truncates, as ONNX's Cast
+        if index.max() < len(BRANCHES_TABLE):
+            outs["picky"] = np.array(BRANCHES_TABLE, dtype=F32)[index]
+        return {"x": x}, outs
+
+    # The first case's x reaches 11.75: picky is refused, so the case
+    # lists ok alone; the second's stays under 3 and has both.
+    cases = [run(np.arange(48, dtype=F32).reshape(3, 16) / 4),
+             run((np.arange(32, dtype=F32).reshape(2, 16) % 3) + F32(0.5))]
+    write_expected(os.path.join(root, "runtime/testdata/branches.expected.json"),
+                   cases, atol=0.0)
+
+
+def resize_rows(p, h, w, mode):
+    """The rows runtime/imagetensor must make of the uint8 HxWx3 picture p
+    at target h x w, NHWC rgb, scale 1, for resize mode stretch, fit or
+    crop: each target pixel the source pixel nearest its centre, fit's
+    padding black (0). Sizes are rounded half up."""
+    sh, sw = p.shape[:2]
+    out = np.zeros((h, w, 3), dtype=np.float64)
+    # The source rectangle (sy, sx, rh, rw) onto the target's (ty, tx, th, tw).
+    sy, sx, rh, rw, ty, tx, th, tw = 0, 0, sh, sw, 0, 0, h, w
+    def scaled(a, b, c, hi):  # a * b / c rounded half up, within [1, hi]
+        return int(np.clip(np.floor(a * b / c + 0.5), 1, hi))
+
+    wider = sw / sh > w / h
+    if mode == "fit" and wider:  # full width, the height scaled alike
+        th = scaled(sh, w, sw, h)
+        ty = (h - th) // 2
+    elif mode == "fit":  # full height, the width scaled alike
+        tw = scaled(sw, h, sh, w)
+        tx = (w - tw) // 2
+    elif mode == "crop" and wider:  # all the height, the target's aspect
+        rw = scaled(sh, w, h, sw)
+        sx = (sw - rw) // 2
+    elif mode == "crop":
+        rh = scaled(sw, h, w, sh)
+        sy = (sh - rh) // 2
+    ys = sy + np.floor((np.arange(th) + 0.5) * rh / th).astype(np.int64)
+    xs = sx + np.floor((np.arange(tw) + 0.5) * rw / tw).astype(np.int64)
+    out[ty:ty + th, tx:tx + tw] = p[np.ix_(ys, xs)]
+    return out.reshape(-1)
+
+
+def export_resize_images(root):
+    """A committed non-square picture, 12 wide and 8 high, as PNG and as
+    JPEG (quality 95, no chroma subsampling), and the rows
+    runtime/imagetensor must make of it for each resize mode at a square
+    6x6 and a tall 5x4 target, computed with numpy (resize_rows). The
+    JPEG's rows come from the PNG's pixels: the test allows JPEG's loss
+    and the decoders' differences a tolerance."""
+    from PIL import Image
+
+    out = os.path.join(root, "runtime/imagetensor/testdata")
+    os.makedirs(out, exist_ok=True)
+    y, x = np.mgrid[0:8, 0:12]
+    p = np.stack([x * 20 + 15, y * 30 + 10, 255 - x * 10 - y * 12],
+                 axis=-1).astype(np.uint8)
+    Image.fromarray(p, mode="RGB").save(os.path.join(out, "wide.png"))
+    Image.fromarray(p, mode="RGB").save(os.path.join(out, "wide.jpg"),
+                                        quality=95, subsampling=0)
+    cases = []
+    for h, w in ((6, 6), (5, 4)):
+        for mode in ("stretch", "fit", "crop"):
+            cases.append({"resize": mode, "size": [h, w],
+                          "row": to_json(resize_rows(p, h, w, mode), True)})
+    write_text(os.path.join(out, "wide.expected.json"),
+               json.dumps({"cases": cases, "jpeg_atol": 8}) + "\n")
+
+
 def main(argv):
     default_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     root = os.path.abspath(argv[1]) if len(argv) > 1 else default_root
@@ -975,6 +1077,8 @@ def main(argv):
     export_logits(root)
     export_large(root)
     export_sum(root)
+    export_branches(root)
+    export_resize_images(root)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // Package imagetensor turns image files (PNG, JPEG) into rows of an input
 // tensor, in pure Go: decode, resize to the model's size (nearest pixel
-// centre), pick the channels (gray, RGB or BGR), scale and normalise each
+// centre; stretched, fitted and padded, or cropped: Resize), pick the channels (gray, RGB or BGR), scale and normalise each
 // value as (pixel * Scale - Mean[c]) / Std[c], and lay the row out as the
 // model takes it (NCHW, NHWC, or flat: one row of H*W*C values, row-major,
 // channels last).
@@ -41,12 +41,32 @@ func (c Channels) N() int {
 	return 3
 }
 
+// Resize is how a picture of another size or shape is brought to the
+// model's H×W. Every mode takes, for each target pixel, the source pixel
+// whose centre is nearest its own.
+type Resize string
+
+const (
+	// Stretch scales width and height each to fit exactly: the aspect
+	// changes when the shapes differ.
+	Stretch Resize = "stretch"
+	// Fit keeps the aspect: the picture scaled to the largest size that
+	// fits, centred, the rest padded with black (pixel value 0 in every
+	// channel, scaled and normalised as any pixel).
+	Fit Resize = "fit"
+	// Crop keeps the aspect: the picture scaled so that its shorter side
+	// (relative to the target's) fills the target, and the centre kept.
+	Crop Resize = "crop"
+)
+
 // Spec is how one image becomes one row.
 type Spec struct {
 	Layout   Layout
 	Channels Channels
 	H, W     int
-	Scale    float64
+	// Resize is Stretch when empty.
+	Resize Resize
+	Scale  float64
 	// Mean and Std have one value per channel (or one for all).
 	Mean, Std []float64
 }
@@ -66,19 +86,54 @@ func Decode(data []byte) (image.Image, error) {
 	return img, nil
 }
 
+// rounded is a*b/c rounded half up, for positive integers.
+func rounded(a, b, c int) int { return (2*a*b + c) / (2 * c) }
+
+// geometry is where a picture goes: the source rectangle [sy, sy+sh) ×
+// [sx, sx+sw) of the picture is resized onto the target rectangle
+// [ty, ty+th) × [tx, tx+tw) of the H×W row; target pixels outside it are
+// padding.
+type geometry struct{ sy, sx, sh, sw, ty, tx, th, tw int }
+
+func (s Spec) geometry(b image.Rectangle) geometry {
+	sw, sh := b.Dx(), b.Dy()
+	g := geometry{sy: b.Min.Y, sx: b.Min.X, sh: sh, sw: sw, th: s.H, tw: s.W}
+	// The source is relatively wider than the target when sw/sh > W/H.
+	wider := sw*s.H > sh*s.W
+	switch s.Resize {
+	case Fit:
+		if wider { // full width, height scaled by W/sw
+			g.th = max(1, min(s.H, rounded(sh, s.W, sw)))
+			g.ty = (s.H - g.th) / 2
+		} else { // full height, width scaled by H/sh
+			g.tw = max(1, min(s.W, rounded(sw, s.H, sh)))
+			g.tx = (s.W - g.tw) / 2
+		}
+	case Crop:
+		if wider { // the source's full height, the width of the target's aspect
+			g.sw = max(1, min(sw, rounded(sh, s.W, s.H)))
+			g.sx += (sw - g.sw) / 2
+		} else {
+			g.sh = max(1, min(sh, rounded(sw, s.H, s.W)))
+			g.sy += (sh - g.sh) / 2
+		}
+	}
+	return g
+}
+
 // Row writes img's values, as s says, to dst (RowLen values).
 func Row(dst []float64, img image.Image, s Spec) {
-	b := img.Bounds()
-	sw, sh := b.Dx(), b.Dy()
+	g := s.geometry(img.Bounds())
 	nc := s.Channels.N()
 	for y := range s.H {
 		// The source pixel whose centre is nearest the target's.
-		sy := b.Min.Y + (2*y+1)*sh/(2*s.H)
+		sy := g.sy + (2*(y-g.ty)+1)*g.sh/(2*g.th)
 		for x := range s.W {
-			sx := b.Min.X + (2*x+1)*sw/(2*s.W)
-			var px [3]float64
-			switch s.Channels {
-			case Gray:
+			sx := g.sx + (2*(x-g.tx)+1)*g.sw/(2*g.tw)
+			var px [3]float64 // padding: black
+			switch {
+			case y < g.ty || y >= g.ty+g.th || x < g.tx || x >= g.tx+g.tw:
+			case s.Channels == Gray:
 				px[0] = float64(color.GrayModel.Convert(img.At(sx, sy)).(color.Gray).Y)
 			default:
 				c := color.NRGBAModel.Convert(img.At(sx, sy)).(color.NRGBA)

@@ -1,8 +1,12 @@
 package imagetensor
 
 import (
+	"encoding/json"
 	"image"
 	"image/color"
+	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -43,5 +47,61 @@ func TestRow(t *testing.T) {
 	}
 	if _, err := Decode([]byte("GIF89a")); err == nil {
 		t.Error("Decode of no image succeeded")
+	}
+}
+
+// TestResizeModes compares the rows of a committed 12x8 picture, made
+// square (6x6) and tall (5x4) by each resize mode, with the rows numpy
+// computed when scripts/export_models.py wrote it (resize_rows): exactly
+// for the PNG, and within the file's jpeg_atol for the JPEG of the same
+// pixels, whose loss and decoder differ.
+func TestResizeModes(t *testing.T) {
+	var exp struct {
+		Cases []struct {
+			Resize Resize    `json:"resize"`
+			Size   [2]int    `json:"size"`
+			Row    []float64 `json:"row"`
+		} `json:"cases"`
+		JPEGAtol float64 `json:"jpeg_atol"`
+	}
+	b, err := os.ReadFile("testdata/wide.expected.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []struct {
+		name string
+		atol float64
+	}{{"wide.png", 0}, {"wide.jpg", exp.JPEGAtol}} {
+		data, err := os.ReadFile(filepath.Join("testdata", file.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := Decode(data)
+		if err != nil {
+			t.Fatalf("%s: %v", file.name, err)
+		}
+		if b := img.Bounds(); b.Dx() != 12 || b.Dy() != 8 {
+			t.Fatalf("%s is %v, want 12x8", file.name, b)
+		}
+		for _, c := range exp.Cases {
+			s := Spec{Layout: NHWC, Channels: RGB, H: c.Size[0], W: c.Size[1], Resize: c.Resize, Scale: 1}
+			got := make([]float64, s.RowLen())
+			Row(got, img, s)
+			worst, at := 0.0, -1
+			for i, w := range c.Row {
+				if d := math.Abs(got[i] - w); d > worst {
+					worst, at = d, i
+				}
+			}
+			if worst > file.atol {
+				t.Errorf("%s %s %v: value %d is %v, numpy's %v (off by %v, allowed %v)", file.name, c.Resize, c.Size, at, got[at], c.Row[at], worst, file.atol)
+			}
+			if file.atol > 0 {
+				t.Logf("%s %s %v: off by at most %v", file.name, c.Resize, c.Size, worst)
+			}
+		}
 	}
 }
