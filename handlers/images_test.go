@@ -142,3 +142,35 @@ func TestImageInputConfig(t *testing.T) {
 }
 
 func itoa(n int) string { return string(rune('0' + n)) }
+
+// TestImageInputBounds pins what a hostile upload cannot make the server
+// hold: a 62-byte PNG claiming 10^6×10^6 pixels (runtime/imagetensor's
+// testdata) is a 422 naming the file, where Go's decoder used to allocate
+// the whole picture and end the process out of memory; and files past
+// max_batch_size are refused as they come, before they are decoded.
+func TestImageInputBounds(t *testing.T) {
+	srv := shippedServer(t)
+	bomb, err := os.ReadFile("../runtime/imagetensor/testdata/bomb.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := postFiles(t, srv.URL+"/v1/models/digits/predict", []upload{{"pixels", "bomb.png", bomb}})
+	if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "bomb.png") || !strings.Contains(string(res.Body), "pixels a picture may have") {
+		t.Errorf("the bomb: %d %s, want a 422 naming the file and the pixel bound", res.Status, res.Body)
+	}
+	zero, err := os.ReadFile("../models/digits/images/zero_8x8.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var many []upload
+	for range 257 { // digits' max_batch_size is 256
+		many = append(many, upload{"pixels", "zero_8x8.png", zero})
+	}
+	res = postFiles(t, srv.URL+"/v1/models/digits/predict", many)
+	if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "max_batch_size (256)") {
+		t.Errorf("257 files: %d %.300s, want a 422 naming max_batch_size", res.Status, res.Body)
+	}
+	if r := do(t, "GET", srv.URL+"/readyz", ""); r.Status != http.StatusOK {
+		t.Errorf("not ready after the bounds: %d %s", r.Status, r.Body)
+	}
+}

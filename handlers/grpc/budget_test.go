@@ -154,9 +154,11 @@ func TestInflightBudget(t *testing.T) {
 	if st, _ := status.FromError(err); st.Code() != codes.ResourceExhausted || retryDelay(st) != 0 {
 		t.Errorf("a 1.2 MiB message with a 1 MiB budget: %v, want RESOURCE_EXHAUSTED without a RetryInfo", err)
 	}
-	// Without a length, the body is reserved as its buffer grows.
-	if res, answer := servertest.Post(t, web.URL+"/v2/models/sum/infer", big, len(header), true); res != http.StatusServiceUnavailable {
-		t.Errorf("a 1.2 MiB body sent chunked with a 1 MiB budget: %d %s, want 503", res, answer)
+	// Without a length, the body is reserved as its buffer grows, and
+	// refused as the declared one is once it alone needs more than the
+	// budget: no retry would fit it.
+	if res, answer := servertest.Post(t, web.URL+"/v2/models/sum/infer", big, len(header), true); res != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 1.2 MiB body sent chunked with a 1 MiB budget: %d %s, want 413", res, answer)
 	}
 	// A message protobuf cannot read gives back what it reserved.
 	err = s.conn.Invoke(t.Context(), pb.GRPCInferenceService_ModelInfer_FullMethodName, []byte{0x0a, 0xff, 0xff}, new(pb.ModelInferResponse), grpcgo.ForceCodecV2(wireCodec{}))

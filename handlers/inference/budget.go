@@ -39,10 +39,11 @@ func (b *Budget) Limit() int64 { return b.limit }
 // Held is how many bytes the requests in flight hold now.
 func (b *Budget) Held() int64 { return b.held.Load() }
 
-// reserve takes n more bytes, or refuses: Overloaded with RetryAfter when
-// the total would pass the limit, ResourceExhausted when n alone does (no
-// wait would make room for it).
-func (b *Budget) reserve(n int64) error {
+// reserve takes n more bytes for a request that will then hold whole in
+// all, or refuses: Overloaded with RetryAfter when the total would pass
+// the limit, ResourceExhausted when whole alone does (no wait would make
+// room for it).
+func (b *Budget) reserve(n, whole int64) error {
 	if n <= 0 {
 		return nil
 	}
@@ -50,8 +51,8 @@ func (b *Budget) reserve(n int64) error {
 		return nil
 	}
 	b.held.Add(-n)
-	if n > b.limit {
-		return Errorf(ResourceExhausted, "the request needs %d bytes, more than the server's --max-inflight-bytes (%d) holds for all requests at once", n, b.limit)
+	if whole > b.limit {
+		return Errorf(ResourceExhausted, "the request needs %d bytes, more than the server's --max-inflight-bytes (%d) holds for all requests at once", whole, b.limit)
 	}
 	return &Error{Kind: Overloaded, RetryAfter: budgetRetryAfter,
 		Message: fmt.Sprintf("the server holds as many request bytes as it may (--max-inflight-bytes %d): retry later", b.limit)}
@@ -74,7 +75,7 @@ func (l *Lease) Grow(n int64) error {
 	if l.b == nil {
 		return nil
 	}
-	if err := l.b.reserve(n); err != nil {
+	if err := l.b.reserve(n, l.n+max(n, 0)); err != nil {
 		return err
 	}
 	l.n += max(n, 0)

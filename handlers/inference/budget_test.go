@@ -30,7 +30,11 @@ func TestBudget(t *testing.T) {
 		{"past it, by the total", 100, []step{{0, false, 60, granted, 60}, {1, false, 41, Overloaded, 60}, {1, false, 40, granted, 100}}},
 		{"past it, alone", 100, []step{{0, false, 101, ResourceExhausted, 0}, {0, false, 100, granted, 100}}},
 		{"cover takes what is lacking", 100, []step{{0, true, 30, granted, 30}, {0, true, 20, granted, 30}, {0, true, 90, granted, 90}, {1, true, 20, Overloaded, 90}}},
-		{"growth is refused by the total", 100, []step{{0, false, 50, granted, 50}, {0, false, 50, granted, 100}, {0, false, 1, Overloaded, 100}}},
+		{"growth past the limit by others is to retry", 100, []step{{0, false, 50, granted, 50}, {1, false, 50, granted, 100}, {0, false, 1, Overloaded, 100}}},
+		// A request that would hold more than the limit in all can never
+		// be served: 413, not "retry later", however little the step.
+		{"growth past the limit alone is final", 100, []step{{0, false, 50, granted, 50}, {0, false, 50, granted, 100}, {0, false, 1, ResourceExhausted, 100}}},
+		{"cover past the limit alone is final", 100, []step{{0, true, 60, granted, 60}, {0, true, 101, ResourceExhausted, 60}}},
 		{"no limit", 0, []step{{0, false, 1 << 40, granted, 1 << 40}, {1, true, 5, granted, 1<<40 + 5}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"strings"
 
+	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/runtime"
 	"github.com/onnxserve/onnxserve/runtime/imagetensor"
@@ -31,8 +32,11 @@ func multipartBoundary(contentType string) string {
 // in fields named after the model's image inputs (config.yaml
 // inputs.NAME.image), each file one row, in the order sent, and an
 // optional "outputs" field (names, comma-separated). A file that does not
-// decode is a 422 naming it.
-func decodeImages(body []byte, boundary string, m *runtime.Model) (predictBody, error) {
+// decode is a 422 naming it. What a file becomes, the decoded picture and
+// its row, is reserved on lease before it is made, and rows past the
+// model's max_batch_size are refused as they come: a file of a hundred
+// bytes can become megabytes.
+func decodeImages(body []byte, boundary string, m *runtime.Model, lease *inference.Lease) (predictBody, error) {
 	var req predictBody
 	rows := map[string][][]float64{}
 	var order []string
@@ -65,9 +69,18 @@ func decodeImages(body []byte, boundary string, m *runtime.Model) (predictBody, 
 		if !ok {
 			return req, jsontensor.Invalid(field, "not an image input; image inputs are %s", imageInputNames(m))
 		}
-		img, err := imagetensor.Decode(data)
+		if n := m.Config.MaxBatchSize; n > 0 && len(rows[field]) == n {
+			return req, jsontensor.Invalid(field, "%s: more than max_batch_size (%d) files for this input", p.FileName(), n)
+		}
+		img, err := imagetensor.Decode(data, lease.Grow)
+		if e := (*inference.Error)(nil); errors.As(err, &e) {
+			return req, e // the budget's refusal
+		}
 		if err != nil {
 			return req, jsontensor.Invalid(field, "%s: %v", p.FileName(), err)
+		}
+		if err := lease.Grow(int64(spec.RowLen()) * 8); err != nil {
+			return req, err
 		}
 		row := make([]float64, spec.RowLen())
 		imagetensor.Row(row, img, spec)

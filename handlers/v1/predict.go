@@ -144,7 +144,7 @@ func (a *API) Predict(c *gin.Context) {
 	var req predictBody
 	var f form
 	if boundary := multipartBoundary(c.GetHeader("Content-Type")); boundary != "" {
-		req, err = decodeImages(*body, boundary, m)
+		req, err = decodeImages(*body, boundary, m, &lease)
 		f = formInputs
 	} else {
 		req, f, err = decodePredict(*body, m)

@@ -74,14 +74,37 @@ type Spec struct {
 // RowLen is the number of values one image gives.
 func (s Spec) RowLen() int { return s.H * s.W * s.Channels.N() }
 
-// Decode reads a PNG or JPEG file.
-func Decode(data []byte) (image.Image, error) {
-	img, format, err := image.Decode(bytes.NewReader(data))
+// MaxPixels bounds the pictures Decode takes: Go's decoders allocate a
+// picture's whole size from its header before a pixel arrives, so a PNG
+// of 72 bytes can claim a million by a million pixels and end the process
+// out of memory. About 50 megapixels is a large phone photo.
+const MaxPixels = 50 << 20
+
+// bytesPerPixel is the most a decoded picture takes a pixel: RGBA64, a
+// 16-bit PNG; 8-bit and JPEG pictures take less.
+const bytesPerPixel = 8
+
+// Decode reads a PNG or JPEG file. Before the pixels are decoded, the
+// header's size is checked against MaxPixels and reserve is asked for the
+// bytes the picture will take, so that its memory is accounted before it
+// is held; an error from reserve is returned as it is.
+func Decode(data []byte, reserve func(bytes int64) error) (image.Image, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("not a PNG or JPEG image: %v", err)
 	}
 	if format != "png" && format != "jpeg" {
 		return nil, fmt.Errorf("a %s image; send PNG or JPEG", format)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > MaxPixels {
+		return nil, fmt.Errorf("a %d×%d picture, more than the %d pixels a picture may have", cfg.Width, cfg.Height, MaxPixels)
+	}
+	if err := reserve(int64(cfg.Width) * int64(cfg.Height) * bytesPerPixel); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("not a PNG or JPEG image: %v", err)
 	}
 	return img, nil
 }

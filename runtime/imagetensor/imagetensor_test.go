@@ -1,13 +1,17 @@
 package imagetensor
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,8 +49,52 @@ func TestRow(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
-	if _, err := Decode([]byte("GIF89a")); err == nil {
+	if _, err := Decode([]byte("GIF89a"), noReserve); err == nil {
 		t.Error("Decode of no image succeeded")
+	}
+}
+
+func noReserve(int64) error { return nil }
+
+// pngHeader is the start of a PNG file whose header claims w×h 8-bit RGBA
+// pixels, with a truncated IDAT: all a decoder reads before it allocates.
+func pngHeader(w, h uint32) []byte {
+	b := []byte("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
+		body := append([]byte(typ), data...)
+		b = append(b, body...)
+		b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(body))
+	}
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	chunk("IHDR", append(ihdr, 8, 6, 0, 0, 0)) // 8-bit, RGBA
+	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00})
+	return b
+}
+
+// TestDecodeBounds pins that a picture's size is checked, and its memory
+// reserved, before its pixels are decoded: Go's PNG decoder allocates the
+// whole picture from the header, so a 72-byte file claiming 10^6×10^6
+// pixels ended the server out of memory.
+func TestDecodeBounds(t *testing.T) {
+	var reserved int64
+	reserve := func(n int64) error { reserved += n; return nil }
+	if _, err := Decode(pngHeader(1_000_000, 1_000_000), reserve); err == nil || !strings.Contains(err.Error(), "pixels") {
+		t.Errorf("a 10^6×10^6 header: %v, want a refusal naming the pixel bound", err)
+	}
+	if reserved != 0 {
+		t.Errorf("a refused picture reserved %d bytes", reserved)
+	}
+	refused := errors.New("over budget")
+	if _, err := Decode(pngHeader(4000, 3000), func(int64) error { return refused }); err != refused {
+		t.Errorf("a 4000×3000 header over the budget: %v, want the budget's refusal", err)
+	}
+	if _, err := Decode(pngHeader(40, 30), reserve); err == nil {
+		t.Error("a truncated picture decoded")
+	}
+	if reserved != 40*30*bytesPerPixel {
+		t.Errorf("a 40×30 picture reserved %d bytes, want %d", reserved, 40*30*bytesPerPixel)
 	}
 }
 
@@ -79,7 +127,7 @@ func TestResizeModes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := Decode(data)
+		img, err := Decode(data, noReserve)
 		if err != nil {
 			t.Fatalf("%s: %v", file.name, err)
 		}
