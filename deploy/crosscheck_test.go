@@ -263,7 +263,7 @@ func TestServingRuntimeAgainstServer(t *testing.T) {
 			httpAddr, grpcAddr, _ := p.checkFlags(t, im.binary(t), httpPort, grpcPort)
 			srv := start(t, im.binary(t), p.args, p.env)
 			srv.up(t, "gRPC health is SERVING", func() bool { return grpcServing(t, grpcAddr, "") })
-			for _, path := range []string{"/v2/models/" + is.Name + "/ready", "/v2/health/ready", rt.Spec.Annotations["prometheus.kserve.io/path"]} {
+			for _, path := range []string{"/v2/models/" + is.Name + "/ready", c.ReadinessProbe.HTTPGet.Path, rt.Spec.Annotations["prometheus.kserve.io/path"]} {
 				if code := httpGet(t, "http://"+httpAddr+path); code != 200 {
 					t.Errorf("GET %s: %d", path, code)
 				}

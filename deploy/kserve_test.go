@@ -146,6 +146,9 @@ func TestServingRuntime(t *testing.T) {
 	if !slices.Contains(c.Args, "--models=/mnt/models") || !slices.Contains(c.Args, "--model-name={{.Name}}") {
 		t.Errorf("args %v: want /mnt/models served as {{.Name}}", c.Args)
 	}
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/v2/health/ready" {
+		t.Errorf("readinessProbe %+v: want /v2/health/ready, or Knative checks only that the port is bound, which it is while the models load", c.ReadinessProbe)
+	}
 	if rt.Spec.Annotations["prometheus.kserve.io/path"] != "/metrics" || rt.Spec.Annotations["prometheus.kserve.io/port"] == "" {
 		t.Errorf("annotations %v: want KServe's Prometheus scraping annotations", rt.Spec.Annotations)
 	}

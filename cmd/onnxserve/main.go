@@ -317,6 +317,14 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	defer lns.close() // the servers close them first; a second close is harmless
+	// Keys and CORS origins too: a broken keys file fails before the loads.
+	keys, corsPolicy, err := f.auth.open(log)
+	if err != nil {
+		return err
+	}
+	kctx, stopKeys := context.WithCancel(context.Background())
+	defer stopKeys()
+	go keys.Watch(kctx, keysPoll)
 	if err := initORT(log); err != nil {
 		return err
 	}
@@ -341,14 +349,6 @@ func serve(args []string, stderr io.Writer) error {
 		defer stopWatch() // before repo.Close: deferred calls run last first
 		go repo.Watch(wctx, time.Duration(f.pollSecs)*time.Second)
 	}
-
-	keys, corsPolicy, err := f.auth.open(log)
-	if err != nil {
-		return err
-	}
-	kctx, stopKeys := context.WithCancel(context.Background())
-	defer stopKeys()
-	go keys.Watch(kctx, keysPoll)
 
 	copt := inference.Options{Repository: repo, ModelControl: f.modelControl, Timeout: f.timeout, MaxInflightBytes: f.maxInflight, Logger: log}
 	if mt != nil {

@@ -30,10 +30,12 @@ func parseLine(line string) (e entry, ok bool, err error) {
 		return entry{}, false, errors.New("a key with no scope: write its scopes after it, e.g. KEY infer metrics")
 	}
 	var scopes Scope
-	for _, name := range fields[1:] {
+	for i, name := range fields[1:] {
 		s, err := ParseScope(name)
 		if err != nil {
-			return entry{}, false, err
+			// Not the word itself: a line written scopes first, or a key
+			// with a space in it, puts (part of) the key here.
+			return entry{}, false, fmt.Errorf("word %d is not a scope: want infer, admin or metrics after the key", i+2)
 		}
 		scopes |= s
 	}

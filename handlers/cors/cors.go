@@ -65,15 +65,13 @@ func (p *Policy) Allowed(origin string) bool {
 // the API keys are checked: a preflight carries no key.
 func (p *Policy) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		origin := c.Request.Header.Get("Origin")
-		if origin == "" {
-			return
-		}
 		h := c.Writer.Header()
-		// The answer depends on the origin: a cache must not hand one
-		// origin's to another.
+		// The answer depends on the origin, its absence included: a cache
+		// must not hand an answer made without CORS headers (or for
+		// another origin) to a listed origin.
 		h.Add("Vary", "Origin")
-		if !p.Allowed(origin) {
+		origin := c.Request.Header.Get("Origin")
+		if origin == "" || !p.Allowed(origin) {
 			return
 		}
 		h.Set("Access-Control-Allow-Origin", origin)
