@@ -57,10 +57,27 @@ func authInterceptors(keys *auth.Keys, log *slog.Logger) []grpcgo.ServerOption {
 			return handler(ctx, req)
 		}),
 		grpcgo.ChainStreamInterceptor(func(srv any, ss grpcgo.ServerStream, info *grpcgo.StreamServerInfo, handler grpcgo.StreamHandler) error {
-			if err := authorize(ss.Context(), keys, policy, log, info.FullMethod); err != nil {
+			check := func() error { return authorize(ss.Context(), keys, policy, log, info.FullMethod) }
+			if err := check(); err != nil {
 				return err
 			}
-			return handler(srv, ss)
+			return handler(srv, &keyedStream{ServerStream: ss, check: check})
 		}),
 	}
+}
+
+// keyedStream checks the call's key again for every message it receives:
+// a stream lasts as long as its client keeps it open, and a key taken out
+// of the keys file must stop the streams opened with it, not only the
+// calls that come after.
+type keyedStream struct {
+	grpcgo.ServerStream
+	check func() error
+}
+
+func (s *keyedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return s.check()
 }

@@ -7,8 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	grpcgo "google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -16,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	rpbalpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/onnxserve/onnxserve/handlers/auth"
@@ -234,5 +238,50 @@ func TestAuthAccessLog(t *testing.T) {
 	}
 	if strings.Contains(log.String(), servertest.InferKey) {
 		t.Errorf("the log names the key: %s", log.String())
+	}
+}
+
+// TestAuthStreamKeyRevoked pins that a key taken out of the keys file
+// stops the streams opened with it at their next message, as it stops new
+// calls: the key is checked for every message, not once per stream.
+func TestAuthStreamKeyRevoked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path+".tmp", []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("kept infer\nrevoked infer\n")
+	keys, err := auth.New(auth.Options{File: path, Logger: servertest.Quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go keys.Watch(t.Context(), 5*time.Millisecond)
+	s := start(t, servertest.Path("models"), options{Options: servertest.Options{Keys: keys}})
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer revoked")
+	stream, err := s.client.ModelStreamInfer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &pb.ModelInferRequest{ModelName: "iris", Inputs: []*pb.ModelInferRequest_InferInputTensor{irisInput([]int64{1, 4}, setosa...)}}
+	if err := stream.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := stream.Recv(); err != nil || r.ErrorMessage != "" {
+		t.Fatalf("the first message with the key in force: %v %v", r, err)
+	}
+	write("kept infer\n")
+	kept := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer revoked")
+	servertest.WaitFor(t, "the revoked key to be refused", func() bool {
+		_, err := s.client.ModelMetadata(kept, &pb.ModelMetadataRequest{Name: "iris"})
+		return status.Code(err) == codes.Unauthenticated
+	})
+	stream.Send(req) // may see io.EOF if the refusal wins: the status is Recv's
+	if _, err := stream.Recv(); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("the stream's next message after the key was revoked: %v, want UNAUTHENTICATED", err)
 	}
 }
