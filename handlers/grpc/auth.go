@@ -7,6 +7,7 @@ import (
 
 	grpcgo "google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/tap"
 
 	"github.com/onnxserve/onnxserve/handlers/auth"
 	"github.com/onnxserve/onnxserve/handlers/inference"
@@ -36,6 +37,10 @@ func authorize(ctx context.Context, keys *auth.Keys, policy *auth.Policy, log *s
 // KEY, as REST's header, or x-api-key: KEY.
 func metadataKey(ctx context.Context) string {
 	md, _ := metadata.FromIncomingContext(ctx)
+	return keyOf(md)
+}
+
+func keyOf(md metadata.MD) string {
 	if v := md.Get("authorization"); len(v) > 0 {
 		if k := auth.Bearer(v[0]); k != "" {
 			return k
@@ -47,9 +52,26 @@ func metadataKey(ctx context.Context) string {
 	return ""
 }
 
+// authInterceptors refuse a call without the key its method needs twice
+// over: on its headers alone (the tap), before grpc-go reads a message of
+// it, so that a caller without a key cannot make the server copy, decode
+// and reserve on the in-flight budget up to --max-body-bytes a call,
+// which callers with a key would then lack; and in the interceptors, which
+// also name the caller's key in the access line. A call the tap refuses
+// has no access line, as a connection refused has none.
 func authInterceptors(keys *auth.Keys, log *slog.Logger) []grpcgo.ServerOption {
 	policy := auth.NewPolicy()
 	return []grpcgo.ServerOption{
+		grpcgo.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
+			need, ok := policy.RPC(info.FullMethodName)
+			if !ok {
+				need = auth.Fallback
+			}
+			if _, err := keys.Check(need, keyOf(info.Header)); err != nil {
+				return ctx, failure(ctx, log, info.FullMethodName, err).Err()
+			}
+			return ctx, nil
+		}),
 		grpcgo.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpcgo.UnaryServerInfo, handler grpcgo.UnaryHandler) (any, error) {
 			if err := authorize(ctx, keys, policy, log, info.FullMethod); err != nil {
 				return nil, err
