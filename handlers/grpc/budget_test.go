@@ -205,3 +205,20 @@ func declareOnly(addr, path string, n int) (int, string, error) {
 	res.Body.Close()
 	return res.StatusCode, res.Header.Get("Retry-After"), nil
 }
+
+// TestTypedContentsReserved pins that what protobuf makes of typed
+// contents is reserved, not their size on the wire: 200 000 packed int64
+// zeros are 200 KB of message and 1.6 MB of []int64, past a 1 MiB budget
+// alone, so RESOURCE_EXHAUSTED; reserving the message twice (400 KB) let
+// the call through to the model (and its datatype check).
+func TestTypedContentsReserved(t *testing.T) {
+	_, _, s := budgetServer(t, 1<<20)
+	req := &pb.ModelInferRequest{ModelName: "sum", Inputs: []*pb.ModelInferRequest_InferInputTensor{{
+		Name: "x", Datatype: "INT64", Shape: []int64{1, 200_000},
+		Contents: &pb.InferTensorContents{Int64Contents: make([]int64, 200_000)},
+	}}}
+	_, err := s.client.ModelInfer(t.Context(), req)
+	if st, _ := status.FromError(err); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "max-inflight-bytes") {
+		t.Errorf("1.6 MB of int64 contents with a 1 MiB budget: %v, want RESOURCE_EXHAUSTED naming --max-inflight-bytes", err)
+	}
+}

@@ -120,8 +120,8 @@ func copyOf(data mem.BufferSlice) []byte {
 }
 
 // unmarshalCall reserves the message's size before its copy is made, and
-// as much again when its tensors are typed contents, which protobuf copies
-// out of the message into slices of their own (raw contents alias it).
+// what its tensors will take beyond it (decodedBytes) before they are
+// decoded.
 func (c codec) unmarshalCall(data mem.BufferSlice, call *inferMessage) error {
 	call.lease = c.budget.Lease()
 	n := int64(data.Len())
@@ -133,10 +133,40 @@ func (c codec) unmarshalCall(data mem.BufferSlice, call *inferMessage) error {
 		call.lease.Release() // no call is made of it: nothing else would
 		return err
 	}
-	if len(req.RawInputContents) == 0 && len(req.Inputs) > 0 {
-		call.refused = call.lease.Grow(n)
-	}
+	call.refused = call.lease.Grow(decodedBytes(req))
 	return nil
+}
+
+// decodedBytes is what the message's tensors take beyond the message
+// itself, reserved before they are decoded: typed contents protobuf has
+// already copied out, whose packed varints can be 8 bytes an element
+// from one on the wire (and a 24-byte slice header for each bytes
+// element, beside the 16-byte string the decoder makes of it), and the raw
+// contents decoding copies: BYTES elements (at most one per 4 bytes, each a
+// string header and its bytes) and FP16/BF16 (float32s, twice their size).
+// Other raw contents are used where they lie.
+func decodedBytes(req *pb.ModelInferRequest) int64 {
+	var n int64
+	for i, in := range req.Inputs {
+		if c := in.GetContents(); c != nil {
+			n += int64(len(c.BoolContents)) +
+				4*int64(len(c.IntContents)+len(c.UintContents)+len(c.Fp32Contents)) +
+				8*int64(len(c.Int64Contents)+len(c.Uint64Contents)+len(c.Fp64Contents))
+			for _, b := range c.BytesContents {
+				n += 24 + 16 + 2*int64(len(b))
+			}
+		}
+		if i >= len(req.RawInputContents) {
+			continue
+		}
+		switch raw := int64(len(req.RawInputContents[i])); in.GetDatatype() {
+		case "BYTES":
+			n += raw + raw/4*16
+		case "FP16", "BF16":
+			n += 2 * raw
+		}
+	}
+	return n
 }
 
 // rawInputContents is the field number of ModelInferRequest's raw tensors.

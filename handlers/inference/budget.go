@@ -119,3 +119,28 @@ func TensorBytes(ts []tensor.Tensor) int64 {
 	}
 	return n
 }
+
+// CopiedBytes is what the tensors decoded from body take beyond body
+// itself: binary tensors used where they lie in it take nothing more, but
+// JSON tensors, strings and half floats (float32s, twice their size) are
+// made anew, as is a tensor whose bytes could not be used in place.
+func CopiedBytes(ts []tensor.Tensor, body []byte) int64 {
+	var n int64
+	for i := range ts {
+		if mem, ok := ts[i].Memory(); ok && inside(mem, body) {
+			continue
+		}
+		n += TensorBytes(ts[i : i+1])
+	}
+	return n
+}
+
+// inside says whether b lies in outer's memory.
+func inside(b, outer []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(outer)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return lo != 0 && p >= lo && p+uintptr(len(b)) <= lo+uintptr(cap(outer))
+}

@@ -3,6 +3,8 @@ package inference
 import (
 	"errors"
 	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // TestBudget pins the budget's arithmetic, which every front end's
@@ -72,5 +74,29 @@ func TestBudget(t *testing.T) {
 				t.Errorf("the zero Lease: %v, holds %d", err, none.Held())
 			}
 		})
+	}
+}
+
+// TestCopiedBytes pins what a decoded request is charged beyond its body:
+// nothing for tensors that lie in it, their size for those made anew.
+func TestCopiedBytes(t *testing.T) {
+	body := make([]byte, 64)
+	inBody, ok := tensor.View(tensor.Float32, body[16:32])
+	if !ok {
+		t.Fatal("no view")
+	}
+	for _, c := range []struct {
+		name string
+		t    tensor.Tensor
+		want int64
+	}{
+		{"lies in the body", tensor.Tensor{DType: tensor.Float32, Shape: []int64{4}, Data: inBody}, 0},
+		{"made anew", tensor.Tensor{DType: tensor.Float32, Shape: []int64{4}, Data: make([]float32, 4)}, 16},
+		{"strings", tensor.Tensor{DType: tensor.String, Shape: []int64{2}, Data: []string{"ab", "c"}}, 3 + 2*16},
+		{"absent", tensor.Tensor{}, 0},
+	} {
+		if got := CopiedBytes([]tensor.Tensor{c.t}, body); got != c.want {
+			t.Errorf("%s: %d bytes, want %d", c.name, got, c.want)
+		}
 	}
 }

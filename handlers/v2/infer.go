@@ -114,8 +114,9 @@ func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bi
 		return false, core.Refuse(c, m, err)
 	}
 	defer jsontensor.Release(req.pooled) // Infer has returned by then
-	// Binary inputs lie in the body, reserved already; JSON ones are new.
-	if err := lease.Grow(inference.TensorBytes(req.pooled)); err != nil {
+	// Binary inputs lie in the body, reserved already; JSON ones, strings
+	// and half floats are new.
+	if err := lease.Grow(inference.CopiedBytes(req.core.Inputs, body)); err != nil {
 		return false, err
 	}
 	if rec := inference.RecordOf(c); rec != nil && req.hasID {
