@@ -2,8 +2,12 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"math"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onnxserve/onnxserve/handlers/servertest"
 )
 
 // TestPredictOutputs pins outputs on demand on /v1: "outputs" in the body,
@@ -77,5 +81,36 @@ func TestPredictOutputs(t *testing.T) {
 		if (got.Predictions != nil) != c.predictions {
 			t.Errorf("%s: predictions %v", c.name, got.Predictions)
 		}
+	}
+}
+
+// TestPredictOutputsZipMap pins that /v1, which carries sequence-of-maps
+// outputs, lets one be asked for by name, and answers it as numpy's
+// values at export (runtime/testdata/zipmap.expected.json); the Open
+// Inference Protocol still refuses it.
+func TestPredictOutputsZipMap(t *testing.T) {
+	dir := t.TempDir()
+	servertest.CopyFile(t, servertest.Path("runtime/testdata/zipmap.onnx"), filepath.Join(dir, "zipmap", "model.onnx"))
+	srv, _ := servertest.Start(t, dir, servertest.Options{})
+	res := do(t, "POST", srv.URL+"/v1/models/zipmap/predict", `{"inputs": {"x": [[0.5, 1.0, 2.0]]}, "outputs": ["output_probability"]}`)
+	var got struct {
+		Outputs map[string][]map[string]float64 `json:"outputs"`
+	}
+	if err := json.Unmarshal(res.Body, &got); res.Status != 200 || err != nil || len(got.Outputs) != 1 {
+		t.Fatalf("/v1 asking for the ZipMap: %d %s", res.Status, res.Body)
+	}
+	want := map[string]float64{"0": 0.14024437963962555, "1": 0.23122388124465942, "2": 0.6285316944122314}
+	row := got.Outputs["output_probability"]
+	if len(row) != 1 {
+		t.Fatalf("output_probability %v, want one row", row)
+	}
+	for k, v := range want {
+		if math.Abs(row[0][k]-v) > 1e-6 {
+			t.Errorf("output_probability[%s] = %v, want %v", k, row[0][k], v)
+		}
+	}
+	v2 := do(t, "POST", srv.URL+"/v2/models/zipmap/infer", `{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3], "data": [0.5, 1, 2]}], "outputs": [{"name": "output_probability"}]}`)
+	if v2.Status != 400 || !strings.Contains(string(v2.Body), "sequence of maps") {
+		t.Errorf("/v2 asking for the ZipMap: %d %s, want 400", v2.Status, v2.Body)
 	}
 }

@@ -180,7 +180,7 @@ func check(m *runtime.Model, req *Request) ([]Output, error) {
 	if err := validate(m, req.Inputs); err != nil {
 		return nil, err
 	}
-	return selectOutputs(m, req.Outputs)
+	return selectOutputs(m, req.Outputs, req.Maps)
 }
 
 // deadline bounds ctx by the shortest of the server's timeout, the model's
@@ -215,7 +215,7 @@ func (e *timeoutError) Is(target error) bool { return target == context.Deadline
 // selectOutputs turns the requested outputs into indexes, or lists every
 // output the protocol can carry (every one with a v2 datatype: not a
 // ZipMap's sequence of maps) when none were named.
-func selectOutputs(m *runtime.Model, req []RequestedOutput) ([]Output, error) {
+func selectOutputs(m *runtime.Model, req []RequestedOutput, maps bool) ([]Output, error) {
 	sig := &m.Signature
 	var out []Output
 	if len(req) == 0 {
@@ -238,7 +238,7 @@ func selectOutputs(m *runtime.Model, req []RequestedOutput) ([]Output, error) {
 			}
 		}
 		dt := sig.Outputs[i].DType
-		if dt.V2Name() == "" {
+		if dt.V2Name() == "" && !(maps && dt == tensor.MapSequence && o.Classes == 0) {
 			return nil, Errorf(InvalidArgument, "output '%s' is a sequence of maps (ZipMap), which the Open Inference Protocol cannot carry; request the probability tensor, or use /v1", o.Name)
 		}
 		if o.Classes < 0 {

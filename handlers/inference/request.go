@@ -17,6 +17,10 @@ type Request struct {
 	// Outputs are the outputs asked for, in response order; none means
 	// every output the Open Inference Protocol can carry.
 	Outputs []RequestedOutput
+	// Maps says the front end carries sequence-of-maps (ZipMap) outputs,
+	// as /v1 does; the Open Inference Protocol cannot, so they may be
+	// asked for only when it is set.
+	Maps bool
 	// Timeout, when positive, bounds the request from the moment Infer
 	// is called; the server's Options.Timeout and the model's
 	// request_timeout still apply, the shortest winning.

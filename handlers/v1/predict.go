@@ -237,7 +237,7 @@ func (a *API) inferSelected(c *gin.Context, m *runtime.Model, req predictBody) (
 	for i, name := range req.outputs {
 		asked[i] = inference.RequestedOutput{Name: name}
 	}
-	resp, err := a.env.Core.Infer(c, m, &inference.Request{Inputs: req.inputs, Outputs: asked})
+	resp, err := a.env.Core.Infer(c, m, &inference.Request{Inputs: req.inputs, Outputs: asked, Maps: true})
 	if err != nil {
 		return nil, nil, err
 	}
