@@ -26,10 +26,7 @@ func guard(env *rest.Env, keys *auth.Keys) gin.HandlerFunc {
 			// would guard.
 			return
 		}
-		need, ok := policy.HTTP(c.Request.Method, pattern)
-		if !ok {
-			need = auth.Fallback
-		}
+		need, _ := policy.HTTP(c.Request.Method, pattern)
 		key, err := keys.Check(need, credentials(c.Request.Header))
 		if err != nil {
 			if strings.HasPrefix(pattern, "/v2") {

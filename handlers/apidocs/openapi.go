@@ -287,10 +287,7 @@ func secure(doc obj) {
 			if !ok {
 				continue
 			}
-			need, ok := policy.HTTP(strings.ToUpper(method), ginPattern(path))
-			if !ok {
-				need = auth.Fallback
-			}
+			need, _ := policy.HTTP(strings.ToUpper(method), ginPattern(path))
 			if need == auth.Open {
 				continue
 			}

@@ -96,20 +96,27 @@ func NewPolicy() *Policy {
 	return p
 }
 
-// HTTP is what the route method pattern needs; ok is false for a route
-// not in the table.
+// HTTP is what the route method pattern needs: Fallback, with ok false,
+// for a route not in the table.
 func (p *Policy) HTTP(method, pattern string) (need Scope, ok bool) {
 	need, ok = p.http[route{method, pattern}]
-	return need, ok
+	return orFallback(need, ok)
 }
 
 // RPC is what the gRPC method (its full name, "/package.Service/Method")
-// needs; ok is false for one not in the table.
+// needs: Fallback, with ok false, for one not in the table.
 func (p *Policy) RPC(fullMethod string) (need Scope, ok bool) {
 	need, ok = p.rpc[fullMethod]
-	return need, ok
+	return orFallback(need, ok)
 }
 
 // Fallback is what a route or RPC missing from the table needs: the most
 // there is, so that forgetting one locks it rather than opening it.
 const Fallback = Admin | Infer
+
+func orFallback(need Scope, ok bool) (Scope, bool) {
+	if !ok {
+		return Fallback, false
+	}
+	return need, true
+}

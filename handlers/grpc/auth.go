@@ -14,23 +14,34 @@ import (
 )
 
 // authorize checks the key a call carries against what its method needs
-// (auth's table): the interceptors below, installed only when keys are
-// configured, so an open server pays nothing for them.
+// (auth's table), and names the caller in the call's access line.
 func authorize(ctx context.Context, keys *auth.Keys, policy *auth.Policy, log *slog.Logger, method string) error {
-	need, ok := policy.RPC(method)
-	if !ok {
-		need = auth.Fallback
-	}
+	need, _ := policy.RPC(method)
 	key, err := keys.Check(need, metadataKey(ctx))
 	if err != nil {
 		return failure(ctx, log, method, err).Err()
 	}
-	if key.ID != "" {
-		if rec := inference.RecordOf(ctx); rec != nil {
-			rec.Caller = key.ID
-		}
-	}
+	nameCaller(ctx, key.ID)
 	return nil
+}
+
+// callerKey carries the id of the key the tap found, for the interceptors
+// to name the caller without checking the key a second time.
+type callerKey struct{}
+
+// tapped names the caller the tap found.
+func tapped(ctx context.Context) {
+	id, _ := ctx.Value(callerKey{}).(string)
+	nameCaller(ctx, id)
+}
+
+func nameCaller(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
+	if rec := inference.RecordOf(ctx); rec != nil {
+		rec.Caller = id
+	}
 }
 
 // metadataKey is the key a call presents: metadata authorization: Bearer
@@ -52,37 +63,33 @@ func keyOf(md metadata.MD) string {
 	return ""
 }
 
-// authInterceptors refuse a call without the key its method needs twice
-// over: on its headers alone (the tap), before grpc-go reads a message of
-// it, so that a caller without a key cannot make the server copy, decode
-// and reserve on the in-flight budget up to --max-body-bytes a call,
-// which callers with a key would then lack; and in the interceptors, which
-// also name the caller's key in the access line. A call the tap refuses
-// has no access line, as a connection refused has none.
+// authInterceptors refuse a call without the key its method needs on its
+// headers alone (the tap), before grpc-go reads a message of it, so that
+// a caller without a key cannot make the server take in, copy, decode and
+// reserve on the in-flight budget up to --max-body-bytes a call, which
+// callers with a key would then lack. A call the tap refuses has no access
+// line, as a connection refused has none. The interceptors name the
+// caller in the access line, and a stream's is checked again for every
+// message (keyedStream). They are installed only when keys are
+// configured, so an open server pays nothing for them.
 func authInterceptors(keys *auth.Keys, log *slog.Logger) []grpcgo.ServerOption {
 	policy := auth.NewPolicy()
 	return []grpcgo.ServerOption{
 		grpcgo.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
-			need, ok := policy.RPC(info.FullMethodName)
-			if !ok {
-				need = auth.Fallback
-			}
-			if _, err := keys.Check(need, keyOf(info.Header)); err != nil {
+			need, _ := policy.RPC(info.FullMethodName)
+			key, err := keys.Check(need, keyOf(info.Header))
+			if err != nil {
 				return ctx, failure(ctx, log, info.FullMethodName, err).Err()
 			}
-			return ctx, nil
+			return context.WithValue(ctx, callerKey{}, key.ID), nil
 		}),
 		grpcgo.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpcgo.UnaryServerInfo, handler grpcgo.UnaryHandler) (any, error) {
-			if err := authorize(ctx, keys, policy, log, info.FullMethod); err != nil {
-				return nil, err
-			}
+			tapped(ctx)
 			return handler(ctx, req)
 		}),
 		grpcgo.ChainStreamInterceptor(func(srv any, ss grpcgo.ServerStream, info *grpcgo.StreamServerInfo, handler grpcgo.StreamHandler) error {
+			tapped(ss.Context())
 			check := func() error { return authorize(ss.Context(), keys, policy, log, info.FullMethod) }
-			if err := check(); err != nil {
-				return err
-			}
 			return handler(srv, &keyedStream{ServerStream: ss, check: check})
 		}),
 	}
