@@ -119,11 +119,9 @@ const MODELS = {
   digits: 'models/digits/expected.json',
   tabular: 'models/tabular/expected.json',
 };
-// branches is left out, as scripts/e2e-grpc.sh leaves it: its first case
-// is refused by design, so "every case, every output" cannot hold for it.
 for (const f of fs.readdirSync(path.join(root, 'runtime/testdata')).sort()) {
   const m = f.match(/^(.+)\.onnx$/);
-  if (m && m[1] !== 'branches') MODELS[m[1]] = `runtime/testdata/${m[1]}.expected.json`;
+  if (m) MODELS[m[1]] = `runtime/testdata/${m[1]}.expected.json`;
 }
 
 // halfid is servertest.TestRepo's FP16/BF16 identity model: no shipped

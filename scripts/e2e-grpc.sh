@@ -51,10 +51,6 @@ cp models/iris/1/model.onnx "$repo/iris/1/"
 cp models/iris/config.yaml "$repo/iris/"
 for f in runtime/testdata/*.onnx; do
   m="$(basename "$f" .onnx)"
-  # branches' first case is refused by design (ORT runs the branch that
-  # fails whatever is fetched: runtime/outputs_test.go), so "every case,
-  # every output" cannot hold for it.
-  [ "$m" = branches ] && continue
   [ -f "runtime/testdata/$m.expected.json" ] || die "$f has no $m.expected.json for the test to compare with"
   mkdir -p "$repo/$m"
   cp "$f" "$repo/$m/model.onnx"
