@@ -58,6 +58,9 @@ type Model struct {
 	// runOpts recycles ORT RunOptions: creating and destroying one per
 	// run is two cgo calls, a measurable share of a 2 µs model run.
 	runOpts chan *ort.RunOptions
+	// bindings recycles the ORT values of runs (binding.go); nil until
+	// the output plan is final, as bindings preallocate by it.
+	bindings *bindings
 }
 
 // LoadOptions are the server-wide settings a model is loaded with.
@@ -122,6 +125,7 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadModel, path, err)
 	}
 	m.planOutputs(opt.Logger)
+	m.bindings = &bindings{}
 	// Loads at the same time count each other's growth: an estimate, true
 	// when models load one at a time, as at start.
 	m.Memory = max(0, residentBytes()-before)
@@ -369,6 +373,9 @@ func (m *Model) Close() error {
 		m.batcher.close()
 		m.batcher = nil
 	}
+	if m.bindings != nil {
+		m.bindings.close()
+	}
 	for len(m.runOpts) > 0 {
 		(<-m.runOpts).Destroy()
 	}
@@ -502,17 +509,46 @@ func (m *Model) recycle(ro *ort.RunOptions) {
 }
 
 // run runs inputs once, and records in t (when not nil) how long each of
-// its phases took.
+// its phases took. It runs on a recycled binding when the model has them
+// (binding.go), making per run only the values the binding cannot hold.
 func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputPlan, batch int, t *Run) (_ []tensor.Tensor, err error) {
 	begin := time.Now()
 	if t != nil {
 		defer func() { t.Failed = err != nil }()
 	}
-	ins := make([]ort.Value, len(inputs))
-	outs := make([]ort.Value, len(m.Signature.Outputs))
-	defer destroyAll(ins, false)
-	defer func() { destroyAll(outs, err != nil) }()
+	b, err := m.takeBinding(inputs, plans, batch)
+	if err != nil {
+		return nil, err
+	}
+	var ins, outs []ort.Value
+	if b != nil {
+		ins, outs = b.runIns, b.runOuts
+		defer m.bindings.put(b)
+	} else {
+		ins, outs = make([]ort.Value, len(inputs)), make([]ort.Value, len(m.Signature.Outputs))
+	}
+	// Only what was made for this run is destroyed after it; a bound
+	// value stays with its binding.
+	defer func() {
+		for i := range ins {
+			if b == nil || b.ins[i] == nil {
+				destroyAll(ins[i:i+1], false)
+			}
+			ins[i] = nil
+		}
+		for i := range outs {
+			if b == nil || b.outs[i] == nil {
+				destroyAll(outs[i:i+1], err != nil)
+			}
+			outs[i] = nil
+		}
+	}()
 	for i, t := range inputs {
+		if b != nil && b.ins[i] != nil {
+			ortTypes[t.DType].ops.load(b.ins[i], t.Data)
+			ins[i] = b.ins[i]
+			continue
+		}
 		v, err := toValue(t)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)
@@ -520,6 +556,10 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 		ins[i] = v
 	}
 	for i, p := range plans {
+		if b != nil && b.outs[i] != nil {
+			outs[i] = b.outs[i]
+			continue
+		}
 		shape, ok := p.shape(batch)
 		if !ok {
 			continue
@@ -533,29 +573,22 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 		}
 	}
 	started := time.Now()
-	// Terminate makes a long run return early once the client is gone.
-	ro, err := m.runOptions()
-	if err != nil {
-		return nil, err
-	}
-	if ctx.Done() == nil {
-		// Warm-ups cannot be cancelled: skip the watch.
-		err = m.session.RunWithOptions(ins, outs, ro)
-		m.recycle(ro)
-	} else {
-		var terminating sync.WaitGroup
-		terminating.Add(1)
-		stop := context.AfterFunc(ctx, func() {
-			defer terminating.Done()
-			ro.Terminate()
-		})
-		err = m.session.RunWithOptions(ins, outs, ro)
-		if stop() {
-			m.recycle(ro) // never terminated: reusable as it is
-		} else {
-			terminating.Wait() // Terminate may still be running on ro
-			ro.Destroy()
+	switch {
+	case b != nil && b.short():
+		// Nothing to stop: the run ends before a watch would pay off.
+		if err = ctx.Err(); err != nil {
+			return nil, err
 		}
+		if b.io != nil {
+			err = m.session.RunWithBinding(b.io)
+		} else {
+			err = m.session.RunWithOptions(ins, outs, nil)
+		}
+	default:
+		err = m.runWatched(ctx, ins, outs)
+	}
+	if b != nil {
+		b.ran(time.Since(started), err)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -573,13 +606,60 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 		if v == nil {
 			return nil, fmt.Errorf("output %s: ONNX Runtime returned no value", spec.Name)
 		}
-		t, err := fromValue(spec.DType, v)
-		if err != nil {
+		var t tensor.Tensor
+		if b != nil && b.outs[i] != nil {
+			t = tensor.Tensor{DType: spec.DType, Shape: b.outShapes[i], Data: ortTypes[spec.DType].ops.copyOut(v)}
+		} else if t, err = fromValue(spec.DType, v); err != nil {
 			return nil, fmt.Errorf("output %s: %w", spec.Name, err)
 		}
 		result[i] = t
 	}
 	return result, nil
+}
+
+// runWatched runs with RunOptions that ctx's end terminates: a long run
+// then returns early once its client is gone.
+func (m *Model) runWatched(ctx context.Context, ins, outs []ort.Value) error {
+	ro, err := m.runOptions()
+	if err != nil {
+		return err
+	}
+	if ctx.Done() == nil {
+		// Warm-ups cannot be cancelled: skip the watch.
+		err = m.session.RunWithOptions(ins, outs, ro)
+		m.recycle(ro)
+		return err
+	}
+	var terminating sync.WaitGroup
+	terminating.Add(1)
+	stop := context.AfterFunc(ctx, func() {
+		defer terminating.Done()
+		ro.Terminate()
+	})
+	err = m.session.RunWithOptions(ins, outs, ro)
+	if stop() {
+		m.recycle(ro) // never terminated: reusable as it is
+	} else {
+		terminating.Wait() // Terminate may still be running on ro
+		ro.Destroy()
+	}
+	return err
+}
+
+// takeBinding returns a recycled binding for inputs, or a new one, or nil
+// when the model keeps none or these inputs are not worth one.
+func (m *Model) takeBinding(inputs []tensor.Tensor, plans []outputPlan, batch int) (*binding, error) {
+	if m.bindings == nil {
+		return nil, nil
+	}
+	if b := m.bindings.take(inputs, batch); b != nil {
+		return b, nil
+	}
+	b, err := m.newBinding(inputs, plans, batch)
+	if err != nil {
+		return nil, fmt.Errorf("bind: %w", err)
+	}
+	return b, nil
 }
 
 // checkImageOutput fails when out cannot be pictures: a numeric tensor of

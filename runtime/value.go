@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -55,6 +56,11 @@ type ortOps interface {
 	// read returns v's data and shape (nil for a scalar), false when v
 	// does not hold this element type.
 	read(v ort.Value) (data any, shape []int64, ok bool)
+	// load copies data into v, a tensor preallocate made of its shape.
+	load(v ort.Value, data any)
+	// copyOut is a copy of the data of v, a value preallocate made: a
+	// bound one, which the next run overwrites.
+	copyOut(v ort.Value) any
 }
 
 type ortNumber[T ort.TensorData] struct{}
@@ -73,6 +79,17 @@ func (ortNumber[T]) preallocate(shape []int64) (ort.Value, error) {
 		return ort.NewEmptyScalar[T]()
 	}
 	return ort.NewTensor(ort.Shape(shape), make([]T, tensor.NumElements(shape)))
+}
+
+func (ortNumber[T]) load(v ort.Value, data any) {
+	copy(v.(*ort.Tensor[T]).GetData(), data.([]T))
+}
+
+func (ortNumber[T]) copyOut(v ort.Value) any {
+	if x, ok := v.(*ort.Scalar[T]); ok {
+		return []T{x.GetData()}
+	}
+	return slices.Clone(v.(*ort.Tensor[T]).GetData())
 }
 
 func (ortNumber[T]) read(v ort.Value) (any, []int64, bool) {

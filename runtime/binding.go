@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
+)
+
+// A binding is the ORT values of one run, made once and reused by later
+// runs of the same input shapes. Making them per run costs, for every
+// tensor, a cgo call to create it and one to release it, and the Go
+// wrapper's allocations: for a small model (iris) more than ORT's run
+// itself. A run copies its inputs into the bound ones and its outputs out
+// of them (a memcpy, for the small tensors bindings are kept for), so
+// nothing of a binding outlives the run that holds it.
+//
+// Inputs and outputs a binding cannot hold are made per run as before:
+// strings (ORT copies them in), half floats (encoded per run), rank-0
+// inputs (onnxruntime_go's Scalar.Set swaps the Go slice, not what ORT
+// reads) and outputs ORT allocates (no plan, planDynamic).
+type binding struct {
+	shapes [][]int64 // of the inputs
+	batch  int
+	bytes  int64
+	ins    []ort.Value // bound, or nil: made per run
+	outs   []ort.Value // bound, or nil: preallocated or left to ORT per run
+	// outShapes are the bound outputs' shapes, which the outputs a run
+	// returns share: nothing changes a result's shape in place.
+	outShapes [][]int64
+	// io binds every value when all are bound: RunWithBinding then passes
+	// ORT nothing per run, where Run marshals every value (allocating).
+	io *ort.IoBinding
+	// lastRun is how long the binding's previous run took in ORT, 0
+	// before its first: what says whether the next is short (shortRun).
+	lastRun time.Duration
+	// runIns and runOuts are the values a run passes ORT: the bound ones
+	// and those made for it, reused so that a run allocates no slices.
+	runIns, runOuts []ort.Value
+}
+
+// shortRun is how long a run may take and still not be watched for its
+// context's end (model.go): a watch (context.AfterFunc, RunOptions,
+// and Run's marshalling of every value, where an IoBinding has none)
+// costs several allocations and cgo calls, more than a small model's
+// whole run, and stopping a run shorter than this saves little. A client
+// gone, or a deadline passed, before the run starts is still seen.
+//
+// Whether a run is short is judged by the binding's previous run, so a
+// run slowed once (another process took the core) costs one watched run,
+// not all later ones. A model whose run time depends on its data (a
+// Loop's trip count) may have a long run follow a short one unwatched:
+// that run goes on after its client has gone, as any run did before
+// RunOptions' terminate existed, and takes its slot no longer than its
+// client could have kept it by waiting.
+const shortRun = time.Millisecond
+
+// short reports whether b's previous run took under shortRun. The first
+// run of a binding is watched, and measured.
+func (b *binding) short() bool { return b.lastRun > 0 && b.lastRun < shortRun }
+
+// ran records how long a run of b took. A run that failed, which may be
+// one terminated early, says nothing of how long a whole one takes: the
+// next is watched.
+func (b *binding) ran(d time.Duration, err error) {
+	if err != nil {
+		d = shortRun
+	}
+	b.lastRun = d
+}
+
+// maxBindingBytes is the most tensor memory one binding holds. Past it a
+// run's own ORT calls are a negligible part of the run, and a one-off
+// large request must not pin its buffers for the model's lifetime.
+const maxBindingBytes = 1 << 20
+
+// bindings recycles a model's bindings, the most recently used last.
+// Idle ones are bounded in number and in bytes; past either bound the
+// least recently used goes.
+type bindings struct {
+	mu    sync.Mutex
+	idle  []*binding
+	bytes int64 // of idle
+}
+
+// Idle bindings kept per model: enough for as many runs of one shape at
+// once as a model gets on a machine of a few cores, or for a few shapes,
+// at most maxIdleBindingBytes of memory.
+const (
+	maxIdleBindings     = 16
+	maxIdleBindingBytes = 4 << 20
+)
+
+// take returns an idle binding for inputs, removed from the pool, or nil.
+func (p *bindings) take(inputs []tensor.Tensor, batch int) *binding {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		if b := p.idle[i]; b.batch == batch && b.fits(inputs) {
+			p.idle = slices.Delete(p.idle, i, i+1)
+			p.bytes -= b.bytes
+			return b
+		}
+	}
+	return nil
+}
+
+// put makes b idle again, and destroys the least recently used binding
+// when there are too many.
+func (p *bindings) put(b *binding) {
+	p.mu.Lock()
+	p.idle = append(p.idle, b)
+	p.bytes += b.bytes
+	var old []*binding
+	for len(p.idle) > maxIdleBindings || p.bytes > maxIdleBindingBytes {
+		old = append(old, p.idle[0])
+		p.bytes -= p.idle[0].bytes
+		p.idle = slices.Delete(p.idle, 0, 1)
+	}
+	p.mu.Unlock()
+	for _, b := range old {
+		b.destroy()
+	}
+}
+
+// close destroys every idle binding; the caller guarantees none is in use.
+func (p *bindings) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range p.idle {
+		b.destroy()
+	}
+	p.idle, p.bytes = nil, 0
+}
+
+func (b *binding) fits(inputs []tensor.Tensor) bool {
+	for i := range inputs {
+		if !slices.Equal(b.shapes[i], inputs[i].Shape) {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *binding) destroy() {
+	if b.io != nil {
+		b.io.Destroy()
+	}
+	destroyAll(b.ins, false)
+	destroyAll(b.outs, false)
+}
+
+// bindable reports whether an input of dtype d and this shape can be
+// bound: a numeric tensor of rank 1 or more.
+func bindableInput(d tensor.DType, shape []int64) bool {
+	return ortTypes[d].ops != nil && len(shape) > 0
+}
+
+// newBinding makes the values for inputs of these shapes and the outputs
+// plans preallocate at batch, or returns nil when there is nothing worth
+// binding or it would hold more than maxBindingBytes.
+func (m *Model) newBinding(inputs []tensor.Tensor, plans []outputPlan, batch int) (*binding, error) {
+	b := &binding{shapes: make([][]int64, len(inputs)), batch: batch,
+		ins: make([]ort.Value, len(inputs)), outs: make([]ort.Value, len(plans)), outShapes: make([][]int64, len(plans)),
+		runIns: make([]ort.Value, len(inputs)), runOuts: make([]ort.Value, len(plans))}
+	bound := false
+	for i, t := range inputs {
+		b.shapes[i] = slices.Clone(t.Shape)
+		if bindableInput(t.DType, t.Shape) {
+			b.bytes += int64(tensor.NumElements(t.Shape) * t.DType.Size())
+			bound = true
+		}
+	}
+	for i, p := range plans {
+		if shape, ok := p.shape(batch); ok && ortTypes[m.Signature.Outputs[i].DType].ops != nil {
+			b.bytes += int64(tensor.NumElements(shape) * m.Signature.Outputs[i].DType.Size())
+			bound = true
+		}
+	}
+	if !bound || b.bytes > maxBindingBytes {
+		return nil, nil
+	}
+	for i, t := range inputs {
+		if !bindableInput(t.DType, t.Shape) {
+			continue
+		}
+		v, err := ortTypes[t.DType].ops.preallocate(t.Shape)
+		if err != nil {
+			b.destroy()
+			return nil, err
+		}
+		b.ins[i] = v
+	}
+	for i, p := range plans {
+		d := m.Signature.Outputs[i].DType
+		shape, ok := p.shape(batch)
+		if !ok || ortTypes[d].ops == nil {
+			continue
+		}
+		v, err := ortTypes[d].ops.preallocate(shape)
+		if err != nil {
+			b.destroy()
+			return nil, err
+		}
+		b.outs[i], b.outShapes[i] = v, shape
+	}
+	if !slices.Contains(b.ins, nil) && !slices.Contains(b.outs, nil) {
+		if err := b.bindAll(m); err != nil {
+			b.destroy()
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (b *binding) bindAll(m *Model) (err error) {
+	if b.io, err = m.session.CreateIoBinding(); err != nil {
+		return err
+	}
+	for i, v := range b.ins {
+		if err := b.io.BindInput(m.Signature.Inputs[i].Name, v); err != nil {
+			return fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)
+		}
+	}
+	for i, v := range b.outs {
+		if err := b.io.BindOutput(m.Signature.Outputs[i].Name, v); err != nil {
+			return fmt.Errorf("output %s: %w", m.Signature.Outputs[i].Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
+)
+
+// rowsOf is a [rows, n] input of x[r][c] = seed + r*n + c (small integers,
+// which float32 sums exactly) and the sum of each row, by the formula
+// n*(seed + r*n) + n*(n-1)/2.
+func rowsOf(seed, rows, n int) (tensor.Tensor, []float32) {
+	x := make([]float32, rows*n)
+	sums := make([]float32, rows)
+	for r := range rows {
+		for c := range n {
+			x[r*n+c] = float32(seed + r*n + c)
+		}
+		sums[r] = float32(n*(seed+r*n) + n*(n-1)/2)
+	}
+	return tensor.Tensor{DType: tensor.Float32, Shape: []int64{int64(rows), int64(n)}, Data: x}, sums
+}
+
+func loadSum(t *testing.T, slots int) *Model {
+	t.Helper()
+	m, err := LoadModel("sum", "1", "testdata/sum.onnx", nil, LoadOptions{Limiter: NewLimiter(slots)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func (p *bindings) count() (n int, bytes int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle), p.bytes
+}
+
+// TestBindingsReused pins that runs of one shape reuse one binding, that
+// what a run returns is its own (a later run on the same binding does not
+// change it), and that each shape has its own binding.
+func TestBindingsReused(t *testing.T) {
+	m := loadSum(t, 1)
+	type run struct {
+		got  tensor.Tensor
+		want []float32
+	}
+	var runs []run
+	for seed := range 20 {
+		for _, rows := range []int{1, 3} {
+			in, want := rowsOf(seed*100, rows, 4)
+			outs, err := m.Infer(t.Context(), []tensor.Tensor{in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, run{outs[0], want})
+		}
+	}
+	for i, r := range runs {
+		if got := r.got.Data.([]float32); fmt.Sprint(got) != fmt.Sprint(r.want) || len(r.got.Shape) != 1 || r.got.Shape[0] != int64(len(r.want)) {
+			t.Errorf("run %d: %v %v, want [%d] %v", i, r.got.Shape, got, len(r.want), r.want)
+		}
+	}
+	// [1, 4] and [3, 4], each with its [rows] output: 80 bytes of float32s.
+	if n, bytes := m.bindings.count(); n != 2 || bytes != (1*4+1+3*4+3)*4 {
+		t.Errorf("%d idle bindings of %d bytes, want 2 ([1,4] and [3,4]) of 80", n, bytes)
+	}
+}
+
+// TestBindingsConcurrent runs one model from many goroutines at once, each
+// with inputs of its own, on as many run slots: every answer must be its
+// own request's (go test -race checks the rest).
+func TestBindingsConcurrent(t *testing.T) {
+	m := loadSum(t, 4)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 100 {
+				in, want := rowsOf(g*1000+i, 1+g%3, 8)
+				outs, err := m.Infer(t.Context(), []tensor.Tensor{in})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got := outs[0].Data.([]float32); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("goroutine %d run %d: %v, want %v", g, i, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n, _ := m.bindings.count(); n > maxIdleBindings {
+		t.Errorf("%d idle bindings, want at most %d", n, maxIdleBindings)
+	}
+}
+
+// TestBindingsBounded pins the bounds on what bindings hold: at most
+// maxIdleBindings idle ones, and none for a run of more than
+// maxBindingBytes, which runs as without bindings, and answers right.
+func TestBindingsBounded(t *testing.T) {
+	m := loadSum(t, 1)
+	for rows := 1; rows <= 2*maxIdleBindings; rows++ {
+		in, _ := rowsOf(rows, rows, 2)
+		if _, err := m.Infer(t.Context(), []tensor.Tensor{in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, before := m.bindings.count()
+	if n != maxIdleBindings {
+		t.Errorf("%d idle bindings, want %d", n, maxIdleBindings)
+	}
+	// [1, 300000] is 1.2 MB of input: not bound.
+	big, want := rowsOf(0, 1, 300_000)
+	want[0] = 0
+	for _, v := range big.Data.([]float32) {
+		want[0] += v // float32 as ORT's ReduceSum may round it; compared with a tolerance
+	}
+	outs, err := m.Infer(t.Context(), []tensor.Tensor{big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outs[0].Data.([]float32)[0]; got < want[0]*(1-1e-4) || got > want[0]*(1+1e-4) {
+		t.Errorf("sum of [1, 300000]: %v, want about %v", got, want[0])
+	}
+	if n, after := m.bindings.count(); n != maxIdleBindings || after != before {
+		t.Errorf("after a run over maxBindingBytes: %d idle bindings of %d bytes, want %d of %d", n, after, maxIdleBindings, before)
+	}
+}
+
+// TestShortRunsWatched pins which runs go unwatched (shortRun): a run
+// whose context has ended before it starts is refused even when its
+// binding's runs are short; the run after a long one, or after one that
+// failed (it may have been terminated early), is watched, so that a
+// deadline still stops the slow model's run.
+func TestShortRunsWatched(t *testing.T) {
+	m := loadSum(t, 1)
+	in, _ := rowsOf(0, 2, 4)
+	for range 3 {
+		if _, err := m.Infer(t.Context(), []tensor.Tensor{in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := m.Infer(ctx, []tensor.Tensor{in}); !errors.Is(err, context.Canceled) {
+		t.Errorf("short runs, context cancelled before the run: %v, want context.Canceled", err)
+	}
+
+	slow, err := LoadModel("slow", "1", "testdata/slow.onnx", nil, LoadOptions{Limiter: NewLimiter(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	// 512 rows of the 256×256 chain: maxBindingBytes bound (input and
+	// output), and a run of 8.6 billion multiply-adds, some hundreds of
+	// milliseconds: far over shortRun, and over the deadline.
+	rows := tensor.Tensor{DType: tensor.Float32, Shape: []int64{512, 256}, Data: make([]float32, 512*256)}
+	deadline := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		_, err := slow.Infer(ctx, []tensor.Tensor{rows})
+		return err
+	}
+	for _, step := range []struct {
+		name string
+		run  func() error
+	}{
+		{"a first run, stopped at its deadline", deadline},
+		{"after a stopped run", deadline},
+		{"a whole run", func() error { _, err := slow.Infer(t.Context(), []tensor.Tensor{rows}); return err }},
+		{"after a whole long run", deadline},
+	} {
+		err := step.run()
+		if step.name == "a whole run" {
+			if err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: %v, want the run stopped at its deadline", step.name, err)
+		}
+	}
+}
