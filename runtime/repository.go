@@ -53,6 +53,15 @@ type entry struct {
 type handle struct {
 	model *Model
 	refs  sync.WaitGroup
+	// release is refs.Done, made once: a method value taken per Acquire
+	// is an allocation per request.
+	release func()
+}
+
+func newHandle(m *Model) *handle {
+	h := &handle{model: m}
+	h.release = h.refs.Done
+	return h
 }
 
 // NotFoundError is an unknown model or version.
@@ -220,7 +229,7 @@ func (r *Repository) loadEntry(src source) *entry {
 		}
 		r.opt.Logger.Info("model loaded", "model", name, "version", v, "path", paths[i],
 			"execution_provider", m.ExecutionProvider, "inputs", describe(m.Signature.Inputs), "outputs", describe(m.Signature.Outputs))
-		e.versions = append(e.versions, &handle{model: m})
+		e.versions = append(e.versions, newHandle(m))
 	}
 	return e
 }
@@ -237,7 +246,7 @@ func (r *Repository) Acquire(name, version string) (*Model, func(), error) {
 	// Add under the read lock: a swap takes the write lock before it waits
 	// on refs, so it can never wait on a count that is still growing.
 	h.refs.Add(1)
-	return h.model, h.refs.Done, nil
+	return h.model, h.release, nil
 }
 
 // Find reports whether Acquire would succeed now, without holding anything.

@@ -56,13 +56,13 @@ var gzipWriters = sync.Pool{New: func() any {
 // decides when an answer is compressed.
 func WriteJSON(c *gin.Context, status int, ctype string, body []byte) {
 	if len(body) < GzipMinBytes {
-		c.Data(status, ctype, body)
+		Write(c, status, ctype, body)
 		return
 	}
 	h := c.Writer.Header()
 	h.Add("Vary", "Accept-Encoding")
 	if !acceptsGzip(c.Request) {
-		c.Data(status, ctype, body)
+		Write(c, status, ctype, body)
 		return
 	}
 	h.Set("Content-Type", ctype)

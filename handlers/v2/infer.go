@@ -82,13 +82,8 @@ func (a *API) Infer(c *gin.Context) {
 		rest.WriteJSON(c, http.StatusOK, "application/json", *head)
 		return
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set(headerLengthKey, strconv.Itoa(len(*head)))
-	h.Set("Content-Length", strconv.Itoa(len(*head)+len(*bin)))
-	c.Status(http.StatusOK)
-	c.Writer.Write(*head)
-	c.Writer.Write(*bin)
+	c.Writer.Header().Set(headerLengthKey, strconv.Itoa(len(*head)))
+	rest.Write(c, http.StatusOK, "application/octet-stream", *head, *bin)
 }
 
 // answer runs the request in body on the model the URL names and writes
