@@ -155,7 +155,9 @@ start_all() {
     variant_missing[$v]=""
     for flag in ${variant[$v]}; do
       flag="${flag%%=*}"
-      grep -qE -- "^ +-${flag#--}( |\$)" <<<"$help" || variant_missing[$v]+="${variant_missing[$v]:+, }$flag"
+      # serve --help names a flag with two dashes since the config file
+      # (6528d96), flag.PrintDefaults with one.
+      grep -qE -- "^ +--?${flag#--}( |\$)" <<<"$help" || variant_missing[$v]+="${variant_missing[$v]:+, }$flag"
     done
     [ -n "${variant_missing[$v]}" ] && continue
     read -ra flags <<<"${variant[$v]}"
