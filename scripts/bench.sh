@@ -12,6 +12,11 @@
 # (32 concurrent callers over 4 HTTP/2 connections); scripts/bench/chart
 # reports its rows and targets with the others.
 #
+# The limit of a REST workload (issue 15): the floor's µs per request on
+# its body plus ORT's own run on pre-made tensors for its model and batch
+# (BenchmarkORT, in process on the server core), both from this run; the
+# report gives each row's req/s as a share of 1 / that sum.
+#
 # The cost of metrics and of the access log (both on by default): two more
 # onnxserve processes, the same binary on the same repository, one with
 # --metrics=false and one with --access-log=false as well, run the first
@@ -307,11 +312,14 @@ overload() {
 
 # inprocess: ORT's own rate and the handler's in-process profiles, on the
 # server core; the report quotes them for the targets they explain.
+# BenchmarkORT's cases are every REST workload's model and batch: their
+# ns per run, added to the floor's µs per request on the same body, is the
+# least a request can cost (the report's limit).
 inprocess() {
   go test -c -o "$work/bin/runtime.test" ./runtime
   go test -c -o "$work/bin/handlers.test" ./handlers
   (cd runtime && taskset -c "$SERVER_CPU" "$work/bin/runtime.test" -test.run XXX \
-    -test.bench 'ORT/mlp-b32|Batcher' -test.benchtime 3s) >"$work/ort.txt"
+    -test.bench '^Benchmark(ORT|Batcher)$' -test.benchtime 3s) >"$work/ort.txt"
   local c
   for c in iris-named-1 iris-rows-64 mlp-rows-1 mlp-rows-32; do
     (cd handlers && taskset -c "$SERVER_CPU" "$work/bin/handlers.test" -test.run XXX \
