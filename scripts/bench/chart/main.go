@@ -46,7 +46,8 @@ type bench struct {
 	results  map[string]map[string]*result   // workload → server → result
 	rounds   map[string]map[string][]float64 // workload → server → each round's req/s, in order
 	meta     map[string]string
-	ortRows  float64 // ORT's own MLP batch-32 rate, rows/s
+	ortRows  float64            // ORT's own MLP batch-32 rate, rows/s
+	ort      map[string]float64 // BenchmarkORT case ("iris-b1") → ns per run
 	batcher  map[string]float64
 	profiles map[string]string  // workload → pprof -top
 	inproc   map[string]float64 // workload → in-process ns per request
@@ -82,7 +83,7 @@ func relPath(from, to string) string {
 
 func load(work string) (*bench, error) {
 	b := &bench{results: map[string]map[string]*result{}, rounds: map[string]map[string][]float64{}, meta: map[string]string{},
-		batcher: map[string]float64{}, profiles: map[string]string{}, inproc: map[string]float64{}}
+		ort: map[string]float64{}, batcher: map[string]float64{}, profiles: map[string]string{}, inproc: map[string]float64{}}
 	if err := eachLine(filepath.Join(work, "results.jsonl"), func(line string) error {
 		r := &result{}
 		if err := json.Unmarshal([]byte(line), r); err != nil {
@@ -122,8 +123,11 @@ func load(work string) (*bench, error) {
 	if err := eachLine(filepath.Join(work, "ort.txt"), func(line string) error {
 		if m := rows.FindStringSubmatch(line); m != nil {
 			v, _ := strconv.ParseFloat(m[4], 64)
-			if m[1] == "ORT/mlp-b32" {
-				b.ortRows = v
+			if c, ok := strings.CutPrefix(m[1], "ORT/"); ok {
+				b.ort[c], _ = strconv.ParseFloat(m[3], 64)
+				if c == "mlp-b32" {
+					b.ortRows = v
+				}
 			} else {
 				b.batcher[m[1]] = v
 			}
