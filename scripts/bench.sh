@@ -36,7 +36,10 @@
 #                              (what `go test -bench` in runtime/ and
 #                              handlers/ reads)
 #
-# DURATION (5s), WARMUP (1s) and ROUNDS (3) set the wrk runs. Needs
+# DURATION (5s), WARMUP (1s) and ROUNDS (3) set the wrk runs. BASELINE,
+# an earlier run's results.jsonl copied out of .cache/bench (this run
+# overwrites that one), has the report hold every onnxserve workload to its
+# req/s and peak RSS. Needs
 # Debian's wrk, python3-fastapi, -uvicorn, -uvloop, -httptools, -sklearn,
 # -onnx; installs them with apt-get when missing and run as root.
 set -euo pipefail
@@ -348,6 +351,14 @@ print("; ".join("%s %s (%s kernel, %s thread)" % (i.get("internal_api"), i.get("
   } >"$work/meta.env"
 }
 
+report_args=()
+if [ -n "${BASELINE:-}" ]; then
+  # Checked before the run, not found missing ten minutes later.
+  [ -f "$BASELINE" ] || die "BASELINE $BASELINE: no such file"
+  [ "$(realpath "$BASELINE")" != "$(realpath -m "$work/results.jsonl")" ] ||
+    die "BASELINE is this run's own results.jsonl, which the run overwrites: copy it elsewhere first"
+  report_args=(-baseline "$(realpath "$BASELINE")")
+fi
 deps
 prepare
 [ "${1:-}" = prepare ] && exit 0
@@ -372,5 +383,5 @@ done
 overload
 stop_all
 inprocess
-"$work/bin/report" -work "$work" -md docs/benchmarks.md -png docs/img/bench.png
+"$work/bin/report" -work "$work" -md docs/benchmarks.md -png docs/img/bench.png "${report_args[@]}"
 say "wrote docs/benchmarks.md and docs/img/bench.png"

@@ -152,6 +152,61 @@ func TestLimitTargets(t *testing.T) {
 	}
 }
 
+func TestBaseline(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		baseline           string
+		speedMet, memMet   bool
+		speedHas, memHas   string
+		speedWant, memWant string
+	}{
+		{
+			name: "slower and bigger",
+			// iris 32,000 now against 40,000 = 80%; mlp-rows-32 1,500 against 1,000 = 150%.
+			// iris peak 75 MB now (76,800 KB, the higher round) against 70 MB.
+			baseline: `{"server":"onnxserve","workload":"iris-named-1","rss_kb":71680,"result":{"rps":40000}}` + "\n" +
+				`{"server":"onnxserve","workload":"mlp-rows-32","rss_kb":102400,"result":{"rps":1000}}` + "\n",
+			speedWant: "worst 80% of before (iris, 1 named-feature row: 32,000 vs 40,000 req/s); slower: iris, 1 named-feature row 80%",
+			memWant:   "worst iris, 1 named-feature row: 75 MB vs 70 MB; higher: iris, 1 named-feature row 75 MB vs 70 MB",
+		},
+		{
+			name: "as fast, as small",
+			// 32,000 against 32,000 = 100% is not slower; 90 MB now against 100 MB = 0.9.
+			baseline: `{"server":"onnxserve","workload":"iris-named-1","rss_kb":76800,"result":{"rps":32000}}` + "\n" +
+				`{"server":"onnxserve","workload":"mlp-rows-32","rss_kb":102400,"result":{"rps":1000}}` + "\n" +
+				// A workload only the earlier run has is left out.
+				`{"server":"onnxserve","workload":"gone","rss_kb":1,"result":{"rps":1e9}}` + "\n",
+			speedMet: true, memMet: true,
+			speedWant: "worst 100% of before (iris, 1 named-feature row: 32,000 vs 32,000 req/s)",
+			// iris 75 vs 75 MB = 1.0 is the worst.
+			memWant: "worst iris, 1 named-feature row: 75 MB vs 75 MB",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := loadFixture(t)
+			path := filepath.Join(t.TempDir(), "old.jsonl")
+			if err := os.WriteFile(path, []byte(c.baseline), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if b.baseline, _, err = readResults(path); err != nil {
+				t.Fatal(err)
+			}
+			ts := beforeTargets(b)
+			if len(ts) != 3 || !ts[2].info {
+				t.Fatalf("beforeTargets = %+v, want speed, memory and the review line", ts)
+			}
+			speed, mem := ts[0], ts[1]
+			if speed.met != c.speedMet || speed.info || speed.measured != c.speedWant {
+				t.Errorf("speed: met %v %q, want %v %q", speed.met, speed.measured, c.speedMet, c.speedWant)
+			}
+			if mem.met != c.memMet || mem.info || mem.measured != c.memWant {
+				t.Errorf("memory: met %v %q, want %v %q", mem.met, mem.measured, c.memMet, c.memWant)
+			}
+		})
+	}
+}
+
 // TestReportLimitColumns: the results table's last two cells, and the µs
 // table of the limit note, for rows worked out in TestLimit.
 func TestReportLimitColumns(t *testing.T) {
