@@ -12,6 +12,11 @@
 # (32 concurrent callers over 4 HTTP/2 connections); scripts/bench/chart
 # reports its rows and targets with the others.
 #
+# The limit of a REST workload (issue 15): the floor's µs per request on
+# its body plus ORT's own run on pre-made tensors for its model and batch
+# (BenchmarkORT, in process on the server core), both from this run; the
+# report gives each row's req/s as a share of 1 / that sum.
+#
 # The cost of metrics and of the access log (both on by default): two more
 # onnxserve processes, the same binary on the same repository, one with
 # --metrics=false and one with --access-log=false as well, run the first
@@ -31,7 +36,10 @@
 #                              (what `go test -bench` in runtime/ and
 #                              handlers/ reads)
 #
-# DURATION (5s), WARMUP (1s) and ROUNDS (3) set the wrk runs. Needs
+# DURATION (5s), WARMUP (1s) and ROUNDS (3) set the wrk runs. BASELINE,
+# an earlier run's results.jsonl copied out of .cache/bench (this run
+# overwrites that one), has the report hold every onnxserve workload to its
+# req/s and peak RSS. Needs
 # Debian's wrk, python3-fastapi, -uvicorn, -uvloop, -httptools, -sklearn,
 # -onnx; installs them with apt-get when missing and run as root.
 set -euo pipefail
@@ -155,7 +163,9 @@ start_all() {
     variant_missing[$v]=""
     for flag in ${variant[$v]}; do
       flag="${flag%%=*}"
-      grep -qE -- "^ +-${flag#--}( |\$)" <<<"$help" || variant_missing[$v]+="${variant_missing[$v]:+, }$flag"
+      # serve --help names a flag with two dashes since the config file
+      # (6528d96), flag.PrintDefaults with one.
+      grep -qE -- "^ +--?${flag#--}( |\$)" <<<"$help" || variant_missing[$v]+="${variant_missing[$v]:+, }$flag"
     done
     [ -n "${variant_missing[$v]}" ] && continue
     read -ra flags <<<"${variant[$v]}"
@@ -305,11 +315,14 @@ overload() {
 
 # inprocess: ORT's own rate and the handler's in-process profiles, on the
 # server core; the report quotes them for the targets they explain.
+# BenchmarkORT's cases are every REST workload's model and batch: their
+# ns per run, added to the floor's µs per request on the same body, is the
+# least a request can cost (the report's limit).
 inprocess() {
   go test -c -o "$work/bin/runtime.test" ./runtime
   go test -c -o "$work/bin/handlers.test" ./handlers
   (cd runtime && taskset -c "$SERVER_CPU" "$work/bin/runtime.test" -test.run XXX \
-    -test.bench 'ORT/mlp-b32|Batcher' -test.benchtime 3s) >"$work/ort.txt"
+    -test.bench '^Benchmark(ORT|Batcher)$' -test.benchtime 3s) >"$work/ort.txt"
   local c
   for c in iris-named-1 iris-rows-64 mlp-rows-1 mlp-rows-32; do
     (cd handlers && taskset -c "$SERVER_CPU" "$work/bin/handlers.test" -test.run XXX \
@@ -338,6 +351,14 @@ print("; ".join("%s %s (%s kernel, %s thread)" % (i.get("internal_api"), i.get("
   } >"$work/meta.env"
 }
 
+report_args=()
+if [ -n "${BASELINE:-}" ]; then
+  # Checked before the run, not found missing ten minutes later.
+  [ -f "$BASELINE" ] || die "BASELINE $BASELINE: no such file"
+  [ "$(realpath "$BASELINE")" != "$(realpath -m "$work/results.jsonl")" ] ||
+    die "BASELINE is this run's own results.jsonl, which the run overwrites: copy it elsewhere first"
+  report_args=(-baseline "$(realpath "$BASELINE")")
+fi
 deps
 prepare
 [ "${1:-}" = prepare ] && exit 0
@@ -362,5 +383,5 @@ done
 overload
 stop_all
 inprocess
-"$work/bin/report" -work "$work" -md docs/benchmarks.md -png docs/img/bench.png
+"$work/bin/report" -work "$work" -md docs/benchmarks.md -png docs/img/bench.png "${report_args[@]}"
 say "wrote docs/benchmarks.md and docs/img/bench.png"

@@ -140,8 +140,9 @@ type targetLine struct {
 	label string
 }
 
-// targetLines are the req/s a workload's targets ask for: W1 has two, its
-// speed-up on FastAPI and the share of its rate without metrics.
+// targetLines are the req/s a workload's targets ask for: W1 has three,
+// its speed-up on FastAPI, the share of its rate without metrics and the
+// share of its limit.
 func targetLines(b *bench, w workload) []targetLine {
 	var ls []targetLine
 	if fa := b.get(w.fastapi, "fastapi"); fa != nil && w.target > 0 {
@@ -158,6 +159,11 @@ func targetLines(b *bench, w workload) []targetLine {
 	}
 	if v1 := b.get("iris-named-1", "onnxserve"); strings.HasPrefix(w.name, "grpc-iris-1-") && v1 != nil {
 		ls = append(ls, targetLine{v1.Result.RPS, "target /v1 JSON rate"})
+	}
+	for _, lt := range limitTargets {
+		if l, ok := b.limitOf(w.name); ok && lt.workload == w.name {
+			ls = append(ls, targetLine{lt.share * l.rps(), fmt.Sprintf("target %.0f%% of limit", 100*lt.share)})
+		}
 	}
 	return ls
 }

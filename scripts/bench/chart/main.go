@@ -46,20 +46,30 @@ type bench struct {
 	results  map[string]map[string]*result   // workload → server → result
 	rounds   map[string]map[string][]float64 // workload → server → each round's req/s, in order
 	meta     map[string]string
-	ortRows  float64 // ORT's own MLP batch-32 rate, rows/s
+	ortRows  float64            // ORT's own MLP batch-32 rate, rows/s
+	ort      map[string]float64 // BenchmarkORT case ("iris-b1") → ns per run
 	batcher  map[string]float64
 	profiles map[string]string  // workload → pprof -top
 	inproc   map[string]float64 // workload → in-process ns per request
+	// baseline is an earlier run's results.jsonl (-baseline), best runs
+	// by workload and server as in results; nil without one.
+	baseline map[string]map[string]*result
 }
 
 func main() {
 	work := flag.String("work", ".cache/bench", "scripts/bench.sh's work directory")
 	md := flag.String("md", "docs/benchmarks.md", "markdown report to write")
 	png := flag.String("png", "docs/img/bench.png", "chart to write")
+	baseline := flag.String("baseline", "", "an earlier run's results.jsonl, to judge \"no workload slower, peak RSS not higher\" against")
 	flag.Parse()
 	b, err := load(*work)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *baseline != "" {
+		if b.baseline, _, err = readResults(*baseline); err != nil {
+			log.Fatal(err)
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(*png), 0o755); err != nil {
 		log.Fatal(err)
@@ -80,33 +90,42 @@ func relPath(from, to string) string {
 	return filepath.ToSlash(r)
 }
 
-func load(work string) (*bench, error) {
-	b := &bench{results: map[string]map[string]*result{}, rounds: map[string]map[string][]float64{}, meta: map[string]string{},
-		batcher: map[string]float64{}, profiles: map[string]string{}, inproc: map[string]float64{}}
-	if err := eachLine(filepath.Join(work, "results.jsonl"), func(line string) error {
+// readResults reads a results.jsonl: the best run of each workload on
+// each server, and every round's req/s in order.
+func readResults(path string) (map[string]map[string]*result, map[string]map[string][]float64, error) {
+	results, rounds := map[string]map[string]*result{}, map[string]map[string][]float64{}
+	err := eachLine(path, func(line string) error {
 		r := &result{}
 		if err := json.Unmarshal([]byte(line), r); err != nil {
-			return fmt.Errorf("results.jsonl: %w: %s", err, line)
+			return fmt.Errorf("%s: %w: %s", filepath.Base(path), err, line)
 		}
-		if b.results[r.Workload] == nil {
-			b.results[r.Workload] = map[string]*result{}
-			b.rounds[r.Workload] = map[string][]float64{}
+		if results[r.Workload] == nil {
+			results[r.Workload] = map[string]*result{}
+			rounds[r.Workload] = map[string][]float64{}
 		}
 		if r.Skipped == "" {
-			b.rounds[r.Workload][r.Server] = append(b.rounds[r.Workload][r.Server], r.Result.RPS)
+			rounds[r.Workload][r.Server] = append(rounds[r.Workload][r.Server], r.Result.RPS)
 		}
 		// Several rounds: keep the fastest run (interference only slows
 		// a run down) and the highest peak RSS of any.
-		if old := b.results[r.Workload][r.Server]; old != nil {
+		if old := results[r.Workload][r.Server]; old != nil {
 			r.RSSKB = max(r.RSSKB, old.RSSKB)
 			if old.Result.RPS > r.Result.RPS {
 				old.RSSKB = r.RSSKB
 				return nil
 			}
 		}
-		b.results[r.Workload][r.Server] = r
+		results[r.Workload][r.Server] = r
 		return nil
-	}); err != nil {
+	})
+	return results, rounds, err
+}
+
+func load(work string) (*bench, error) {
+	b := &bench{meta: map[string]string{}, ort: map[string]float64{},
+		batcher: map[string]float64{}, profiles: map[string]string{}, inproc: map[string]float64{}}
+	var err error
+	if b.results, b.rounds, err = readResults(filepath.Join(work, "results.jsonl")); err != nil {
 		return nil, err
 	}
 	if err := eachLine(filepath.Join(work, "meta.env"), func(line string) error {
@@ -122,8 +141,11 @@ func load(work string) (*bench, error) {
 	if err := eachLine(filepath.Join(work, "ort.txt"), func(line string) error {
 		if m := rows.FindStringSubmatch(line); m != nil {
 			v, _ := strconv.ParseFloat(m[4], 64)
-			if m[1] == "ORT/mlp-b32" {
-				b.ortRows = v
+			if c, ok := strings.CutPrefix(m[1], "ORT/"); ok {
+				b.ort[c], _ = strconv.ParseFloat(m[3], 64)
+				if c == "mlp-b32" {
+					b.ortRows = v
+				}
 			} else {
 				b.batcher[m[1]] = v
 			}

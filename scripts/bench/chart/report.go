@@ -51,8 +51,11 @@ func (w workload) grpc() bool { return strings.HasPrefix(w.name, "grpc-") }
 // targets on every workload judge the default server alone.
 func (w workload) variant() bool { return w.name == w1NoMetrics || w.name == w1Bare }
 
-// floorOf is the floor run with the same body.
+// floorOf is the floor run with the same body; W1's variants send W1's.
 func floorOf(w string) string {
+	if w == w1NoMetrics || w == w1Bare {
+		return w1
+	}
 	return strings.TrimSuffix(w, "-batched")
 }
 
@@ -79,8 +82,8 @@ func report(b *bench, chart string) string {
 	p("![requests per second by workload and server](%s)\n\n", chart)
 
 	p("## Results\n\n")
-	p("| workload | onnxserve req/s | p50 | p99 | peak RSS | FastAPI req/s | p99 | peak RSS | FastAPI async req/s | floor req/s | × FastAPI | × FastAPI async | of floor |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| workload | onnxserve req/s | p50 | p99 | peak RSS | FastAPI req/s | p99 | peak RSS | FastAPI async req/s | floor req/s | × FastAPI | × FastAPI async | of floor | limit req/s | of limit |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, w := range workloads {
 		o := b.get(w.name, "onnxserve")
 		if o == nil {
@@ -88,18 +91,21 @@ func report(b *bench, chart string) string {
 			if reason == "" {
 				reason = "not measured"
 			}
-			p("| %s | %s | | | | | | | | | | | |\n", w.title, reason)
+			p("| %s | %s | | | | | | | | | | | | | |\n", w.title, reason)
 			continue
 		}
 		fa, fs, fl := b.get(w.fastapi, "fastapi"), b.get(w.fastapi, "fastapi-async"), b.get(floorOf(w.name), "floor")
-		p("| %s | **%s** | %s | %s | %s | %s | %s | %s | %s | %s | **%s** | %s | %s |\n", w.title,
+		lim, ofLim := limitCells(b, w.name)
+		p("| %s | **%s** | %s | %s | %s | %s | %s | %s | %s | %s | **%s** | %s | %s | %s | %s |\n", w.title,
 			rps(o), ms(o.Result.P50), ms(o.Result.P99), mb(o.RSSKB),
 			rps(fa), p99(fa), rss(fa), rps(fs), rps(fl),
-			ratio(o, fa), ratio(o, fs), percent(o, fl))
+			ratio(o, fa), ratio(o, fs), percent(o, fl), lim, ofLim)
 	}
+	p("\n%s\n", limitNote(b))
 	p("\n%s\n", variantNote(b))
 	p("\n%s\n", grpcNote(b))
-	p("\nORT alone, in process, on the same core (`go test -bench 'ORT/mlp-b32|Batcher' ./runtime`): MLP batch 32 at %s rows/s; 32 concurrent single-row `Infer` calls: %s rows/s without dynamic batching, %s rows/s with it.\n\n",
+	p("\nORT alone, in process, on the same core (`go test -bench '^Benchmark(ORT|Batcher)$' ./runtime`): one run takes %s for iris at batch 1, %s at batch 64, %s for the MLP at batch 1 and %s at batch 32 (%s rows/s); 32 concurrent single-row `Infer` calls: %s rows/s without dynamic batching, %s rows/s with it.\n\n",
+		usPerRun(b, "iris-b1"), usPerRun(b, "iris-b64"), usPerRun(b, "mlp-b1"), usPerRun(b, "mlp-b32"),
 		num(b.ortRows), num(b.batcher["Batcher/mlp-b1-unbatched"]), num(b.batcher["Batcher/mlp-b1-batched"]))
 	overloadSection(p, b)
 
@@ -116,6 +122,7 @@ func report(b *bench, chart string) string {
 		p("| %s | %s | %s |\n", t.what, t.measured, mark)
 	}
 	missed := false
+	shown := map[string]string{} // workload → the target under which its profile is
 	for _, t := range ts {
 		// A missed target with nothing to explain it (not measured) has
 		// only its row in the table.
@@ -128,7 +135,10 @@ func report(b *bench, chart string) string {
 			missed = true
 		}
 		p("\n### %s\n\n%s\n", t.what, t.why)
-		if prof := b.profiles[t.workload]; prof != "" {
+		if under, ok := shown[t.workload]; ok {
+			p("\nIts profile is under \"%s\" above.\n", under)
+		} else if prof := b.profiles[t.workload]; prof != "" {
+			shown[t.workload] = t.what
 			if ns := b.inproc[t.workload]; ns > 0 {
 				o := b.get(t.workload, "onnxserve")
 				p("\nIn process the handler takes %.1f µs per request", ns/1e3)
@@ -266,6 +276,14 @@ func trimProfile(top string) string {
 		}
 	}
 	return strings.Join(keep, "\n") + "\n"
+}
+
+// usPerRun is a BenchmarkORT case's time per run.
+func usPerRun(b *bench, c string) string {
+	if ns := b.ort[c]; ns > 0 {
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	}
+	return "–"
 }
 
 func rps(r *result) string {
