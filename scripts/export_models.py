@@ -32,7 +32,7 @@ Test-only images (under runtime/imagetensor/testdata/): wide.png, wide.jpg
 Test-only models (under runtime/testdata/), each <name>.onnx + <name>.expected.json:
     dtypes, half, scalar, zipmap, strings, slow, reshape, lookup, bytes, logits,
     sum, branches (branches.expected.json's first case has ok alone: picky
-    refuses its x)
+    refuses its x), scoped
     (bytes.expected.json holds only the words that are UTF-8, which is all
     JSON can; the tests of the one that is not spell it out, from
     BYTES_WORDS below)
@@ -999,6 +999,67 @@ def export_branches(root):
                    cases, atol=0.0)
 
 
+# scoped.onnx's scale, which only its nested If's branches read.
+SCOPED_SCALE = [1.0, 2.0, 3.0, 4.0]
+
+
+def export_scoped(root):
+    """Two outputs of one input x FLOAT [batch, 4], one of them through
+    subgraphs that read the outer graph's values (scope): branched = If
+    (sum(x) > 0) then (If (sum(x) > 10) then (x + 1) * scale else (x + 1) +
+    scale) else -(x + 1), and plain = x * 3 on a branch of its own. The
+    outer names shift (x + 1), big (sum(x) > 10) and scale are read only
+    inside the If's branches, scale and big only in the nested If's, so a
+    graph cut down to branched (runtime/onnxgraph) must keep the nodes and
+    initializers that subgraphs use as well as those the If's own inputs
+    name; cut down to plain, it keeps Mul and three alone."""
+    def branch(name, nodes, out):
+        return helper.make_graph(nodes, name, [],
+                                 [tensor(out, TensorProto.FLOAT, [BATCH, 4])])
+
+    inner_then = branch("inner_then", [helper.make_node("Mul", ["shift", "scale"], ["scaled"])], "scaled")
+    inner_else = branch("inner_else", [helper.make_node("Add", ["shift", "scale"], ["offset"])], "offset")
+    outer_then = branch("outer_then", [helper.make_node(
+        "If", ["big"], ["nested"], then_branch=inner_then, else_branch=inner_else)], "nested")
+    outer_else = branch("outer_else", [helper.make_node("Neg", ["shift"], ["negated"])], "negated")
+    model = make_model(
+        "scoped",
+        "branched = sum(x) > 0 ? (sum(x) > 10 ? (x+1)*scale : (x+1)+scale) : -(x+1); plain = x*3.",
+        [helper.make_node("Add", ["x", "one"], ["shift"]),
+         helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+         helper.make_node("Greater", ["total", "zero"], ["positive"]),
+         helper.make_node("Greater", ["total", "ten"], ["big"]),
+         helper.make_node("If", ["positive"], ["branched"],
+                          then_branch=outer_then, else_branch=outer_else),
+         helper.make_node("Mul", ["x", "three"], ["plain"])],
+        [tensor("x", TensorProto.FLOAT, [BATCH, 4])],
+        [tensor("branched", TensorProto.FLOAT, [BATCH, 4]),
+         tensor("plain", TensorProto.FLOAT, [BATCH, 4])],
+        initializers=[const("one", np.array(1.0, dtype=F32)),
+                      const("zero", np.array(0.0, dtype=F32)),
+                      const("ten", np.array(10.0, dtype=F32)),
+                      const("three", np.array(3.0, dtype=F32)),
+                      const("scale", np.array(SCOPED_SCALE, dtype=F32))])
+    save_model(model, os.path.join(root, "runtime/testdata/scoped.onnx"))
+
+    def run(x):
+        x = np.asarray(x, dtype=F32)
+        shift, total = x + F32(1), x.sum(dtype=F32)
+        scale = np.array(SCOPED_SCALE, dtype=F32)
+        if total > 0:
+            branched = shift * scale if total > 10 else shift + scale
+        else:
+            branched = -shift
+        return {"x": x}, {"branched": branched, "plain": x * F32(3)}
+
+    # One case per branch: sum(x) over 10, between 0 and 10, and under 0.
+    cases = [run([[1.5, 2.0, 3.0, 4.0], [0.5, 1.0, -1.0, 2.5]]),
+             run([[0.25, 0.5, 1.0, 2.0]]),
+             run([[-1.0, 0.5, -2.0, 0.25]])]
+    write_expected(os.path.join(root, "runtime/testdata/scoped.expected.json"),
+                   cases, atol=1e-6)
+
+
 def resize_rows(p, h, w, mode):
     """The rows runtime/imagetensor must make of the uint8 HxWx3 picture p
     at target h x w, NHWC rgb, scale 1, for resize mode stretch, fit or
@@ -1077,6 +1138,7 @@ def main(argv):
     export_large(root)
     export_sum(root)
     export_branches(root)
+    export_scoped(root)
     export_resize_images(root)
 
 
