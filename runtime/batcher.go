@@ -45,8 +45,13 @@ type batcher struct {
 type pending struct {
 	ctx    context.Context
 	inputs []tensor.Tensor
-	rows   int
-	queued time.Time
+	// outputs are those the request asks for (Model.InferOutputs): a run
+	// of the request alone computes only them, once their session is
+	// made; a merged run computes every output, as its members may each
+	// ask for others.
+	outputs []int
+	rows    int
+	queued  time.Time
 	// started is when the run of the batch that took the request began,
 	// set before the request is answered or may leave it.
 	started time.Time
@@ -119,8 +124,8 @@ func (b *batcher) unqueue(p *pending) {
 }
 
 // infer queues inputs and waits for their rows of the merged run.
-func (b *batcher) infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Tensor, error) {
-	p := &pending{ctx: ctx, inputs: inputs, rows: b.m.Batch(inputs), queued: time.Now(), result: make(chan batchResult, 1)}
+func (b *batcher) infer(ctx context.Context, inputs []tensor.Tensor, outputs []int) ([]tensor.Tensor, error) {
+	p := &pending{ctx: ctx, inputs: inputs, outputs: outputs, rows: b.m.Batch(inputs), queued: time.Now(), result: make(chan batchResult, 1)}
 	if err := b.m.admit.enter(); err != nil {
 		return nil, err
 	}
@@ -326,7 +331,8 @@ func (b *batcher) execute(batch []*pending) {
 		// context so that a long run stops when its client goes.
 		p := batch[0]
 		run := Run{Requests: 1, Rows: p.rows}
-		outs, err := b.m.run(p.ctx, p.inputs, b.m.outputs, p.rows, &run)
+		s, _ := b.m.sessionFor(p.outputs)
+		outs, err := b.m.run(p.ctx, s, p.inputs, b.m.outputs, p.rows, &run)
 		b.m.ran(run)
 		p.result <- batchResult{outs, runError(b.m, err), run}
 		return
@@ -337,7 +343,7 @@ func (b *batcher) execute(batch []*pending) {
 	run := Run{Requests: len(batch), Rows: rows}
 	merged := time.Now()
 	ctx, stop := together(batch)
-	outs, err := b.m.run(ctx, inputs, b.m.outputs, rows, &run)
+	outs, err := b.m.run(ctx, b.m.whole(), inputs, b.m.outputs, rows, &run)
 	stopped := err != nil && ctx.Err() != nil
 	stop()
 	run.Input += merged.Sub(start)
@@ -431,7 +437,8 @@ func (b *batcher) alone(batch []*pending, inputs []tensor.Tensor) {
 			continue
 		}
 		run := Run{Requests: 1, Rows: p.rows}
-		outs, err := b.m.run(p.ctx, mine, b.m.outputs, p.rows, &run)
+		s, _ := b.m.sessionFor(p.outputs)
+		outs, err := b.m.run(p.ctx, s, mine, b.m.outputs, p.rows, &run)
 		b.m.ran(run)
 		p.result <- batchResult{outs, runError(b.m, err), run}
 	}

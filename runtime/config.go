@@ -61,6 +61,10 @@ type Config struct {
 	// used a load error, where it would otherwise fall back to CPU with a
 	// warning: for a model too slow to serve on CPU.
 	ExecutionProviderStrict bool `yaml:"execution_provider_strict" json:"execution_provider_strict,omitempty"`
+	// PrunedSessions bounds the sessions over part of the graph the model
+	// may make, one per set of outputs requests ask for (pruned.go); past
+	// it the whole graph serves. Nil is DefaultPrunedSessions, 0 none.
+	PrunedSessions *int `yaml:"pruned_sessions" json:"pruned_sessions,omitempty"`
 	// Outputs configure outputs by name.
 	Outputs map[string]OutputConfig `yaml:"outputs" json:"outputs,omitempty"`
 	// Inputs configure inputs by name.
@@ -199,6 +203,9 @@ func (c *Config) validate() error {
 	if c.MaxQueueSize < 0 {
 		return fmt.Errorf("max_queue_size must be 0 or more, got %d", c.MaxQueueSize)
 	}
+	if c.PrunedSessions != nil && *c.PrunedSessions < 0 {
+		return fmt.Errorf("pruned_sessions must be 0 or more, got %d", *c.PrunedSessions)
+	}
 	if c.RequestTimeout < 0 {
 		return fmt.Errorf("request_timeout must be 0 or more, got %v", c.RequestTimeout)
 	}
@@ -239,6 +246,20 @@ func (c *Config) validate() error {
 		return err
 	}
 	return uniqueNames("labels", c.Labels)
+}
+
+// DefaultPrunedSessions is pruned_sessions when config.yaml has none: a
+// session per output set costs about what the model's own does (a graph
+// cut to a few of its outputs can cost as much), and a handful covers the
+// output sets clients ask for in practice.
+const DefaultPrunedSessions = 4
+
+// prunedSessions is the bound pruned_sessions sets.
+func (c *Config) prunedSessions() int {
+	if c.PrunedSessions == nil {
+		return DefaultPrunedSessions
+	}
+	return *c.PrunedSessions
 }
 
 // validate checks b against the top-level max_batch_size, which caps its

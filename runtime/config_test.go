@@ -85,3 +85,29 @@ func TestImageResizeConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPrunedSessionsConfig pins pruned_sessions: unset is the default
+// bound, 0 none, a count as written, a negative one refused.
+func TestPrunedSessionsConfig(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want int
+		err  string // "" when it must be read
+	}{
+		{"description: unset\n", DefaultPrunedSessions, ""},
+		{"pruned_sessions: 0\n", 0, ""},
+		{"pruned_sessions: 9\n", 9, ""},
+		{"pruned_sessions: -1\n", 0, "pruned_sessions must be 0 or more, got -1"},
+		{"pruned_sessions: many\n", 0, "cannot unmarshal"},
+	} {
+		c, err := readConfigText(t, tc.yaml)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.yaml, err)
+		case tc.err == "" && c.prunedSessions() != tc.want:
+			t.Errorf("%q: pruned_sessions %d, want %d", tc.yaml, c.prunedSessions(), tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: %v, want an error with %q", tc.yaml, err, tc.err)
+		}
+	}
+}

@@ -38,6 +38,9 @@ type Model struct {
 	ExecutionProvider Provider
 
 	session *ort.DynamicAdvancedSession
+	// pruned makes and keeps the sessions over part of the graph that
+	// requests for some outputs run on (pruned.go), or is nil.
+	pruned  *pruner
 	limiter *Limiter
 	// outputs says, per output, how to preallocate it for a given batch.
 	outputs []outputPlan
@@ -126,6 +129,9 @@ func LoadModel(name, version, path string, cfg *Config, opt LoadOptions) (*Model
 	}
 	m.planOutputs(opt.Logger)
 	m.bindings = &bindings{}
+	m.pruned = newPruner(m, data, func(data []byte, outputs []string) (*ort.DynamicAdvancedSession, error) {
+		return m.openSession(data, m.ExecutionProvider, ep, outputs)
+	}, opt.Logger)
 	// Loads at the same time count each other's growth: an estimate, true
 	// when models load one at a time, as at start.
 	m.Memory = max(0, residentBytes()-before)
@@ -325,9 +331,25 @@ func describe(specs []tensor.TensorSpec) string {
 
 // newSession creates the model's session on provider p, configured by ep.
 func (m *Model) newSession(data []byte, p Provider, ep ExecutionProvider) error {
-	so, err := ort.NewSessionOptions()
+	names := make([]string, len(m.Signature.Outputs))
+	for i, s := range m.Signature.Outputs {
+		names[i] = s.Name
+	}
+	s, err := m.openSession(data, p, ep, names)
 	if err != nil {
 		return err
+	}
+	m.session = s
+	return nil
+}
+
+// openSession creates a session of the model file data, which computes
+// outputs, on provider p configured by ep: the model's own, or one over
+// part of its graph (pruned.go).
+func (m *Model) openSession(data []byte, p Provider, ep ExecutionProvider, outputs []string) (*ort.DynamicAdvancedSession, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
 	}
 	defer so.Destroy()
 	threads := max(m.Config.IntraOpThreads, 1)
@@ -345,29 +367,45 @@ func (m *Model) newSession(data []byte, p Provider, ep ExecutionProvider) error 
 		so.SetLogSeverityLevel(ort.LoggingLevelFatal),
 	} {
 		if err != nil {
-			return fmt.Errorf("session options: %w", err)
+			return nil, fmt.Errorf("session options: %w", err)
 		}
 	}
 	if err := appendProvider(so, p, ep); err != nil {
-		return err
+		return nil, err
 	}
-	names := func(specs []tensor.TensorSpec) []string {
-		out := make([]string, len(specs))
-		for i, s := range specs {
-			out[i] = s.Name
-		}
-		return out
+	inputs := make([]string, len(m.Signature.Inputs))
+	for i, s := range m.Signature.Inputs {
+		inputs[i] = s.Name
 	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, names(m.Signature.Inputs), names(m.Signature.Outputs), so)
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, outputs, so)
 	if err != nil {
-		return fmt.Errorf("create session: %w", err)
+		return nil, fmt.Errorf("create session: %w", err)
 	}
-	m.session = s
-	return nil
+	return s, nil
 }
 
-// Close destroys the session. The caller guarantees no run is in flight
-// (the Repository's reference counts do).
+// session is one ORT session of the model: over its whole graph, or over
+// the part some of its outputs need (pruned.go).
+type session struct {
+	ort *ort.DynamicAdvancedSession
+	// outputs are the Signature.Outputs indexes of what the session
+	// computes, in its order; nil for every output.
+	outputs []int
+}
+
+// whole is the session over the model's whole graph.
+func (m *Model) whole() session { return session{ort: m.session} }
+
+// output is the Signature.Outputs index of the session's k-th output.
+func (s session) output(k int) int {
+	if s.outputs == nil {
+		return k
+	}
+	return s.outputs[k]
+}
+
+// Close destroys the sessions, once any being made is. The caller
+// guarantees no run is in flight (the Repository's reference counts do).
 func (m *Model) Close() error {
 	if m.batcher != nil {
 		m.batcher.close()
@@ -376,15 +414,20 @@ func (m *Model) Close() error {
 	if m.bindings != nil {
 		m.bindings.close()
 	}
+	var pruned error
+	if m.pruned != nil {
+		pruned = m.pruned.close()
+		m.pruned = nil
+	}
 	for len(m.runOpts) > 0 {
 		(<-m.runOpts).Destroy()
 	}
 	if m.session == nil {
-		return nil
+		return pruned
 	}
 	err := m.session.Destroy()
 	m.session = nil
-	return err
+	return errors.Join(err, pruned)
 }
 
 // ScoresOutput is the index of the output holding one score per label, or
@@ -458,12 +501,67 @@ func runError(m *Model, err error) error {
 // for a batch), gives up when ctx ends, and returns *OverloadedError at
 // once when max_queue_size requests are already waiting.
 func (m *Model) Infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Tensor, error) {
+	return m.InferOutputs(ctx, inputs, nil)
+}
+
+// InferOutputs is Infer computing only outputs (Signature.Outputs indexes;
+// nil for all) where it can: on a session over the part of the graph they
+// need, once it is made (pruned.go). It returns every output in
+// Signature.Outputs order, those it did not compute empty. With dynamic
+// batching a merged run computes every output, as the requests it merges
+// may each ask for others; a request that runs alone (alone in its batch,
+// or again after a merged run was refused) computes only its own.
+func (m *Model) InferOutputs(ctx context.Context, inputs []tensor.Tensor, outputs []int) ([]tensor.Tensor, error) {
 	if err := m.checkInputs(inputs); err != nil {
 		return nil, err
 	}
-	if m.batcher != nil {
-		return m.batcher.infer(ctx, inputs)
+	for _, i := range outputs {
+		if i < 0 || i >= len(m.Signature.Outputs) {
+			return nil, &RunError{m.Name, fmt.Errorf("output %d asked for, the model has %d", i, len(m.Signature.Outputs))}
+		}
 	}
+	s, pruned := m.sessionFor(outputs)
+	outs, err := m.inferOn(ctx, s, inputs, outputs)
+	var refused *RejectedError
+	if pruned || !errors.As(err, &refused) || m.pruned == nil {
+		return outs, err
+	}
+	// The whole graph refused the inputs while the outputs' own session
+	// was being made: a node of an output not asked for may be what
+	// refused them, so this request, refused anyway, waits for that
+	// session and runs again on it.
+	if s, ok := m.pruned.wait(ctx, outputs); ok {
+		return m.inferOn(ctx, s, inputs, outputs)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return outs, err
+}
+
+// inferOn runs inputs on s, or through the batcher, which picks the
+// session of each run itself.
+func (m *Model) inferOn(ctx context.Context, s session, inputs []tensor.Tensor, outputs []int) ([]tensor.Tensor, error) {
+	if m.batcher != nil {
+		return m.batcher.infer(ctx, inputs, outputs)
+	}
+	return m.infer(ctx, s, inputs)
+}
+
+// sessionFor is the session that computes outputs: one over the part of
+// the graph they need when it is made (pruned says so), else the whole
+// graph's.
+func (m *Model) sessionFor(outputs []int) (_ session, pruned bool) {
+	if m.pruned != nil && len(outputs) > 0 {
+		if s, ok := m.pruned.session(outputs); ok {
+			return s, true
+		}
+	}
+	return m.whole(), false
+}
+
+// infer runs inputs on s, unbatched, on a run slot.
+func (m *Model) infer(ctx context.Context, s session, inputs []tensor.Tensor) ([]tensor.Tensor, error) {
 	queued := time.Now()
 	if err := m.acquire(ctx); err != nil {
 		return nil, err
@@ -471,11 +569,11 @@ func (m *Model) Infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Ten
 	defer m.limiter.Release()
 	batch := m.Batch(inputs)
 	run := Run{Requests: 1, Rows: batch}
-	if s := StatsOf(ctx); s != nil {
-		s.Queue = time.Since(queued)
-		defer func() { s.Run = run }()
+	if st := StatsOf(ctx); st != nil {
+		st.Queue = time.Since(queued)
+		defer func() { st.Run = run }()
 	}
-	outs, err := m.run(ctx, inputs, m.outputs, batch, &run)
+	outs, err := m.run(ctx, s, inputs, m.outputs, batch, &run)
 	m.ran(run)
 	return outs, runError(m, err)
 }
@@ -508,24 +606,33 @@ func (m *Model) recycle(ro *ort.RunOptions) {
 	}
 }
 
-// run runs inputs once, and records in t (when not nil) how long each of
-// its phases took. It runs on a recycled binding when the model has them
-// (binding.go), making per run only the values the binding cannot hold.
-func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputPlan, batch int, t *Run) (_ []tensor.Tensor, err error) {
+// run runs inputs once on s, its outputs preallocated by plans (one per
+// Signature output), and records in t (when not nil) how long each of its
+// phases took; the outputs s does not compute are left empty. It runs on a
+// recycled binding when the model has them (binding.go) and s is the
+// whole graph's, whose outputs bindings hold, making per run only the
+// values the binding cannot hold.
+func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plans []outputPlan, batch int, t *Run) (_ []tensor.Tensor, err error) {
 	begin := time.Now()
 	if t != nil {
 		defer func() { t.Failed = err != nil }()
 	}
-	b, err := m.takeBinding(inputs, plans, batch)
-	if err != nil {
-		return nil, err
+	var b *binding
+	if s.outputs == nil {
+		if b, err = m.takeBinding(inputs, plans, batch); err != nil {
+			return nil, err
+		}
 	}
 	var ins, outs []ort.Value
 	if b != nil {
 		ins, outs = b.runIns, b.runOuts
 		defer m.bindings.put(b)
 	} else {
-		ins, outs = make([]ort.Value, len(inputs)), make([]ort.Value, len(m.Signature.Outputs))
+		n := len(m.Signature.Outputs)
+		if s.outputs != nil {
+			n = len(s.outputs)
+		}
+		ins, outs = make([]ort.Value, len(inputs)), make([]ort.Value, n)
 	}
 	// Only what was made for this run is destroyed after it; a bound
 	// value stays with its binding.
@@ -555,12 +662,13 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 		}
 		ins[i] = v
 	}
-	for i, p := range plans {
+	for k := range outs {
+		i := s.output(k)
 		if b != nil && b.outs[i] != nil {
-			outs[i] = b.outs[i]
+			outs[k] = b.outs[i]
 			continue
 		}
-		shape, ok := p.shape(batch)
+		shape, ok := plans[i].shape(batch)
 		if !ok {
 			continue
 		}
@@ -569,7 +677,7 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 			return nil, fmt.Errorf("output %s: %w", m.Signature.Outputs[i].Name, err)
 		}
 		if v != nil {
-			outs[i] = v
+			outs[k] = v
 		}
 	}
 	started := time.Now()
@@ -580,12 +688,12 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 			return nil, err
 		}
 		if b.io != nil {
-			err = m.session.RunWithBinding(b.io)
+			err = s.ort.RunWithBinding(b.io)
 		} else {
-			err = m.session.RunWithOptions(ins, outs, nil)
+			err = s.ort.RunWithOptions(ins, outs, nil)
 		}
 	default:
-		err = m.runWatched(ctx, ins, outs)
+		err = m.runWatched(ctx, s.ort, ins, outs)
 	}
 	if b != nil {
 		b.ran(time.Since(started), err)
@@ -600,8 +708,9 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 	if t != nil {
 		defer func() { t.Input, t.Infer, t.Output = started.Sub(begin), ran.Sub(started), time.Since(ran) }()
 	}
-	result := make([]tensor.Tensor, len(outs))
-	for i, v := range outs {
+	result := make([]tensor.Tensor, len(m.Signature.Outputs))
+	for k, v := range outs {
+		i := s.output(k)
 		spec := m.Signature.Outputs[i]
 		if v == nil {
 			return nil, fmt.Errorf("output %s: ONNX Runtime returned no value", spec.Name)
@@ -617,16 +726,16 @@ func (m *Model) run(ctx context.Context, inputs []tensor.Tensor, plans []outputP
 	return result, nil
 }
 
-// runWatched runs with RunOptions that ctx's end terminates: a long run
-// then returns early once its client is gone.
-func (m *Model) runWatched(ctx context.Context, ins, outs []ort.Value) error {
+// runWatched runs on session with RunOptions that ctx's end terminates: a
+// long run then returns early once its client is gone.
+func (m *Model) runWatched(ctx context.Context, session *ort.DynamicAdvancedSession, ins, outs []ort.Value) error {
 	ro, err := m.runOptions()
 	if err != nil {
 		return err
 	}
 	if ctx.Done() == nil {
 		// Warm-ups cannot be cancelled: skip the watch.
-		err = m.session.RunWithOptions(ins, outs, ro)
+		err = session.RunWithOptions(ins, outs, ro)
 		m.recycle(ro)
 		return err
 	}
@@ -636,7 +745,7 @@ func (m *Model) runWatched(ctx context.Context, ins, outs []ort.Value) error {
 		defer terminating.Done()
 		ro.Terminate()
 	})
-	err = m.session.RunWithOptions(ins, outs, ro)
+	err = session.RunWithOptions(ins, outs, ro)
 	if stop() {
 		m.recycle(ro) // never terminated: reusable as it is
 	} else {
