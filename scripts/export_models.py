@@ -968,9 +968,10 @@ def export_branches(root):
     nothing: ok = x * 2, which works for any x, and picky =
     [10, 20, 30][int(x)], which ONNX Runtime refuses at run time for an x
     of 3 or more (Gather: "indices element out of data bounds"). It pins
-    that ONNX Runtime runs every node whatever outputs a run fetches: a run
-    of ok alone is still refused for such an x (runtime/outputs_test.go),
-    so requested outputs select what is returned, not what is computed."""
+    that ONNX Runtime runs every node of a session's graph whatever outputs
+    a run fetches (a binding of ok alone is still refused for such an x),
+    and that a request for ok alone, on a session over ok's part of the
+    graph, is answered (runtime/outputs_test.go)."""
     model = make_model(
         "branches",
         "ok = x * 2; picky = [10, 20, 30][int(x)], refused for x >= 3.",

@@ -105,7 +105,16 @@ func (c *Core) infer(ctx context.Context, m *runtime.Model, req *Request) (*Resp
 	if err != nil {
 		return nil, err
 	}
-	outs, err := c.run(ctx, m, req)
+	// The outputs asked for are all that is computed (runtime's sessions
+	// per output set); none asked for is every one.
+	var computed []int
+	if len(req.Outputs) > 0 {
+		computed = make([]int, len(selected))
+		for j, o := range selected {
+			computed[j] = o.index
+		}
+	}
+	outs, err := c.run(ctx, m, req, computed)
 	if err != nil {
 		return nil, err
 	}
@@ -148,14 +157,15 @@ func (c *Core) inferAll(ctx context.Context, m *runtime.Model, req *Request) ([]
 	if err := validate(m, req.Inputs); err != nil {
 		return nil, err
 	}
-	return c.run(ctx, m, req)
+	return c.run(ctx, m, req, nil)
 }
 
-// run runs a checked request within its deadline.
-func (c *Core) run(ctx context.Context, m *runtime.Model, req *Request) ([]tensor.Tensor, error) {
+// run runs a checked request within its deadline, computing outputs
+// (Signature.Outputs indexes; nil for every one).
+func (c *Core) run(ctx context.Context, m *runtime.Model, req *Request, outputs []int) ([]tensor.Tensor, error) {
 	ctx, cancel := c.deadline(ctx, m, req.Timeout)
 	defer cancel()
-	outs, err := m.Infer(ctx, req.Inputs)
+	outs, err := m.InferOutputs(ctx, req.Inputs, outputs)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			// Which bound passed, for the answer: the core's, or the
