@@ -392,3 +392,50 @@ func TestPrunedFileChanged(t *testing.T) {
 		t.Errorf("log:\n%s\nwant a line with %s", logs.String(), want)
 	}
 }
+
+// TestInferOutputsMatchesExport: every output asked for alone, on its own
+// session, is numpy's value at export, over models whose outputs stand on
+// parts of their graphs: inputs the part does not read (dtypes), float16,
+// bfloat16 and a rank-0 output, which need preallocating (half), a ZipMap
+// (zipmap), string outputs (strings), shared trunks (iris, tabular), an
+// If (scoped). The outputs not asked for are not computed.
+func TestInferOutputsMatchesExport(t *testing.T) {
+	for _, c := range []struct{ model, expected string }{
+		{"testdata/dtypes.onnx", "testdata/dtypes.expected.json"},
+		{"testdata/half.onnx", "testdata/half.expected.json"},
+		{"testdata/zipmap.onnx", "testdata/zipmap.expected.json"},
+		{"testdata/strings.onnx", "testdata/strings.expected.json"},
+		{"testdata/scoped.onnx", "testdata/scoped.expected.json"},
+		{"../models/iris/1/model.onnx", "../models/iris/1/expected.json"},
+		{"../models/tabular/model.onnx", "../models/tabular/expected.json"},
+	} {
+		t.Run(filepath.Base(c.model), func(t *testing.T) {
+			many := 16 // dtypes has 12 outputs, each on its own session
+			m, err := LoadModel("test", "1", c.model, &Config{PrunedSessions: &many}, LoadOptions{Limiter: NewLimiter(2)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			exp := readExpected(t, c.expected)
+			for i, spec := range m.Signature.Outputs {
+				waitPruned(t, m, []int{i})
+				for ci, cs := range exp.Cases {
+					ins := make([]tensor.Tensor, len(m.Signature.Inputs))
+					for j, in := range m.Signature.Inputs {
+						ins[j] = testTensor(t, in.DType, cs.Inputs[in.Name])
+					}
+					outs, err := m.InferOutputs(t.Context(), ins, []int{i})
+					if err != nil {
+						t.Fatalf("%s alone, case %d: %v", spec.Name, ci, err)
+					}
+					compareOutput(t, spec.Name, outs[i], cs.Outputs[spec.Name], exp.Atol)
+					for j := range outs {
+						if j != i && outs[j].Data != nil {
+							t.Errorf("%s alone, case %d: %s computed too", spec.Name, ci, m.Signature.Outputs[j].Name)
+						}
+					}
+				}
+			}
+		})
+	}
+}

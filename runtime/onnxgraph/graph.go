@@ -13,6 +13,7 @@ package onnxgraph
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -147,7 +148,7 @@ func (g *Graph) read(num protowire.Number, typ protowire.Type, val, raw []byte) 
 func (g *Graph) Nodes() int { return len(g.nodes) }
 
 // Outputs are the graph's outputs, in order.
-func (g *Graph) Outputs() []string { return g.outputs }
+func (g *Graph) Outputs() []string { return slices.Clone(g.outputs) }
 
 // readNode reads a NodeProto at the given subgraph depth (0: the main
 // graph's).
