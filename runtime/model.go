@@ -522,8 +522,7 @@ func (m *Model) InferOutputs(ctx context.Context, inputs []tensor.Tensor, output
 	}
 	s, pruned := m.sessionFor(outputs)
 	outs, err := m.inferOn(ctx, s, inputs, outputs)
-	var refused *RejectedError
-	if pruned || !errors.As(err, &refused) || m.pruned == nil {
+	if pruned || err == nil || m.pruned == nil || !isRejected(err) {
 		return outs, err
 	}
 	// The whole graph refused the inputs while the outputs' own session
@@ -537,6 +536,13 @@ func (m *Model) InferOutputs(ctx context.Context, inputs []tensor.Tensor, output
 		return nil, ctx.Err()
 	}
 	return outs, err
+}
+
+// isRejected reports whether err is a *RejectedError. A function of its
+// own, so that the error's target is made only for a run that failed.
+func isRejected(err error) bool {
+	var r *RejectedError
+	return errors.As(err, &r)
 }
 
 // inferOn runs inputs on s, or through the batcher, which picks the
