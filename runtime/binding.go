@@ -160,13 +160,15 @@ func bindableInput(d tensor.DType, shape []int64) bool {
 	return ortTypes[d].ops != nil && len(shape) > 0
 }
 
-// newBinding makes the values for inputs of these shapes and the outputs
-// plans preallocate at batch, or returns nil when there is nothing worth
-// binding or it would hold more than maxBindingBytes.
-func (m *Model) newBinding(inputs []tensor.Tensor, plans []outputPlan, batch int) (*binding, error) {
+// newBinding makes the values for a run of s on inputs of these shapes,
+// and its outputs plans preallocate at batch (outs and outShapes are in
+// the session's output order), or returns nil when there is nothing
+// worth binding or it would hold more than maxBindingBytes.
+func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan, batch int) (*binding, error) {
+	n := s.count(m)
 	b := &binding{shapes: make([][]int64, len(inputs)), batch: batch,
-		ins: make([]ort.Value, len(inputs)), outs: make([]ort.Value, len(plans)), outShapes: make([][]int64, len(plans)),
-		runIns: make([]ort.Value, len(inputs)), runOuts: make([]ort.Value, len(plans))}
+		ins: make([]ort.Value, len(inputs)), outs: make([]ort.Value, n), outShapes: make([][]int64, n),
+		runIns: make([]ort.Value, len(inputs)), runOuts: make([]ort.Value, n)}
 	bound := false
 	for i, t := range inputs {
 		b.shapes[i] = slices.Clone(t.Shape)
@@ -175,9 +177,10 @@ func (m *Model) newBinding(inputs []tensor.Tensor, plans []outputPlan, batch int
 			bound = true
 		}
 	}
-	for i, p := range plans {
-		if shape, ok := p.shape(batch); ok && ortTypes[m.Signature.Outputs[i].DType].ops != nil {
-			b.bytes += int64(tensor.NumElements(shape) * m.Signature.Outputs[i].DType.Size())
+	for k := range n {
+		d := m.Signature.Outputs[s.output(k)].DType
+		if shape, ok := plans[s.output(k)].shape(batch); ok && ortTypes[d].ops != nil {
+			b.bytes += int64(tensor.NumElements(shape) * d.Size())
 			bound = true
 		}
 	}
@@ -195,9 +198,9 @@ func (m *Model) newBinding(inputs []tensor.Tensor, plans []outputPlan, batch int
 		}
 		b.ins[i] = v
 	}
-	for i, p := range plans {
-		d := m.Signature.Outputs[i].DType
-		shape, ok := p.shape(batch)
+	for k := range n {
+		d := m.Signature.Outputs[s.output(k)].DType
+		shape, ok := plans[s.output(k)].shape(batch)
 		if !ok || ortTypes[d].ops == nil {
 			continue
 		}
@@ -206,10 +209,10 @@ func (m *Model) newBinding(inputs []tensor.Tensor, plans []outputPlan, batch int
 			b.destroy()
 			return nil, err
 		}
-		b.outs[i], b.outShapes[i] = v, shape
+		b.outs[k], b.outShapes[k] = v, shape
 	}
 	if !slices.Contains(b.ins, nil) && !slices.Contains(b.outs, nil) {
-		if err := b.bindAll(m); err != nil {
+		if err := b.bindAll(m, s); err != nil {
 			b.destroy()
 			return nil, err
 		}
@@ -217,8 +220,8 @@ func (m *Model) newBinding(inputs []tensor.Tensor, plans []outputPlan, batch int
 	return b, nil
 }
 
-func (b *binding) bindAll(m *Model) (err error) {
-	if b.io, err = m.session.CreateIoBinding(); err != nil {
+func (b *binding) bindAll(m *Model, s session) (err error) {
+	if b.io, err = s.ort.CreateIoBinding(); err != nil {
 		return err
 	}
 	for i, v := range b.ins {
@@ -226,9 +229,10 @@ func (b *binding) bindAll(m *Model) (err error) {
 			return fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)
 		}
 	}
-	for i, v := range b.outs {
-		if err := b.io.BindOutput(m.Signature.Outputs[i].Name, v); err != nil {
-			return fmt.Errorf("output %s: %w", m.Signature.Outputs[i].Name, err)
+	for k, v := range b.outs {
+		name := m.Signature.Outputs[s.output(k)].Name
+		if err := b.io.BindOutput(name, v); err != nil {
+			return fmt.Errorf("output %s: %w", name, err)
 		}
 	}
 	return nil

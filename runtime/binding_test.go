@@ -189,3 +189,44 @@ func TestShortRunsWatched(t *testing.T) {
 		}
 	}
 }
+
+// TestBindingsPruned pins that a session over part of the graph (pruned.go)
+// recycles its own bindings, which bind only its outputs: on the branches
+// model, ok alone is 2·x (the formula) run after run on one binding, the
+// other output not computed.
+func TestBindingsPruned(t *testing.T) {
+	m, err := LoadModel("branches", "1", "testdata/branches.onnx", nil, LoadOptions{Limiter: NewLimiter(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ok := m.Signature.Output("ok")
+	waitPruned(t, m, []int{ok})
+	for seed := range 10 {
+		x := make([]float32, 2*16)
+		for i := range x {
+			x[i] = float32(seed*100 + i)
+		}
+		in := tensor.Tensor{DType: tensor.Float32, Shape: []int64{2, 16}, Data: x}
+		outs, err := m.InferOutputs(t.Context(), []tensor.Tensor{in}, []int{ok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := outs[ok].Data.([]float32)
+		for i, v := range x {
+			if got[i] != 2*v {
+				t.Fatalf("run %d: ok[%d] = %v, want 2·%v", seed, i, got[i], v)
+			}
+		}
+		if picky := outs[m.Signature.Output("picky")]; picky.Data != nil {
+			t.Fatalf("run %d: picky computed: %v", seed, picky.Data)
+		}
+	}
+	s, _ := m.pruned.session([]int{ok})
+	if n, bytes := s.binds.count(); n != 1 || bytes != 2*(2*16*4) {
+		t.Errorf("the session of ok: %d idle bindings of %d bytes, want 1 of %d (x and ok)", n, bytes, 2*(2*16*4))
+	}
+	if n, _ := m.bindings.count(); n != 0 {
+		t.Errorf("the whole graph's session: %d idle bindings, want none (no run of it)", n)
+	}
+}

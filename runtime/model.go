@@ -391,10 +391,21 @@ type session struct {
 	// outputs are the Signature.Outputs indexes of what the session
 	// computes, in its order; nil for every output.
 	outputs []int
+	// binds recycles the ORT values of the session's runs (binding.go),
+	// or is nil: the whole graph's until its output plan is final.
+	binds *bindings
 }
 
 // whole is the session over the model's whole graph.
-func (m *Model) whole() session { return session{ort: m.session} }
+func (m *Model) whole() session { return session{ort: m.session, binds: m.bindings} }
+
+// count is how many outputs the session computes.
+func (s session) count(m *Model) int {
+	if s.outputs == nil {
+		return len(m.Signature.Outputs)
+	}
+	return len(s.outputs)
+}
 
 // output is the Signature.Outputs index of the session's k-th output.
 func (s session) output(k int) int {
@@ -615,30 +626,23 @@ func (m *Model) recycle(ro *ort.RunOptions) {
 // run runs inputs once on s, its outputs preallocated by plans (one per
 // Signature output), and records in t (when not nil) how long each of its
 // phases took; the outputs s does not compute are left empty. It runs on a
-// recycled binding when the model has them (binding.go) and s is the
-// whole graph's, whose outputs bindings hold, making per run only the
-// values the binding cannot hold.
+// recycled binding of s when it has them (binding.go), making per run only
+// the values the binding cannot hold.
 func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plans []outputPlan, batch int, t *Run) (_ []tensor.Tensor, err error) {
 	begin := time.Now()
 	if t != nil {
 		defer func() { t.Failed = err != nil }()
 	}
-	var b *binding
-	if s.outputs == nil {
-		if b, err = m.takeBinding(inputs, plans, batch); err != nil {
-			return nil, err
-		}
+	b, err := m.takeBinding(s, inputs, plans, batch)
+	if err != nil {
+		return nil, err
 	}
 	var ins, outs []ort.Value
 	if b != nil {
 		ins, outs = b.runIns, b.runOuts
-		defer m.bindings.put(b)
+		defer s.binds.put(b)
 	} else {
-		n := len(m.Signature.Outputs)
-		if s.outputs != nil {
-			n = len(s.outputs)
-		}
-		ins, outs = make([]ort.Value, len(inputs)), make([]ort.Value, n)
+		ins, outs = make([]ort.Value, len(inputs)), make([]ort.Value, s.count(m))
 	}
 	// Only what was made for this run is destroyed after it; a bound
 	// value stays with its binding.
@@ -670,8 +674,8 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 	}
 	for k := range outs {
 		i := s.output(k)
-		if b != nil && b.outs[i] != nil {
-			outs[k] = b.outs[i]
+		if b != nil && b.outs[k] != nil {
+			outs[k] = b.outs[k]
 			continue
 		}
 		shape, ok := plans[i].shape(batch)
@@ -722,8 +726,8 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 			return nil, fmt.Errorf("output %s: ONNX Runtime returned no value", spec.Name)
 		}
 		var t tensor.Tensor
-		if b != nil && b.outs[i] != nil {
-			t = tensor.Tensor{DType: spec.DType, Shape: b.outShapes[i], Data: ortTypes[spec.DType].ops.copyOut(v)}
+		if b != nil && b.outs[k] != nil {
+			t = tensor.Tensor{DType: spec.DType, Shape: b.outShapes[k], Data: ortTypes[spec.DType].ops.copyOut(v)}
 		} else if t, err = fromValue(spec.DType, v); err != nil {
 			return nil, fmt.Errorf("output %s: %w", spec.Name, err)
 		}
@@ -761,16 +765,16 @@ func (m *Model) runWatched(ctx context.Context, session *ort.DynamicAdvancedSess
 	return err
 }
 
-// takeBinding returns a recycled binding for inputs, or a new one, or nil
-// when the model keeps none or these inputs are not worth one.
-func (m *Model) takeBinding(inputs []tensor.Tensor, plans []outputPlan, batch int) (*binding, error) {
-	if m.bindings == nil {
+// takeBinding returns a recycled binding of s for inputs, or a new one, or
+// nil when s keeps none or these inputs are not worth one.
+func (m *Model) takeBinding(s session, inputs []tensor.Tensor, plans []outputPlan, batch int) (*binding, error) {
+	if s.binds == nil {
 		return nil, nil
 	}
-	if b := m.bindings.take(inputs, batch); b != nil {
+	if b := s.binds.take(inputs, batch); b != nil {
 		return b, nil
 	}
-	b, err := m.newBinding(inputs, plans, batch)
+	b, err := m.newBinding(s, inputs, plans, batch)
 	if err != nil {
 		return nil, fmt.Errorf("bind: %w", err)
 	}

@@ -173,7 +173,7 @@ func (p *pruner) build(e *prunedSet, set []int, kept int) {
 			"outputs", names, "err", err)
 		return
 	}
-	e.s.Store(&session{ort: s, outputs: set})
+	e.s.Store(&session{ort: s, outputs: set, binds: &bindings{}})
 	p.log.Info("session for outputs made", "model", p.m.Name, "version", p.m.Version, "outputs", names,
 		"nodes_kept", kept, "nodes", p.nodes, "memory_bytes", max(0, residentBytes()-before))
 }
@@ -231,6 +231,7 @@ func (p *pruner) close() error {
 	var errs []error
 	for _, e := range *p.sets.Load() {
 		if s := e.s.Load(); s != nil {
+			s.binds.close() // its IoBindings are the session's
 			errs = append(errs, s.ort.Destroy())
 		}
 	}
