@@ -20,9 +20,11 @@ func (d *Decoder) numeric(want string) *Error {
 	return d.Mismatch("", want)
 }
 
-// num is a scanned JSON number: ±mant × 10^exp when digits <= 19.
+// num is a scanned JSON number: ±mant × 10^exp when digits <= 19. It holds
+// no pointer (its text is Decoder.numText): the decoder lives on the heap,
+// and storing a slice there for every number cost write barriers.
 type num struct {
-	text     []byte
+	start    int // of its text in the body
 	mant     uint64
 	exp      int
 	digits   int // significant digits; past 19 mant holds only the first 19
@@ -36,9 +38,8 @@ type num struct {
 // reading one.)
 func (d *Decoder) number() *Error {
 	b, i := d.b, d.i
-	start := i
 	n := &d.num
-	*n = num{}
+	*n = num{start: i}
 	if b[i] == '-' {
 		n.neg = true
 		i++
@@ -89,9 +90,11 @@ func (d *Decoder) number() *Error {
 		n.exp += e
 	}
 	d.i = i
-	n.text = b[start:i]
 	return nil
 }
+
+// numText is the text of the number number has just scanned.
+func (d *Decoder) numText() []byte { return d.b[d.num.start:d.i] }
 
 // gather appends the run of digits at b[i:] to n.mant and returns where it
 // ends. Eight digits at a time where it can: a 17-digit float is then three
@@ -200,22 +203,22 @@ func (d *Decoder) Integer(dt tensor.DType) (text []byte, mag uint64, neg bool, e
 
 // integer is Integer with whitespace already skipped.
 func (d *Decoder) integer(dt tensor.DType) (text []byte, mag uint64, neg bool, err *Error) {
-	err = d.numeric("an integer")
-	n := &d.num
-	switch {
-	case err != nil:
+	if err = d.numeric("an integer"); err != nil {
 		return nil, 0, false, err
+	}
+	n, text := &d.num, d.numText()
+	switch {
 	case !n.integral:
-		return nil, 0, false, Invalid("", "expected an integer, got %s", Clip(n.text))
+		return nil, 0, false, Invalid("", "expected an integer, got %s", Clip(text))
 	case n.digits > 19: // 19 digits always fit in a uint64, 20 may
-		digits := n.text[len(n.text)-n.digits:]
+		digits := text[len(text)-n.digits:]
 		mag, perr := strconv.ParseUint(unsafeString(digits), 10, 64)
 		if perr != nil {
-			return nil, 0, false, intRange(n.text, dt)
+			return nil, 0, false, intRange(text, dt)
 		}
-		return n.text, mag, n.neg, nil
+		return text, mag, n.neg, nil
 	}
-	return n.text, n.mant, n.neg, nil
+	return text, n.mant, n.neg, nil
 }
 
 func floatRange(text []byte, dt tensor.DType) *Error {

@@ -411,17 +411,16 @@ func leafFloat32(d *Decoder, dt tensor.DType) (float32, *Error) {
 	if err := d.numeric("a number"); err != nil {
 		return 0, err
 	}
-	n := &d.num
-	v, ok := n.float32()
+	v, ok := d.num.float32()
 	if !ok {
-		f, perr := strconv.ParseFloat(unsafeString(n.text), 32)
+		f, perr := strconv.ParseFloat(unsafeString(d.numText()), 32)
 		if perr != nil {
-			return 0, floatRange(n.text, dt)
+			return 0, floatRange(d.numText(), dt)
 		}
 		v = float32(f)
 	}
 	if dt != tensor.Float32 && !fitsHalf(v, dt) {
-		return 0, floatRange(n.text, dt)
+		return 0, floatRange(d.numText(), dt)
 	}
 	return v, nil
 }
@@ -430,13 +429,12 @@ func leafFloat64(d *Decoder, dt tensor.DType) (float64, *Error) {
 	if err := d.numeric("a number"); err != nil {
 		return 0, err
 	}
-	n := &d.num
-	if v, ok := n.float64(); ok {
+	if v, ok := d.num.float64(); ok {
 		return v, nil
 	}
-	f, perr := strconv.ParseFloat(unsafeString(n.text), 64)
+	f, perr := strconv.ParseFloat(unsafeString(d.numText()), 64)
 	if perr != nil {
-		return 0, floatRange(n.text, dt)
+		return 0, floatRange(d.numText(), dt)
 	}
 	return f, nil
 }
