@@ -28,58 +28,96 @@ type bulk[T any] func(d *Decoder, dst []T, dt tensor.DType) (n int, after bool)
 // num.float32 converts, and so returns its values, strconv's; it leaves
 // every other number, and whatever is not a number, to the leaves.
 func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
-	b, i := d.b, d.i
+	// Indices are unsigned, which lets the compiler drop the bounds checks
+	// that each test against len(b) already makes.
+	b, i, end := d.b, uint(d.i), uint(len(d.b))
 	for k := range dst {
-		for i < len(b) && isSpace(b[i]) {
+		for i < end && isSpace(b[i]) {
 			i++
 		}
 		start := i
-		neg := false
-		if i < len(b) && b[i] == '-' {
-			neg = true
+		neg := i < end && b[i] == '-'
+		if neg {
 			i++
 		}
+		if i >= end || !isDigit(b[i]) {
+			d.i = int(start)
+			return k, false
+		}
 		// The integer part. JSON allows a leading zero only alone, so a
-		// 0 is not gathered: one digit behind it is then the separator's
+		// 0 is not gathered: a digit behind it is then the separator's
 		// error, as it is for number.
 		var mant uint64
 		digits := 0
-		if i < len(b) && b[i] == '0' {
-			i++
-		} else {
-			mant, digits, i = digitRun(b, i, 0, 0)
-			if digits == 0 {
-				d.i = start
-				return k, false
+		if c := b[i] - '0'; c != 0 {
+			mant, digits = uint64(c), 1
+			for i++; i < end && isDigit(b[i]); i++ {
+				mant = mant*10 + uint64(b[i]-'0')
+				digits++
 			}
+		} else {
+			i++
 		}
 		exp := 0
-		if i < len(b) && b[i] == '.' {
+		if i < end && b[i] == '.' {
 			i++
 			j := i
 			if mant == 0 { // as in number: zeros before the first digit are not significant
-				for i < len(b) && b[i] == '0' {
+				for i < end && b[i] == '0' {
 					i++
 				}
 			}
-			if mant, digits, i = digitRun(b, i, mant, digits); i == j {
-				d.i = start
+			// Eight bytes at a time, 24 bytes ahead: whether eight are
+			// all digits is one test, and how many are when not one count
+			// of trailing zeros. The three loads do not wait for one
+			// another, nor for the digits' values: a 17-digit fraction
+			// takes three steps, and only the last moves i by how many
+			// digits it found.
+			if end-i >= 24 {
+				var v uint64
+				n := uint(0)
+				w := binary.LittleEndian.Uint64(b[i:])
+				if nd := nonDigits(w); nd != 0 {
+					v, n = partial8(w, nd)
+				} else {
+					w2 := binary.LittleEndian.Uint64(b[i+8:])
+					if nd := nonDigits(w2); nd != 0 {
+						v2, n2 := partial8(w2, nd)
+						v, n = swar8(w-0x3030303030303030)*pow10u[n2&15]+v2, 8+n2
+					} else {
+						w3 := binary.LittleEndian.Uint64(b[i+16:])
+						v3, n3 := partial8(w3, nonDigits(w3))
+						v = (swar8(w-0x3030303030303030)*1e8+swar8(w2-0x3030303030303030))*pow10u[n3&15] + v3
+						n = 16 + n3 // 24, too many, if all are digits
+					}
+				}
+				mant = mant*pow10u[n&31] + v // past 19 digits, neither matters
+				digits += int(n)
+				i += n
+			} else {
+				for ; i < end && isDigit(b[i]); i++ {
+					mant = mant*10 + uint64(b[i]-'0')
+					digits++
+				}
+			}
+			if i == j {
+				d.i = int(start)
 				return k, false
 			}
-			exp = j - i
+			exp = int(j) - int(i)
 		}
-		if i < len(b) && b[i]|0x20 == 'e' {
+		if i < end && b[i]|0x20 == 'e' {
 			i++
-			eneg := i < len(b) && b[i] == '-'
-			if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg := i < end && b[i] == '-'
+			if i < end && (b[i] == '+' || b[i] == '-') {
 				i++
 			}
 			j, e := i, 0
-			for ; i < len(b) && isDigit(b[i]); i++ {
+			for ; i < end && isDigit(b[i]); i++ {
 				e = min(e*10+int(b[i]-'0'), 1e6)
 			}
 			if i == j {
-				d.i = start
+				d.i = int(start)
 				return k, false
 			}
 			if eneg {
@@ -87,9 +125,10 @@ func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 			}
 			exp += e
 		}
-		// num.float32's fast path, on the same terms.
+		// num.float32's fast path, on the same terms. (Past 19 digits mant
+		// means nothing: it may have wrapped.)
 		if digits > 19 || exp < -22 || exp > 22 {
-			d.i = start
+			d.i = int(start)
 			return k, false
 		}
 		var v float32
@@ -101,12 +140,12 @@ func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 				f = float64(mant) * pow10[exp]
 			}
 			if low := math.Float64bits(f) & (1<<29 - 1); low-(1<<28-16) <= 32 || f > math.MaxFloat32 {
-				d.i = start
+				d.i = int(start)
 				return k, false
 			}
 			v = float32(f)
 			if dt != tensor.Float32 && !fitsHalf(v, dt) {
-				d.i = start
+				d.i = int(start)
 				return k, false
 			}
 		}
@@ -114,51 +153,35 @@ func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 			v = -v
 		}
 		dst[k] = v
-		if i < len(b) && b[i] == ',' {
+		if i < end && b[i] == ',' {
 			i++
 			continue
 		}
-		d.i = i
+		d.i = int(i)
 		return k + 1, true
 	}
-	d.i = i
+	d.i = int(i)
 	return len(dst), false
 }
 
-// pow10u holds the powers of ten below 10^8, indexed by a digit count.
-var pow10u = [8]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7}
+// pow10u holds the powers of ten that uint64 holds, indexed by a digit
+// count.
+var pow10u = [32]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
-// digitRun appends the run of digits at b[i:] to mant, of digits
-// significant digits so far, and returns both and where the run ends.
-// Eight bytes at a time: whether all are digits is one test, and how many
-// of them are when not one count of trailing zeros, so a 17-digit
-// fraction takes three steps and no byte loop. Eight digits move i by a
-// constant, which lets the next load start before their value is known;
-// only the last step's i depends on the data. Past 19 digits mant is no
-// longer meaningful (the caller leaves such numbers to strconv); with fewer
-// than eight bytes left it goes digit by digit.
-func digitRun(b []byte, i int, mant uint64, digits int) (uint64, int, int) {
-	for len(b)-i >= 8 && digits <= 19 {
-		v := binary.LittleEndian.Uint64(b[i:])
-		// The lowest byte flagged is the first that is not a digit: below
-		// it no byte carries or borrows into the next.
-		nd := ((v + 0x4646464646464646) | (v - 0x3030303030303030)) & 0x8080808080808080
-		if nd != 0 {
-			n := bits.TrailingZeros64(nd) >> 3
-			// The n digits, moved to the low end of an eight-digit number
-			// whose other digits are zeros (a shift by 64 leaves none).
-			v = (v - 0x3030303030303030) << (64 - 8*n)
-			return mant*pow10u[n&7] + swar8(v), digits + n, i + n
-		}
-		mant = mant*1e8 + swar8(v-0x3030303030303030)
-		digits += 8
-		i += 8
-	}
-	for ; i < len(b) && isDigit(b[i]); i++ {
-		mant = mant*10 + uint64(b[i]-'0')
-		digits++
-	}
-	return mant, digits, i
+// nonDigits flags the bytes of w that are not digits, and maybe some after
+// the first of those: below it no byte carries or borrows into the next.
+func nonDigits(w uint64) uint64 {
+	return ((w + 0x4646464646464646) | (w - 0x3030303030303030)) & 0x8080808080808080
+}
+
+// partial8 returns the value of the digits that begin the eight bytes w,
+// loaded little-endian, and how many there are, for nd = nonDigits(w).
+func partial8(w, nd uint64) (uint64, uint) {
+	n := uint(bits.TrailingZeros64(nd)) >> 3 // 8 if nd is 0
+	// The n digits, moved to the low end of an eight-digit number whose
+	// other digits are zeros (a shift by 64 leaves none).
+	return swar8((w - 0x3030303030303030) << (64 - 8*n)), n
 }
 
 // swar8 is the value of eight decimal digits, one a byte, the first in the
