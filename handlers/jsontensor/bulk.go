@@ -74,18 +74,19 @@ func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 			// takes three steps, and only the last moves i by how many
 			// digits it found.
 			if end-i >= 24 {
+				ahead := b[i : i+24] // one bounds check for the three loads
 				var v uint64
 				n := uint(0)
-				w := binary.LittleEndian.Uint64(b[i:])
+				w := binary.LittleEndian.Uint64(ahead)
 				if nd := nonDigits(w); nd != 0 {
 					v, n = partial8(w, nd)
 				} else {
-					w2 := binary.LittleEndian.Uint64(b[i+8:])
+					w2 := binary.LittleEndian.Uint64(ahead[8:])
 					if nd := nonDigits(w2); nd != 0 {
 						v2, n2 := partial8(w2, nd)
 						v, n = swar8(w-0x3030303030303030)*pow10u[n2&15]+v2, 8+n2
 					} else {
-						w3 := binary.LittleEndian.Uint64(b[i+16:])
+						w3 := binary.LittleEndian.Uint64(ahead[16:])
 						v3, n3 := partial8(w3, nonDigits(w3))
 						v = (swar8(w-0x3030303030303030)*1e8+swar8(w2-0x3030303030303030))*pow10u[n3&15] + v3
 						n = 16 + n3 // 24, too many, if all are digits
@@ -177,11 +178,13 @@ func nonDigits(w uint64) uint64 {
 
 // partial8 returns the value of the digits that begin the eight bytes w,
 // loaded little-endian, and how many there are, for nd = nonDigits(w).
+// (When all eight are, nd is 0 and the value wrong.)
 func partial8(w, nd uint64) (uint64, uint) {
-	n := uint(bits.TrailingZeros64(nd)) >> 3 // 8 if nd is 0
+	n := uint(bits.TrailingZeros64(nd)) >> 3
 	// The n digits, moved to the low end of an eight-digit number whose
-	// other digits are zeros (a shift by 64 leaves none).
-	return swar8((w - 0x3030303030303030) << (64 - 8*n)), n
+	// other digits are zeros: by 64 - 8n bits, in two shifts of less
+	// than 64 each, which need no test for a shift past the width.
+	return swar8((w - 0x3030303030303030) << 8 << ((56 - 8*n) & 63)), n
 }
 
 // swar8 is the value of eight decimal digits, one a byte, the first in the
