@@ -151,12 +151,19 @@ func (n *num) float32() (float32, bool) {
 	if n.digits > 19 || n.exp < -22 || n.exp > 22 {
 		return 0, false
 	}
-	f := n.scaled()
+	v, ok := fast32(n.mant, n.exp)
+	if n.neg {
+		v = -v
+	}
+	return v, ok
+}
+
+// fast32 is num.float32 for a mant of 1 to 19 digits and |exp| <= 22,
+// shared with the bulk reader float32s.
+func fast32(mant uint64, exp int) (float32, bool) {
+	f := scaled(mant, exp)
 	if low := math.Float64bits(f) & (1<<29 - 1); low-(1<<28-16) <= 32 || f > math.MaxFloat32 {
 		return 0, false
-	}
-	if n.neg {
-		f = -f
 	}
 	return float32(f), true
 }
@@ -170,7 +177,7 @@ func (n *num) float64() (float64, bool) {
 	if n.digits > 19 || n.mant > 1<<53 || n.exp < -22 || n.exp > 22 {
 		return 0, false
 	}
-	f := n.scaled()
+	f := scaled(n.mant, n.exp)
 	if n.neg {
 		f = -f
 	}
@@ -178,11 +185,11 @@ func (n *num) float64() (float64, bool) {
 }
 
 // scaled is mant × 10^exp, for |exp| <= 22, in one rounding after mant's own.
-func (n *num) scaled() float64 {
-	if n.exp < 0 {
-		return float64(n.mant) / pow10[-n.exp]
+func scaled(mant uint64, exp int) float64 {
+	if exp < 0 {
+		return float64(mant) / pow10[-exp]
 	}
-	return float64(n.mant) * pow10[n.exp]
+	return float64(mant) * pow10[exp]
 }
 
 func signed0[F float32 | float64](neg bool) F {
