@@ -163,3 +163,26 @@ func TestBulkRandom(t *testing.T) {
 		checkBulk(t, sb.String())
 	}
 }
+
+// TestBulkTakesPython checks that float32s reads a whole row as Python's
+// json writes it, so that the comparisons above compare the bulk path
+// and not only its hand-backs.
+func TestBulkTakesPython(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i := range 784 {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(strconv.FormatFloat(float64(i%1000)/997+1e-9*float64(i), 'g', 17, 64))
+	}
+	sb.WriteString("]]")
+	var d Decoder
+	d.Reset([]byte(sb.String()))
+	d.i = 1
+	dst := make([]float32, 1000)
+	n, after := float32s(&d, dst, tensor.Float32)
+	if n != 784 || !after || d.b[d.i] != ']' {
+		t.Fatalf("float32s read %d elements (after %v) and stopped at %d, %q", n, after, d.i, d.b[d.i:min(d.i+20, len(d.b))])
+	}
+}
