@@ -20,9 +20,11 @@ func (d *Decoder) numeric(want string) *Error {
 	return d.Mismatch("", want)
 }
 
-// num is a scanned JSON number: ±mant × 10^exp when digits <= 19.
+// num is a scanned JSON number: ±mant × 10^exp when digits <= 19. It holds
+// no pointer (its text is Decoder.numText): the decoder lives on the heap,
+// and storing a slice there for every number cost write barriers.
 type num struct {
-	text     []byte
+	start    int // of its text in the body
 	mant     uint64
 	exp      int
 	digits   int // significant digits; past 19 mant holds only the first 19
@@ -36,9 +38,8 @@ type num struct {
 // reading one.)
 func (d *Decoder) number() *Error {
 	b, i := d.b, d.i
-	start := i
 	n := &d.num
-	*n = num{}
+	*n = num{start: i}
 	if b[i] == '-' {
 		n.neg = true
 		i++
@@ -89,9 +90,11 @@ func (d *Decoder) number() *Error {
 		n.exp += e
 	}
 	d.i = i
-	n.text = b[start:i]
 	return nil
 }
+
+// numText is the text of the number number has just scanned.
+func (d *Decoder) numText() []byte { return d.b[d.num.start:d.i] }
 
 // gather appends the run of digits at b[i:] to n.mant and returns where it
 // ends. Eight digits at a time where it can: a 17-digit float is then three
@@ -148,12 +151,19 @@ func (n *num) float32() (float32, bool) {
 	if n.digits > 19 || n.exp < -22 || n.exp > 22 {
 		return 0, false
 	}
-	f := n.scaled()
+	v, ok := fast32(n.mant, n.exp)
+	if n.neg {
+		v = -v
+	}
+	return v, ok
+}
+
+// fast32 is num.float32 for a mant of 1 to 19 digits and |exp| <= 22,
+// shared with the bulk reader float32s.
+func fast32(mant uint64, exp int) (float32, bool) {
+	f := scaled(mant, exp)
 	if low := math.Float64bits(f) & (1<<29 - 1); low-(1<<28-16) <= 32 || f > math.MaxFloat32 {
 		return 0, false
-	}
-	if n.neg {
-		f = -f
 	}
 	return float32(f), true
 }
@@ -167,7 +177,7 @@ func (n *num) float64() (float64, bool) {
 	if n.digits > 19 || n.mant > 1<<53 || n.exp < -22 || n.exp > 22 {
 		return 0, false
 	}
-	f := n.scaled()
+	f := scaled(n.mant, n.exp)
 	if n.neg {
 		f = -f
 	}
@@ -175,11 +185,11 @@ func (n *num) float64() (float64, bool) {
 }
 
 // scaled is mant × 10^exp, for |exp| <= 22, in one rounding after mant's own.
-func (n *num) scaled() float64 {
-	if n.exp < 0 {
-		return float64(n.mant) / pow10[-n.exp]
+func scaled(mant uint64, exp int) float64 {
+	if exp < 0 {
+		return float64(mant) / pow10[-exp]
 	}
-	return float64(n.mant) * pow10[n.exp]
+	return float64(mant) * pow10[exp]
 }
 
 func signed0[F float32 | float64](neg bool) F {
@@ -200,22 +210,22 @@ func (d *Decoder) Integer(dt tensor.DType) (text []byte, mag uint64, neg bool, e
 
 // integer is Integer with whitespace already skipped.
 func (d *Decoder) integer(dt tensor.DType) (text []byte, mag uint64, neg bool, err *Error) {
-	err = d.numeric("an integer")
-	n := &d.num
-	switch {
-	case err != nil:
+	if err = d.numeric("an integer"); err != nil {
 		return nil, 0, false, err
+	}
+	n, text := &d.num, d.numText()
+	switch {
 	case !n.integral:
-		return nil, 0, false, Invalid("", "expected an integer, got %s", Clip(n.text))
+		return nil, 0, false, Invalid("", "expected an integer, got %s", Clip(text))
 	case n.digits > 19: // 19 digits always fit in a uint64, 20 may
-		digits := n.text[len(n.text)-n.digits:]
+		digits := text[len(text)-n.digits:]
 		mag, perr := strconv.ParseUint(unsafeString(digits), 10, 64)
 		if perr != nil {
-			return nil, 0, false, intRange(n.text, dt)
+			return nil, 0, false, intRange(text, dt)
 		}
-		return n.text, mag, n.neg, nil
+		return text, mag, n.neg, nil
 	}
-	return n.text, n.mant, n.neg, nil
+	return text, n.mant, n.neg, nil
 }
 
 func floatRange(text []byte, dt tensor.DType) *Error {

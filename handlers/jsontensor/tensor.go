@@ -174,23 +174,24 @@ type leaf[T any] func(d *Decoder, dt tensor.DType) (T, *Error)
 type kind[T any] struct {
 	dt   tensor.DType
 	leaf leaf[T]
+	bulk bulk[T] // nil: element at a time
 }
 
 var (
-	float32Kind  = kind[float32]{tensor.Float32, leafFloat32}
-	float16Kind  = kind[float32]{tensor.Float16, leafFloat32}
-	bfloat16Kind = kind[float32]{tensor.BFloat16, leafFloat32}
-	float64Kind  = kind[float64]{tensor.Float64, leafFloat64}
-	int8Kind     = kind[int8]{tensor.Int8, leafSigned[int8]}
-	int16Kind    = kind[int16]{tensor.Int16, leafSigned[int16]}
-	int32Kind    = kind[int32]{tensor.Int32, leafSigned[int32]}
-	int64Kind    = kind[int64]{tensor.Int64, leafSigned[int64]}
-	uint8Kind    = kind[uint8]{tensor.Uint8, leafUnsigned[uint8]}
-	uint16Kind   = kind[uint16]{tensor.Uint16, leafUnsigned[uint16]}
-	uint32Kind   = kind[uint32]{tensor.Uint32, leafUnsigned[uint32]}
-	uint64Kind   = kind[uint64]{tensor.Uint64, leafUnsigned[uint64]}
-	boolKind     = kind[bool]{tensor.Bool, leafBool}
-	stringKind   = kind[string]{tensor.String, leafString}
+	float32Kind  = kind[float32]{tensor.Float32, leafFloat32, float32s}
+	float16Kind  = kind[float32]{tensor.Float16, leafFloat32, float32s}
+	bfloat16Kind = kind[float32]{tensor.BFloat16, leafFloat32, float32s}
+	float64Kind  = kind[float64]{tensor.Float64, leafFloat64, nil}
+	int8Kind     = kind[int8]{tensor.Int8, leafSigned[int8], nil}
+	int16Kind    = kind[int16]{tensor.Int16, leafSigned[int16], nil}
+	int32Kind    = kind[int32]{tensor.Int32, leafSigned[int32], nil}
+	int64Kind    = kind[int64]{tensor.Int64, leafSigned[int64], nil}
+	uint8Kind    = kind[uint8]{tensor.Uint8, leafUnsigned[uint8], nil}
+	uint16Kind   = kind[uint16]{tensor.Uint16, leafUnsigned[uint16], nil}
+	uint32Kind   = kind[uint32]{tensor.Uint32, leafUnsigned[uint32], nil}
+	uint64Kind   = kind[uint64]{tensor.Uint64, leafUnsigned[uint64], nil}
+	boolKind     = kind[bool]{tensor.Bool, leafBool, nil}
+	stringKind   = kind[string]{tensor.String, leafString, nil}
 )
 
 type buffer[T any] struct {
@@ -307,7 +308,15 @@ func (b *buffer[T]) fill(d *Decoder, w *Walk, depth int) *Error {
 	}
 	start := d.i
 	for {
-		if depth+1 == w.rank {
+		switch {
+		case depth+1 != w.rank:
+			w.idx[depth] = n
+			if err := b.fill(d, w, depth+1); err != nil {
+				return err
+			}
+			n++
+		case b.bulkRun(d, &n, depth > 0 || n > 0):
+		default:
 			// The innermost level, where all the numbers are: kept flat.
 			d.Next()
 			v, err := leaf(d, dt)
@@ -316,13 +325,8 @@ func (b *buffer[T]) fill(d *Decoder, w *Walk, depth int) *Error {
 				return w.leafErr(d, err, depth+1, len(b.data) == 0)
 			}
 			b.push(d, v)
-		} else {
-			w.idx[depth] = n
-			if err := b.fill(d, w, depth+1); err != nil {
-				return err
-			}
+			n++
 		}
-		n++
 		if depth == 0 && n == 1 {
 			b.Reserve(d, len(b.data)*estimateRows(len(d.b)-d.i, d.i-start))
 		}
@@ -340,16 +344,45 @@ func (b *buffer[T]) fill(d *Decoder, w *Walk, depth int) *Error {
 	}
 }
 
-// Flat reads with the leaves the nested walk uses.
+// bulkRun reads as many elements of an innermost array as the column's
+// bulk reader takes, if it has one and may (the first element of a rank-1
+// tensor is read alone: its length sizes the buffer), counting them in
+// *n. It reports whether the decoder is now after an element, at its
+// separator, rather than at the start of one still to read.
+func (b *buffer[T]) bulkRun(d *Decoder, n *int, may bool) bool {
+	if b.bulk == nil || !may {
+		return false
+	}
+	k, after := b.bulk(d, b.data[len(b.data):cap(b.data)], b.dt)
+	b.data = b.data[:len(b.data)+k]
+	*n += k
+	return after
+}
+
+// Flat reads with the leaves the nested walk uses: Elements, with the
+// bulk reader's shortcut.
 func (b *buffer[T]) Flat(d *Decoder, field string) *Error {
-	return d.Elements(func(i int) *Error {
-		v, err := b.leaf(d, b.dt)
-		if err != nil {
-			return err.Named(fmt.Sprintf("%s[%d]", field, i))
-		}
-		b.push(d, v)
+	if err := d.open(); err != nil {
+		return err
+	}
+	if d.Next() == ']' {
+		d.close()
 		return nil
-	})
+	}
+	for i := 0; ; {
+		if !b.bulkRun(d, &i, true) {
+			d.Next()
+			v, err := b.leaf(d, b.dt)
+			if err != nil {
+				return err.Named(fmt.Sprintf("%s[%d]", field, i))
+			}
+			b.push(d, v)
+			i++
+		}
+		if more, err := d.more(']'); !more {
+			return err
+		}
+	}
 }
 
 // Rows reads the array at the decoder's position as a batch of rows that
@@ -411,17 +444,16 @@ func leafFloat32(d *Decoder, dt tensor.DType) (float32, *Error) {
 	if err := d.numeric("a number"); err != nil {
 		return 0, err
 	}
-	n := &d.num
-	v, ok := n.float32()
+	v, ok := d.num.float32()
 	if !ok {
-		f, perr := strconv.ParseFloat(unsafeString(n.text), 32)
+		f, perr := strconv.ParseFloat(unsafeString(d.numText()), 32)
 		if perr != nil {
-			return 0, floatRange(n.text, dt)
+			return 0, floatRange(d.numText(), dt)
 		}
 		v = float32(f)
 	}
 	if dt != tensor.Float32 && !fitsHalf(v, dt) {
-		return 0, floatRange(n.text, dt)
+		return 0, floatRange(d.numText(), dt)
 	}
 	return v, nil
 }
@@ -430,13 +462,12 @@ func leafFloat64(d *Decoder, dt tensor.DType) (float64, *Error) {
 	if err := d.numeric("a number"); err != nil {
 		return 0, err
 	}
-	n := &d.num
-	if v, ok := n.float64(); ok {
+	if v, ok := d.num.float64(); ok {
 		return v, nil
 	}
-	f, perr := strconv.ParseFloat(unsafeString(n.text), 64)
+	f, perr := strconv.ParseFloat(unsafeString(d.numText()), 64)
 	if perr != nil {
-		return 0, floatRange(n.text, dt)
+		return 0, floatRange(d.numText(), dt)
 	}
 	return f, nil
 }

@@ -112,17 +112,18 @@ func BenchmarkDecodePredict(b *testing.B) {
 	}
 	mnist := &tensor.Signature{Inputs: []tensor.TensorSpec{{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 784}}}}
 	for _, bc := range []struct {
-		name string
-		sig  *tensor.Signature
-		opt  decodeOpt
-		body string
+		name    string
+		sig     *tensor.Signature
+		opt     decodeOpt
+		body    string
+		numbers int
 	}{
 		{"iris_object", decIrisSig, decIrisOpt,
-			`{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`},
+			`{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`, 4},
 		{"iris_64_rows", decIrisSig, decIrisOpt,
-			rows(64, func(i int) string { return "[5.1, 3.5, 1.4, 0." + strconv.Itoa(i%10) + "]" })},
-		{"784_floats_1_row", mnist, decodeOpt{}, rows(1, row)},
-		{"784_floats_32_rows", mnist, decodeOpt{}, rows(32, row)},
+			rows(64, func(i int) string { return "[5.1, 3.5, 1.4, 0." + strconv.Itoa(i%10) + "]" }), 64 * 4},
+		{"784_floats_1_row", mnist, decodeOpt{}, rows(1, row), 784},
+		{"784_floats_32_rows", mnist, decodeOpt{}, rows(32, row), 32 * 784},
 	} {
 		body, m := []byte(bc.body), bc.opt.model(bc.sig)
 		if _, _, err := decodePredict(body, m); err != nil {
@@ -136,6 +137,7 @@ func BenchmarkDecodePredict(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bc.numbers), "ns/number")
 		})
 	}
 }

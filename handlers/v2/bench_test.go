@@ -35,11 +35,13 @@ func BenchmarkDecodeV2(b *testing.B) {
 	}{{"json", jsonBody, len(jsonBody)}, {"binary", binBody, len(header)}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := decodeV2(c.body, c.header, m); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(vals)), "ns/number")
 		})
 	}
 }

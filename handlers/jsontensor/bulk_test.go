@@ -1,0 +1,188 @@
+package jsontensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
+)
+
+// The bulk readers are shortcuts: a column reads every body exactly as it
+// does element at a time, its values, errors and final position included.
+
+// bulkShapes are the tensors a body is read as, nested (with and without
+// rows) and flat.
+var bulkShapes = []struct {
+	shape []int64
+	rows  bool
+	flat  bool
+}{
+	{[]int64{-1}, false, false},
+	{[]int64{-1, -1}, true, false},
+	{[]int64{-1, 3}, false, false},
+	{[]int64{2, -1, 2}, true, false},
+	{nil, false, true},
+}
+
+// elementwise is the column of dt as it reads without its bulk reader.
+func elementwise(dt tensor.DType) Column {
+	b := NewColumn(dt).(*buffer[float32])
+	k := *b.kind
+	k.bulk = nil
+	b.kind = &k
+	return b
+}
+
+type readResult struct {
+	err   *Error
+	data  []uint32
+	shape []int64
+	i     int
+	depth int
+}
+
+func readWith(col Column, body string, dt tensor.DType, shape []int64, rows, flat bool) readResult {
+	var d Decoder
+	d.Reset([]byte(body))
+	col.Reserve(&d, 2) // a small buffer, so that the bulk reader fills it and hands back often
+	var r readResult
+	if flat {
+		if d.Next() != '[' {
+			return r
+		}
+		r.err = col.Flat(&d, "x")
+	} else {
+		spec := &tensor.TensorSpec{Name: "x", DType: dt, Shape: shape}
+		var w Walk
+		w.Reset(spec, "in.", rows)
+		if r.err = col.Nested(&d, &w); r.err == nil {
+			r.shape = w.Shape()
+		}
+	}
+	for _, v := range col.Tensor(nil).Data.([]float32) {
+		r.data = append(r.data, math.Float32bits(v))
+	}
+	r.i, r.depth = d.i, d.depth
+	return r
+}
+
+// checkBulk fails t if any column reads body differently with its bulk
+// reader than without it.
+func checkBulk(t *testing.T, body string) {
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float16, tensor.BFloat16} {
+		for _, s := range bulkShapes {
+			want := readWith(elementwise(dt), body, dt, s.shape, s.rows, s.flat)
+			got := readWith(NewColumn(dt), body, dt, s.shape, s.rows, s.flat)
+			if want.err != nil && got.err != nil && reflect.DeepEqual(*want.err, *got.err) {
+				want.err, got.err = nil, nil // compared; the pointers differ
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%v %v (rows %v, flat %v) of %q:\nbulk        %+v %v\nelementwise %+v %v",
+					dt, s.shape, s.rows, s.flat, body, got, got.err, want, want.err)
+			}
+		}
+	}
+}
+
+func FuzzBulk(f *testing.F) {
+	for _, s := range []string{
+		"[0.0010030090270812437, 0.0020060180541624875, 0.0030090270812437314]",
+		"[[1, 2, 3], [4, 5, 6]]", "[[1,2],[3,4]]", "[[[1,2],[3,4]],[[5,6],[7,8]]]",
+		"[1,2,]", "[1 ,2 , 3 ]", "[1,\t2,\n3,\r4]", "[01, 2]", "[1, -]", "[1, -a]", "[1, .5]", "[1, +1]",
+		"[1, 1.]", "[1, 1.e5]", "[1, 1e]", "[1, 1e+]", "[1, 1E-5, 1e+5]", "[1, 1.5x]", "[1, 1.5.3]",
+		"[1, NaN]", "[1, nan]", "[1, \"1\"]", "[1, [2]]", "[[1], 2]", "[1, 1e400]", "[1, 1e-400]",
+		"[1, 3.4028235e38, 3.4028236e38, -3.4028236e38]", "[1, 65504, 65519.99, 65520, 3.3895314e38, 3.3895315e38]",
+		"[1, 12345678901234567890, 1234567890123456789, 0.12345678901234567890123]",
+		"[1, 100000000000000000000000000000]", "[1, 0.000000000000000000000000001]",
+		"[1, -0, 0, -0.0, 0e5, 0.0e-999999, 1e0000000000000000000000000000]",
+		"[1, 16777217, 16777217.0, 1.00000005960464477539062, 7.038531e-26]",
+		"[1, 9.999999999999999e22, 1e22, 1e23, 1e-22, 1e-23]", "[1, 2", "[1, 2,", "[1, 2 ", "[]", "[[]]", "[[], []]",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		checkBulk(t, body)
+	})
+}
+
+// TestBulkRandom compares the bulk readers with the elements on many
+// arrays of numbers as Python, numpy and others write them, with an
+// odd element or separator now and then.
+func TestBulkRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	odd := []string{"01", "-", "1.", ".5", "+1", "1e", "1e+", "NaN", "\"1\"", "1.5x", "[2]", "true", "1e39",
+		"65520", "3.3895315e38", "123456789012345678901234", "0.00000000000000000000000000000000001", ""}
+	seps := []string{",", ", ", " ,", ",\n  ", ",,"}
+	for range 20000 {
+		var sb strings.Builder
+		rows, cols := 1+rng.IntN(3), 1+rng.IntN(20)
+		sb.WriteByte('[')
+		for r := range rows {
+			if r > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteByte('[')
+			for c := range cols {
+				if c > 0 {
+					sep := ", "
+					if rng.IntN(50) == 0 {
+						sep = seps[rng.IntN(len(seps))]
+					}
+					sb.WriteString(sep)
+				}
+				var s string
+				switch rng.IntN(7) {
+				case 0:
+					s = strconv.FormatFloat(float64(math.Float32frombits(rng.Uint32())), 'g', -1, 64)
+				case 1:
+					s = strconv.FormatFloat(rng.NormFloat64()*math.Pow(10, float64(rng.IntN(60)-30)), 'g', 17, 64)
+				case 2:
+					s = strconv.FormatFloat(rng.Float64(), 'g', 17, 64)
+				case 3:
+					s = strconv.FormatFloat(float64(rng.IntN(100000))/math.Pow(10, float64(rng.IntN(8))), 'f', -1, 64)
+				case 4:
+					s = strconv.FormatFloat(rng.NormFloat64()*1e5, 'e', rng.IntN(20), 64)
+				case 5:
+					s = strconv.FormatInt(rng.Int64()>>rng.IntN(64), 10)
+				case 6: // float32 midpoints, printed exactly
+					m := math.Float32frombits(rng.Uint32()&0x3fffffff | 0x30000000)
+					s = strconv.FormatFloat((float64(m)+float64(math.Nextafter32(m, 10)))/2, 'g', -1, 64)
+				}
+				if rng.IntN(100) == 0 {
+					s = odd[rng.IntN(len(odd))]
+				}
+				sb.WriteString(s)
+			}
+			sb.WriteByte(']')
+		}
+		sb.WriteByte(']')
+		checkBulk(t, sb.String())
+	}
+}
+
+// TestBulkTakesPython checks that float32s reads a whole row as Python's
+// json writes it, so that the comparisons above compare the bulk path
+// and not only its hand-backs.
+func TestBulkTakesPython(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i := range 784 {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(strconv.FormatFloat(float64(i%1000)/997+1e-9*float64(i), 'g', 17, 64))
+	}
+	sb.WriteString("]]")
+	var d Decoder
+	d.Reset([]byte(sb.String()))
+	d.i = 1
+	dst := make([]float32, 1000)
+	n, after := float32s(&d, dst, tensor.Float32)
+	if n != 784 || !after || d.b[d.i] != ']' {
+		t.Fatalf("float32s read %d elements (after %v) and stopped at %d, %q", n, after, d.i, d.b[d.i:min(d.i+20, len(d.b))])
+	}
+}
