@@ -19,21 +19,33 @@ var (
 // maxPooledBytes keeps one huge request from pinning its buffer for good.
 const maxPooledBytes = 4 << 20
 
-type bufferPool[T any] struct{ p sync.Pool }
+// A bufferPool holds buffers by pointer, as sync.Pool needs (a slice put
+// in an interface is an allocation), and recycles the pointers too, in
+// holders: put is given a bare slice, and taking a new pointer for it
+// per request would be an allocation per request.
+type bufferPool[T any] struct{ p, holders sync.Pool }
 
 func (p *bufferPool[T]) get() []T {
-	if b, ok := p.p.Get().(*[]T); ok {
-		return (*b)[:0]
+	h, ok := p.p.Get().(*[]T)
+	if !ok {
+		return nil
 	}
-	return nil
+	b := (*h)[:0]
+	*h = nil
+	p.holders.Put(h)
+	return b
 }
 
 func (p *bufferPool[T]) put(b []T) {
 	if cap(b) == 0 || cap(b)*int(unsafe.Sizeof(b[:1][0])) > maxPooledBytes {
 		return
 	}
-	b = b[:0]
-	p.p.Put(&b)
+	h, ok := p.holders.Get().(*[]T)
+	if !ok {
+		h = new([]T)
+	}
+	*h = b[:0]
+	p.p.Put(h)
 }
 
 // Release recycles the buffers of tensors that columns returned. ONNX

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/runtime"
@@ -542,15 +541,4 @@ func decFmt(ts []tensor.Tensor) string {
 		fmt.Fprintf(&b, "{%v %v %#v} ", t.DType, t.Shape, t.Data)
 	}
 	return b.String()
-}
-
-// TestRequestSize pins the decoder's per-request struct within the
-// 896-byte size class: Go gives an object over 512 bytes that holds
-// pointers an 8-byte header, so at 889 bytes or more it is allocated as
-// 1024 (BenchmarkPredict: +128 B/op, which a field added by issue 14 cost
-// until the redundant Signature pointer went).
-func TestRequestSize(t *testing.T) {
-	if n := unsafe.Sizeof(request{}); n > 896-8 {
-		t.Errorf("request is %d bytes: with its malloc header past the 896-byte size class", n)
-	}
 }
