@@ -11,7 +11,6 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -203,7 +202,7 @@ func observe(opt Options) gin.HandlerFunc {
 				route = c.Request.URL.Path
 			}
 			accesslog.Write(c, opt.Logger, accesslog.Line{
-				ID: id, Protocol: "http", Route: c.Request.Method + " " + route, Status: strconv.Itoa(c.Writer.Status()),
+				ID: id, Protocol: "http", Method: c.Request.Method, Route: route, Code: c.Writer.Status(),
 				Client: c.ClientIP(), BytesIn: max(c.Request.ContentLength, 0), BytesOut: int64(max(c.Writer.Size(), 0)),
 				Duration: time.Since(start), Record: rec,
 			})
