@@ -11,7 +11,6 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -177,6 +176,9 @@ func MetricsHandler(opt Options) http.Handler {
 // core to fill, and once the request is answered counts it and writes its
 // access line.
 func observe(opt Options) gin.HandlerFunc {
+	// net/http keys headers in canonical form, which accesslog.Header is
+	// not: canonical, its Get and Set make no key of their own each.
+	idHeader := http.CanonicalHeaderKey(accesslog.Header)
 	return func(c *gin.Context) {
 		start := time.Now()
 		if opt.Metrics != nil {
@@ -184,14 +186,14 @@ func observe(opt Options) gin.HandlerFunc {
 			defer opt.Metrics.Leave(metrics.HTTPProtocol)
 		}
 		var rec *inference.Record
-		id := c.GetHeader(accesslog.Header)
+		id := c.GetHeader(idHeader)
 		if opt.AccessLog {
 			id = accesslog.ID(id)
 			rec = &inference.Record{}
 			c.Request = c.Request.WithContext(inference.WithRecord(c.Request.Context(), rec))
 		}
 		if id != "" {
-			c.Header(accesslog.Header, id)
+			c.Header(idHeader, id)
 		}
 		c.Next()
 		if opt.Metrics != nil {
@@ -203,7 +205,7 @@ func observe(opt Options) gin.HandlerFunc {
 				route = c.Request.URL.Path
 			}
 			accesslog.Write(c, opt.Logger, accesslog.Line{
-				ID: id, Protocol: "http", Route: c.Request.Method + " " + route, Status: strconv.Itoa(c.Writer.Status()),
+				ID: id, Protocol: "http", Method: c.Request.Method, Route: route, Code: c.Writer.Status(),
 				Client: c.ClientIP(), BytesIn: max(c.Request.ContentLength, 0), BytesOut: int64(max(c.Writer.Size(), 0)),
 				Duration: time.Since(start), Record: rec,
 			})

@@ -35,6 +35,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/onnxserve/onnxserve/handlers"
+	"github.com/onnxserve/onnxserve/handlers/accesslog"
 	grpcfront "github.com/onnxserve/onnxserve/handlers/grpc"
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/metrics"
@@ -235,13 +236,10 @@ func parseBuckets(s string) ([]float64, error) {
 	return out, nil
 }
 
-// logger is the server's logger as --log-format and --log-level say.
+// logger is the server's logger as --log-format and --log-level say, on
+// accesslog's handler, which writes the access line without slog's cost.
 func (f *serveFlags) logger(w io.Writer) *slog.Logger {
-	opt := &slog.HandlerOptions{Level: f.logLevel}
-	if f.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opt))
-	}
-	return slog.New(slog.NewTextHandler(w, opt))
+	return slog.New(accesslog.NewHandler(w, f.logFormat == "json", &slog.HandlerOptions{Level: f.logLevel}))
 }
 
 // openRepository loads what the model control mode loads at start: every

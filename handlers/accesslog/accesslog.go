@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
@@ -38,8 +39,15 @@ func ID(sent string) string {
 type Line struct {
 	ID       string
 	Protocol string // "http" or "grpc"
-	Route    string // the route pattern, or the gRPC method
-	Status   string // the HTTP status code, or the gRPC code's name
+	// Method is the HTTP method, written before Route ("POST /v1/..."):
+	// the line joins them, not the caller, which would make a string per
+	// request. Empty for gRPC.
+	Method string
+	Route  string // the route pattern, or the gRPC method
+	// Status is the gRPC code's name; when it is empty, the status is
+	// Code, the HTTP status code, written in decimal.
+	Status   string
+	Code     int
 	Client   string
 	BytesIn  int64
 	BytesOut int64
@@ -51,12 +59,29 @@ type Line struct {
 
 // Write logs l at INFO, whatever its status: a request the server failed
 // is logged at ERROR where it failed, with the cause; the access line is
-// the request's, not the server's.
+// the request's, not the server's. A logger on a Handler writes the line
+// itself; any other gets l's attributes through slog.
 func Write(ctx context.Context, log *slog.Logger, l Line) {
+	if h, ok := log.Handler().(*Handler); ok && h.fast {
+		h.write(ctx, &l)
+		return
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "request", l.attrs()...)
+}
+
+// attrs are l's attributes, in the line's order.
+func (l *Line) attrs() []slog.Attr {
+	route, status := l.Route, l.Status
+	if l.Method != "" {
+		route = l.Method + " " + route
+	}
+	if status == "" {
+		status = strconv.Itoa(l.Code)
+	}
 	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,
-		slog.String("request_id", l.ID), slog.String("protocol", l.Protocol), slog.String("route", l.Route),
-		slog.String("status", l.Status), slog.Float64("duration_ms", ms(l.Duration)),
+		slog.String("request_id", l.ID), slog.String("protocol", l.Protocol), slog.String("route", route),
+		slog.String("status", status), slog.Float64("duration_ms", ms(l.Duration)),
 		slog.Int64("bytes_in", l.BytesIn), slog.Int64("bytes_out", l.BytesOut), slog.String("client", l.Client))
 	if r := l.Record; r != nil && r.Caller != "" {
 		attrs = append(attrs, slog.String("key", r.Caller))
@@ -71,7 +96,7 @@ func Write(ctx context.Context, log *slog.Logger, l Line) {
 			attrs = append(attrs, slog.String("error", r.Err.Message))
 		}
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	return attrs
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

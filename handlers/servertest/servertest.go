@@ -24,6 +24,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers"
+	"github.com/onnxserve/onnxserve/handlers/accesslog"
 	"github.com/onnxserve/onnxserve/handlers/auth"
 	"github.com/onnxserve/onnxserve/handlers/cors"
 	"github.com/onnxserve/onnxserve/handlers/inference"
@@ -177,8 +178,9 @@ func Start(t testing.TB, dir string, opt Options) (*httptest.Server, *runtime.Re
 	return Serve(t, repo, opt), repo
 }
 
-// JSONLogger logs in JSON to w, as --log-format=json does.
-func JSONLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+// JSONLogger logs in JSON to w, as --log-format=json does: on accesslog's
+// handler, so that the access lines tests read are the fast path's.
+func JSONLogger(w io.Writer) *slog.Logger { return slog.New(accesslog.NewHandler(w, true, nil)) }
 
 // LogLines are the JSON log lines in out whose msg is msg, decoded.
 func LogLines(t testing.TB, out *bytes.Buffer, msg string) []map[string]any {
