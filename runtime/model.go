@@ -702,6 +702,11 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 		} else {
 			err = s.ort.RunWithOptions(ins, outs, nil)
 		}
+		if err == nil {
+			// Answered as a watched run would have been: a deadline that
+			// passed during the run fails it.
+			err = ctx.Err()
+		}
 	default:
 		err = m.runWatched(ctx, s.ort, ins, outs)
 	}
