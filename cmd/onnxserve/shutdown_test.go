@@ -259,10 +259,17 @@ func TestShutdownSlowUpload(t *testing.T) {
 		}()
 		ups = append(ups, u)
 	}
-	// Both requests are in their handlers (the body is read there) once
-	// the server answers on a third connection after them: each
-	// connection has a goroutine of its own, started on accept.
-	exchange(t, &http.Client{Timeout: 30 * time.Second}, "GET", "http://"+p.addr+"/healthz", "")
+	// Both requests are in their handlers, reading their bodies, once the
+	// budget holds both declared bodies: a connection whose request the
+	// server has not yet read when it shuts down is closed unanswered,
+	// which is net/http's, not what this test is about.
+	c := &http.Client{Timeout: 30 * time.Second}
+	for try := 0; !strings.Contains(exchange(t, c, "GET", "http://"+p.addr+"/metrics", "").body, "\nonnxserve_inflight_bytes 2000\n"); try++ {
+		if try == 300 { // 30 s
+			t.Fatal("the two uploads never held their bodies' 2000 bytes (onnxserve_inflight_bytes)")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	p.terminate(t)
 	p.exited(t)
 	for i, u := range ups {
