@@ -36,6 +36,11 @@ type batcher struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	done chan struct{}
+	// running counts the batches being run. A member whose context ends
+	// leaves a merged run once its inputs are copied, so its model may be
+	// released, and closed, while the run goes on for the others: close
+	// waits for them before the sessions and bindings they use go.
+	running sync.WaitGroup
 	// scratch recycles the merged input buffers, which can be large
 	// (32×784 floats) and would otherwise be garbage after every run.
 	scratch sync.Pool
@@ -106,6 +111,7 @@ func newBatcher(m *Model) *batcher {
 func (b *batcher) close() {
 	b.stop()
 	<-b.done
+	b.running.Wait()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, p := range b.queue {
@@ -195,7 +201,7 @@ func (b *batcher) loop() {
 				b.m.limiter.Release()
 				continue
 			}
-			go b.execute(batch)
+			b.running.Go(func() { b.execute(batch) })
 		}
 	}
 }

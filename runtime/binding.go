@@ -82,9 +82,10 @@ const maxBindingBytes = 1 << 20
 // Idle ones are bounded in number and in bytes; past either bound the
 // least recently used goes.
 type bindings struct {
-	mu    sync.Mutex
-	idle  []*binding
-	bytes int64 // of idle
+	mu     sync.Mutex
+	idle   []*binding
+	bytes  int64 // of idle
+	closed bool  // put destroys what comes back
 }
 
 // Idle bindings kept per model: enough for as many runs of one shape at
@@ -113,6 +114,11 @@ func (p *bindings) take(inputs []tensor.Tensor, batch int) *binding {
 // when there are too many.
 func (p *bindings) put(b *binding) {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		b.destroy()
+		return
+	}
 	p.idle = append(p.idle, b)
 	p.bytes += b.bytes
 	var old []*binding
@@ -134,7 +140,7 @@ func (p *bindings) close() {
 	for _, b := range p.idle {
 		b.destroy()
 	}
-	p.idle, p.bytes = nil, 0
+	p.idle, p.bytes, p.closed = nil, 0, true
 }
 
 func (b *binding) fits(inputs []tensor.Tensor) bool {
@@ -166,26 +172,31 @@ func bindableInput(d tensor.DType, shape []int64) bool {
 // worth binding or it would hold more than maxBindingBytes.
 func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan, batch int) (*binding, error) {
 	n := s.count(m)
-	b := &binding{shapes: make([][]int64, len(inputs)), batch: batch,
-		ins: make([]ort.Value, len(inputs)), outs: make([]ort.Value, n), outShapes: make([][]int64, n),
-		runIns: make([]ort.Value, len(inputs)), runOuts: make([]ort.Value, n)}
+	// What it would hold, first: most runs that get no binding (strings,
+	// large inputs) get none every time, and should not pay for one.
+	var bytes int64
 	bound := false
-	for i, t := range inputs {
-		b.shapes[i] = slices.Clone(t.Shape)
+	for _, t := range inputs {
 		if bindableInput(t.DType, t.Shape) {
-			b.bytes += int64(tensor.NumElements(t.Shape) * t.DType.Size())
+			bytes += int64(tensor.NumElements(t.Shape) * t.DType.Size())
 			bound = true
 		}
 	}
 	for k := range n {
 		d := m.Signature.Outputs[s.output(k)].DType
 		if shape, ok := plans[s.output(k)].shape(batch); ok && ortTypes[d].ops != nil {
-			b.bytes += int64(tensor.NumElements(shape) * d.Size())
+			bytes += int64(tensor.NumElements(shape) * d.Size())
 			bound = true
 		}
 	}
-	if !bound || b.bytes > maxBindingBytes {
+	if !bound || bytes > maxBindingBytes {
 		return nil, nil
+	}
+	b := &binding{shapes: make([][]int64, len(inputs)), batch: batch, bytes: bytes,
+		ins: make([]ort.Value, len(inputs)), outs: make([]ort.Value, n), outShapes: make([][]int64, n),
+		runIns: make([]ort.Value, len(inputs)), runOuts: make([]ort.Value, n)}
+	for i, t := range inputs {
+		b.shapes[i] = slices.Clone(t.Shape)
 	}
 	for i, t := range inputs {
 		if !bindableInput(t.DType, t.Shape) {
@@ -209,7 +220,12 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 			b.destroy()
 			return nil, err
 		}
-		b.outs[k], b.outShapes[k] = v, shape
+		// Clipped: an append to a result's shape then copies it, rather
+		// than writing into what every run of the binding returns.
+		if len(shape) == 0 {
+			shape = nil // a scalar's, as fromValue gives it
+		}
+		b.outs[k], b.outShapes[k] = v, slices.Clip(shape)
 	}
 	if !slices.Contains(b.ins, nil) && !slices.Contains(b.outs, nil) {
 		if err := b.bindAll(m, s); err != nil {

@@ -136,21 +136,32 @@ func TestBindingsBounded(t *testing.T) {
 
 // TestShortRunsWatched pins which runs go unwatched (shortRun): a run
 // whose context has ended before it starts is refused even when its
-// binding's runs are short; the run after a long one, or after one that
+// binding's runs are short (the model has no run slots to wait for, so the
+// refusal is the run's own); the run after a long one, or after one that
 // failed (it may have been terminated early), is watched, so that a
-// deadline still stops the slow model's run.
+// deadline stops the slow model's run long before a whole run could end.
 func TestShortRunsWatched(t *testing.T) {
-	m := loadSum(t, 1)
+	m, err := LoadModel("sum", "1", "testdata/sum.onnx", nil, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
 	in, _ := rowsOf(0, 2, 4)
 	for range 3 {
 		if _, err := m.Infer(t.Context(), []tensor.Tensor{in}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if b := m.bindings.take([]tensor.Tensor{in}, 2); b == nil || !b.short() {
+		t.Fatalf("after three runs of [2, 4], binding %v short %v: want a short one", b != nil, b != nil && b.short())
+	} else {
+		m.bindings.put(b)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := m.Infer(ctx, []tensor.Tensor{in}); !errors.Is(err, context.Canceled) {
-		t.Errorf("short runs, context cancelled before the run: %v, want context.Canceled", err)
+	var st Stats
+	if _, err := m.Infer(WithStats(ctx, &st), []tensor.Tensor{in}); !errors.Is(err, context.Canceled) || !st.Run.Failed {
+		t.Errorf("short runs, context cancelled before the run: %v, run failed %v; want context.Canceled from the run", err, st.Run.Failed)
 	}
 
 	slow, err := LoadModel("slow", "1", "testdata/slow.onnx", nil, LoadOptions{Limiter: NewLimiter(1)})
@@ -162,32 +173,29 @@ func TestShortRunsWatched(t *testing.T) {
 	// output), and a run of 8.6 billion multiply-adds, some hundreds of
 	// milliseconds: far over shortRun, and over the deadline.
 	rows := tensor.Tensor{DType: tensor.Float32, Shape: []int64{512, 256}, Data: make([]float32, 512*256)}
-	deadline := func() error {
+	whole := func() time.Duration {
+		begin := time.Now()
+		if _, err := slow.Infer(t.Context(), []tensor.Tensor{rows}); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(begin)
+	}
+	deadline := func(name string, full time.Duration) {
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 		defer cancel()
+		begin := time.Now()
 		_, err := slow.Infer(ctx, []tensor.Tensor{rows})
-		return err
-	}
-	for _, step := range []struct {
-		name string
-		run  func() error
-	}{
-		{"a first run, stopped at its deadline", deadline},
-		{"after a stopped run", deadline},
-		{"a whole run", func() error { _, err := slow.Infer(t.Context(), []tensor.Tensor{rows}); return err }},
-		{"after a whole long run", deadline},
-	} {
-		err := step.run()
-		if step.name == "a whole run" {
-			if err != nil {
-				t.Fatalf("%s: %v", step.name, err)
-			}
-			continue
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s: %v, want the run stopped at its deadline", step.name, err)
+		// Not a speed check: an unwatched run would end only with the
+		// whole run, and then fail on its deadline all the same.
+		if took := time.Since(begin); !errors.Is(err, context.DeadlineExceeded) || took > full/2 {
+			t.Errorf("%s: %v after %v, a whole run %v; want the run stopped at its deadline", name, err, took, full)
 		}
 	}
+	full := whole() // the binding's first run, watched, and long
+	deadline("after a long run", full)
+	deadline("after a stopped run", full)
+	full = max(full, whole())
+	deadline("after a whole long run again", full)
 }
 
 // TestBindingsPruned pins that a session over part of the graph (pruned.go)

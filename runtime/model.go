@@ -488,6 +488,11 @@ func (m *Model) checkInputs(inputs []tensor.Tensor) error {
 		if err := inputs[i].Check(); err != nil {
 			return &RunError{m.Name, fmt.Errorf("input %s: %w", m.Signature.Inputs[i].Name, err)}
 		}
+		// A binding holds the declared dtype's memory (binding.go): data
+		// of another would not fit it.
+		if spec := m.Signature.Inputs[i]; inputs[i].DType != spec.DType {
+			return &RunError{m.Name, fmt.Errorf("input %s: %v data for a %v input", spec.Name, inputs[i].DType, spec.DType)}
+		}
 	}
 	return nil
 }
@@ -543,9 +548,9 @@ func (m *Model) InferOutputs(ctx context.Context, inputs []tensor.Tensor, output
 	if s, ok := m.pruned.wait(ctx, outputs); ok {
 		return m.inferOn(ctx, s, inputs, outputs)
 	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
+	// No session to run again on (its deadline came first, or making it
+	// failed): the request keeps the refusal it had, not a 504 for a wait
+	// it never asked for.
 	return outs, err
 }
 
@@ -703,8 +708,9 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 			err = s.ort.RunWithOptions(ins, outs, nil)
 		}
 		if err == nil {
-			// Answered as a watched run would have been: a deadline that
-			// passed during the run fails it.
+			// A deadline that passed during the run fails it, as a watched
+			// run's terminate would have, had ORT reached a node boundary
+			// after it.
 			err = ctx.Err()
 		}
 	default:
