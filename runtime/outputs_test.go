@@ -263,6 +263,40 @@ func TestPrunedBound(t *testing.T) {
 
 // TestPrunedClose: Close waits for the sessions being made, which are then
 // destroyed with the others; requests for many output sets at once start
+
+// TestPrunedWholeSets pins that a set of outputs that needs every node
+// (tabular's flag and bucket between them read all nine) is remembered as
+// one, with no session, so that its requests do not work it out again,
+// and does not count toward pruned_sessions: a set after it still gets
+// its session. The remembered sets are bounded by maxWholeSets.
+func TestPrunedWholeSets(t *testing.T) {
+	one := 1
+	m, err := LoadModel("tabular", "1", "../models/tabular/model.onnx", &Config{PrunedSessions: &one}, LoadOptions{Limiter: NewLimiter(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	score, flag, bucket := m.Signature.Output("score"), m.Signature.Output("flag"), m.Signature.Output("bucket")
+	if m.pruned.needs[flag].Union(m.pruned.needs[bucket]).Len() != m.pruned.nodes {
+		t.Fatalf("flag and bucket need %d of %d nodes: the test needs a set that reads them all",
+			m.pruned.needs[flag].Union(m.pruned.needs[bucket]).Len(), m.pruned.nodes)
+	}
+	if _, ok := m.pruned.session([]int{flag, bucket}); ok {
+		t.Fatal("a session for flag and bucket, which need every node")
+	}
+	p := m.pruned
+	p.mu.Lock()
+	sessions, wholes := p.sessions, p.wholes
+	p.mu.Unlock()
+	if e, ok := (*p.sets.Load())[string([]byte{1<<flag | 1<<bucket})]; !ok || e.s.Load() != nil || sessions != 0 || wholes != 1 {
+		t.Errorf("flag and bucket: remembered %v, %d sessions and %d whole sets; want remembered with no session, 0 and 1", ok, sessions, wholes)
+	}
+	waitPruned(t, m, []int{score})
+	if made(m) != 1 {
+		t.Errorf("%d sessions made after a whole set, want score's", made(m))
+	}
+}
+
 // one build each.
 func TestPrunedClose(t *testing.T) {
 	var logs syncBuffer

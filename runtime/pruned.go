@@ -44,17 +44,26 @@ type pruner struct {
 	open func(data []byte, outputs []string) (*ort.DynamicAdvancedSession, error)
 	log  *slog.Logger
 
-	// sets are the output sets with a session, made or being made, by
-	// setKey: read on every request without a lock, replaced under mu.
-	sets   atomic.Pointer[map[string]*prunedSet]
-	mu     sync.Mutex
-	closed bool
-	builds sync.WaitGroup
+	// sets are the output sets with a session, made or being made, and
+	// those found to need every node, by setKey: read on every request
+	// without a lock, replaced under mu.
+	sets atomic.Pointer[map[string]*prunedSet]
+	// sessions counts the sets with a session made or being made, of max;
+	// wholes those that need every node, of maxWholeSets.
+	sessions, wholes int
+	mu               sync.Mutex
+	closed           bool
+	builds           sync.WaitGroup
 }
+
+// maxWholeSets bounds the sets a pruner remembers as needing every node,
+// so that their requests do not work that out again each time, while
+// clients naming ever other sets of outputs cannot grow the map for good.
+const maxWholeSets = 16
 
 // prunedSet is the session of one output set.
 type prunedSet struct {
-	s     atomic.Pointer[session] // nil until made, and for good when making it failed
+	s     atomic.Pointer[session] // nil until made, and for good when making it failed or the set needs every node
 	ready chan struct{}           // closed once making it has ended, either way
 }
 
@@ -124,9 +133,13 @@ func (p *pruner) session(outputs []int) (session, bool) {
 }
 
 // start makes the session of outputs in the background, unless the set
-// needs every node, has a session already, or max are made.
+// has a session already or max are made; a set that needs every node is
+// remembered as one, with no session.
 func (p *pruner) start(key []byte, outputs []int) {
-	if len(*p.sets.Load()) >= p.max {
+	p.mu.Lock()
+	full := p.closed || p.sessions >= p.max
+	p.mu.Unlock()
+	if full {
 		return
 	}
 	var needed onnxgraph.Nodes
@@ -137,19 +150,23 @@ func (p *pruner) start(key []byte, outputs []int) {
 			set = append(set, i)
 		}
 	}
-	if needed.Len() == p.nodes {
-		return // nothing to leave out: the whole graph's session is this one
-	}
+	whole := needed.Len() == p.nodes // nothing to leave out: the whole graph's session is this one
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sets := *p.sets.Load()
-	if _, ok := sets[string(key)]; ok || p.closed || len(sets) >= p.max {
+	if _, ok := sets[string(key)]; ok || p.closed || whole && p.wholes >= maxWholeSets || !whole && p.sessions >= p.max {
 		return
 	}
 	e := &prunedSet{ready: make(chan struct{})}
 	next := maps.Clone(sets)
 	next[string(key)] = e
 	p.sets.Store(&next)
+	if whole {
+		p.wholes++
+		close(e.ready)
+		return
+	}
+	p.sessions++
 	p.builds.Add(1)
 	go p.build(e, set, needed.Len())
 }
