@@ -15,7 +15,10 @@
 # The limit of a REST workload (issue 15): the floor's µs per request on
 # its body plus ORT's own run on pre-made tensors for its model and batch
 # (BenchmarkORT, in process on the server core), both from this run; the
-# report gives each row's req/s as a share of 1 / that sum.
+# report gives each row's req/s as a share of 1 / that sum. The limit is
+# also measured whole: the floor binary run again as floor-ort with
+# -model, whose /ort/MODEL/BATCH route reads the same body, runs ORT on
+# pre-made tensors and writes the fixed answer, in the same rounds.
 #
 # The cost of metrics and of the access log (both on by default): two more
 # onnxserve processes, the same binary on the same repository, one with
@@ -54,7 +57,7 @@ CONNS=32
 SERVER_CPU=0
 LOAD_CPU=1
 declare -A port=([onnxserve]=18080 [fastapi]=18081 [fastapi-async]=18082 [floor]=18083 [grpc]=18084
-  [onnxserve-no-metrics]=18085 [onnxserve-no-metrics-no-access-log]=18086)
+  [onnxserve-no-metrics]=18085 [onnxserve-no-metrics-no-access-log]=18086 [floor-ort]=18087)
 GRPC_CONNS=4 # HTTP/2 connections that grpcload spreads its $CONNS callers over
 grpc_on=0    # set by start_all: this onnxserve build has --grpc-addr
 # The onnxserve variants (server process → its flags, beyond the default
@@ -92,7 +95,7 @@ deps() {
 }
 
 prepare() {
-  scripts/setup-ort.sh >/dev/null
+  ort_lib="$(scripts/setup-ort.sh)"
   if [ ! -f "$work/models/mlp.onnx" ] || [ ! -f "$work/models/iris.pkl" ]; then
     [ -f "$make_models" ] || die "$make_models not found: the shared bench models script must sit beside the repo"
     say "building the bench models"
@@ -183,6 +186,8 @@ start_all() {
       --workers 1 --loop uvloop --http httptools --log-level warning --no-access-log
   done
   start floor / "$work/bin/floor" -addr "127.0.0.1:${port[floor]}"
+  start floor-ort / "$work/bin/floor" -addr "127.0.0.1:${port[floor-ort]}" -ort-lib "$ort_lib" \
+    -model iris="$work/models/iris.onnx" -model mlp="$work/models/mlp.onnx"
 }
 
 # runs lists the measurements, one a line: SERVER WORKLOAD PATH BODY
@@ -221,6 +226,11 @@ fastapi mlp-rows-32 /mlp mlp_b32.json
 fastapi-async mlp-rows-32 /mlp mlp_b32.json
 floor mlp-rows-32 / mlp_b32.json
 floor mlp-rows-32-v2 / mlp_b32.bin $hlen
+floor-ort iris-named-1 /ort/iris/1 iris_named.json
+floor-ort iris-rows-64 /ort/iris/64 iris_rows64.json
+floor-ort mlp-rows-1 /ort/mlp/1 mlp_b1.json
+floor-ort mlp-rows-32 /ort/mlp/32 mlp_b32.json
+floor-ort mlp-rows-32-v2 /ort/mlp/32 mlp_b32.bin $hlen
 EOF
   # The Open Inference Protocol endpoint comes with the v2 API: measured
   # only when this build answers it.

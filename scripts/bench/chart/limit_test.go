@@ -17,6 +17,7 @@ var fixture = struct{ results, ort string }{
 		`{"server":"onnxserve","workload":"iris-named-1","rss_kb":76800,"result":{"rps":30000,"p50_us":900,"p99_us":2000}}`,
 		`{"server":"onnxserve","workload":"iris-named-1","rss_kb":71680,"result":{"rps":32000,"p50_us":800,"p99_us":1600}}`,
 		`{"server":"floor","workload":"iris-named-1","rss_kb":10240,"result":{"rps":50000}}`,
+		`{"server":"floor-ort","workload":"iris-named-1","rss_kb":20480,"result":{"rps":36000}}`,
 		`{"server":"onnxserve","workload":"iris-named-1-no-metrics","rss_kb":71680,"result":{"rps":36000}}`,
 		`{"server":"onnxserve","workload":"iris-named-1-no-metrics-no-access-log","skipped":"no --access-log in this build"}`,
 		// No floor run of this body: no limit.
@@ -24,6 +25,7 @@ var fixture = struct{ results, ort string }{
 		`{"server":"onnxserve","workload":"mlp-rows-1","rss_kb":81920,"result":{"rps":4000}}`,
 		`{"server":"onnxserve","workload":"mlp-rows-1-batched","rss_kb":81920,"result":{"rps":20000}}`,
 		`{"server":"floor","workload":"mlp-rows-1","rss_kb":10240,"result":{"rps":40000}}`,
+		`{"server":"floor-ort","workload":"mlp-rows-1","rss_kb":20480,"result":{"rps":5000}}`,
 		`{"server":"onnxserve","workload":"mlp-rows-32","rss_kb":92160,"result":{"rps":1500}}`,
 		`{"server":"floor","workload":"mlp-rows-32","rss_kb":10240,"result":{"rps":10000}}`,
 		`{"server":"onnxserve","workload":"mlp-rows-32-v2","rss_kb":102400,"result":{"rps":2400}}`,
@@ -122,10 +124,10 @@ func TestLimitTargets(t *testing.T) {
 	}{
 		// 0.8 is exactly the threshold: met.
 		{"iris, 1 named-feature row (JSON): ≥ 80% of the limit", true,
-			"80% (32,000 vs 40,000 req/s; limit 20.0 µs floor + 5.0 µs ORT = 25.0 µs, onnxserve 31.2 µs)"},
+			"80% (32,000 vs 40,000 req/s; limit 20.0 µs floor + 5.0 µs ORT = 25.0 µs, onnxserve 31.2 µs); 89% of the measured limit (36,000 req/s)"},
 		{"MLP, 1 row (JSON, no dynamic batching): ≥ 80% of the limit", false,
-			"50% (4,000 vs 8,000 req/s; limit 25.0 µs floor + 100.0 µs ORT = 125.0 µs, onnxserve 250.0 µs)"},
-		// 0.63 ≥ 0.6; 1e6/1,500 = 666.7 µs.
+			"50% (4,000 vs 8,000 req/s; limit 25.0 µs floor + 100.0 µs ORT = 125.0 µs, onnxserve 250.0 µs); 80% of the measured limit (5,000 req/s)"},
+		// 0.63 ≥ 0.6; 1e6/1,500 = 666.7 µs. No floor-ort run: no measured part.
 		{"MLP, 32 rows (JSON): ≥ 60% of the limit", true,
 			"63% (1,500 vs 2,381 req/s; limit 100.0 µs floor + 320.0 µs ORT = 420.0 µs, onnxserve 666.7 µs)"},
 		// 0.888 < 0.9; 1e6/2,400 = 416.7 µs.
@@ -212,17 +214,21 @@ func TestBaseline(t *testing.T) {
 func TestReportLimitColumns(t *testing.T) {
 	md := report(loadFixture(t), "img/bench.png")
 	for _, want := range []string{
-		"| floor req/s | × FastAPI | × FastAPI async | of floor | limit req/s | of limit |\n",
-		// W1: floor 50,000 (64%), limit 40,000, 80%.
-		"| 50,000 | **–** | – | 64% | 40,000 | 80% |\n",
-		// The batched row: 28,571 req/s, 70%.
-		"| 28,571 | 70% |\n",
+		"| floor req/s | × FastAPI | × FastAPI async | of floor | limit req/s | of limit | measured limit req/s | of measured |\n",
+		// W1: floor 50,000 (64%), limit 40,000, 80%; measured 36,000:
+		// 32,000 / 36,000 = 89%.
+		"| 50,000 | **–** | – | 64% | 40,000 | 80% | 36,000 | 89% |\n",
+		// The batched row: 28,571 req/s, 70%, and no measured limit (the
+		// floor's route runs one request's batch).
+		"| 28,571 | 70% | – | – |\n",
+		// MLP 1 row: measured 5,000, 4,000 / 5,000 = 80%.
+		"| 5,000 | 80% |\n",
 		// gRPC: no limit.
 		"| iris, 1 row, gRPC raw | **30,000** |",
-		"| iris, 1 named-feature row | 20.0 µs | 5.0 µs | 25.0 µs (40,000 req/s) | 31.2 µs | 80% |\n",
-		"| same, dynamic batching | 25.0 µs | 10.0 µs | 35.0 µs (28,571 req/s) | 50.0 µs | 70% |\n",
-		// Skipped: its limit, nothing of onnxserve's.
-		"| same, --metrics=false --access-log=false | 20.0 µs | 5.0 µs | 25.0 µs (40,000 req/s) | – | – |\n",
+		"| iris, 1 named-feature row | 20.0 µs | 5.0 µs | 25.0 µs (40,000 req/s) | 31.2 µs | 80% | 27.8 µs (36,000 req/s) | 89% |\n",
+		"| same, dynamic batching | 25.0 µs | 10.0 µs | 35.0 µs (28,571 req/s) | 50.0 µs | 70% | – | – |\n",
+		// Skipped: its limits, nothing of onnxserve's.
+		"| same, --metrics=false --access-log=false | 20.0 µs | 5.0 µs | 25.0 µs (40,000 req/s) | – | – | 27.8 µs (36,000 req/s) | – |\n",
 		"one run takes 5.0 µs for iris at batch 1, 8.0 µs at batch 64, 100.0 µs for the MLP at batch 1 and 320.0 µs at batch 32 (100,000 rows/s)",
 	} {
 		if !strings.Contains(md, want) {
@@ -230,7 +236,7 @@ func TestReportLimitColumns(t *testing.T) {
 		}
 	}
 	for _, line := range strings.Split(md, "\n") {
-		if strings.HasPrefix(line, "| iris, 1 row, gRPC raw |") && !strings.HasSuffix(line, "| – | – |") {
+		if strings.HasPrefix(line, "| iris, 1 row, gRPC raw |") && !strings.HasSuffix(line, "| – | – | – | – |") {
 			t.Errorf("gRPC row %q: want no limit", line)
 		}
 		if strings.HasPrefix(line, "| iris, 64 rows |") && strings.Contains(line, " µs") {

@@ -77,13 +77,13 @@ func report(b *bench, chart string) string {
 	p("The machine: %s, Go %s; FastAPI side: Python %s, %s, BLAS %s.\n\n", b.meta["cpu"], b.meta["go"], b.meta["python"], b.meta["fastapi"], b.meta["blas"])
 	p("- **onnxserve**: this repository, `onnxserve serve` on a model repository of make_models.py's iris and MLP (`scripts/bench/repo/`).\n")
 	p("- **FastAPI**: `scripts/bench/fastapi_server.py`, written the usual way: models loaded once at startup, Pydantic request classes, the sklearn pickle for iris, numpy for the MLP, uvicorn with one worker, uvloop and httptools. Endpoints are plain `def` (FastAPI's advice for blocking calls; run in its thread pool). **FastAPI async** is the same server with `async def` endpoints, which skips the thread hop and is faster for this no-I/O work; both are shown, targets are judged against the first.\n")
-	p("- **floor**: `scripts/bench/floor`, a std-lib Go server that reads the body and writes a fixed answer: the most any Go HTTP server can do on this core.\n\n")
+	p("- **floor**: `scripts/bench/floor`, a std-lib Go server that reads the body and writes a fixed answer: the most any Go HTTP server can do on this core. **floor-ort** is the same server's `/ort` route, which runs the model on pre-made tensors between reading and answering: the measured limit (below).\n\n")
 	p("Request bodies are written by Python's `json` (floats with up to 17 significant digits), the same bytes for every server. Peak RSS is `VmHWM` of the server over the measured run (reset with `/proc/PID/clear_refs` after the warm-up).\n\n")
 	p("![requests per second by workload and server](%s)\n\n", chart)
 
 	p("## Results\n\n")
-	p("| workload | onnxserve req/s | p50 | p99 | peak RSS | FastAPI req/s | p99 | peak RSS | FastAPI async req/s | floor req/s | × FastAPI | × FastAPI async | of floor | limit req/s | of limit |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| workload | onnxserve req/s | p50 | p99 | peak RSS | FastAPI req/s | p99 | peak RSS | FastAPI async req/s | floor req/s | × FastAPI | × FastAPI async | of floor | limit req/s | of limit | measured limit req/s | of measured |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, w := range workloads {
 		o := b.get(w.name, "onnxserve")
 		if o == nil {
@@ -91,15 +91,15 @@ func report(b *bench, chart string) string {
 			if reason == "" {
 				reason = "not measured"
 			}
-			p("| %s | %s | | | | | | | | | | | | | |\n", w.title, reason)
+			p("| %s | %s | | | | | | | | | | | | | | | |\n", w.title, reason)
 			continue
 		}
 		fa, fs, fl := b.get(w.fastapi, "fastapi"), b.get(w.fastapi, "fastapi-async"), b.get(floorOf(w.name), "floor")
-		lim, ofLim := limitCells(b, w.name)
-		p("| %s | **%s** | %s | %s | %s | %s | %s | %s | %s | %s | **%s** | %s | %s | %s | %s |\n", w.title,
+		lim, ofLim, measured, ofMeasured := limitCells(b, w.name)
+		p("| %s | **%s** | %s | %s | %s | %s | %s | %s | %s | %s | **%s** | %s | %s | %s | %s | %s | %s |\n", w.title,
 			rps(o), ms(o.Result.P50), ms(o.Result.P99), mb(o.RSSKB),
 			rps(fa), p99(fa), rss(fa), rps(fs), rps(fl),
-			ratio(o, fa), ratio(o, fs), percent(o, fl), lim, ofLim)
+			ratio(o, fa), ratio(o, fs), percent(o, fl), lim, ofLim, measured, ofMeasured)
 	}
 	p("\n%s\n", limitNote(b))
 	p("\n%s\n", variantNote(b))
