@@ -23,6 +23,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,6 +119,9 @@ type runner struct {
 	outputs []ort.InputOutputInfo
 	mu      sync.Mutex
 	free    map[int]chan *ort.IoBinding
+	// values are every binding's: ORT reads and writes their Go memory,
+	// which must stay reachable as long as the bindings.
+	values []ort.Value
 }
 
 func newRunner(path string) (*runner, error) {
@@ -178,7 +182,7 @@ func (r *runner) run(batch int) error {
 }
 
 // binding binds random inputs and outputs of batch rows (dim 0) to a new
-// IoBinding; the values live as long as the process.
+// IoBinding; the values live as long as the process (r.values), under r.mu.
 func (r *runner) binding(batch int) (*ort.IoBinding, error) {
 	b, err := r.session.CreateIoBinding()
 	if err != nil {
@@ -189,6 +193,7 @@ func (r *runner) binding(batch int) (*ort.IoBinding, error) {
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", in.Name, err)
 		}
+		r.values = append(r.values, v)
 		if err := b.BindInput(in.Name, v); err != nil {
 			return nil, err
 		}
@@ -198,6 +203,7 @@ func (r *runner) binding(batch int) (*ort.IoBinding, error) {
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", out.Name, err)
 		}
+		r.values = append(r.values, v)
 		if err := b.BindOutput(out.Name, v); err != nil {
 			return nil, err
 		}
@@ -211,7 +217,7 @@ func newTensor(info ort.InputOutputInfo, batch int, filled bool) (ort.Value, err
 	if info.OrtValueType != ort.ONNXTypeTensor {
 		return nil, fmt.Errorf("not a tensor: %v", info.OrtValueType)
 	}
-	shape := ort.NewShape(info.Dimensions...)
+	shape := ort.Shape(slices.Clone(info.Dimensions)) // NewShape(dims...) would alias them
 	for i, d := range shape {
 		switch {
 		case d >= 0:
