@@ -18,6 +18,8 @@ import (
 type Inputs struct {
 	m  *runtime.Model
 	ts []tensor.Tensor // made by the first Set
+	// spare is a slice of an earlier request's that Set may take for ts.
+	spare []tensor.Tensor
 	// declared marks the inputs declared so far, whose data may not have
 	// come yet: bit i of small, or many[i] for a model of more than 64.
 	small uint64
@@ -35,10 +37,22 @@ func NewInputs(m *runtime.Model) *Inputs {
 // Reset starts collecting the inputs of another request, for m, so that a
 // decoder can keep its Inputs by value.
 func (in *Inputs) Reset(m *runtime.Model) {
-	*in = Inputs{m: m}
+	// The tensors' slice is kept for Set to reuse: a front end that keeps
+	// its Inputs from request to request makes none per request.
+	*in = Inputs{m: m, spare: clear0(in.ts, in.spare)}
 	if n := len(m.Signature.Inputs); n > 64 {
 		in.many = make([]bool, n)
 	}
+}
+
+// clear0 is the slice to keep for the next request's tensors, emptied
+// (its tensors let go): ts when it was used, else the spare still unused.
+func clear0(ts, spare []tensor.Tensor) []tensor.Tensor {
+	if ts == nil {
+		ts = spare
+	}
+	clear(ts[:cap(ts)])
+	return ts[:0]
 }
 
 // Bound says that no input of this request can have more than n elements:
@@ -136,7 +150,11 @@ func CheckTensorParameter(where, key string) error {
 // Set gives declared input i its data.
 func (in *Inputs) Set(i int, t tensor.Tensor) {
 	if in.ts == nil {
-		in.ts = make([]tensor.Tensor, len(in.m.Signature.Inputs))
+		if n := len(in.m.Signature.Inputs); cap(in.spare) >= n {
+			in.ts, in.spare = in.spare[:n], nil
+		} else {
+			in.ts = make([]tensor.Tensor, n)
+		}
 	}
 	in.ts[i] = t
 }

@@ -10,7 +10,7 @@ package v2
 
 import (
 	"fmt"
-	"strconv"
+	"sync"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
 	"github.com/onnxserve/onnxserve/handlers/jsontensor"
@@ -32,12 +32,26 @@ type v2Request struct {
 	// pooled are the inputs decoded from JSON, into recycled buffers that
 	// jsontensor.Release takes back; binary inputs may share the body's memory.
 	pooled []tensor.Tensor
+	// decoder is the pooled decoder that holds this request, which release
+	// gives back; nil for one made otherwise.
+	decoder *v2Decoder
+}
+
+// release gives back what the request holds, once its answer is written:
+// its JSON inputs' buffers, and its decoder with the memory of its inputs,
+// shapes and outputs, which no one may read after.
+func (r *v2Request) release() {
+	jsontensor.Release(r.pooled)
+	if v := r.decoder; v != nil {
+		v.reset()
+		decoders.Put(v)
+	}
 }
 
 // binary says whether the j-th output of the response goes back as binary.
 func (r *v2Request) binary(j int) bool {
-	if j < len(r.requested) && r.requested[j].binary != nil {
-		return *r.requested[j].binary
+	if j < len(r.requested) && r.requested[j].set {
+		return r.requested[j].binary
 	}
 	return r.binaryAll
 }
@@ -50,37 +64,65 @@ type v2Input struct {
 	datatype string
 	shape    []int64
 	has      fields          // which of name, datatype, shape, parameters, data came
+	binary   bool            // binSize was given: the data follows the JSON
 	binSize  int64           // parameters.binary_data_size, -1 if absent
 	late     bool            // "data" came before name, datatype or shape: it is read after the object
 	dataAt   jsontensor.Mark // where that "data" starts
 }
 
 type v2Decoder struct {
-	d        jsontensor.Decoder
-	m        *runtime.Model
-	req      v2Request
-	inputs   inference.Inputs
-	binaries []*v2Input // inputs with binary data, in request order
-	seen     fields     // which top-level fields came
+	d      jsontensor.Decoder
+	m      *runtime.Model
+	req    v2Request
+	inputs inference.Inputs
+	// ins are the inputs as read, in request order; those with binary
+	// data take it from after the JSON in that order.
+	ins  []v2Input
+	dims []int64 // every input's shape, one after another
+	seen fields  // which top-level fields came
+}
+
+// decoders recycles decoders with the memory they grew: a request then
+// makes no slice for its inputs, shapes or outputs.
+var decoders = sync.Pool{New: func() any { return &v2Decoder{dims: make([]int64, 0, 16)} }}
+
+// reset empties v for another request, keeping its slices' memory.
+func (v *v2Decoder) reset() {
+	clear(v.ins) // they hold strings: let them go
+	clear(v.req.requested)
+	clear(v.req.pooled)
+	clear(v.req.core.Outputs)
+	*v = v2Decoder{ins: v.ins[:0], dims: v.dims[:0], inputs: v.inputs, req: v2Request{
+		requested: v.req.requested[:0], pooled: v.req.pooled[:0], core: inference.Request{Outputs: v.req.core.Outputs[:0]}}}
 }
 
 // decodeV2 parses an inference request for m whose JSON header is
-// body[:header] and whose binary tensor data is body[header:].
+// body[:header] and whose binary tensor data is body[header:]. The request
+// must be released once its answer is written.
 func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
-	v := &v2Decoder{m: m}
+	v := decoders.Get().(*v2Decoder)
+	v.m = m
 	v.inputs.Reset(m)
 	v.inputs.Bound(len(body))
 	v.d.Reset(body[:header])
-	if err := v.header(); err != nil {
-		return nil, err
+	err := v.header()
+	if err == nil {
+		err = v.binary(body[header:])
 	}
-	if err := v.binary(body[header:]); err != nil {
+	if err != nil {
+		v.req.release() // nothing else holds it: the decoder goes back now
+		v.reset()
+		decoders.Put(v)
 		return nil, err
 	}
 	v.req.core.Inputs = v.inputs.Tensors()
 	for _, o := range v.req.requested {
 		v.req.core.Outputs = append(v.req.core.Outputs, inference.RequestedOutput{Name: o.name, Classes: o.classes})
 	}
+	if len(v.req.core.Outputs) == 0 {
+		v.req.core.Outputs = nil // none asked for: every output
+	}
+	v.req.decoder = v
 	return &v.req, nil
 }
 
@@ -105,25 +147,24 @@ func (v *v2Decoder) header() *inference.Error {
 // "model_name" or sequence parameters, are skipped as Triton skips them.
 func (v *v2Decoder) member(key []byte) *inference.Error {
 	d := &v.d
-	k := string(key)
-	switch k {
+	switch string(key) {
 	case "id", "parameters", "inputs", "outputs":
 		// A second "inputs" must not add to the first.
-		if !v.seen.add(k) {
-			return badRequest("duplicate field %q", k)
+		if !v.seen.add(key) {
+			return badRequest("duplicate field %q", string(key))
 		}
 	}
-	switch k {
+	switch string(key) {
 	case "id":
-		id, err := v.string("", "id")
+		id, err := v.string(top("id"), nil)
 		v.req.id, v.req.hasID = id, true
 		return err
 	case "parameters":
-		return v.parameters("parameters", func(p string) *inference.Error {
+		return v.parameters(top("parameters"), func(p string) *inference.Error {
 			var err *inference.Error
 			switch p {
 			case "binary_data_output":
-				v.req.binaryAll, err = v.bool("parameters", "binary_data_output")
+				v.req.binaryAll, err = v.bool(top("parameters.binary_data_output"))
 			case "timeout":
 				v.req.core.Timeout, err = v.timeout()
 			default:
@@ -143,27 +184,27 @@ func (v *v2Decoder) member(key []byte) *inference.Error {
 // and shape are known and checked, which with every client seen so far is
 // where "data" comes; otherwise it is skipped and read after the object.
 func (v *v2Decoder) input(pos int) *inference.Error {
-	in := &v2Input{pos: pos, index: -1, binSize: -1}
+	// in stays valid while its object is read: no other input is added.
+	v.ins = append(v.ins, v2Input{pos: pos, index: -1, binSize: -1})
+	in := &v.ins[len(v.ins)-1]
 	d := &v.d
-	field := in.path()
 	err := object(d, func(key []byte) *inference.Error {
-		k := string(key)
-		switch k {
+		switch string(key) {
 		case "name", "datatype", "shape", "parameters", "data":
-			if !in.has.add(k) {
-				return badRequest("%s: duplicate field %q", v.inputField(in), k)
+			if !in.has.add(key) {
+				return badRequest("%s: duplicate field %q", v.inputField(in), string(key))
 			}
 		}
 		var err *inference.Error
-		switch k {
+		switch string(key) {
 		case "name":
-			in.name, err = v.string(field, "name")
+			in.name, err = v.string(in.where("name"), v.inputName)
 		case "datatype":
-			in.datatype, err = v.string(field, "datatype")
+			in.datatype, err = v.string(in.where("datatype"), v.datatypeName)
 		case "shape":
 			in.shape, err = v.shape(in)
 		case "parameters":
-			err = v.parameters(field+".parameters", func(p string) *inference.Error { return v.inputParameter(in, p) })
+			err = v.parameters(in.where("parameters"), func(p string) *inference.Error { return v.inputParameter(in, p) })
 		case "data":
 			if in.has.has("name") && in.has.has("datatype") && in.has.has("shape") {
 				if err := v.check(in); err != nil {
@@ -195,7 +236,7 @@ func (v *v2Decoder) input(pos int) *inference.Error {
 	case in.has.has("data") && in.binSize >= 0:
 		return badRequest("input '%s' must set only one of 'data' and 'binary_data_size' in 'parameters', but sets both", in.name)
 	case in.binSize >= 0:
-		v.binaries = append(v.binaries, in)
+		in.binary = true
 	case !in.has.has("data"):
 		return badRequest("input '%s' must set one of 'data' and 'binary_data_size' in 'parameters', but sets neither", in.name)
 	case in.late:
@@ -214,13 +255,46 @@ func (v *v2Decoder) inputField(in *v2Input) string {
 	return fmt.Sprintf("inputs[%d]", in.pos)
 }
 
-// path is where an input is in the request, for messages about its fields.
-func (in *v2Input) path() string { return "inputs[" + strconv.Itoa(in.pos) + "]" }
+// where is the place of an input's field key in the request, for messages.
+func (in *v2Input) where(key string) where {
+	return where{list: "inputs", pos: in.pos, key: key, dim: -1}
+}
+
+// inputName is the model's own string for an input name it has.
+func (v *v2Decoder) inputName(s []byte) (string, bool) {
+	for i := range v.m.Signature.Inputs {
+		if name := v.m.Signature.Inputs[i].Name; string(s) == name {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// datatypeName is the v2 name of one of the model's inputs' datatypes,
+// when s is one: the datatypes a request for it is expected to send.
+func (v *v2Decoder) datatypeName(s []byte) (string, bool) {
+	for i := range v.m.Signature.Inputs {
+		if name := v.m.Signature.Inputs[i].DType.V2Name(); string(s) == name {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// outputName is the model's own string for an output name it has.
+func (v *v2Decoder) outputName(s []byte) (string, bool) {
+	for i := range v.m.Signature.Outputs {
+		if name := v.m.Signature.Outputs[i].Name; string(s) == name {
+			return name, true
+		}
+	}
+	return "", false
+}
 
 func (v *v2Decoder) inputParameter(in *v2Input, p string) *inference.Error {
 	switch p {
 	case "binary_data_size":
-		n, err := v.count(in.path(), "parameters.binary_data_size")
+		n, err := v.count(in.where("parameters.binary_data_size"))
 		in.binSize = n
 		return err
 	}
@@ -277,7 +351,11 @@ func (v *v2Decoder) data(in *v2Input, d *jsontensor.Decoder) *inference.Error {
 // the order the inputs are listed.
 func (v *v2Decoder) binary(raw []byte) *inference.Error {
 	off := 0
-	for _, in := range v.binaries {
+	for i := range v.ins {
+		in := &v.ins[i]
+		if !in.binary {
+			continue
+		}
 		if in.binSize > int64(len(raw)-off) {
 			return badRequest("unexpected size for input '%s', expecting %d additional bytes for model '%s'", in.name, in.binSize-int64(len(raw)-off), v.m.Name)
 		}

@@ -1,6 +1,7 @@
 package v2
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,7 +64,25 @@ func FuzzDecodeV2(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"BYTES","shape":[1,2],"datatype":"BYTES","parameters":{"binary_data_size":9}}]}`+"\x01\x00\x00\x00a\x00\x00\x00\x00"), "97")
 	m := fuzzModel()
 	raw := &runtime.Model{Name: "raw", Config: &runtime.Config{}, Signature: tensor.Signature{Inputs: m.Signature.Inputs[:1], Outputs: m.Signature.Outputs}}
+	// Decoders are recycled (decoders): whatever one decoded before, the
+	// next request must decode as on a new one. The valid request is
+	// decoded after every input, and compared with its first decoding.
+	reference := []byte(valid + "\x01\x00\x00\x3c\x00\xc0")
+	decodeReference := func(t *testing.T) string {
+		req, err := decodeV2(reference, len(valid), m)
+		if err != nil {
+			t.Fatalf("the valid request: %v", err)
+		}
+		defer req.release()
+		return fmt.Sprintf("%q %v %v %+v %+v %+v", req.id, req.hasID, req.binaryAll, req.requested, req.core.Inputs, req.core.Outputs)
+	}
+	want := decodeReference(&testing.T{})
 	f.Fuzz(func(t *testing.T, body []byte, header string) {
+		defer func() {
+			if got := decodeReference(t); got != want {
+				t.Fatalf("after %q, a recycled decoder decoded the valid request as\n%s\nnot\n%s", body, got, want)
+			}
+		}()
 		n, err := strconv.Atoi(strings.TrimSpace(header))
 		n, err = headerLength(header, n, err, len(body))
 		if err != nil {
@@ -76,6 +95,9 @@ func FuzzDecodeV2(f *testing.F) {
 			req, err = decodeRawV2(body, raw)
 		} else {
 			req, err = decodeV2(body, n, m)
+		}
+		if req != nil {
+			defer req.release() // before the deferred check above
 		}
 		if err == nil {
 			// What the core checks before it runs a request.

@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
-	"github.com/onnxserve/onnxserve/handlers/jsontensor"
 	"github.com/onnxserve/onnxserve/handlers/rest"
 )
 
@@ -108,7 +107,7 @@ func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bi
 	if err != nil {
 		return false, core.Refuse(c, m, err)
 	}
-	defer jsontensor.Release(req.pooled) // Infer has returned by then
+	defer req.release() // Infer has returned, and the answer is encoded, by then
 	// Binary inputs lie in the body, reserved already; JSON ones, strings
 	// and half floats are new.
 	if err := lease.Grow(inference.CopiedBytes(req.core.Inputs, body)); err != nil {

@@ -37,8 +37,8 @@ func fieldBit(key string) fields {
 }
 
 // add records key, false if it came before.
-func (f *fields) add(key string) bool {
-	bit := fieldBit(key)
+func (f *fields) add(key []byte) bool {
+	bit := fieldBit(string(key))
 	if *f&bit != 0 {
 		return false
 	}
@@ -48,41 +48,76 @@ func (f *fields) add(key string) bool {
 
 func (f fields) has(key string) bool { return f&fieldBit(key) != 0 }
 
-// Small readers. Each consumes one value at d.i; errors name it as the
-// key of the object at, a path built only when there is an error.
+// Small readers. Each consumes one value at d.i; errors name it by its
+// where, whose path is built only when there is an error: a request that
+// decodes builds none.
 
-func at(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+// where is a value's place in the request: key within the request's top
+// level ("id", "parameters.timeout"), or within element pos of list
+// ("inputs[0].name"), with dim ≥ 0 an element of that key ("shape[1]").
+type where struct {
+	list string
+	pos  int
+	key  string
+	dim  int
 }
 
-func (v *v2Decoder) string(path, key string) (string, *inference.Error) {
+func top(key string) where { return where{key: key, dim: -1} }
+
+func (w where) in(key string) where { return where{list: w.list, pos: w.pos, key: key, dim: -1} }
+
+func (w where) String() string {
+	s := w.key
+	if w.list != "" {
+		elem := w.list + "[" + strconv.Itoa(w.pos) + "]"
+		if s == "" {
+			s = elem
+		} else {
+			s = elem + "." + s
+		}
+	}
+	if w.dim >= 0 {
+		s += "[" + strconv.Itoa(w.dim) + "]"
+	}
+	return s
+}
+
+// string reads a string; it is the one of known that it equals when there
+// is one, so that the names a request is expected to send (the model's)
+// cost no copy.
+func (v *v2Decoder) string(w where, known func(s []byte) (string, bool)) (string, *inference.Error) {
 	d := &v.d
 	if d.Next() != '"' {
-		return "", rest.CodecError(d.Mismatch(at(path, key), "a string"))
+		return "", rest.CodecError(d.Mismatch(w.String(), "a string"))
 	}
 	s, err := d.Str()
-	return string(s), rest.CodecError(err)
+	if err != nil {
+		return "", rest.CodecError(err)
+	}
+	if known != nil {
+		if k, ok := known(s); ok {
+			return k, nil
+		}
+	}
+	return string(s), nil
 }
 
-func (v *v2Decoder) bool(path, key string) (bool, *inference.Error) {
+func (v *v2Decoder) bool(w where) (bool, *inference.Error) {
 	b, err := v.d.Bool()
 	if err != nil {
-		return false, rest.CodecError(err.Named(at(path, key)))
+		return false, rest.CodecError(err.Named(w.String()))
 	}
 	return b, nil
 }
 
 // count reads a non-negative integer.
-func (v *v2Decoder) count(path, key string) (int64, *inference.Error) {
+func (v *v2Decoder) count(w where) (int64, *inference.Error) {
 	text, mag, neg, err := v.d.Integer(tensor.Int64)
 	switch {
 	case err != nil:
-		return 0, rest.CodecError(err.Named(at(path, key)))
+		return 0, rest.CodecError(err.Named(w.String()))
 	case neg && mag != 0, mag > 1<<62:
-		return 0, badRequest("%s: %s is not a valid size", at(path, key), jsontensor.Clip(text))
+		return 0, badRequest("%s: %s is not a valid size", w, jsontensor.Clip(text))
 	}
 	return int64(mag), nil
 }
@@ -100,25 +135,31 @@ func (v *v2Decoder) timeout() (time.Duration, *inference.Error) {
 	return inference.Microseconds(us), nil
 }
 
-// shape reads an input's shape; the core's Inputs.Bound refuses one with
-// more elements than the request has bytes before anything is sized from it.
+// shape reads an input's shape into the decoder's dims, which keep their
+// memory from request to request; the core's Inputs.Bound refuses one
+// with more elements than the request has bytes before anything is sized
+// from it.
 func (v *v2Decoder) shape(in *v2Input) ([]int64, *inference.Error) {
-	var shape []int64
-	err := v.array(v.inputField(in)+": shape", func(k int) *inference.Error {
+	d := &v.d
+	if d.Next() != '[' {
+		return nil, rest.CodecError(d.Mismatch(v.inputField(in)+": shape", "an array"))
+	}
+	start := len(v.dims)
+	err := elements(d, func(k int) *inference.Error {
 		if k == jsontensor.MaxDepth {
 			return badRequest("%s: shape has more than %d dimensions", v.inputField(in), jsontensor.MaxDepth)
 		}
-		dim, err := v.count(in.path(), "shape["+strconv.Itoa(k)+"]")
+		w := in.where("shape")
+		w.dim = k
+		dim, err := v.count(w)
 		if err != nil {
 			return err
 		}
-		shape = append(shape, dim)
+		v.dims = append(v.dims, dim)
 		return nil
 	})
-	if shape == nil {
-		shape = []int64{}
-	}
-	return shape, err
+	// Capped, so that the next shape's dims never write over this one's.
+	return v.dims[start:len(v.dims):len(v.dims)], err
 }
 
 // array reads a JSON array, calling elem for each element at its value.
@@ -131,10 +172,10 @@ func (v *v2Decoder) array(field string, elem func(i int) *inference.Error) *infe
 }
 
 // parameters reads a parameters object, calling param for each key at its value.
-func (v *v2Decoder) parameters(field string, param func(key string) *inference.Error) *inference.Error {
+func (v *v2Decoder) parameters(w where, param func(key string) *inference.Error) *inference.Error {
 	d := &v.d
 	if d.Next() != '{' {
-		return rest.CodecError(d.Mismatch(field, "an object"))
+		return rest.CodecError(d.Mismatch(w.String(), "an object"))
 	}
 	return object(d, func(key []byte) *inference.Error { return param(paramKey(key)) })
 }
