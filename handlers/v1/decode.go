@@ -35,11 +35,11 @@ import (
 
 // decodePredict parses body for m and returns one tensor per model input,
 // in Signature.Inputs order (Data nil for one the body left out), and the
-// body's form. Errors are *jsontensor.Error. Pass the tensors to
-// jsontensor.Release once nothing reads them.
+// body's form. Errors are *jsontensor.Error. Release the body once nothing
+// reads its tensors.
 func decodePredict(body []byte, m *runtime.Model) (predictBody, form, error) {
 	r := requests.Get().(*request)
-	*r = request{m: m, features: m.Config.Features}
+	*r = request{m: m, features: m.Config.Features, hold: holds.Get().(*inputsHold)}
 	defer func() {
 		*r = request{} // holds nothing of this request's while idle
 		requests.Put(r)
@@ -47,6 +47,7 @@ func decodePredict(body []byte, m *runtime.Model) (predictBody, form, error) {
 	r.d.Reset(body)
 	out, err := r.decode()
 	if err != nil {
+		r.hold.put()
 		if !err.Syntax {
 			if serr := jsontensor.CheckSyntax(body); serr != nil {
 				return predictBody{}, r.form, serr
@@ -54,7 +55,7 @@ func decodePredict(body []byte, m *runtime.Model) (predictBody, form, error) {
 		}
 		return predictBody{}, r.form, err
 	}
-	req := predictBody{inputs: out}
+	req := predictBody{inputs: out, hold: r.hold}
 	if r.outputs != nil {
 		req.outputs = *r.outputs
 	}
@@ -67,6 +68,50 @@ func decodePredict(body []byte, m *runtime.Model) (predictBody, form, error) {
 type predictBody struct {
 	inputs  []tensor.Tensor
 	outputs []string
+	hold    *inputsHold // nil for inputs made otherwise (images)
+}
+
+// release gives back the memory of the request's inputs, their buffers
+// and the slice and shapes that hold them, once nothing reads them: the
+// answer is written.
+func (b *predictBody) release() {
+	jsontensor.Release(b.inputs)
+	b.hold.put()
+}
+
+// inputsHold is the memory of a request's decoded inputs that outlives the
+// decoder (which goes back to its pool when decodePredict returns), kept
+// from request to request: the inputs' slice, and the named features'
+// shape.
+type inputsHold struct {
+	out   []tensor.Tensor
+	shape [2]int64
+}
+
+var holds = sync.Pool{New: func() any { return new(inputsHold) }}
+
+// inputs is the hold's slice of n empty inputs.
+func (h *inputsHold) inputs(n int) []tensor.Tensor {
+	if cap(h.out) < n {
+		h.out = make([]tensor.Tensor, n)
+	}
+	h.out = h.out[:n]
+	clear(h.out)
+	return h.out
+}
+
+// featuresShape is the shape [rows, n] of the named features' tensor, in
+// the hold, capped so that an append copies it.
+func (h *inputsHold) featuresShape(rows, n int) []int64 {
+	h.shape = [2]int64{int64(rows), int64(n)}
+	return h.shape[:2:2]
+}
+
+func (h *inputsHold) put() {
+	if h != nil {
+		clear(h.out) // let the tensors go while idle
+		holds.Put(h)
+	}
 }
 
 // form is which of the body forms a request turned out to use.
@@ -90,12 +135,14 @@ func (f form) field(input string) string {
 // requests recycles the decoder's per-request struct, nearly 900 bytes of
 // which hold pointers, which the decode's callbacks make escape: one
 // allocation per request otherwise, zeroed and scanned. Nothing decoded
-// refers to it (the tensors, their shapes and the outputs asked for are
-// allocated apart), so it goes back when decodePredict returns.
+// refers to it (the tensors and their slice are in an inputsHold, the
+// outputs asked for are allocated apart), so it goes back when
+// decodePredict returns.
 var requests = sync.Pool{New: func() any { return new(request) }}
 
 type request struct {
 	d        jsontensor.Decoder
+	hold     *inputsHold // where the inputs go
 	m        *runtime.Model
 	features []string          // ordered column names of the model's single rank-2 numeric input, nil if none
 	named    *inference.Inputs // the inputs "inputs" named so far; nil until it comes
@@ -129,7 +176,7 @@ func (r *request) decode() ([]tensor.Tensor, *jsontensor.Error) {
 		}
 		return nil, d.Fail("a JSON object")
 	}
-	r.out = make([]tensor.Tensor, len(r.m.Signature.Inputs))
+	r.out = r.hold.inputs(len(r.m.Signature.Inputs))
 	if err := d.Object(r.member); err != nil {
 		return nil, err
 	}
@@ -210,7 +257,7 @@ func (r *request) finish() ([]tensor.Tensor, *jsontensor.Error) {
 		if err := r.missingFeatures(-1); err != nil {
 			return nil, err
 		}
-		r.out[r.fin] = r.fcol.Tensor([]int64{1, int64(len(r.features))})
+		r.out[r.fin] = r.fcol.Tensor(r.hold.featuresShape(1, len(r.features)))
 	}
 	return r.out, nil
 }
@@ -349,7 +396,7 @@ func (r *request) featureInstances() *jsontensor.Error {
 	if spec.Shape[0] >= 0 && int64(n) != spec.Shape[0] {
 		return jsontensor.Invalid("instances", "dimension 0 must be %d, got %d", spec.Shape[0], n)
 	}
-	r.out[r.fin] = r.fcol.Tensor([]int64{int64(n), int64(nf)})
+	r.out[r.fin] = r.fcol.Tensor(r.hold.featuresShape(n, nf))
 	return nil
 }
 

@@ -153,15 +153,15 @@ func (a *API) Predict(c *gin.Context) {
 	if err == nil {
 		err = queryOutputs(c, &req)
 	}
+	// Runs after the response is written; Infer has returned by then, so
+	// ONNX Runtime no longer reads the buffers.
+	defer req.release()
 	if err != nil {
 		e, _ := problem(err, f) // the kind the codec's error has
 		env.Core.Refuse(c, m, e)
 		a.fail(c, err, f)
 		return
 	}
-	// Runs after the response is written; Infer has returned by then, so
-	// ONNX Runtime no longer reads the buffers.
-	defer jsontensor.Release(req.inputs)
 	if err := lease.Grow(inference.TensorBytes(req.inputs)); err != nil {
 		a.fail(c, err, f)
 		return
