@@ -35,8 +35,8 @@ import (
 
 // decodePredict parses body for m and returns one tensor per model input,
 // in Signature.Inputs order (Data nil for one the body left out), and the
-// body's form. Errors are *jsontensor.Error. Release the body once nothing
-// reads its tensors.
+// body's form. Errors are *jsontensor.Error. Release what it returns
+// (predictBody.release) once nothing reads its tensors.
 func decodePredict(body []byte, m *runtime.Model) (predictBody, form, error) {
 	r := requests.Get().(*request)
 	*r = request{m: m, features: m.Config.Features, hold: holds.Get().(*inputsHold)}
