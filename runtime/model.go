@@ -331,11 +331,7 @@ func describe(specs []tensor.TensorSpec) string {
 
 // newSession creates the model's session on provider p, configured by ep.
 func (m *Model) newSession(data []byte, p Provider, ep ExecutionProvider) error {
-	names := make([]string, len(m.Signature.Outputs))
-	for i, s := range m.Signature.Outputs {
-		names[i] = s.Name
-	}
-	s, err := m.openSession(data, p, ep, names)
+	s, err := m.openSession(data, p, ep, tensor.Names(m.Signature.Outputs))
 	if err != nil {
 		return err
 	}
@@ -373,11 +369,7 @@ func (m *Model) openSession(data []byte, p Provider, ep ExecutionProvider, outpu
 	if err := appendProvider(so, p, ep); err != nil {
 		return nil, err
 	}
-	inputs := make([]string, len(m.Signature.Inputs))
-	for i, s := range m.Signature.Inputs {
-		inputs[i] = s.Name
-	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, outputs, so)
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, tensor.Names(m.Signature.Inputs), outputs, so)
 	if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}

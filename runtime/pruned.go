@@ -54,6 +54,10 @@ type pruner struct {
 	mu               sync.Mutex
 	closed           bool
 	builds           sync.WaitGroup
+	// stopped is set, under mu, once no set is added any more (max
+	// sessions made, or closed): a request for a new set then costs no
+	// lock.
+	stopped atomic.Bool
 }
 
 // maxWholeSets bounds the sets a pruner remembers as needing every node,
@@ -136,10 +140,7 @@ func (p *pruner) session(outputs []int) (session, bool) {
 // has a session already or max are made; a set that needs every node is
 // remembered as one, with no session.
 func (p *pruner) start(key []byte, outputs []int) {
-	p.mu.Lock()
-	full := p.closed || p.sessions >= p.max
-	p.mu.Unlock()
-	if full {
+	if p.stopped.Load() {
 		return
 	}
 	var needed onnxgraph.Nodes
@@ -167,6 +168,9 @@ func (p *pruner) start(key []byte, outputs []int) {
 		return
 	}
 	p.sessions++
+	if p.sessions >= p.max {
+		p.stopped.Store(true)
+	}
 	p.builds.Add(1)
 	go p.build(e, set, needed.Len())
 }
@@ -243,6 +247,7 @@ func (p *pruner) wait(ctx context.Context, outputs []int) (session, bool) {
 func (p *pruner) close() error {
 	p.mu.Lock()
 	p.closed = true
+	p.stopped.Store(true)
 	p.mu.Unlock()
 	p.builds.Wait()
 	var errs []error

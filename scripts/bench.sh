@@ -47,6 +47,8 @@
 # -onnx; installs them with apt-get when missing and run as root.
 set -euo pipefail
 
+# A relative BASELINE is the caller's, from before the cd below.
+[ -n "${BASELINE:-}" ] && BASELINE="$(realpath -m "$BASELINE")"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 work="$root/.cache/bench" # git-ignored

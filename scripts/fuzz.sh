@@ -10,12 +10,17 @@
 # more, and a second failure of any kind fails. Any other failure, a
 # failing input written to testdata/fuzz first of all, fails at once.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 GO="${GO:-go}"
 FUZZTIME="${FUZZTIME:-30s}"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-for pkg in $("$GO" list ./...); do
-  for f in $("$GO" test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+# Assigned, so that a package list or a test build that fails stops the
+# run (set -e) rather than leaving its targets out.
+pkgs="$("$GO" list ./...)"
+for pkg in $pkgs; do
+  list="$("$GO" test -list '^Fuzz' "$pkg")"
+  for f in $(grep '^Fuzz' <<<"$list" || true); do
     for attempt in 1 2; do
       if "$GO" test "$pkg" -run XXX -fuzz "^$f\$" -fuzztime "$FUZZTIME" 2>&1 | tee "$out"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
         break

@@ -423,13 +423,7 @@ func outputsSchema(m *runtime.Model) obj {
 		"description": "the outputs to return, in this order (default: every output); or the query parameter outputs"}
 }
 
-func outputNames(m *runtime.Model) []string {
-	names := make([]string, len(m.Signature.Outputs))
-	for i, out := range m.Signature.Outputs {
-		names[i] = out.Name
-	}
-	return names
-}
+func outputNames(m *runtime.Model) []string { return tensor.Names(m.Signature.Outputs) }
 
 func responseSchema(m *runtime.Model) obj {
 	props := obj{}
@@ -514,11 +508,7 @@ func example(m *runtime.Model) json.RawMessage {
 	if m.Config.Example != nil {
 		return mustMarshal(m.Config.Example)
 	}
-	names := make([]string, len(m.Signature.Inputs))
-	for i, in := range m.Signature.Inputs {
-		names[i] = in.Name
-	}
-	inputs := orderedObject(names, func(name string) any {
+	inputs := orderedObject(tensor.Names(m.Signature.Inputs), func(name string) any {
 		return zeros(m.Signature.Inputs[m.Signature.Input(name)])
 	})
 	return orderedObject([]string{"inputs"}, func(string) any { return inputs })

@@ -84,12 +84,7 @@ func (in *Inputs) Name(name string) (int, error) {
 	if e != nil {
 		if i == unknown {
 			// /v1's clients read the error to fix the body: name what fits.
-			sig := &in.m.Signature
-			names := make([]string, len(sig.Inputs))
-			for k, s := range sig.Inputs {
-				names[k] = s.Name
-			}
-			e = invalidInput(name, "%s; expected one of %s", e.Message, tensor.QuoteNames(names))
+			e = invalidInput(name, "%s; expected one of %s", e.Message, tensor.QuoteNames(tensor.Names(in.m.Signature.Inputs)))
 		}
 		return -1, e
 	}

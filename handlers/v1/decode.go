@@ -38,8 +38,8 @@ import (
 // body's form. Errors are *jsontensor.Error. Release what it returns
 // (predictBody.release) once nothing reads its tensors.
 func decodePredict(body []byte, m *runtime.Model) (predictBody, form, error) {
-	r := requests.Get().(*request)
-	*r = request{m: m, features: m.Config.Features, hold: holds.Get().(*inputsHold)}
+	r := requests.Get().(*request) // zeroed when it was put back
+	r.m, r.features, r.hold = m, m.Config.Features, holds.Get().(*inputsHold)
 	defer func() {
 		*r = request{} // holds nothing of this request's while idle
 		requests.Put(r)
@@ -303,13 +303,7 @@ func (r *request) inputs() *jsontensor.Error {
 	})
 }
 
-func (r *request) inputNames() []string {
-	names := make([]string, len(r.m.Signature.Inputs))
-	for k, in := range r.m.Signature.Inputs {
-		names[k] = in.Name
-	}
-	return names
-}
+func (r *request) inputNames() []string { return tensor.Names(r.m.Signature.Inputs) }
 
 // instances reads {"instances": [...]}: objects of named features, or rows
 // of the model's only input.

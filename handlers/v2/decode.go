@@ -88,10 +88,13 @@ var decoders = sync.Pool{New: func() any { return &v2Decoder{dims: make([]int64,
 
 // reset empties v for another request, keeping its slices' memory.
 func (v *v2Decoder) reset() {
-	clear(v.ins) // they hold strings: let them go
+	// What they hold (strings, tensors over the body and pooled buffers)
+	// must not stay pinned while the decoder is idle.
+	clear(v.ins)
 	clear(v.req.requested)
 	clear(v.req.pooled)
 	clear(v.req.core.Outputs)
+	clear(v.inputs.Tensors()) // the slice v.inputs keeps for the next request
 	*v = v2Decoder{ins: v.ins[:0], dims: v.dims[:0], inputs: v.inputs, req: v2Request{
 		requested: v.req.requested[:0], pooled: v.req.pooled[:0], core: inference.Request{Outputs: v.req.core.Outputs[:0]}}}
 }
@@ -101,7 +104,7 @@ func (v *v2Decoder) reset() {
 // must be released once its answer is written.
 func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 	v := decoders.Get().(*v2Decoder)
-	v.m = m
+	v.m, v.req.decoder = m, v
 	v.inputs.Reset(m)
 	v.inputs.Bound(len(body))
 	v.d.Reset(body[:header])
@@ -111,8 +114,6 @@ func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 	}
 	if err != nil {
 		v.req.release() // nothing else holds it: the decoder goes back now
-		v.reset()
-		decoders.Put(v)
 		return nil, err
 	}
 	v.req.core.Inputs = v.inputs.Tensors()
@@ -122,7 +123,6 @@ func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 	if len(v.req.core.Outputs) == 0 {
 		v.req.core.Outputs = nil // none asked for: every output
 	}
-	v.req.decoder = v
 	return &v.req, nil
 }
 

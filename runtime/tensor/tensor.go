@@ -119,6 +119,15 @@ func FormatShape(shape []int64) string {
 	return b.String()
 }
 
+// Names are the specs' names, in order.
+func Names(specs []TensorSpec) []string {
+	names := make([]string, len(specs))
+	for i := range specs {
+		names[i] = specs[i].Name
+	}
+	return names
+}
+
 // QuoteNames writes names for a message as "a", "b", "c", cut short after
 // ten: a hostile request may name thousands.
 func QuoteNames(names []string) string {

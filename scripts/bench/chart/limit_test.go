@@ -273,6 +273,9 @@ func TestLimitLines(t *testing.T) {
 				w = x
 			}
 		}
+		if w.name == "" {
+			t.Fatalf("no workload %q", c.workload)
+		}
 		found := 0.0
 		for _, l := range targetLines(b, w) {
 			if strings.HasSuffix(l.label, "of limit") {

@@ -2,12 +2,13 @@ package main
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	onnxruntime "github.com/onnxserve/onnxserve/runtime"
 )
 
 // TestRunnerBatches pins that the /ort route runs the batch it is asked
@@ -17,9 +18,11 @@ import (
 // outputs. logits.onnx's probabilities are the softmax of its logits, so
 // each row of them sums to 1.
 func TestRunnerBatches(t *testing.T) {
-	lib := os.Getenv("ORT_LIB")
-	if lib == "" {
-		lib = filepath.Join("..", "..", "..", ".cache", "onnxruntime", "1.24.3", "libonnxruntime.so")
+	// The server's own lookup ($ORT_LIB, else scripts/setup-ort.sh's
+	// copy), in the test only: the floor binary uses none of onnxserve.
+	lib, err := onnxruntime.FindLibrary(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
 	}
 	ort.SetSharedLibraryPath(lib)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
