@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -200,5 +201,47 @@ func TestAccessLog(t *testing.T) {
 	}
 	if lines[1]["request_id"] != made || lines[1]["route"] != "GET /healthz" {
 		t.Errorf("health line %v", lines[1])
+	}
+}
+
+// TestAccessLogClient pins whose address the access line names: the
+// peer's, unless the peer is a trusted proxy, whose X-Forwarded-For
+// (the nearest address it does not trust) or X-Real-IP names the client.
+// A header from any other peer is ignored: it would let any client log
+// itself under another address.
+func TestAccessLogClient(t *testing.T) {
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		header  map[string]string
+		want    string
+	}{
+		{"no header", nil, nil, "127.0.0.1"},
+		{"forwarded from a peer not trusted", nil, map[string]string{"X-Forwarded-For": "203.0.113.9"}, "127.0.0.1"},
+		{"real ip from a peer not trusted", nil, map[string]string{"X-Real-IP": "203.0.113.9"}, "127.0.0.1"},
+		{"other proxies trusted", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, map[string]string{"X-Forwarded-For": "203.0.113.9"}, "127.0.0.1"},
+		{"trusted proxy, no header", loopback, nil, "127.0.0.1"},
+		{"trusted proxy forwards", loopback, map[string]string{"X-Forwarded-For": "203.0.113.9"}, "203.0.113.9"},
+		{"nearest untrusted hop", loopback, map[string]string{"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 127.0.0.5"}, "203.0.113.9"},
+		{"trusted proxy's real ip", loopback, map[string]string{"X-Real-IP": "203.0.113.9"}, "203.0.113.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			srv, _ := servertest.Start(t, servertest.Path("models"), servertest.Options{AccessLog: true, Logger: servertest.JSONLogger(&out), TrustedProxies: tc.trusted})
+			req, _ := http.NewRequest("GET", srv.URL+"/healthz", nil)
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			lines := servertest.LogLines(t, &out, "request")
+			if len(lines) != 1 || lines[0]["client"] != tc.want {
+				t.Errorf("access lines %v, want one with client %s", lines, tc.want)
+			}
+		})
 	}
 }

@@ -9,8 +9,12 @@
 package handlers
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -59,6 +63,11 @@ type Options struct {
 	Keys *auth.Keys
 	// CORS, when set, lets browser pages of its origins call the API.
 	CORS *cors.Policy
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
+	// headers name the client in the access log. Any other peer is the
+	// client itself: a header anyone can send must not pass for the
+	// client's address.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the HTTP handler serving the whole API: the one route table
@@ -73,6 +82,14 @@ func New(opt Options) http.Handler {
 	env := &rest.Env{Core: opt.Core, MaxBodyBytes: opt.MaxBodyBytes, Buffers: &rest.Buffers{}, Logger: opt.Logger}
 
 	r := gin.New()
+	// gin trusts every peer's X-Forwarded-For unless told otherwise.
+	proxies := make([]string, len(opt.TrustedProxies))
+	for i, p := range opt.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		panic(fmt.Sprintf("trusted proxies %v: %v", proxies, err)) // a netip.Prefix always parses
+	}
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // c.Done()/c.Err() follow the request's context
 	r.Use(closeWhenDraining(opt.Core))
@@ -179,6 +196,7 @@ func observe(opt Options) gin.HandlerFunc {
 	// net/http keys headers in canonical form, which accesslog.Header is
 	// not: canonical, its Get and Set make no key of their own each.
 	idHeader := http.CanonicalHeaderKey(accesslog.Header)
+	forwarded := len(opt.TrustedProxies) > 0
 	return func(c *gin.Context) {
 		start := time.Now()
 		if opt.Metrics != nil {
@@ -189,8 +207,9 @@ func observe(opt Options) gin.HandlerFunc {
 		id := c.GetHeader(idHeader)
 		if opt.AccessLog {
 			id = accesslog.ID(id)
-			rec = &inference.Record{}
-			c.Request = c.Request.WithContext(inference.WithRecord(c.Request.Context(), rec))
+			var ctx context.Context
+			ctx, rec = inference.WithRecord(c.Request.Context())
+			c.Request = c.Request.WithContext(ctx)
 		}
 		if id != "" {
 			c.Header(idHeader, id)
@@ -206,9 +225,23 @@ func observe(opt Options) gin.HandlerFunc {
 			}
 			accesslog.Write(c, opt.Logger, accesslog.Line{
 				ID: id, Protocol: "http", Method: c.Request.Method, Route: route, Code: c.Writer.Status(),
-				Client: c.ClientIP(), BytesIn: max(c.Request.ContentLength, 0), BytesOut: int64(max(c.Writer.Size(), 0)),
+				Client: client(c, forwarded), BytesIn: max(c.Request.ContentLength, 0), BytesOut: int64(max(c.Writer.Size(), 0)),
 				Duration: time.Since(start), Record: rec,
 			})
 		}
 	}
+}
+
+// client is the access log's client: the peer's address, or with trusted
+// proxies (forwarded) the one gin finds in their forwarding headers.
+// Without them the address is read off the connection's, allocation-free,
+// where gin parses it and prints it anew.
+func client(c *gin.Context, forwarded bool) string {
+	if forwarded {
+		return c.ClientIP()
+	}
+	if host, _, err := net.SplitHostPort(c.Request.RemoteAddr); err == nil {
+		return host
+	}
+	return c.Request.RemoteAddr
 }

@@ -40,16 +40,20 @@ type Stats struct {
 	Run Run
 }
 
-type statsKey struct{}
+// StatsKey is the context key Infer looks its *Stats up by. WithStats
+// stores one under it; a caller's own context type may answer it too, so
+// that a request's Stats and the context carrying them are one allocation
+// (package inference's Record does).
+type StatsKey struct{}
 
 // WithStats returns a context whose requests' Infer fills s.
 func WithStats(ctx context.Context, s *Stats) context.Context {
-	return context.WithValue(ctx, statsKey{}, s)
+	return context.WithValue(ctx, StatsKey{}, s)
 }
 
 // StatsOf is the Stats ctx carries, or nil.
 func StatsOf(ctx context.Context) *Stats {
-	s, _ := ctx.Value(statsKey{}).(*Stats)
+	s, _ := ctx.Value(StatsKey{}).(*Stats)
 	return s
 }
 

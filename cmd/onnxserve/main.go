@@ -23,6 +23,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -105,6 +106,7 @@ type serveFlags struct {
 	logFormat     string
 	logLevel      slog.Level
 	accessLog     bool
+	proxies       []netip.Prefix
 	grpcAddr      string
 	grpcStreams   int
 	models        string
@@ -144,6 +146,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	level := fs.String("log-level", "info", "least severe level logged: debug, info, warn or error")
 	fs.BoolVar(&f.accessLog, "access-log", true, "log one line per request (REST and gRPC) at info")
+	proxies := fs.String("trusted-proxies", "", "comma-separated IPs or CIDRs of proxies (an ingress, a load balancer) whose X-Forwarded-For or X-Real-IP names a REST request's client in the access log; from any other peer those headers are ignored")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", 32<<20, "largest request body, and gRPC message either way, accepted (413 or RESOURCE_EXHAUSTED above)")
 	// Go's default of 1 MiB lets a few hundred half-sent headers hold
 	// hundreds of MB; real requests carry a few KiB.
@@ -173,6 +176,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 		return nil, err
 	}
 	if f.buckets, err = parseBuckets(*buckets); err != nil {
+		return nil, err
+	}
+	if f.proxies, err = parseProxies(*proxies); err != nil {
 		return nil, err
 	}
 	if err := f.logLevel.UnmarshalText([]byte(*level)); err != nil {
@@ -232,6 +238,28 @@ func parseBuckets(s string) ([]float64, error) {
 			return nil, fmt.Errorf("--metrics-buckets %q: want ascending positive seconds, e.g. 0.001,0.01,0.1,1", s)
 		}
 		out = append(out, v)
+	}
+	return out, nil
+}
+
+// parseProxies reads --trusted-proxies: IPs (one address each) and CIDRs.
+func parseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if !strings.Contains(part, "/") {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(part); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies %q: want IPs or CIDRs, e.g. 10.0.0.0/8,192.168.1.7: %w", s, err)
+		}
+		out = append(out, p.Masked())
 	}
 	return out, nil
 }
@@ -361,7 +389,7 @@ func serve(args []string, stderr io.Writer) error {
 	// the listeners close is read, or answered 408, with half the grace
 	// left to answer it, and a slow upload cannot hold the exit past it.
 	srv := &http.Server{
-		Handler: handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log,
+		Handler: handlers.New(handlers.Options{Core: core, MaxBodyBytes: f.maxBody, Metrics: mt, AccessLog: f.accessLog, Logger: log, TrustedProxies: f.proxies,
 			Keys: keys, CORS: corsPolicy}),
 		MaxHeaderBytes:    f.maxHeader,
 		ReadHeaderTimeout: min(10*time.Second, f.shutdownGrace/2),

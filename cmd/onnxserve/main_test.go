@@ -83,6 +83,41 @@ func TestServeFlagsFromEnv(t *testing.T) {
 	}
 }
 
+// TestTrustedProxies pins how --trusted-proxies reads: IPs become
+// single-address prefixes, CIDRs are masked, blanks are skipped, and
+// anything else is refused with the flag's name.
+func TestTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // the prefixes, space-separated; "error" for a refusal
+	}{
+		{"", ""},
+		{"10.0.0.1", "10.0.0.1/32"},
+		{" 10.0.0.0/8 , ,192.168.1.7", "10.0.0.0/8 192.168.1.7/32"},
+		{"10.1.2.3/8", "10.0.0.0/8"},
+		{"fd00::1,2001:db8::/32", "fd00::1/128 2001:db8::/32"},
+		{"10.0.0.0/33", "error"},
+		{"proxy.local", "error"},
+		{"10.0.0.1:8080", "error"},
+	} {
+		f, err := parseServeFlags([]string{"--trusted-proxies", tc.in})
+		var got []string
+		if err != nil {
+			got = []string{"error"}
+			if !strings.Contains(err.Error(), "--trusted-proxies") {
+				t.Errorf("%q: error %q does not name the flag", tc.in, err)
+			}
+		} else {
+			for _, p := range f.proxies {
+				got = append(got, p.String())
+			}
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("--trusted-proxies %q = %v, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
 // serving runs the real binary's serve path on the shipped models with
 // args added, until it is ready; stop SIGTERMs the process and expects
 // serve to drain and return cleanly (sessions and the ORT environment

@@ -5,6 +5,7 @@ package accesslog
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
 	"math/rand/v2"
@@ -29,9 +30,7 @@ func ID(sent string) string {
 		return sent
 	}
 	var b [8]byte
-	for i := range b {
-		b[i] = byte(rand.Uint32())
-	}
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }
 

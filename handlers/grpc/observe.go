@@ -58,8 +58,8 @@ func (o *observer) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.C
 				sent = v[0]
 			}
 		}
-		c.id, c.record = accesslog.ID(sent), &inference.Record{}
-		ctx = inference.WithRecord(ctx, c.record)
+		c.id = accesslog.ID(sent)
+		ctx, c.record = inference.WithRecord(ctx)
 	}
 	return context.WithValue(ctx, callKey{}, c)
 }

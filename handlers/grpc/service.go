@@ -201,11 +201,11 @@ func (s *service) streamAnswer(ctx context.Context, m *inferMessage) *pb.ModelSt
 	start, in := time.Now(), 0
 	if s.obs != nil && s.obs.accessLog {
 		// Each request of the stream has an access line of its own.
-		rec = &inference.Record{}
-		if call := inference.RecordOf(ctx); call != nil {
+		call := inference.RecordOf(ctx)
+		ctx, rec = inference.WithRecord(ctx)
+		if call != nil {
 			rec.Caller = call.Caller // the stream's key, checked once at its start
 		}
-		ctx = inference.WithRecord(ctx, rec)
 		in = proto.Size(req) // before infer gives req's buffer back
 	}
 	resp, err := (*pb.ModelInferResponse)(nil), m.refused

@@ -38,10 +38,29 @@ type Observer interface {
 
 type recordKey struct{}
 
-// WithRecord returns a context whose inference request Infer records in r,
-// for a front end that logs what it served.
-func WithRecord(ctx context.Context, r *Record) context.Context {
-	return context.WithValue(ctx, recordKey{}, r)
+// recordContext carries a Record, for the core and for runtime, which
+// fills its Stats: the Record and the context are one allocation, where a
+// Record, its context value and runtime's WithStats were three.
+type recordContext struct {
+	context.Context
+	r Record
+}
+
+func (c *recordContext) Value(key any) any {
+	switch key.(type) {
+	case recordKey:
+		return &c.r
+	case runtime.StatsKey:
+		return &c.r.Stats
+	}
+	return c.Context.Value(key)
+}
+
+// WithRecord returns a context whose inference request Infer records in
+// the Record it returns, for a front end that logs what it served.
+func WithRecord(ctx context.Context) (context.Context, *Record) {
+	c := &recordContext{Context: ctx}
+	return c, &c.r
 }
 
 // RecordOf is the Record ctx carries, or nil.
@@ -52,17 +71,18 @@ func RecordOf(ctx context.Context) *Record {
 
 // begin starts the Record of a request for m, the context's or a new one
 // when only the Observer will read it; nil when no one will. The context
-// it returns lets runtime fill the Record's Stats.
+// it returns lets runtime fill the Record's Stats: a context from
+// WithRecord already does.
 func (c *Core) begin(ctx context.Context, m *runtime.Model) (context.Context, *Record) {
 	r := RecordOf(ctx)
 	if r == nil {
 		if c.observer == nil {
 			return ctx, nil
 		}
-		r = &Record{}
+		ctx, r = WithRecord(ctx)
 	}
 	r.Model, r.Version = m.Name, m.Version
-	return runtime.WithStats(ctx, &r.Stats), r
+	return ctx, r
 }
 
 // end completes r with the request's outcome and tells the Observer.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -100,6 +101,9 @@ type Options struct {
 	Keys *auth.Keys
 	// CORS, when set, lets browser pages of its origins call.
 	CORS *cors.Policy
+	// TrustedProxies are the peers whose forwarding headers name the
+	// client, as --trusted-proxies says.
+	TrustedProxies []netip.Prefix
 	// MaxInflightBytes bounds what requests in flight hold, as
 	// --max-inflight-bytes does; 0 is no bound.
 	MaxInflightBytes int64
@@ -141,7 +145,7 @@ func Handler(repo *runtime.Repository, opt Options) http.Handler {
 		opt.Logger = Quiet
 	}
 	return handlers.New(handlers.Options{Core: Core(repo, opt), MaxBodyBytes: opt.MaxBodyBytes, Metrics: opt.Metrics, AccessLog: opt.AccessLog, Logger: opt.Logger,
-		Keys: opt.Keys, CORS: opt.CORS})
+		Keys: opt.Keys, CORS: opt.CORS, TrustedProxies: opt.TrustedProxies})
 }
 
 // Core is the core over repo, as cmd/onnxserve builds it: observed by
