@@ -338,7 +338,7 @@ func (b *batcher) execute(batch []*pending) {
 		p := batch[0]
 		run := Run{Requests: 1, Rows: p.rows}
 		s, _ := b.m.sessionFor(p.outputs)
-		outs, err := b.m.run(p.ctx, s, p.inputs, b.m.outputs, p.rows, &run)
+		outs, err := b.m.run(p.ctx, s, p.inputs, b.m.outputs, p.rows, &run, nil)
 		b.m.ran(run)
 		p.result <- batchResult{outs, runError(b.m, err), run}
 		return
@@ -349,7 +349,7 @@ func (b *batcher) execute(batch []*pending) {
 	run := Run{Requests: len(batch), Rows: rows}
 	merged := time.Now()
 	ctx, stop := together(batch)
-	outs, err := b.m.run(ctx, b.m.whole(), inputs, b.m.outputs, rows, &run)
+	outs, err := b.m.run(ctx, b.m.whole(), inputs, b.m.outputs, rows, &run, nil)
 	stopped := err != nil && ctx.Err() != nil
 	stop()
 	run.Input += merged.Sub(start)
@@ -444,7 +444,7 @@ func (b *batcher) alone(batch []*pending, inputs []tensor.Tensor) {
 		}
 		run := Run{Requests: 1, Rows: p.rows}
 		s, _ := b.m.sessionFor(p.outputs)
-		outs, err := b.m.run(p.ctx, s, mine, b.m.outputs, p.rows, &run)
+		outs, err := b.m.run(p.ctx, s, mine, b.m.outputs, p.rows, &run, nil)
 		b.m.ran(run)
 		p.result <- batchResult{outs, runError(b.m, err), run}
 	}

@@ -17,7 +17,9 @@ import (
 // wrapper's allocations: for a small model (iris) more than ORT's run
 // itself. A run copies its inputs into the bound ones and its outputs out
 // of them (a memcpy, for the small tensors bindings are kept for), so
-// nothing of a binding outlives the run that holds it.
+// nothing of a binding outlives the run that holds it; or, for a leased
+// run (lease.go), returns the bound outputs themselves and stays with the
+// caller until it releases them.
 //
 // Inputs and outputs a binding cannot hold are made per run as before:
 // strings (ORT copies them in), half floats (encoded per run), rank-0
@@ -32,6 +34,11 @@ type binding struct {
 	// outShapes are the bound outputs' shapes, which the outputs a run
 	// returns share: nothing changes a result's shape in place.
 	outShapes [][]int64
+	// data are the bound outputs' Go slices, boxed once for the results
+	// of leased runs (nil for a scalar, whose value ORT does not write
+	// into Go memory); result is the slice those runs return.
+	data   []any
+	result []tensor.Tensor
 	// io binds every value when all are bound: RunWithBinding then passes
 	// ORT nothing per run, where Run marshals every value (allocating).
 	io *ort.IoBinding
@@ -194,6 +201,7 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 	}
 	b := &binding{shapes: make([][]int64, len(inputs)), batch: batch, bytes: bytes,
 		ins: make([]ort.Value, len(inputs)), outs: make([]ort.Value, n), outShapes: make([][]int64, n),
+		data: make([]any, n), result: make([]tensor.Tensor, len(m.Signature.Outputs)),
 		runIns: make([]ort.Value, len(inputs)), runOuts: make([]ort.Value, n)}
 	for i, t := range inputs {
 		b.shapes[i] = slices.Clone(t.Shape)
@@ -225,7 +233,7 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 		if len(shape) == 0 {
 			shape = nil // a scalar's, as fromValue gives it
 		}
-		b.outs[k], b.outShapes[k] = v, slices.Clip(shape)
+		b.outs[k], b.outShapes[k], b.data[k] = v, slices.Clip(shape), ortTypes[d].ops.view(v)
 	}
 	if !slices.Contains(b.ins, nil) && !slices.Contains(b.outs, nil) {
 		if err := b.bindAll(m, s); err != nil {

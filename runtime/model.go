@@ -520,6 +520,21 @@ func (m *Model) Infer(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Ten
 // may each ask for others; a request that runs alone (alone in its batch,
 // or again after a merged run was refused) computes only its own.
 func (m *Model) InferOutputs(ctx context.Context, inputs []tensor.Tensor, outputs []int) ([]tensor.Tensor, error) {
+	return m.inferOutputs(ctx, inputs, outputs, nil)
+}
+
+// InferLeased is InferOutputs whose outputs may be the memory of the
+// values ORT wrote them in, recycled by later runs once the lease is
+// released: they are valid until lease.Release, which the caller must
+// call once it has read them (on success only; an error holds nothing).
+// It spares the copy of every output, and its allocation, for a caller
+// that reads the outputs once and lets them go, as a REST answer does.
+func (m *Model) InferLeased(ctx context.Context, inputs []tensor.Tensor, outputs []int) (_ []tensor.Tensor, lease Lease, _ error) {
+	outs, err := m.inferOutputs(ctx, inputs, outputs, &lease)
+	return outs, lease, err
+}
+
+func (m *Model) inferOutputs(ctx context.Context, inputs []tensor.Tensor, outputs []int, lease *Lease) ([]tensor.Tensor, error) {
 	if err := m.checkInputs(inputs); err != nil {
 		return nil, err
 	}
@@ -529,7 +544,7 @@ func (m *Model) InferOutputs(ctx context.Context, inputs []tensor.Tensor, output
 		}
 	}
 	s, pruned := m.sessionFor(outputs)
-	outs, err := m.inferOn(ctx, s, inputs, outputs)
+	outs, err := m.inferOn(ctx, s, inputs, outputs, lease)
 	if pruned || err == nil || m.pruned == nil || !isRejected(err) {
 		return outs, err
 	}
@@ -538,7 +553,7 @@ func (m *Model) InferOutputs(ctx context.Context, inputs []tensor.Tensor, output
 	// refused them, so this request, refused anyway, waits for that
 	// session and runs again on it.
 	if s, ok := m.pruned.wait(ctx, outputs); ok {
-		return m.inferOn(ctx, s, inputs, outputs)
+		return m.inferOn(ctx, s, inputs, outputs, lease)
 	}
 	// No session to run again on (its deadline came first, or making it
 	// failed): the request keeps the refusal it had, not a 504 for a wait
@@ -555,11 +570,13 @@ func isRejected(err error) bool {
 
 // inferOn runs inputs on s, or through the batcher, which picks the
 // session of each run itself.
-func (m *Model) inferOn(ctx context.Context, s session, inputs []tensor.Tensor, outputs []int) ([]tensor.Tensor, error) {
+// A merged batch's outputs are split into copies anyway: they hold no
+// lease.
+func (m *Model) inferOn(ctx context.Context, s session, inputs []tensor.Tensor, outputs []int, lease *Lease) ([]tensor.Tensor, error) {
 	if m.batcher != nil {
 		return m.batcher.infer(ctx, inputs, outputs)
 	}
-	return m.infer(ctx, s, inputs)
+	return m.infer(ctx, s, inputs, lease)
 }
 
 // sessionFor is the session that computes outputs: one over the part of
@@ -575,7 +592,7 @@ func (m *Model) sessionFor(outputs []int) (_ session, pruned bool) {
 }
 
 // infer runs inputs on s, unbatched, on a run slot.
-func (m *Model) infer(ctx context.Context, s session, inputs []tensor.Tensor) ([]tensor.Tensor, error) {
+func (m *Model) infer(ctx context.Context, s session, inputs []tensor.Tensor, lease *Lease) ([]tensor.Tensor, error) {
 	queued := time.Now()
 	if err := m.acquire(ctx); err != nil {
 		return nil, err
@@ -587,7 +604,7 @@ func (m *Model) infer(ctx context.Context, s session, inputs []tensor.Tensor) ([
 		st.Queue = time.Since(queued)
 		defer func() { st.Run = run }()
 	}
-	outs, err := m.run(ctx, s, inputs, m.outputs, batch, &run)
+	outs, err := m.run(ctx, s, inputs, m.outputs, batch, &run, lease)
 	m.ran(run)
 	return outs, runError(m, err)
 }
@@ -624,8 +641,10 @@ func (m *Model) recycle(ro *ort.RunOptions) {
 // Signature output), and records in t (when not nil) how long each of its
 // phases took; the outputs s does not compute are left empty. It runs on a
 // recycled binding of s when it has them (binding.go), making per run only
-// the values the binding cannot hold.
-func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plans []outputPlan, batch int, t *Run) (_ []tensor.Tensor, err error) {
+// the values the binding cannot hold. With a lease, a run on a binding
+// returns the bound outputs in place and leaves the binding in the lease
+// (binding.go, lease.go), where it would otherwise copy them out.
+func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plans []outputPlan, batch int, t *Run, lease *Lease) (_ []tensor.Tensor, err error) {
 	begin := time.Now()
 	if t != nil {
 		defer func() { t.Failed = err != nil }()
@@ -637,7 +656,13 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 	var ins, outs []ort.Value
 	if b != nil {
 		ins, outs = b.runIns, b.runOuts
-		defer s.binds.put(b)
+		defer func() {
+			if lease != nil && err == nil {
+				*lease = Lease{b: b, pool: s.binds}
+			} else {
+				s.binds.put(b)
+			}
+		}()
 	} else {
 		ins, outs = make([]ort.Value, len(inputs)), make([]ort.Value, s.count(m))
 	}
@@ -721,7 +746,13 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 	if t != nil {
 		defer func() { t.Input, t.Infer, t.Output = started.Sub(begin), ran.Sub(started), time.Since(ran) }()
 	}
-	result := make([]tensor.Tensor, len(m.Signature.Outputs))
+	leased := lease != nil && b != nil
+	var result []tensor.Tensor
+	if leased {
+		result = b.result
+	} else {
+		result = make([]tensor.Tensor, len(m.Signature.Outputs))
+	}
 	for k, v := range outs {
 		i := s.output(k)
 		spec := m.Signature.Outputs[i]
@@ -730,7 +761,11 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 		}
 		var t tensor.Tensor
 		if b != nil && b.outs[k] != nil {
-			t = tensor.Tensor{DType: spec.DType, Shape: b.outShapes[k], Data: ortTypes[spec.DType].ops.copyOut(v)}
+			data := b.data[k]
+			if !leased || data == nil {
+				data = ortTypes[spec.DType].ops.copyOut(v)
+			}
+			t = tensor.Tensor{DType: spec.DType, Shape: b.outShapes[k], Data: data}
 		} else if t, err = fromValue(spec.DType, v); err != nil {
 			return nil, fmt.Errorf("output %s: %w", spec.Name, err)
 		}

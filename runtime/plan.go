@@ -69,7 +69,7 @@ func (m *Model) planOutputs(log *slog.Logger) {
 	}
 	m.outputs = probe
 	for _, batch := range m.planBatches() {
-		outs, err := m.run(context.Background(), m.whole(), zeroInputs(m.Signature.Inputs, batch), probe, batch, nil)
+		outs, err := m.run(context.Background(), m.whole(), zeroInputs(m.Signature.Inputs, batch), probe, batch, nil, nil)
 		if err != nil {
 			log.Warn("warm-up run failed; outputs will be allocated by ONNX Runtime",
 				"model", m.Name, "version", m.Version, "batch", batch, "err", err)

@@ -58,7 +58,7 @@ func (m *Model) warmUp(log *slog.Logger) error {
 		if err := m.limiter.Acquire(context.Background()); err != nil {
 			return err
 		}
-		_, err := m.run(context.Background(), m.whole(), inputs, m.outputs, batch, nil)
+		_, err := m.run(context.Background(), m.whole(), inputs, m.outputs, batch, nil, nil)
 		m.limiter.Release()
 		if err != nil {
 			return fmt.Errorf("warmup run %d of %d at batch_size %d: %w", i+1, w.Runs, w.BatchSize, err)

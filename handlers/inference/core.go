@@ -165,7 +165,13 @@ func (c *Core) inferAll(ctx context.Context, m *runtime.Model, req *Request) ([]
 func (c *Core) run(ctx context.Context, m *runtime.Model, req *Request, outputs []int) ([]tensor.Tensor, error) {
 	ctx, cancel := c.deadline(ctx, m, req.Timeout)
 	defer cancel()
-	outs, err := m.InferOutputs(ctx, req.Inputs, outputs)
+	var outs []tensor.Tensor
+	var err error
+	if req.Lease != nil {
+		outs, *req.Lease, err = m.InferLeased(ctx, req.Inputs, outputs)
+	} else {
+		outs, err = m.InferOutputs(ctx, req.Inputs, outputs)
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			// Which bound passed, for the answer: the core's, or the

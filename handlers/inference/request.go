@@ -25,6 +25,11 @@ type Request struct {
 	// is called; the server's Options.Timeout and the model's
 	// request_timeout still apply, the shortest winning.
 	Timeout time.Duration
+	// Lease, when set, lets the answer's outputs be the model's own
+	// recycled memory (runtime.Model.InferLeased), held by *Lease: the
+	// front end calls its Release once it has encoded the answer, and
+	// before it releases the model. A failed request holds nothing.
+	Lease *runtime.Lease
 }
 
 // Microseconds is the Open Inference Protocol's request parameter timeout,

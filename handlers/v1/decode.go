@@ -74,6 +74,15 @@ type predictBody struct {
 // release gives back the memory of the request's inputs, their buffers
 // and the slice and shapes that hold them, once nothing reads them: the
 // answer is written.
+// lease is where the answer's outputs are held until it is written: in
+// the request's hold, or for inputs made otherwise a Lease of its own.
+func (b *predictBody) lease() *runtime.Lease {
+	if b.hold != nil {
+		return &b.hold.outputs
+	}
+	return new(runtime.Lease)
+}
+
 func (b *predictBody) release() {
 	jsontensor.Release(b.inputs)
 	b.hold.put()
@@ -86,6 +95,9 @@ func (b *predictBody) release() {
 type inputsHold struct {
 	out   []tensor.Tensor
 	shape [2]int64
+	// outputs holds the answer's outputs where they are the model's own
+	// memory (inference.Request.Lease): here, a Lease costs no allocation.
+	outputs runtime.Lease
 }
 
 var holds = sync.Pool{New: func() any { return new(inputsHold) }}

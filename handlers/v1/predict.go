@@ -170,12 +170,17 @@ func (a *API) Predict(c *gin.Context) {
 		a.predictPNG(c, m, req, f)
 		return
 	}
+	// The outputs may be the model's own memory until the answer is
+	// written: released before the request and the model are (deferred
+	// above).
+	held := req.lease()
+	defer held.Release()
 	var outs []tensor.Tensor
 	var which []int // Signature.Outputs index of each of outs; nil: all, in order
 	if len(req.outputs) == 0 {
-		outs, err = env.Core.InferAll(c, m, &inference.Request{Inputs: req.inputs})
+		outs, err = env.Core.InferAll(c, m, &inference.Request{Inputs: req.inputs, Lease: held})
 	} else {
-		outs, which, err = a.inferSelected(c, m, req)
+		outs, which, err = a.inferSelected(c, m, req, held)
 	}
 	if err != nil {
 		a.fail(c, err, f)
@@ -196,7 +201,9 @@ func (a *API) predictPNG(c *gin.Context, m *runtime.Model, req predictBody, f fo
 		return
 	}
 	req.outputs = []string{m.Signature.Outputs[i].Name}
-	outs, _, err := a.inferSelected(c, m, req)
+	held := req.lease()
+	defer held.Release()
+	outs, _, err := a.inferSelected(c, m, req, held)
 	var png []byte
 	if err == nil {
 		png, err = encodePNG(m, i, outs[0])
@@ -231,13 +238,14 @@ func queryOutputs(c *gin.Context, req *predictBody) error {
 
 // inferSelected runs req for the outputs it names, through the core's
 // output selection (the one that /v2 uses), and returns them in the
-// order asked, each with its Signature.Outputs index.
-func (a *API) inferSelected(c *gin.Context, m *runtime.Model, req predictBody) ([]tensor.Tensor, []int, error) {
+// order asked, each with its Signature.Outputs index; they may be held by
+// held until it is released.
+func (a *API) inferSelected(c *gin.Context, m *runtime.Model, req predictBody, held *runtime.Lease) ([]tensor.Tensor, []int, error) {
 	asked := make([]inference.RequestedOutput, len(req.outputs))
 	for i, name := range req.outputs {
 		asked[i] = inference.RequestedOutput{Name: name}
 	}
-	resp, err := a.env.Core.Infer(c, m, &inference.Request{Inputs: req.inputs, Outputs: asked, Maps: true})
+	resp, err := a.env.Core.Infer(c, m, &inference.Request{Inputs: req.inputs, Outputs: asked, Maps: true, Lease: held})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -35,12 +35,16 @@ type v2Request struct {
 	// decoder is the pooled decoder that holds this request, which release
 	// gives back; nil for one made otherwise.
 	decoder *v2Decoder
+	// outputs holds the answer's outputs where they are the model's own
+	// memory (inference.Request.Lease).
+	outputs runtime.Lease
 }
 
 // release gives back what the request holds, once its answer is written:
-// its JSON inputs' buffers, and its decoder with the memory of its inputs,
-// shapes and outputs, which no one may read after.
+// its outputs' memory, its JSON inputs' buffers, and its decoder with the
+// memory of its inputs, shapes and outputs, which no one may read after.
 func (r *v2Request) release() {
+	r.outputs.Release()
 	jsontensor.Release(r.pooled)
 	if v := r.decoder; v != nil {
 		v.reset()

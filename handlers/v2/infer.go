@@ -116,6 +116,7 @@ func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bi
 	if rec := inference.RecordOf(c); rec != nil && req.hasID {
 		rec.ID = req.id
 	}
+	req.core.Lease = &req.outputs // released with req, once the answer is encoded
 	resp, err := core.Infer(c, m, &req.core)
 	if err != nil {
 		return false, err
