@@ -3,11 +3,12 @@ package runtime
 // A Lease holds the binding whose bound outputs a leased run
 // (Model.InferLeased) returned in place, until Release puts it back for
 // later runs. Until then no other run writes those outputs: a run that
-// needs a binding of the same shapes meanwhile takes another, or makes
-// one, so a model's idle bindings grow to how many of its requests are
-// between their run and their release at once (bounded as bindings are,
-// binding.go). The zero Lease holds nothing: a run without a binding, or
-// a batched one, returns outputs of its own.
+// needs a binding of the same shapes meanwhile takes another idle one, or
+// makes one. Idle bindings stay bounded (binding.go), leased ones are not:
+// past maxIdleBindings requests between their run and their release at
+// once, a release destroys a binding that a later run makes again. The
+// zero Lease holds nothing: a run without a binding, or on a model with
+// dynamic batching, returns outputs of its own.
 type Lease struct {
 	b    *binding
 	pool *bindings
@@ -18,7 +19,10 @@ type Lease struct {
 // nothing.
 func (l *Lease) Release() {
 	if l.b != nil {
+		// The results of outputs made per run are the run's own: an idle
+		// binding does not keep them.
+		clear(l.b.result)
 		l.pool.put(l.b)
-		l.b = nil
 	}
+	*l = Lease{}
 }

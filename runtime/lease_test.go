@@ -60,20 +60,26 @@ func TestLeaseHeld(t *testing.T) {
 	if n, _ := m.bindings.count(); n != 2 {
 		t.Errorf("%d idle bindings after every release, want 2", n)
 	}
+	// A run whose context has ended fails either waiting for its slot or,
+	// with a binding taken, just before ORT's run (the limiter picks
+	// either at random when both are ready): neither holds anything.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, lease, err := m.InferLeased(ctx, []tensor.Tensor{in1}, nil); err == nil || lease.b != nil {
-		t.Errorf("a cancelled run: error %v, lease %+v; want an error and nothing held", err, lease)
+	for range 20 {
+		if _, lease, err := m.InferLeased(ctx, []tensor.Tensor{in1}, nil); err == nil || lease.b != nil {
+			t.Fatalf("a cancelled run: error %v, lease %+v; want an error and nothing held", err, lease)
+		}
 	}
 	if n, _ := m.bindings.count(); n != 2 {
-		t.Errorf("%d idle bindings after a failed run, want 2", n)
+		t.Errorf("%d idle bindings after failed runs, want 2", n)
 	}
 }
 
 // TestLeaseConcurrent runs leased requests from many goroutines at once,
 // each holding its outputs for a while as an encoder would: every answer
-// must still be its own request's when it lets it go (go test -race checks
-// the rest), and the idle bindings stay bounded.
+// must still be its own request's when it lets it go. (ORT writes the
+// outputs from C, which the race detector does not see: the values are
+// what tells a shared binding.)
 func TestLeaseConcurrent(t *testing.T) {
 	m := loadSum(t, 4)
 	var wg sync.WaitGroup
@@ -97,14 +103,14 @@ func TestLeaseConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n, _ := m.bindings.count(); n > maxIdleBindings {
-		t.Errorf("%d idle bindings, want at most %d", n, maxIdleBindings)
-	}
 }
 
 // TestLeaseAfterClose pins that a lease may outlive its model: its outputs
 // stay readable (Go memory) and its Release destroys the binding rather
-// than returning it to the closed pool.
+// than returning it to the closed pool. The front ends release before the
+// model is released, so this is for a caller that does not: ORT's
+// IoBinding, released after its session, touches none of it (this test's
+// finding; ORT's docs promise nothing either way).
 func TestLeaseAfterClose(t *testing.T) {
 	m, err := LoadModel("sum", "1", "testdata/sum.onnx", nil, LoadOptions{})
 	if err != nil {

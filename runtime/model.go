@@ -654,10 +654,15 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 		return nil, err
 	}
 	var ins, outs []ort.Value
+	// leased is whether the run returns its bound outputs in place, and
+	// so leaves its binding in the lease: set only once it returns them,
+	// so that a failure, or a panic (err is still nil then), puts the
+	// binding back.
+	leased := false
 	if b != nil {
 		ins, outs = b.runIns, b.runOuts
 		defer func() {
-			if lease != nil && err == nil {
+			if leased {
 				*lease = Lease{b: b, pool: s.binds}
 			} else {
 				s.binds.put(b)
@@ -746,9 +751,9 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 	if t != nil {
 		defer func() { t.Input, t.Infer, t.Output = started.Sub(begin), ran.Sub(started), time.Since(ran) }()
 	}
-	leased := lease != nil && b != nil
+	inPlace := lease != nil && b != nil
 	var result []tensor.Tensor
-	if leased {
+	if inPlace {
 		result = b.result
 	} else {
 		result = make([]tensor.Tensor, len(m.Signature.Outputs))
@@ -762,7 +767,7 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 		var t tensor.Tensor
 		if b != nil && b.outs[k] != nil {
 			data := b.data[k]
-			if !leased || data == nil {
+			if !inPlace || data == nil {
 				data = ortTypes[spec.DType].ops.copyOut(v)
 			}
 			t = tensor.Tensor{DType: spec.DType, Shape: b.outShapes[k], Data: data}
@@ -771,6 +776,7 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 		}
 		result[i] = t
 	}
+	leased = inPlace
 	return result, nil
 }
 

@@ -28,7 +28,8 @@ type Request struct {
 	// Lease, when set, lets the answer's outputs be the model's own
 	// recycled memory (runtime.Model.InferLeased), held by *Lease: the
 	// front end calls its Release once it has encoded the answer, and
-	// before it releases the model. A failed request holds nothing.
+	// before it releases the model, whatever the outcome (a run may have
+	// succeeded before a later step failed; the zero Lease holds nothing).
 	Lease *runtime.Lease
 }
 

@@ -71,10 +71,7 @@ type predictBody struct {
 	hold    *inputsHold // nil for inputs made otherwise (images)
 }
 
-// release gives back the memory of the request's inputs, their buffers
-// and the slice and shapes that hold them, once nothing reads them: the
-// answer is written.
-// lease is where the answer's outputs are held until it is written: in
+// lease is where the answer's outputs are held until it is encoded: in
 // the request's hold, or for inputs made otherwise a Lease of its own.
 func (b *predictBody) lease() *runtime.Lease {
 	if b.hold != nil {
@@ -83,6 +80,9 @@ func (b *predictBody) lease() *runtime.Lease {
 	return new(runtime.Lease)
 }
 
+// release gives back the memory of the request's inputs, their buffers
+// and the slice and shapes that hold them, once nothing reads them: the
+// answer is written.
 func (b *predictBody) release() {
 	jsontensor.Release(b.inputs)
 	b.hold.put()

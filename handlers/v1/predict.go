@@ -171,8 +171,9 @@ func (a *API) Predict(c *gin.Context) {
 		return
 	}
 	// The outputs may be the model's own memory until the answer is
-	// written: released before the request and the model are (deferred
-	// above).
+	// encoded: released then, and on any other way out before the request
+	// and the model are (deferred above), not held while a slow client
+	// reads the answer.
 	held := req.lease()
 	defer held.Release()
 	var outs []tensor.Tensor
@@ -188,6 +189,7 @@ func (a *API) Predict(c *gin.Context) {
 	}
 	buf := env.Buffers.Get()
 	*buf = appendPredictResponse(*buf, m, outs, which)
+	held.Release()
 	rest.WriteJSON(c, http.StatusOK, "application/json; charset=utf-8", *buf)
 	env.Buffers.Put(buf)
 }
@@ -208,6 +210,7 @@ func (a *API) predictPNG(c *gin.Context, m *runtime.Model, req predictBody, f fo
 	if err == nil {
 		png, err = encodePNG(m, i, outs[0])
 	}
+	held.Release()
 	if err != nil {
 		a.fail(c, err, f)
 		return
