@@ -97,6 +97,8 @@ func FuzzBulk(f *testing.F) {
 		"[1, NaN]", "[1, nan]", "[1, \"1\"]", "[1, [2]]", "[[1], 2]", "[1, 1e400]", "[1, 1e-400]",
 		"[1, 3.4028235e38, 3.4028236e38, -3.4028236e38]", "[1, 65504, 65519.99, 65520, 3.3895314e38, 3.3895315e38]",
 		"[1, 12345678901234567890, 1234567890123456789, 0.12345678901234567890123]",
+		"[9.9999999999999999999, 99.999999999999999999, 1.234567890123456789, 0.1234567890123456789, 0.12345678901234567891]",
+		"[1234567.1234567890123, 12345678.5, 0.0000000000000000001, 1.5E3, -0.5, -05]",
 		"[1, 100000000000000000000000000000]", "[1, 0.000000000000000000000000001]",
 		"[1, -0, 0, -0.0, 0e5, 0.0e-999999, 1e0000000000000000000000000000]",
 		"[1, 16777217, 16777217.0, 1.00000005960464477539062, 7.038531e-26]",
@@ -106,6 +108,10 @@ func FuzzBulk(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		checkBulk(t, body)
+		// Trailing whitespace changes nothing of what an array reads, and
+		// puts the body's own end beyond fast32s' window: its numbers
+		// then go through fast32s too, not only through the loop.
+		checkBulk(t, body+strings.Repeat(" ", fastWindow))
 	})
 }
 
@@ -115,7 +121,8 @@ func FuzzBulk(f *testing.F) {
 func TestBulkRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	odd := []string{"01", "-", "1.", ".5", "+1", "1e", "1e+", "NaN", "\"1\"", "1.5x", "[2]", "true", "1e39",
-		"65520", "3.3895315e38", "123456789012345678901234", "0.00000000000000000000000000000000001", ""}
+		"65520", "3.3895315e38", "123456789012345678901234", "0.00000000000000000000000000000000001",
+		"9.9999999999999999999", "1234567.1234567890123", "12345678.5", "1.5E3", ""}
 	seps := []string{",", ", ", " ,", ",\n  ", ",,"}
 	for range 20000 {
 		var sb strings.Builder
@@ -184,5 +191,10 @@ func TestBulkTakesPython(t *testing.T) {
 	n, after := float32s(&d, dst, tensor.Float32)
 	if n != 784 || !after || d.b[d.i] != ']' {
 		t.Fatalf("float32s read %d elements (after %v) and stopped at %d, %q", n, after, d.i, d.b[d.i:min(d.i+20, len(d.b))])
+	}
+	// fast32s takes every number but those within its window of the end.
+	k, i, stop := fast32s(d.b, 1, dst, tensor.Float32)
+	if k < 784-3 || stop || i < uint(len(d.b)-fastWindow-25) {
+		t.Errorf("fast32s read %d elements (stop %v) up to %d of %d", k, stop, i, len(d.b))
 	}
 }

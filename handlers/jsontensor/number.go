@@ -161,7 +161,14 @@ func (n *num) float32() (float32, bool) {
 // fast32 is num.float32 for a mant of 1 to 19 digits and |exp| <= 22,
 // shared with the bulk reader float32s.
 func fast32(mant uint64, exp int) (float32, bool) {
-	f := scaled(mant, exp)
+	return round32(scaled(mant, exp))
+}
+
+// round32 is f, a float64 within two of its units of a decimal, rounded
+// to the float32 nearest that decimal, or false when the decimal may be
+// too near a midpoint between two float32 values to tell, or out of
+// range (num.float32).
+func round32(f float64) (float32, bool) {
 	if low := math.Float64bits(f) & (1<<29 - 1); low-(1<<28-16) <= 32 || f > math.MaxFloat32 {
 		return 0, false
 	}
