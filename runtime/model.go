@@ -569,9 +569,9 @@ func isRejected(err error) bool {
 }
 
 // inferOn runs inputs on s, or through the batcher, which picks the
-// session of each run itself.
-// A merged batch's outputs are split into copies anyway: they hold no
-// lease.
+// session of each run itself. A model with dynamic batching returns
+// copies, whether its request ran merged or alone: the batcher's runs
+// hold no lease.
 func (m *Model) inferOn(ctx context.Context, s session, inputs []tensor.Tensor, outputs []int, lease *Lease) ([]tensor.Tensor, error) {
 	if m.batcher != nil {
 		return m.batcher.infer(ctx, inputs, outputs)

@@ -172,7 +172,7 @@ const fastWindow = 48
 // fast32s is float32s' path for the numbers most bodies are made of, far
 // enough from the body's end that it reads words without bounds checks:
 // at most one space before each, a sign, at most seven integer digits, at
-// most 19 significant digits in all, no exponent. Issue 15 counted the
+// most 19 significant digits in all (below 2^63), no exponent. Issue 15 counted the
 // general loop below at about 250 instructions a number (callgrind), most
 // of them index checks and the registers they cost. It stores what it
 // takes as that loop would (the same digits, through fast32's rounding
@@ -241,33 +241,41 @@ func fast32s(b []byte, i uint, dst []float32, dt tensor.DType) (k int, _ uint, s
 				}
 			}
 			// More significant digits than a uint64 holds exactly (a 0
-			// integer part has none).
+			// integer part has none), or a mant of 2^63 or more, which a
+			// signed conversion (one instruction) would not make.
 			if mant != 0 && n+f > 19 {
 				return k, start, false
 			}
-			mant = mant*pow10u[f&31] + v
+			if mant = mant*pow10u[f&31] + v; int64(mant) < 0 {
+				return k, start, false
+			}
 			i += f
 			exp = f
 			c = at(i)
 		}
-		if c|0x20 == 'e' {
-			return k, start, false
-		}
+		// Below 2^63 with no exponent, and so far below float32's range:
+		// only the rounding can be in doubt.
 		var v float32
 		if mant != 0 {
-			var ok bool
-			if v, ok = round32(float64(mant) / pow10[exp&31]); !ok || half && !fitsHalf(v, dt) {
+			f := float64(int64(mant)) / pow10[exp&31]
+			if v = float32(f); ambiguous32(f) || half && !fitsHalf(v, dt) {
 				return k, start, false
 			}
 		}
 		if neg {
 			v = -v
 		}
+		if c != ',' {
+			// The end of the array, or whatever the loop finds wrong;
+			// an exponent is the loop's to read.
+			if c|0x20 == 'e' {
+				return k, start, false
+			}
+			dst[k] = v
+			return k + 1, i, true
+		}
 		dst[k] = v
 		k++
-		if c != ',' {
-			return k, i, true
-		}
 		i++
 	}
 	return k, i, false

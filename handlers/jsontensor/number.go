@@ -169,10 +169,17 @@ func fast32(mant uint64, exp int) (float32, bool) {
 // too near a midpoint between two float32 values to tell, or out of
 // range (num.float32).
 func round32(f float64) (float32, bool) {
-	if low := math.Float64bits(f) & (1<<29 - 1); low-(1<<28-16) <= 32 || f > math.MaxFloat32 {
+	if ambiguous32(f) || f > math.MaxFloat32 {
 		return 0, false
 	}
 	return float32(f), true
+}
+
+// ambiguous32 reports whether the 29 bits float32 drops of f are near
+// 1000…0, where the few units f may be off by could decide the rounding.
+func ambiguous32(f float64) bool {
+	low := math.Float64bits(f) & (1<<29 - 1)
+	return low-(1<<28-16) <= 32
 }
 
 // float64 is Clinger's fast path: exact when mant and the power of ten are
