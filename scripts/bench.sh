@@ -262,20 +262,51 @@ EOF
   fi
 }
 
+# anon_start PID / anon_stop: sample PID's RssAnon every 50 ms from the
+# one to the other, on the load generator's core; anon_stop sets anon to
+# the highest seen (0 for none). VmHWM also counts the pages of the binary
+# and its libraries that a start maps, which depend on the page cache (the
+# same build was seen at 66 and at 78 MB idle): RssAnon is the memory the
+# server allocated. The sampler reads /proc and waits with bash builtins,
+# forking nothing.
+anon_start() {
+  rm -f "$work/anon.stop" "$work/anon.kb"
+  taskset -c "$LOAD_CPU" bash -c '
+    exec {w}<> <(:)
+    m=0
+    while [ ! -e "$2" ] && [ -e "/proc/$1/status" ]; do
+      while read -r k v _; do
+        if [ "$k" = RssAnon: ]; then ((v > m)) && m=$v; break; fi
+      done <"/proc/$1/status"
+      read -r -t 0.05 -u "$w" _ || true
+    done
+    echo "$m" >"$3"' anon "$1" "$work/anon.stop" "$work/anon.kb" &
+  anon_pid=$!
+}
+anon_stop() {
+  touch "$work/anon.stop"
+  wait "$anon_pid" 2>/dev/null || true
+  anon="$(cat "$work/anon.kb" 2>/dev/null || true)"
+  anon="${anon:-0}"
+}
+
 # load SERVER WORKLOAD PATH BODY [HEADER_LEN]: warm up, reset the server's
-# peak RSS, run wrk and record its RESULT line with the run's peak RSS. A
-# variant of onnxserve is recorded as onnxserve (its workload names it).
+# peak RSS, run wrk and record its RESULT line with the run's peak RSS
+# (VmHWM) and peak RssAnon (sampled). A variant of onnxserve is recorded as
+# onnxserve (its workload names it).
 load() {
   local server="$1" workload="$2" url="http://127.0.0.1:${port[$1]}$3" body="$4" hlen="${5:-}"
-  local p="${pid[$server]}" out record="$1"
+  local p="${pid[$server]}" out record="$1" anon
   [ -n "${variant[$server]:-}" ] && record=onnxserve
   BODY="$work/bodies/$body" HEADER_LEN="$hlen" taskset -c "$LOAD_CPU" \
     wrk -t1 -c"$CONNS" -d"$WARMUP" -s scripts/bench/body.lua "$url" >/dev/null
   echo 5 >"/proc/$p/clear_refs" # resets VmHWM to the current RSS
+  anon_start "$p"
   out="$(BODY="$work/bodies/$body" HEADER_LEN="$hlen" taskset -c "$LOAD_CPU" \
     wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s scripts/bench/body.lua "$url" | grep '^RESULT ' | cut -d' ' -f2-)"
-  printf '{"server":"%s","workload":"%s","rss_kb":%s,"load":"%s","result":%s}\n' "$record" "$workload" \
-    "$(awk '/^VmHWM/ {print $2}' "/proc/$p/status")" "$(cut -d' ' -f1-3 /proc/loadavg)" "$out" >>"$results"
+  anon_stop
+  printf '{"server":"%s","workload":"%s","rss_kb":%s,"anon_kb":%s,"load":"%s","result":%s}\n' "$record" "$workload" \
+    "$(awk '/^VmHWM/ {print $2}' "/proc/$p/status")" "$anon" "$(cut -d' ' -f1-3 /proc/loadavg)" "$out" >>"$results"
   say "$record $workload: $(cut -c1-110 <<<"$out")"
 }
 
@@ -284,10 +315,13 @@ load() {
 # time) recorded in the same form as wrk's; a run where no call succeeded
 # is recorded as skipped with grpcload's reason.
 grpc_load() {
-  local workload="$1" model="$2" body="$3" flags="${4:-}" p="${pid[onnxserve]}" out err
+  local workload="$1" model="$2" body="$3" flags="${4:-}" p="${pid[onnxserve]}" out err anon
   local duration="$DURATION" warmup="$WARMUP" # wrk takes bare seconds, Go durations need a unit
   [[ $duration =~ ^[0-9]+$ ]] && duration+=s
   [[ $warmup =~ ^[0-9]+$ ]] && warmup+=s
+  # The sampler runs over grpcload's warm-up too: RssAnon's peak cannot
+  # be reset as VmHWM is (grpcload resets that after its warm-up).
+  anon_start "$p"
   # shellcheck disable=SC2086 # $flags is zero or more words
   if out="$(taskset -c "$LOAD_CPU" "$work/bin/grpcload" -addr "127.0.0.1:${port[grpc]}" -model "$model" \
     -request "$work/bodies/$body" $flags -conns "$GRPC_CONNS" -concurrency "$CONNS" \
@@ -299,10 +333,12 @@ grpc_load() {
       for (i = 1; i <= n; i++) { split(cs[i], c, ":"); st = st (i > 1 ? "," : "") "\"" c[1] "\":" c[2] }
       printf "%d {\"requests\":%d,\"ok\":%d,\"errors\":%d,\"rps\":%s,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"client_cpu\":%s,\"status\":{%s}}",
         v["rss_kb"], v["requests"], v["ok"], v["errors"], v["rps"], 1000 * v["p50_ms"], 1000 * v["p99_ms"], 1000 * v["max_ms"], v["client_cpu"], st }')"
-    printf '{"server":"onnxserve","workload":"%s","rss_kb":%s,"load":"%s","result":%s}\n' "$workload" "${out%% *}" \
-      "$(cut -d' ' -f1-3 /proc/loadavg)" "${out#* }" >>"$results"
+    anon_stop
+    printf '{"server":"onnxserve","workload":"%s","rss_kb":%s,"anon_kb":%s,"load":"%s","result":%s}\n' "$workload" "${out%% *}" \
+      "$anon" "$(cut -d' ' -f1-3 /proc/loadavg)" "${out#* }" >>"$results"
     say "onnxserve $workload: $(cut -c1-110 <<<"${out#* }")"
   else
+    anon_stop
     err="$(tail -n 1 "$work/logs/grpcload-$workload.err" | tr -d '"\\')"
     printf '{"server":"onnxserve","workload":"%s","skipped":"failed: %s"}\n' "$workload" "$err" >>"$results"
     say "onnxserve $workload: failed: $err"
