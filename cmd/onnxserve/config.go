@@ -56,6 +56,13 @@ func envName(flag string) string {
 // line its value from the environment (env looks a name up), else from
 // the config file named by --config or ONNXSERVE_CONFIG.
 func settle(fs *flag.FlagSet, args []string, env func(string) (string, bool)) (*settings, error) {
+	return settleSharing(fs, args, env, nil)
+}
+
+// settleSharing is settle for a command that reads a config file made for
+// another: keys that shared names (another command's flags) are skipped,
+// and any other key that fs lacks is still an error.
+func settleSharing(fs *flag.FlagSet, args []string, env func(string) (string, bool), shared func(name string) bool) (*settings, error) {
 	// The flag package's own messages would go to stderr beside ours; its
 	// errors carry the same text.
 	fs.SetOutput(io.Discard)
@@ -92,7 +99,7 @@ func settle(fs *flag.FlagSet, args []string, env func(string) (string, bool)) (*
 	var file map[string]*yaml.Node
 	if s.file != "" {
 		var err error
-		if file, err = readConfigFile(fs, s.file); err != nil {
+		if file, err = readConfigFile(fs, s.file, shared); err != nil {
 			return nil, err
 		}
 	}
@@ -116,8 +123,9 @@ func settle(fs *flag.FlagSet, args []string, env func(string) (string, bool)) (*
 
 // readConfigFile reads path's top-level mapping of flag names to values.
 // A key that names no flag is an error, so that a typo cannot silently
-// leave a setting at its default.
-func readConfigFile(fs *flag.FlagSet, path string) (map[string]*yaml.Node, error) {
+// leave a setting at its default; one that shared names (nil: none) is
+// left out.
+func readConfigFile(fs *flag.FlagSet, path string, shared func(string) bool) (map[string]*yaml.Node, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
@@ -140,6 +148,8 @@ func readConfigFile(fs *flag.FlagSet, path string) (map[string]*yaml.Node, error
 		switch {
 		case name == configFlag:
 			return nil, fmt.Errorf("%s:%d: %s cannot be set inside a config file", path, k.Line, configFlag)
+		case fs.Lookup(name) == nil && shared != nil && shared(name):
+			continue
 		case fs.Lookup(name) == nil:
 			msg := fmt.Sprintf("%s:%d: unknown key %q: no serve flag has this name", path, k.Line, name)
 			if near := nearestFlag(fs, name); near != "" {

@@ -26,7 +26,13 @@ func health(args []string, stdout io.Writer) error {
 	// serve's --tls-cert, by the same environment variable: a server
 	// that serves TLS is asked over HTTPS.
 	cert := fs.String("tls-cert", "", "the certificate the server serves (serve's --tls-cert): ask over HTTPS, trusting exactly that certificate")
-	if _, err := settle(fs, args, os.LookupEnv); err != nil {
+	// serve's config file, by the same flag and environment variable: its
+	// addr and tls-cert are the server's, where neither a flag nor the
+	// environment says otherwise, as for serve; its other keys are
+	// serve's, and left out.
+	fs.String(configFlag, "", "serve's YAML config file (serve's --config): its addr and tls-cert, unless a flag or the environment sets them")
+	serveFS, _ := serveFlagSet(&serveFlags{})
+	if _, err := settleSharing(fs, args, os.LookupEnv, func(name string) bool { return serveFS.Lookup(name) != nil }); err != nil {
 		return err
 	}
 	host, port, err := net.SplitHostPort(*addr)

@@ -78,3 +78,53 @@ func TestHealthAddrFromEnv(t *testing.T) {
 		t.Fatalf("health with ONNXSERVE_ADDR=:%s: %v", port, err)
 	}
 }
+
+// TestHealthConfig pins that health reads serve's config file, by --config
+// or ONNXSERVE_CONFIG, for the server's addr (a container started with a
+// config file is checked where it listens), that a flag still beats the
+// file, that the file's other serve keys are left out, and that a key
+// no serve flag has is still refused.
+func TestHealthConfig(t *testing.T) {
+	addr, _ := serving(t)
+	_, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "onnxserve.yaml")
+	if err := os.WriteFile(file, []byte("addr: \":"+port+"\"\nmodels: ./models\ngrpc-addr: \"\"\naccess-log: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	typo := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(typo, []byte("adr: \":"+port+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := free.Addr().String()
+	free.Close()
+	for _, tc := range []struct {
+		what    string
+		args    []string
+		env     string // ONNXSERVE_CONFIG
+		wantErr string
+	}{
+		{"--config", []string{"--config", file}, "", ""},
+		{"ONNXSERVE_CONFIG", nil, file, ""},
+		{"a flag beats the file", []string{"--config", file, "--addr", nothing}, "", "not ready: no server answers"},
+		{"a key no serve flag has", []string{"--config", typo}, "", `unknown key "adr"`},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("ONNXSERVE_CONFIG", tc.env)
+			}
+			var out bytes.Buffer
+			err := run(append([]string{"health"}, tc.args...), &out, &out)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("health %v: %v", tc.args, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("health %v: %v, want an error with %q", tc.args, err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -130,8 +130,12 @@ type serveFlags struct {
 	auth     authFlags
 }
 
-func parseServeFlags(args []string) (*serveFlags, error) {
-	f := &serveFlags{}
+// rawServeFlags are serve's flags read as text and parsed after settle.
+type rawServeFlags struct{ buckets, level, control, provider, proxies *string }
+
+// serveFlagSet registers serve's flags, into f and raw, on a new FlagSet.
+func serveFlagSet(f *serveFlags) (*flag.FlagSet, rawServeFlags) {
+	var raw rawServeFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address")
 	// Triton's gRPC port.
@@ -142,11 +146,11 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics on /metrics (and on --metrics-addr)")
 	// Triton serves its metrics on :8002.
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "also serve /metrics on this address, e.g. :8002 (empty: only on --addr)")
-	buckets := fs.String("metrics-buckets", "", "latency histogram buckets in seconds, comma-separated (default 0.0001,0.00025,...,10)")
+	raw.buckets = fs.String("metrics-buckets", "", "latency histogram buckets in seconds, comma-separated (default 0.0001,0.00025,...,10)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
-	level := fs.String("log-level", "info", "least severe level logged: debug, info, warn or error")
+	raw.level = fs.String("log-level", "info", "least severe level logged: debug, info, warn or error")
 	fs.BoolVar(&f.accessLog, "access-log", true, "log one line per request (REST and gRPC) at info")
-	proxies := fs.String("trusted-proxies", "", "comma-separated IPs or CIDRs of proxies (an ingress, a load balancer) whose X-Forwarded-For or X-Real-IP names a REST request's client in the access log; from any other peer those headers are ignored")
+	raw.proxies = fs.String("trusted-proxies", "", "comma-separated IPs or CIDRs of proxies (an ingress, a load balancer) whose X-Forwarded-For or X-Real-IP names a REST request's client in the access log; from any other peer those headers are ignored")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", 32<<20, "largest request body, and gRPC message either way, accepted (413 or RESOURCE_EXHAUSTED above)")
 	// Go's default of 1 MiB lets a few hundred half-sent headers hold
 	// hundreds of MB; real requests carry a few KiB.
@@ -159,30 +163,36 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "after --shutdown-delay, how long in-flight requests may take to finish; reading a request may take half of it at most (408 past that)")
 	fs.DurationVar(&f.timeout, "request-timeout", 0, "longest an inference request may take, queued and running: past it, it is dropped or its run stopped, and answered 504 or DEADLINE_EXCEEDED (0: no bound); a model's request_timeout, a request's timeout parameter and a gRPC deadline may shorten it")
 	// As Triton's --model-control-mode, --repository-poll-secs and --load-model.
-	control := fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
+	raw.control = fs.String("model-control", "none", "none: load every model at start; explicit: load and unload with POST /v2/repository/models/NAME/load|unload; poll: follow the repository directory")
 	fs.IntVar(&f.pollSecs, "repository-poll-secs", 15, "with --model-control=poll, seconds between rescans of the repository")
 	fs.StringVar(&f.loadModels, "load-model", "", "with --model-control=explicit, comma-separated models to load at start (* for all)")
 	fs.StringVar(&f.tls.cert, "tls-cert", "", "PEM certificate (chain) every listener serves TLS with: --addr, --grpc-addr, --metrics-addr; re-read when the file changes")
 	fs.StringVar(&f.tls.key, "tls-key", "", "PEM private key of --tls-cert, re-read with it")
 	fs.StringVar(&f.tls.clientCA, "tls-client-ca", "", "PEM CA certificates for mutual TLS: every client must present a certificate one of them signed")
-	provider := fs.String("execution-provider", "cpu", "what models run on unless their config.yaml's execution_provider says: cpu, cuda, tensorrt, or auto (CUDA when it can be used, else CPU); a provider that cannot be used falls back to CPU with a warning")
+	raw.provider = fs.String("execution-provider", "cpu", "what models run on unless their config.yaml's execution_provider says: cpu, cuda, tensorrt, or auto (CUDA when it can be used, else CPU); a provider that cannot be used falls back to CPU with a warning")
 	f.auth.register(fs)
 	fs.String(configFlag, "", "YAML file of flag values, keyed by flag name (see onnxserve.example.yaml)")
+	return fs, raw
+}
+
+func parseServeFlags(args []string) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs, raw := serveFlagSet(f)
 	var err error
 	if f.settings, err = settle(fs, args, os.LookupEnv); err != nil {
 		return nil, err
 	}
-	if f.modelControl, err = runtime.ParseModelControl(*control); err != nil {
+	if f.modelControl, err = runtime.ParseModelControl(*raw.control); err != nil {
 		return nil, err
 	}
-	if f.buckets, err = parseBuckets(*buckets); err != nil {
+	if f.buckets, err = parseBuckets(*raw.buckets); err != nil {
 		return nil, err
 	}
-	if f.proxies, err = parseProxies(*proxies); err != nil {
+	if f.proxies, err = parseProxies(*raw.proxies); err != nil {
 		return nil, err
 	}
-	if err := f.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", *level)
+	if err := f.logLevel.UnmarshalText([]byte(*raw.level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", *raw.level)
 	}
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
@@ -217,7 +227,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	if f.pollSecs < 1 {
 		return nil, fmt.Errorf("--repository-poll-secs must be at least 1, got %d", f.pollSecs)
 	}
-	if f.provider, err = runtime.ParseProvider(*provider); err != nil {
+	if f.provider, err = runtime.ParseProvider(*raw.provider); err != nil {
 		return nil, fmt.Errorf("--execution-provider: %w", err)
 	}
 	if err := f.tls.check(); err != nil {
