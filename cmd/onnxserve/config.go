@@ -83,7 +83,10 @@ func settleSharing(fs *flag.FlagSet, args []string, env func(string) (string, bo
 		if _, done := s.origins[f.Name]; done {
 			return
 		}
-		if v, ok := env(envName(f.Name)); ok {
+		// An empty variable of a repeatable flag (the API keys) sets
+		// nothing, as an empty list: a Secret left empty must not drop the
+		// config file's keys, and so open the server to anyone.
+		if v, ok := env(envName(f.Name)); ok && (v != "" || !repeatable(f.Value)) {
 			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
 			}

@@ -113,24 +113,27 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 // config` shows it.
 func TestRepeatableFlags(t *testing.T) {
 	for _, tc := range []struct {
-		what string
-		args []string
-		env  string
-		file string
-		want []string
+		what   string
+		args   []string
+		env    string
+		envSet bool // ONNXSERVE_API_KEY is set, to env (empty or not)
+		file   string
+		want   []string
 	}{
-		{"file list", nil, "", "api-key: [k-alpha, k-beta]\n", []string{"k-alpha", "k-beta"}},
-		{"file block list", nil, "", "api-key:\n  - k-alpha\n  - k-beta\n", []string{"k-alpha", "k-beta"}},
-		{"file one value", nil, "", "api-key: k-alpha\n", []string{"k-alpha"}},
-		{"env over file", nil, "k-env", "api-key: [k-alpha, k-beta]\n", []string{"k-env"}},
-		{"flags over env", []string{"--api-key", "k-x", "--api-key", "k-y"}, "k-env", "api-key: [k-alpha]\n", []string{"k-x", "k-y"}},
+		{"file list", nil, "", false, "api-key: [k-alpha, k-beta]\n", []string{"k-alpha", "k-beta"}},
+		{"file block list", nil, "", false, "api-key:\n  - k-alpha\n  - k-beta\n", []string{"k-alpha", "k-beta"}},
+		{"file one value", nil, "", false, "api-key: k-alpha\n", []string{"k-alpha"}},
+		{"env over file", nil, "k-env", true, "api-key: [k-alpha, k-beta]\n", []string{"k-env"}},
+		{"flags over env", []string{"--api-key", "k-x", "--api-key", "k-y"}, "k-env", true, "api-key: [k-alpha]\n", []string{"k-x", "k-y"}},
+		// An empty Secret must not open the server the file closes.
+		{"empty env leaves the file's", nil, "", true, "api-key: [k-alpha, k-beta]\n", []string{"k-alpha", "k-beta"}},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			var keys list
 			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 			fs.Var(&keys, "api-key", "a key")
 			fs.String(configFlag, "", "")
-			env := func(k string) (string, bool) { return tc.env, tc.env != "" && k == "ONNXSERVE_API_KEY" }
+			env := func(k string) (string, bool) { return tc.env, tc.envSet && k == "ONNXSERVE_API_KEY" }
 			s, err := settle(fs, append([]string{"--config", writeConfig(t, tc.file)}, tc.args...), env)
 			if err != nil {
 				t.Fatal(err)
