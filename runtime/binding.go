@@ -233,7 +233,12 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 		if len(shape) == 0 {
 			shape = nil // a scalar's, as fromValue gives it
 		}
-		b.outs[k], b.outShapes[k], b.data[k] = v, slices.Clip(shape), ortTypes[d].ops.view(v)
+		b.outs[k], b.outShapes[k] = v, slices.Clip(shape)
+		if shape != nil {
+			// A tensor's data is the Go slice ORT writes it in; a
+			// scalar's is read per run.
+			b.data[k], _, _ = ortTypes[d].ops.read(v)
+		}
 	}
 	if !slices.Contains(b.ins, nil) && !slices.Contains(b.outs, nil) {
 		if err := b.bindAll(m, s); err != nil {

@@ -61,9 +61,6 @@ type ortOps interface {
 	// copyOut is a copy of the data of v, a value preallocate made: a
 	// bound one, which the next run overwrites.
 	copyOut(v ort.Value) any
-	// view is the data of v, a value preallocate made, in place: the Go
-	// slice ORT writes it in; nil for a scalar, which has none.
-	view(v ort.Value) any
 }
 
 type ortNumber[T ort.TensorData] struct{}
@@ -93,13 +90,6 @@ func (ortNumber[T]) copyOut(v ort.Value) any {
 		return []T{x.GetData()}
 	}
 	return slices.Clone(v.(*ort.Tensor[T]).GetData())
-}
-
-func (ortNumber[T]) view(v ort.Value) any {
-	if x, ok := v.(*ort.Tensor[T]); ok {
-		return x.GetData()
-	}
-	return nil
 }
 
 func (ortNumber[T]) read(v ort.Value) (any, []int64, bool) {
