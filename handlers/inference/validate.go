@@ -2,6 +2,7 @@ package inference
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/onnxserve/onnxserve/runtime"
@@ -16,10 +17,11 @@ import (
 // datatype and shape are known, before its data is read, so that no
 // buffer is sized from a shape the model would refuse.
 type Inputs struct {
-	m  *runtime.Model
-	ts []tensor.Tensor // made by the first Set
-	// spare is a slice of an earlier request's that Set may take for ts.
-	spare []tensor.Tensor
+	m *runtime.Model
+	// ts are the inputs, from the first Set or Tensors; empty before,
+	// over the memory an earlier request's left, so that a front end that
+	// keeps its Inputs from request to request makes none per request.
+	ts []tensor.Tensor
 	// declared marks the inputs declared so far, whose data may not have
 	// come yet: bit i of small, or many[i] for a model of more than 64.
 	small uint64
@@ -37,22 +39,26 @@ func NewInputs(m *runtime.Model) *Inputs {
 // Reset starts collecting the inputs of another request, for m, so that a
 // decoder can keep its Inputs by value.
 func (in *Inputs) Reset(m *runtime.Model) {
-	// The tensors' slice is kept for Set to reuse: a front end that keeps
-	// its Inputs from request to request makes none per request.
-	*in = Inputs{m: m, spare: clear0(in.ts, in.spare)}
+	in.Release()
+	in.m = m
 	if n := len(m.Signature.Inputs); n > 64 {
 		in.many = make([]bool, n)
 	}
 }
 
-// clear0 is the slice to keep for the next request's tensors, emptied
-// (its tensors let go): ts when it was used, else the spare still unused.
-func clear0(ts, spare []tensor.Tensor) []tensor.Tensor {
-	if ts == nil {
-		ts = spare
+// Release lets go of the request's tensors and model, keeping only the
+// tensors' memory for the next Reset: an idle decoder pins nothing.
+func (in *Inputs) Release() {
+	clear(in.ts[:cap(in.ts)])
+	*in = Inputs{ts: in.ts[:0]}
+}
+
+// tensors makes ts the length of the model's inputs, on the memory kept.
+func (in *Inputs) tensors() []tensor.Tensor {
+	if n := len(in.m.Signature.Inputs); len(in.ts) != n {
+		in.ts = slices.Grow(in.ts[:0], n)[:n]
 	}
-	clear(ts[:cap(ts)])
-	return ts[:0]
+	return in.ts
 }
 
 // Bound says that no input of this request can have more than n elements:
@@ -143,24 +149,10 @@ func CheckTensorParameter(where, key string) error {
 }
 
 // Set gives declared input i its data.
-func (in *Inputs) Set(i int, t tensor.Tensor) {
-	if in.ts == nil {
-		if n := len(in.m.Signature.Inputs); cap(in.spare) >= n {
-			in.ts, in.spare = in.spare[:n], nil
-		} else {
-			in.ts = make([]tensor.Tensor, n)
-		}
-	}
-	in.ts[i] = t
-}
+func (in *Inputs) Set(i int, t tensor.Tensor) { in.tensors()[i] = t }
 
 // Tensors returns the inputs in Signature.Inputs order, for Request.Inputs.
-func (in *Inputs) Tensors() []tensor.Tensor {
-	if in.ts == nil {
-		in.ts = make([]tensor.Tensor, len(in.m.Signature.Inputs))
-	}
-	return in.ts
-}
+func (in *Inputs) Tensors() []tensor.Tensor { return in.tensors() }
 
 func wrongDType(m *runtime.Model, input, got, want string) *Error {
 	return invalidInput(input, "inference input '%s' data-type is '%s', but model '%s' expects '%s'", input, got, m.Name, want)

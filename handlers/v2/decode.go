@@ -98,7 +98,7 @@ func (v *v2Decoder) reset() {
 	clear(v.req.requested)
 	clear(v.req.pooled)
 	clear(v.req.core.Outputs)
-	clear(v.inputs.Tensors()) // the slice v.inputs keeps for the next request
+	v.inputs.Release() // keeps its slice's memory for the next request
 	*v = v2Decoder{ins: v.ins[:0], dims: v.dims[:0], inputs: v.inputs, req: v2Request{
 		requested: v.req.requested[:0], pooled: v.req.pooled[:0], core: inference.Request{Outputs: v.req.core.Outputs[:0]}}}
 }
@@ -121,11 +121,8 @@ func decodeV2(body []byte, header int, m *runtime.Model) (*v2Request, error) {
 		return nil, err
 	}
 	v.req.core.Inputs = v.inputs.Tensors()
-	for _, o := range v.req.requested {
+	for _, o := range v.req.requested { // none asked for: every output
 		v.req.core.Outputs = append(v.req.core.Outputs, inference.RequestedOutput{Name: o.name, Classes: o.classes})
-	}
-	if len(v.req.core.Outputs) == 0 {
-		v.req.core.Outputs = nil // none asked for: every output
 	}
 	return &v.req, nil
 }

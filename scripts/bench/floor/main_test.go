@@ -19,14 +19,14 @@ import (
 // each row of them sums to 1.
 func TestRunnerBatches(t *testing.T) {
 	// The server's own lookup ($ORT_LIB, else scripts/setup-ort.sh's
-	// copy), in the test only: the floor binary uses none of onnxserve.
+	// copy) and start, with its version check, in the test only: the
+	// floor binary uses none of onnxserve.
 	lib, err := onnxruntime.FindLibrary(filepath.Join("..", "..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ort.SetSharedLibraryPath(lib)
-	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
-		t.Fatalf("ONNX Runtime %s: %v", lib, err)
+	if _, err := onnxruntime.Init(lib); err != nil {
+		t.Fatal(err)
 	}
 	defer ort.DestroyEnvironment()
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1)) // one binding per batch
