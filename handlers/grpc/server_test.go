@@ -30,6 +30,9 @@ type server struct {
 	client pb.GRPCInferenceServiceClient
 	health healthpb.HealthClient
 	repo   *runtime.Repository
+	// dial opens a connection of its own to the server, for clients that
+	// are not grpc-go's.
+	dial func(context.Context) (net.Conn, error)
 }
 
 type options struct {
@@ -71,7 +74,8 @@ func start(t testing.TB, dir string, opt options) *server {
 		conn.Close()
 		srv.Close()
 	})
-	return &server{Server: srv, conn: conn, client: pb.NewGRPCInferenceServiceClient(conn), health: healthpb.NewHealthClient(conn), repo: repo}
+	return &server{Server: srv, conn: conn, client: pb.NewGRPCInferenceServiceClient(conn), health: healthpb.NewHealthClient(conn), repo: repo,
+		dial: ln.DialContext}
 }
 
 // codeOf is err's status code and message.

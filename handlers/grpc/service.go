@@ -140,7 +140,9 @@ func (s *service) infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.Mod
 	if err != nil {
 		return nil, s.core.Refuse(ctx, m, err)
 	}
-	resp, err := s.core.Infer(ctx, m, r)
+	runCtx, cancel := answerInTime(ctx)
+	defer cancel()
+	resp, err := s.core.Infer(runCtx, m, r)
 	if err != nil {
 		return nil, err
 	}
