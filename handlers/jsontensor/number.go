@@ -164,7 +164,8 @@ func fast32(mant uint64, exp int) (float32, bool) {
 	return round32(scaled(mant, exp))
 }
 
-// round32 is f, a float64 within two of its units of a decimal, rounded
+// round32 is f, a float64 within a few of its units of a decimal (two
+// from scaled, three from fast32s' reciprocal, TestReciprocalScaling), rounded
 // to the float32 nearest that decimal, or false when the decimal may be
 // too near a midpoint between two float32 values to tell, or out of
 // range (num.float32).

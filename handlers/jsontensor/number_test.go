@@ -2,6 +2,7 @@ package jsontensor
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -77,4 +78,30 @@ func TestNumberRandom(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d took the float32 fast path", fast, count)
+}
+
+// TestReciprocalScaling pins the bound fast32s' rounding check relies on:
+// a mant below 2^63 times the float64 nearest 10^-exp (exp up to 19, as
+// fast32s takes) is within 3 units of the last place of mant / 10^exp,
+// computed exactly here; round32 counts 16 units either side of a
+// float32 midpoint as too near to tell.
+func TestReciprocalScaling(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	worst := 0.0
+	for i := range 200000 {
+		mant := rng.Uint64() >> (1 + rng.IntN(63))
+		if mant == 0 {
+			continue
+		}
+		exp := i % 20
+		got := float64(int64(mant)) * invPow10[exp]
+		exact := new(big.Rat).SetFrac(new(big.Int).SetUint64(mant), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(exp)), nil))
+		diff := new(big.Rat).Sub(new(big.Rat).SetFloat64(got), exact)
+		ulp := math.Nextafter(got, math.Inf(1)) - got
+		units, _ := new(big.Rat).Quo(diff.Abs(diff), new(big.Rat).SetFloat64(ulp)).Float64()
+		if worst = max(worst, units); units > 3 {
+			t.Fatalf("%d × 10^-%d: %v is %.2f units off", mant, exp, got, units)
+		}
+	}
+	t.Logf("worst: %.2f units", worst)
 }
