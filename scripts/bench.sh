@@ -42,7 +42,12 @@
 # DURATION (5s), WARMUP (1s) and ROUNDS (3) set the wrk runs. BASELINE,
 # an earlier run's results.jsonl copied out of .cache/bench (this run
 # overwrites that one), has the report hold every onnxserve workload to its
-# req/s and peak RSS. Needs
+# req/s and peak RSS. BEFORE, an older onnxserve binary, does the same in
+# one run: it serves as the server "before" (its gRPC too), loaded right
+# after onnxserve with each onnxserve workload in every round, so that both
+# builds meet the same phases of the machine (on a VM, whole runs of the
+# same build differ by 2x); its results go to before.jsonl, the baseline.
+# Needs
 # Debian's wrk, python3-fastapi, -uvicorn, -uvloop, -httptools, -sklearn,
 # -onnx; installs them with apt-get when missing and run as root.
 set -euo pipefail
@@ -59,9 +64,11 @@ CONNS=32
 SERVER_CPU=0
 LOAD_CPU=1
 declare -A port=([onnxserve]=18080 [fastapi]=18081 [fastapi-async]=18082 [floor]=18083 [grpc]=18084
-  [onnxserve-no-metrics]=18085 [onnxserve-no-metrics-no-access-log]=18086 [floor-ort]=18087)
+  [onnxserve-no-metrics]=18085 [onnxserve-no-metrics-no-access-log]=18086 [floor-ort]=18087
+  [before]=18088 [grpc-before]=18089)
 GRPC_CONNS=4 # HTTP/2 connections that grpcload spreads its $CONNS callers over
 grpc_on=0    # set by start_all: this onnxserve build has --grpc-addr
+before_grpc=0 # set by start_all: the BEFORE build has it too
 # The onnxserve variants (server process → its flags, beyond the default
 # server's) and what start_all found missing in this build ("" for none).
 declare -A variant=([onnxserve-no-metrics]="--metrics=false"
@@ -187,6 +194,14 @@ start_all() {
       "$PY" -m uvicorn fastapi_server:app --app-dir scripts/bench --host 127.0.0.1 --port "${port[$name]}" \
       --workers 1 --loop uvloop --http httptools --log-level warning --no-access-log
   done
+  if [ -n "${BEFORE:-}" ]; then
+    grpc=()
+    if [ "$grpc_on" = 1 ] && [[ "$("$BEFORE" serve --help 2>&1 || true)" == *-grpc-addr* ]]; then
+      before_grpc=1
+      grpc=(--grpc-addr "127.0.0.1:${port[grpc-before]}")
+    fi
+    start before /healthz "$BEFORE" serve --addr "127.0.0.1:${port[before]}" "${grpc[@]}" --models "$work/repo"
+  fi
   start floor / "$work/bin/floor" -addr "127.0.0.1:${port[floor]}"
   start floor-ort / "$work/bin/floor" -addr "127.0.0.1:${port[floor-ort]}" -ort-lib "$ort_lib" \
     -model iris="$work/models/iris.onnx" -model mlp="$work/models/mlp.onnx"
@@ -310,12 +325,16 @@ load() {
   say "$record $workload: $(cut -c1-110 <<<"$out")"
 }
 
-# grpc_load WORKLOAD MODEL BODY [FLAGS]: the gRPC counterpart of load, one
-# grpcload run (its own warm-up, then the peak RSS reset, then the measured
-# time) recorded in the same form as wrk's; a run where no call succeeded
-# is recorded as skipped with grpcload's reason.
+# grpc_load SERVER WORKLOAD MODEL BODY [FLAGS]: the gRPC counterpart of
+# load, one grpcload run (its own warm-up, then the peak RSS reset, then
+# the measured time) recorded in the same form as wrk's; a run where no call
+# succeeded is recorded as skipped with grpcload's reason. SERVER is grpc
+# (onnxserve's gRPC port) or grpc-before (the BEFORE build's).
 grpc_load() {
-  local workload="$1" model="$2" body="$3" flags="${4:-}" p="${pid[onnxserve]}" out err anon
+  local server="$1" record=onnxserve
+  shift
+  [ "$server" = grpc-before ] && record=before
+  local workload="$1" model="$2" body="$3" flags="${4:-}" p="${pid[$record]}" out err anon
   local duration="$DURATION" warmup="$WARMUP" # wrk takes bare seconds, Go durations need a unit
   [[ $duration =~ ^[0-9]+$ ]] && duration+=s
   [[ $warmup =~ ^[0-9]+$ ]] && warmup+=s
@@ -323,9 +342,9 @@ grpc_load() {
   # be reset as VmHWM is (grpcload resets that after its warm-up).
   anon_start "$p"
   # shellcheck disable=SC2086 # $flags is zero or more words
-  if out="$(taskset -c "$LOAD_CPU" "$work/bin/grpcload" -addr "127.0.0.1:${port[grpc]}" -model "$model" \
+  if out="$(taskset -c "$LOAD_CPU" "$work/bin/grpcload" -addr "127.0.0.1:${port[$server]}" -model "$model" \
     -request "$work/bodies/$body" $flags -conns "$GRPC_CONNS" -concurrency "$CONNS" \
-    -warmup "$warmup" -duration "$duration" -pid "$p" </dev/null 2>"$work/logs/grpcload-$workload.err")"; then
+    -warmup "$warmup" -duration "$duration" -pid "$p" </dev/null 2>"$work/logs/grpcload-$server-$workload.err")"; then
     # RESULT requests=N ok=N errors=N rps=R p50_ms=… p99_ms=… max_ms=… client_cpu=F codes=OK:N,… rss_kb=N
     out="$(grep '^RESULT ' <<<"$out" | awk '{
       for (i = 2; i <= NF; i++) { k = substr($i, 1, index($i, "=") - 1); v[k] = substr($i, index($i, "=") + 1) }
@@ -334,14 +353,14 @@ grpc_load() {
       printf "%d {\"requests\":%d,\"ok\":%d,\"errors\":%d,\"rps\":%s,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"client_cpu\":%s,\"status\":{%s}}",
         v["rss_kb"], v["requests"], v["ok"], v["errors"], v["rps"], 1000 * v["p50_ms"], 1000 * v["p99_ms"], 1000 * v["max_ms"], v["client_cpu"], st }')"
     anon_stop
-    printf '{"server":"onnxserve","workload":"%s","rss_kb":%s,"anon_kb":%s,"load":"%s","result":%s}\n' "$workload" "${out%% *}" \
+    printf '{"server":"%s","workload":"%s","rss_kb":%s,"anon_kb":%s,"load":"%s","result":%s}\n' "$record" "$workload" "${out%% *}" \
       "$anon" "$(cut -d' ' -f1-3 /proc/loadavg)" "${out#* }" >>"$results"
-    say "onnxserve $workload: $(cut -c1-110 <<<"${out#* }")"
+    say "$record $workload: $(cut -c1-110 <<<"${out#* }")"
   else
     anon_stop
-    err="$(tail -n 1 "$work/logs/grpcload-$workload.err" | tr -d '"\\')"
-    printf '{"server":"onnxserve","workload":"%s","skipped":"failed: %s"}\n' "$workload" "$err" >>"$results"
-    say "onnxserve $workload: failed: $err"
+    err="$(tail -n 1 "$work/logs/grpcload-$server-$workload.err" | tr -d '"\\')"
+    printf '{"server":"%s","workload":"%s","skipped":"failed: %s"}\n' "$record" "$workload" "$err" >>"$results"
+    say "$record $workload: failed: $err"
   fi
 }
 
@@ -399,7 +418,27 @@ print("; ".join("%s %s (%s kernel, %s thread)" % (i.get("internal_api"), i.get("
   } >"$work/meta.env"
 }
 
+# with_before copies each onnxserve measurement of runs for the BEFORE
+# build, right after it (not the variants, which are onnxserve's alone).
+with_before() {
+  local server rest
+  while read -r server rest; do
+    echo "$server $rest"
+    [ -z "${BEFORE:-}" ] && continue
+    if [ "$server" = onnxserve ]; then
+      echo "before $rest"
+    elif [ "$server" = grpc ] && [ "$before_grpc" = 1 ]; then
+      echo "grpc-before $rest"
+    fi
+  done
+}
+
 report_args=()
+[ -n "${BASELINE:-}" ] && [ -n "${BEFORE:-}" ] && die "BASELINE and BEFORE: set one"
+if [ -n "${BEFORE:-}" ]; then
+  BEFORE="$(realpath "$BEFORE")" || die "BEFORE: no such file"
+  [ -x "$BEFORE" ] || die "BEFORE $BEFORE: not an executable"
+fi
 if [ -n "${BASELINE:-}" ]; then
   # Checked before the run, not found missing ten minutes later.
   [ -f "$BASELINE" ] || die "BASELINE $BASELINE: no such file"
@@ -417,12 +456,12 @@ meta
 say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 trap stop_all EXIT
 start_all
-runs >"$work/runs.txt"
+runs | with_before >"$work/runs.txt"
 for round in $(seq "$ROUNDS"); do
   say "round $round of $ROUNDS"
   while read -r server workload path body hlen; do
-    if [ "$server" = grpc ]; then
-      grpc_load "$workload" "$path" "$body" "$hlen"
+    if [ "$server" = grpc ] || [ "$server" = grpc-before ]; then
+      grpc_load "$server" "$workload" "$path" "$body" "$hlen"
     else
       load "$server" "$workload" "$path" "$body" "$hlen"
     fi
@@ -431,5 +470,12 @@ done
 overload
 stop_all
 inprocess
+if [ -n "${BEFORE:-}" ]; then
+  # The BEFORE build's measurements are the baseline, as onnxserve's.
+  grep '^{"server":"before"' "$results" | sed 's/^{"server":"before"/{"server":"onnxserve"/' >"$work/before.jsonl" || true
+  grep -v '^{"server":"before"' "$results" >"$work/results.tmp" || true
+  mv "$work/results.tmp" "$results"
+  report_args=(-baseline "$work/before.jsonl" -baseline-is "the older build's in the same rounds ($(basename "$BEFORE"))")
+fi
 "$work/bin/report" -work "$work" -md docs/benchmarks.md -png docs/img/bench.png "${report_args[@]}"
 say "wrote docs/benchmarks.md and docs/img/bench.png"

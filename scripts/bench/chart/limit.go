@@ -210,7 +210,11 @@ func beforeTargets(b *bench) []target {
 		return []target{{what: "no workload slower than before, peak RSS not higher",
 			measured: "judged in the issue note from two runs, before and after the change (`BASELINE=old-results.jsonl scripts/bench.sh`, or the report's `-baseline`, compares them here)", info: true}, review}
 	}
-	speed := target{what: "no workload slower than before (`-baseline`): req/s ≥ the earlier run's", met: true}
+	is := b.baselineIs
+	if is == "" {
+		is = "the earlier run's"
+	}
+	speed := target{what: "no workload slower than before (`-baseline`): req/s ≥ " + is, met: true}
 	mem := target{what: "no workload's peak RSS higher than before (`-baseline`)", met: true}
 	var slower, bigger []string
 	worstSpeed, worstMem := 0.0, 0.0

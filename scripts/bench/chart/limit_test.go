@@ -224,6 +224,15 @@ func TestBaseline(t *testing.T) {
 			if mem.met != c.memMet || mem.info || mem.measured != c.memWant {
 				t.Errorf("memory: met %v %q, want %v %q", mem.met, mem.measured, c.memMet, c.memWant)
 			}
+			// The target says what the baseline is: an earlier run's
+			// unless -baseline-is (bench.sh's BEFORE) names another.
+			if want := "req/s ≥ the earlier run's"; !strings.HasSuffix(speed.what, want) {
+				t.Errorf("speed target %q, want it to end %q", speed.what, want)
+			}
+			b.baselineIs = "the older build's in the same rounds (onnxserve-before)"
+			if got := beforeTargets(b)[0].what; !strings.HasSuffix(got, "req/s ≥ "+b.baselineIs) {
+				t.Errorf("with -baseline-is: speed target %q", got)
+			}
 		})
 	}
 }

@@ -58,6 +58,9 @@ type bench struct {
 	// baseline is an earlier run's results.jsonl (-baseline), best runs
 	// by workload and server as in results; nil without one.
 	baseline map[string]map[string]*result
+	// baselineIs says what the baseline is, for the report: "the earlier
+	// run's" unless -baseline-is says otherwise.
+	baselineIs string
 }
 
 func main() {
@@ -65,6 +68,7 @@ func main() {
 	md := flag.String("md", "docs/benchmarks.md", "markdown report to write")
 	png := flag.String("png", "docs/img/bench.png", "chart to write")
 	baseline := flag.String("baseline", "", "an earlier run's results.jsonl, to judge \"no workload slower, peak RSS not higher\" against")
+	baselineIs := flag.String("baseline-is", "the earlier run's", "what -baseline is, as the report says it (bench.sh's BEFORE: an older build's in the same rounds)")
 	flag.Parse()
 	b, err := load(*work)
 	if err != nil {
@@ -74,6 +78,7 @@ func main() {
 		if b.baseline, _, err = readResults(*baseline); err != nil {
 			log.Fatal(err)
 		}
+		b.baselineIs = *baselineIs
 	}
 	if err := os.MkdirAll(filepath.Dir(*png), 0o755); err != nil {
 		log.Fatal(err)

@@ -455,8 +455,14 @@ type result struct {
 func run(cs []*grpc.ClientConn, payload []byte, concurrency int, warmup, duration time.Duration, pid int) *result {
 	start := time.Now()
 	from, to := start.Add(warmup), start.Add(warmup+duration)
-	ctx, cancel := context.WithDeadline(context.Background(), to)
+	// The window's end cancels the calls in flight rather than being their
+	// deadline: a deadline would go to the server as grpc-timeout, and the
+	// server answers a little before it (DEADLINE_EXCEEDED inside the
+	// window), where wrk's requests carry none.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	end := time.AfterFunc(time.Until(to), cancel)
+	defer end.Stop()
 
 	var cpu0, cpu1 time.Duration
 	window := make(chan struct{})
