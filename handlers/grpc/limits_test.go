@@ -192,14 +192,27 @@ func TestCancel(t *testing.T) {
 // TestOverload pins that a request past the model's max_queue_size is
 // RESOURCE_EXHAUSTED at once, with a RetryInfo saying when to retry. Two
 // whole runs hold the slot and the queue's one place; a probe with a short
-// deadline finds the queue full once both are in.
+// deadline finds the queue full once both are in. A whole run that finds
+// the queue's place taken by a probe is sent again, and a probe that
+// queued waits before the next, so that the whole run takes the place: the
+// server answers a probe a little before its deadline (answerInTime), its
+// place is free by then, and the probes would only ever queue behind the
+// one whole run left.
 func TestOverload(t *testing.T) {
 	s := slowServer(t, "max_queue_size: 1\n", 0)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan struct{}, 2)
 	for range 2 { // one runs, one waits in the queue
-		go func() { s.client.ModelInfer(ctx, slowRequest(slowRows)); done <- struct{}{} }()
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for ctx.Err() == nil {
+				_, err := s.client.ModelInfer(ctx, slowRequest(slowRows))
+				if code, _ := codeOf(err); code != codes.ResourceExhausted {
+					return
+				}
+			}
+		}()
 	}
 	var st *status.Status
 	for try := 0; try < 50; try++ {
@@ -210,6 +223,9 @@ func TestOverload(t *testing.T) {
 		// queued, and the queue was not full yet.
 		if st, _ = status.FromError(err); st.Code() != codes.OK && st.Code() != codes.DeadlineExceeded {
 			break
+		}
+		if st.Code() == codes.DeadlineExceeded {
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	if st.Code() != codes.ResourceExhausted {
