@@ -52,8 +52,9 @@
 # -onnx; installs them with apt-get when missing and run as root.
 set -euo pipefail
 
-# A relative BASELINE is the caller's, from before the cd below.
+# A relative BASELINE or BEFORE is the caller's, from before the cd below.
 [ -n "${BASELINE:-}" ] && BASELINE="$(realpath -m "$BASELINE")"
+[ -n "${BEFORE:-}" ] && BEFORE="$(realpath -m "$BEFORE")"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 work="$root/.cache/bench" # git-ignored
@@ -436,8 +437,7 @@ with_before() {
 report_args=()
 [ -n "${BASELINE:-}" ] && [ -n "${BEFORE:-}" ] && die "BASELINE and BEFORE: set one"
 if [ -n "${BEFORE:-}" ]; then
-  BEFORE="$(realpath "$BEFORE")" || die "BEFORE: no such file"
-  [ -x "$BEFORE" ] || die "BEFORE $BEFORE: not an executable"
+  [ -f "$BEFORE" ] && [ -x "$BEFORE" ] || die "BEFORE $BEFORE: no such executable"
 fi
 if [ -n "${BASELINE:-}" ]; then
   # Checked before the run, not found missing ten minutes later.
