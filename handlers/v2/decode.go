@@ -68,8 +68,7 @@ type v2Input struct {
 	datatype string
 	shape    []int64
 	has      fields          // which of name, datatype, shape, parameters, data came
-	binary   bool            // binSize was given: the data follows the JSON
-	binSize  int64           // parameters.binary_data_size, -1 if absent
+	binSize  int64           // parameters.binary_data_size, -1 if absent; set, the data follows the JSON
 	late     bool            // "data" came before name, datatype or shape: it is read after the object
 	dataAt   jsontensor.Mark // where that "data" starts
 }
@@ -236,8 +235,7 @@ func (v *v2Decoder) input(pos int) *inference.Error {
 	switch {
 	case in.has.has("data") && in.binSize >= 0:
 		return badRequest("input '%s' must set only one of 'data' and 'binary_data_size' in 'parameters', but sets both", in.name)
-	case in.binSize >= 0:
-		in.binary = true
+	case in.binSize >= 0: // the data follows the JSON
 	case !in.has.has("data"):
 		return badRequest("input '%s' must set one of 'data' and 'binary_data_size' in 'parameters', but sets neither", in.name)
 	case in.late:
@@ -263,30 +261,26 @@ func (in *v2Input) where(key string) where {
 
 // inputName is the model's own string for an input name it has.
 func (v *v2Decoder) inputName(s []byte) (string, bool) {
-	for i := range v.m.Signature.Inputs {
-		if name := v.m.Signature.Inputs[i].Name; string(s) == name {
-			return name, true
-		}
-	}
-	return "", false
+	return ownString(s, v.m.Signature.Inputs, func(t *tensor.TensorSpec) string { return t.Name })
 }
 
 // datatypeName is the v2 name of one of the model's inputs' datatypes,
 // when s is one: the datatypes a request for it is expected to send.
 func (v *v2Decoder) datatypeName(s []byte) (string, bool) {
-	for i := range v.m.Signature.Inputs {
-		if name := v.m.Signature.Inputs[i].DType.V2Name(); string(s) == name {
-			return name, true
-		}
-	}
-	return "", false
+	return ownString(s, v.m.Signature.Inputs, func(t *tensor.TensorSpec) string { return t.DType.V2Name() })
 }
 
 // outputName is the model's own string for an output name it has.
 func (v *v2Decoder) outputName(s []byte) (string, bool) {
-	for i := range v.m.Signature.Outputs {
-		if name := v.m.Signature.Outputs[i].Name; string(s) == name {
-			return name, true
+	return ownString(s, v.m.Signature.Outputs, func(t *tensor.TensorSpec) string { return t.Name })
+}
+
+// ownString is the string of(t) of one of specs that equals s, so that a
+// request's names and datatypes cost no copy of their own.
+func ownString(s []byte, specs []tensor.TensorSpec, of func(*tensor.TensorSpec) string) (string, bool) {
+	for i := range specs {
+		if k := of(&specs[i]); string(s) == k {
+			return k, true
 		}
 	}
 	return "", false
@@ -354,7 +348,7 @@ func (v *v2Decoder) binary(raw []byte) *inference.Error {
 	off := 0
 	for i := range v.ins {
 		in := &v.ins[i]
-		if !in.binary {
+		if in.binSize < 0 {
 			continue
 		}
 		if in.binSize > int64(len(raw)-off) {
