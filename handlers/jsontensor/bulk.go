@@ -315,3 +315,57 @@ func swar8(v uint64) uint64 {
 	v = v*10 + v>>8 // pairs of digits
 	return ((v&0x000000ff000000ff)*0x000f424000000064 + (v>>16&0x000000ff000000ff)*0x0000271000000001) >> 32
 }
+
+// ints is the bulk reader of signed integer elements (token ids,
+// categorical codes): plain integers of fewer digits than T's largest
+// value has (18 for int64, 9 for int32), which T holds whatever they are,
+// without a leading zero, a fraction or an exponent. It leaves every
+// other element to the leaves, at its whitespace, as float32s does.
+func ints[T int8 | int16 | int32 | int64](d *Decoder, dst []T, dt tensor.DType) (int, bool) {
+	maxDigits := uint(safeDigits[dt.Bits()/8])
+	b, i, end := d.b, uint(d.i), uint(len(d.b))
+	for k := range dst {
+		for i < end && isSpace(b[i]) {
+			i++
+		}
+		start := i
+		neg := i < end && b[i] == '-'
+		if neg {
+			i++
+		}
+		if i >= end || !isDigit(b[i]) {
+			d.i = int(start)
+			return k, false
+		}
+		var mag uint64
+		j := i
+		if b[i] == '0' {
+			i++ // alone, or the leaf's error
+		} else {
+			for ; i < end && isDigit(b[i]); i++ {
+				mag = mag*10 + uint64(b[i]-'0')
+			}
+		}
+		if i-j > maxDigits || i < end && (isDigit(b[i]) || b[i] == '.' || b[i]|0x20 == 'e') {
+			d.i = int(start)
+			return k, false
+		}
+		v := T(mag)
+		if neg {
+			v = -v
+		}
+		dst[k] = v
+		if i < end && b[i] == ',' {
+			i++
+			continue
+		}
+		d.i = int(i)
+		return k + 1, true
+	}
+	d.i = int(i)
+	return len(dst), false
+}
+
+// safeDigits is, by a signed integer's size in bytes, how many digits any
+// value of it may have: one fewer than its largest value has.
+var safeDigits = [9]uint8{1: 2, 2: 4, 4: 9, 8: 18}

@@ -1,6 +1,7 @@
 package jsontensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -30,16 +31,34 @@ var bulkShapes = []struct {
 
 // elementwise is the column of dt as it reads without its bulk reader.
 func elementwise(dt tensor.DType) Column {
-	b := NewColumn(dt).(*buffer[float32])
+	switch b := NewColumn(dt).(type) {
+	case *buffer[float32]:
+		return noBulk(b)
+	case *buffer[int8]:
+		return noBulk(b)
+	case *buffer[int16]:
+		return noBulk(b)
+	case *buffer[int32]:
+		return noBulk(b)
+	case *buffer[int64]:
+		return noBulk(b)
+	}
+	panic(fmt.Sprintf("no bulk reader for %v", dt))
+}
+
+func noBulk[T any](b *buffer[T]) Column {
 	k := *b.kind
 	k.bulk = nil
 	b.kind = &k
 	return b
 }
 
+// bulkDTypes are the dtypes with a bulk reader.
+var bulkDTypes = []tensor.DType{tensor.Float32, tensor.Float16, tensor.BFloat16, tensor.Int8, tensor.Int16, tensor.Int32, tensor.Int64}
+
 type readResult struct {
 	err   *Error
-	data  []uint32
+	data  []uint64 // the elements' bits
 	shape []int64
 	i     int
 	depth int
@@ -63,17 +82,35 @@ func readWith(col Column, body string, dt tensor.DType, shape []int64, rows, fla
 			r.shape = w.Shape()
 		}
 	}
-	for _, v := range col.Tensor(nil).Data.([]float32) {
-		r.data = append(r.data, math.Float32bits(v))
+	switch data := col.Tensor(nil).Data.(type) {
+	case []float32:
+		for _, v := range data {
+			r.data = append(r.data, uint64(math.Float32bits(v)))
+		}
+	case []int8:
+		r.data = appendBits(r.data, data)
+	case []int16:
+		r.data = appendBits(r.data, data)
+	case []int32:
+		r.data = appendBits(r.data, data)
+	case []int64:
+		r.data = appendBits(r.data, data)
 	}
 	r.i, r.depth = d.i, d.depth
 	return r
 }
 
+func appendBits[T int8 | int16 | int32 | int64](bits []uint64, data []T) []uint64 {
+	for _, v := range data {
+		bits = append(bits, uint64(v))
+	}
+	return bits
+}
+
 // checkBulk fails t if any column reads body differently with its bulk
 // reader than without it.
 func checkBulk(t *testing.T, body string) {
-	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float16, tensor.BFloat16} {
+	for _, dt := range bulkDTypes {
 		for _, s := range bulkShapes {
 			want := readWith(elementwise(dt), body, dt, s.shape, s.rows, s.flat)
 			got := readWith(NewColumn(dt), body, dt, s.shape, s.rows, s.flat)
@@ -103,6 +140,9 @@ func FuzzBulk(f *testing.F) {
 		"[1, -0, 0, -0.0, 0e5, 0.0e-999999, 1e0000000000000000000000000000]",
 		"[1, 16777217, 16777217.0, 1.00000005960464477539062, 7.038531e-26]",
 		"[1, 9.999999999999999e22, 1e22, 1e23, 1e-22, 1e-23]", "[1, 2", "[1, 2,", "[1, 2 ", "[]", "[[]]", "[[], []]",
+		"[101, 2023, 7592, 1010, 2088, 102, 0, 0]", "[1, 999999999999999999, -999999999999999999, 1000000000000000000]",
+		"[1, 9223372036854775807, -9223372036854775808, 9223372036854775808, -9223372036854775809]",
+		"[1, -0, 00, 0x1, 1E2, 2.0, 12a, 3]",
 	} {
 		f.Add(s)
 	}
@@ -196,5 +236,102 @@ func TestBulkTakesPython(t *testing.T) {
 	k, i, stop := fast32s(d.b, 1, dst, tensor.Float32)
 	if k < 784-3 || stop || i < uint(len(d.b)-fastWindow-25) {
 		t.Errorf("fast32s read %d elements (stop %v) up to %d of %d", k, stop, i, len(d.b))
+	}
+}
+
+// TestBulkIntegers compares ints with the elements on arrays of
+// integers of every length around its 18-digit bound and int64's range,
+// with an odd element now and then, and checks that it takes a row of
+// token ids whole, so that the comparison is of the bulk path.
+func TestBulkIntegers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	odd := []string{"-0", "00", "01", "-01", "1.0", "1e3", "1E3", "-", "+1", "1x", "\"1\"", "true", "9223372036854775807",
+		"-9223372036854775808", "9223372036854775808", "-9223372036854775809", "99999999999999999999", ""}
+	for range 20000 {
+		var sb strings.Builder
+		sb.WriteByte('[')
+		for c := range 1 + rng.IntN(20) {
+			if c > 0 {
+				sb.WriteString([]string{",", ", ", " , ", ",\n"}[rng.IntN(4)])
+			}
+			var s string
+			switch digits := 1 + rng.IntN(20); {
+			case rng.IntN(30) == 0:
+				s = odd[rng.IntN(len(odd))]
+			case digits < 19:
+				s = strconv.FormatUint(rng.Uint64N(uint64(math.Pow10(digits))), 10)
+			default:
+				s = strconv.FormatUint(rng.Uint64(), 10)
+			}
+			if rng.IntN(3) == 0 {
+				s = "-" + s
+			}
+			sb.WriteString(s)
+		}
+		sb.WriteByte(']')
+		checkBulk(t, sb.String())
+	}
+
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i := range 512 {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(strconv.Itoa((i * 7919) % 30522))
+	}
+	sb.WriteString("]]")
+	var d Decoder
+	d.Reset([]byte(sb.String()))
+	d.i = 1
+	dst := make([]int64, 1000)
+	if n, after := ints(&d, dst, tensor.Int64); n != 512 || !after || d.b[d.i] != ']' || dst[511] != (511*7919)%30522 {
+		t.Fatalf("ints read %d elements (after %v, last %d) and stopped at %d", n, after, dst[max(n-1, 0)], d.i)
+	}
+}
+
+// BenchmarkInt64s reads 32 rows of 512 token ids (0 to 30521, as a BERT
+// vocabulary's), with the bulk reader and element at a time.
+func BenchmarkInt64s(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for r := range 32 {
+		if r > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('[')
+		for i := range 512 {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(strconv.Itoa((r*512 + i) * 7919 % 30522))
+		}
+		sb.WriteByte(']')
+	}
+	sb.WriteByte(']')
+	body := []byte(sb.String())
+	spec := &tensor.TensorSpec{Name: "input_ids", DType: tensor.Int64, Shape: []int64{-1, 512}}
+	for _, c := range []struct {
+		name string
+		col  func() Column
+	}{
+		{"bulk", func() Column { return NewColumn(tensor.Int64) }},
+		{"elementwise", func() Column { return elementwise(tensor.Int64) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			var d Decoder
+			var w Walk
+			for b.Loop() {
+				d.Reset(body)
+				w.Reset(spec, "", true)
+				col := c.col()
+				if err := col.Nested(&d, &w); err != nil {
+					b.Fatal(err)
+				}
+				Release([]tensor.Tensor{col.Tensor(w.Shape())})
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*32*512), "ns/number")
+		})
 	}
 }

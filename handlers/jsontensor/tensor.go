@@ -182,10 +182,10 @@ var (
 	float16Kind  = kind[float32]{tensor.Float16, leafFloat32, float32s}
 	bfloat16Kind = kind[float32]{tensor.BFloat16, leafFloat32, float32s}
 	float64Kind  = kind[float64]{tensor.Float64, leafFloat64, nil}
-	int8Kind     = kind[int8]{tensor.Int8, leafSigned[int8], nil}
-	int16Kind    = kind[int16]{tensor.Int16, leafSigned[int16], nil}
-	int32Kind    = kind[int32]{tensor.Int32, leafSigned[int32], nil}
-	int64Kind    = kind[int64]{tensor.Int64, leafSigned[int64], nil}
+	int8Kind     = kind[int8]{tensor.Int8, leafSigned[int8], ints[int8]}
+	int16Kind    = kind[int16]{tensor.Int16, leafSigned[int16], ints[int16]}
+	int32Kind    = kind[int32]{tensor.Int32, leafSigned[int32], ints[int32]}
+	int64Kind    = kind[int64]{tensor.Int64, leafSigned[int64], ints[int64]}
 	uint8Kind    = kind[uint8]{tensor.Uint8, leafUnsigned[uint8], nil}
 	uint16Kind   = kind[uint16]{tensor.Uint16, leafUnsigned[uint16], nil}
 	uint32Kind   = kind[uint32]{tensor.Uint32, leafUnsigned[uint32], nil}
