@@ -316,13 +316,21 @@ func swar8(v uint64) uint64 {
 	return ((v&0x000000ff000000ff)*0x000f424000000064 + (v>>16&0x000000ff000000ff)*0x0000271000000001) >> 32
 }
 
-// ints is the bulk reader of signed integer elements (token ids,
-// categorical codes): plain integers of fewer digits than T's largest
-// value has (18 for int64, 9 for int32), which T holds whatever they are,
-// without a leading zero, a fraction or an exponent. It leaves every
-// other element to the leaves, at its whitespace, as float32s does.
-func ints[T int8 | int16 | int32 | int64](d *Decoder, dst []T, dt tensor.DType) (int, bool) {
-	maxDigits := uint(safeDigits[dt.Bits()/8])
+// ints is the bulk reader of integer elements (token ids, categorical
+// codes, pixels): plain integers that T holds, of at most 19 digits (which
+// a uint64 holds whatever they are), without a leading zero, a fraction or
+// an exponent. It leaves every other element to the leaves, at its
+// whitespace, as float32s does: they report what is wrong with it.
+func ints[T signed | unsigned](d *Decoder, dst []T, dt tensor.DType) (int, bool) {
+	// limit is the largest magnitude of a value, below zero one more for
+	// a signed T; digits, how many digits it has, at most 19.
+	limit, digits, signed := uint64(1)<<dt.Bits()-1, uint(0), dt.IsSigned()
+	if signed {
+		limit >>= 1
+	}
+	for l := limit; l > 0 && digits < 19; l /= 10 {
+		digits++
+	}
 	b, i, end := d.b, uint(d.i), uint(len(d.b))
 	for k := range dst {
 		for i < end && isSpace(b[i]) {
@@ -342,17 +350,25 @@ func ints[T int8 | int16 | int32 | int64](d *Decoder, dst []T, dt tensor.DType) 
 		if b[i] == '0' {
 			i++ // alone, or the leaf's error
 		} else {
-			for ; i < end && isDigit(b[i]); i++ {
+			for ; i < end && isDigit(b[i]) && i-j < digits; i++ {
 				mag = mag*10 + uint64(b[i]-'0')
 			}
 		}
-		if i-j > maxDigits || i < end && (isDigit(b[i]) || b[i] == '.' || b[i]|0x20 == 'e') {
+		most := limit
+		if neg {
+			if !signed {
+				most = 0 // -0 only
+			} else {
+				most++ // two's complement reaches one further below zero
+			}
+		}
+		if mag > most || i < end && (isDigit(b[i]) || b[i] == '.' || b[i]|0x20 == 'e') {
 			d.i = int(start)
 			return k, false
 		}
 		v := T(mag)
 		if neg {
-			v = -v
+			v = -v // wraps to the minimum as it should
 		}
 		dst[k] = v
 		if i < end && b[i] == ',' {
@@ -365,7 +381,3 @@ func ints[T int8 | int16 | int32 | int64](d *Decoder, dst []T, dt tensor.DType) 
 	d.i = int(i)
 	return len(dst), false
 }
-
-// safeDigits is, by a signed integer's size in bytes, how many digits any
-// value of it may have: one fewer than its largest value has.
-var safeDigits = [9]uint8{1: 2, 2: 4, 4: 9, 8: 18}

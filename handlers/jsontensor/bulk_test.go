@@ -42,6 +42,14 @@ func elementwise(dt tensor.DType) Column {
 		return noBulk(b)
 	case *buffer[int64]:
 		return noBulk(b)
+	case *buffer[uint8]:
+		return noBulk(b)
+	case *buffer[uint16]:
+		return noBulk(b)
+	case *buffer[uint32]:
+		return noBulk(b)
+	case *buffer[uint64]:
+		return noBulk(b)
 	}
 	panic(fmt.Sprintf("no bulk reader for %v", dt))
 }
@@ -54,7 +62,8 @@ func noBulk[T any](b *buffer[T]) Column {
 }
 
 // bulkDTypes are the dtypes with a bulk reader.
-var bulkDTypes = []tensor.DType{tensor.Float32, tensor.Float16, tensor.BFloat16, tensor.Int8, tensor.Int16, tensor.Int32, tensor.Int64}
+var bulkDTypes = []tensor.DType{tensor.Float32, tensor.Float16, tensor.BFloat16, tensor.Int8, tensor.Int16, tensor.Int32, tensor.Int64,
+	tensor.Uint8, tensor.Uint16, tensor.Uint32, tensor.Uint64}
 
 type readResult struct {
 	err   *Error
@@ -95,12 +104,20 @@ func readWith(col Column, body string, dt tensor.DType, shape []int64, rows, fla
 		r.data = appendBits(r.data, data)
 	case []int64:
 		r.data = appendBits(r.data, data)
+	case []uint8:
+		r.data = appendBits(r.data, data)
+	case []uint16:
+		r.data = appendBits(r.data, data)
+	case []uint32:
+		r.data = appendBits(r.data, data)
+	case []uint64:
+		r.data = appendBits(r.data, data)
 	}
 	r.i, r.depth = d.i, d.depth
 	return r
 }
 
-func appendBits[T int8 | int16 | int32 | int64](bits []uint64, data []T) []uint64 {
+func appendBits[T signed | unsigned](bits []uint64, data []T) []uint64 {
 	for _, v := range data {
 		bits = append(bits, uint64(v))
 	}
@@ -242,7 +259,8 @@ func TestBulkTakesPython(t *testing.T) {
 // TestBulkIntegers compares ints with the elements on arrays of
 // integers of every length around its 18-digit bound and int64's range,
 // with an odd element now and then, and checks that it takes a row of
-// token ids whole, so that the comparison is of the bulk path.
+// token ids and one of pixels whole, so that the comparison is of the bulk
+// path.
 func TestBulkIntegers(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	odd := []string{"-0", "00", "01", "-01", "1.0", "1e3", "1E3", "-", "+1", "1x", "\"1\"", "true", "9223372036854775807",
@@ -287,6 +305,22 @@ func TestBulkIntegers(t *testing.T) {
 	dst := make([]int64, 1000)
 	if n, after := ints(&d, dst, tensor.Int64); n != 512 || !after || d.b[d.i] != ']' || dst[511] != (511*7919)%30522 {
 		t.Fatalf("ints read %d elements (after %v, last %d) and stopped at %d", n, after, dst[max(n-1, 0)], d.i)
+	}
+	// A row of pixels, every uint8 value.
+	sb.Reset()
+	sb.WriteByte('[')
+	for i := range 256 {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(strconv.Itoa(255 - i))
+	}
+	sb.WriteString("]]")
+	d.Reset([]byte(sb.String()))
+	d.i = 1
+	px := make([]uint8, 1000)
+	if n, after := ints(&d, px, tensor.Uint8); n != 256 || !after || d.b[d.i] != ']' || px[0] != 255 || px[255] != 0 {
+		t.Fatalf("ints read %d uint8 (after %v) and stopped at %d", n, after, d.i)
 	}
 }
 

@@ -186,10 +186,10 @@ var (
 	int16Kind    = kind[int16]{tensor.Int16, leafSigned[int16], ints[int16]}
 	int32Kind    = kind[int32]{tensor.Int32, leafSigned[int32], ints[int32]}
 	int64Kind    = kind[int64]{tensor.Int64, leafSigned[int64], ints[int64]}
-	uint8Kind    = kind[uint8]{tensor.Uint8, leafUnsigned[uint8], nil}
-	uint16Kind   = kind[uint16]{tensor.Uint16, leafUnsigned[uint16], nil}
-	uint32Kind   = kind[uint32]{tensor.Uint32, leafUnsigned[uint32], nil}
-	uint64Kind   = kind[uint64]{tensor.Uint64, leafUnsigned[uint64], nil}
+	uint8Kind    = kind[uint8]{tensor.Uint8, leafUnsigned[uint8], ints[uint8]}
+	uint16Kind   = kind[uint16]{tensor.Uint16, leafUnsigned[uint16], ints[uint16]}
+	uint32Kind   = kind[uint32]{tensor.Uint32, leafUnsigned[uint32], ints[uint32]}
+	uint64Kind   = kind[uint64]{tensor.Uint64, leafUnsigned[uint64], ints[uint64]}
 	boolKind     = kind[bool]{tensor.Bool, leafBool, nil}
 	stringKind   = kind[string]{tensor.String, leafString, nil}
 )
