@@ -1,11 +1,13 @@
 package grpc_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 )
@@ -59,6 +61,19 @@ func BenchmarkModelInfer(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := s.client.ModelInfer(b.Context(), c.req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// With a deadline, as most clients call (the server then gives
+		// the core an earlier one of its own: answerInTime).
+		b.Run(c.name+"-deadline", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
+				_, err := s.client.ModelInfer(ctx, c.req)
+				cancel()
+				if err != nil {
 					b.Fatal(err)
 				}
 			}
