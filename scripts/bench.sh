@@ -426,12 +426,29 @@ with_before() {
   while read -r server rest; do
     echo "$server $rest"
     [ -z "${BEFORE:-}" ] && continue
-    if [ "$server" = onnxserve ]; then
-      echo "before $rest"
-    elif [ "$server" = grpc ] && [ "$before_grpc" = 1 ]; then
+    if [ "$server" = grpc ] && [ "$before_grpc" = 1 ]; then
       echo "grpc-before $rest"
+    elif [ "$server" = onnxserve ]; then
+      read -r workload _ <<<"$rest"
+      if [ "$workload" = mlp-rows-32-v2 ] && ! before_v2; then
+        say "before $workload: skipped: v2 not available in the BEFORE build"
+      else
+        echo "before $rest"
+      fi
     fi
   done
+  [ -z "${BEFORE:-}" ] || [ "$before_grpc" = 1 ] || [ "$grpc_on" = 0 ] ||
+    say "before gRPC rows: skipped: the BEFORE build has no --grpc-addr"
+}
+
+# before_v2 reports whether the BEFORE build answers the v2 binary body,
+# as runs asks of onnxserve's.
+before_v2() {
+  local hlen
+  hlen="$(cat "$work/bodies/mlp_b32.bin.hlen")"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Inference-Header-Content-Length: $hlen" \
+    -H 'Content-Type: application/octet-stream' --data-binary "@$work/bodies/mlp_b32.bin" \
+    "http://127.0.0.1:${port[before]}/v2/models/mlp/infer")" = 200 ]
 }
 
 report_args=()

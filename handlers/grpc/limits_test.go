@@ -211,6 +211,7 @@ func TestOverload(t *testing.T) {
 				if code, _ := codeOf(err); code != codes.ResourceExhausted {
 					return
 				}
+				time.Sleep(5 * time.Millisecond) // well inside a probe's pause
 			}
 		}()
 	}

@@ -175,8 +175,10 @@ const fastWindow = 48
 // most 19 significant digits in all (below 2^63), no exponent. Issue 15 counted the
 // general loop below at about 250 instructions a number (callgrind), most
 // of them index checks and the registers they cost. It stores what it
-// takes as that loop would (the same digits, through fast32's rounding
-// check) and leaves every other number to it, at the number's whitespace:
+// takes as that loop would (strconv's value: the same digits, through
+// round32's check, of a product rather than a quotient, so that the two
+// may differ in which numbers they leave to strconv, never in a value)
+// and leaves every other number to it, at the number's whitespace:
 // it returns how many numbers it stored, where it stopped, and whether it
 // stopped just after a number's end that is not a ',' (float32s' after),
 // which ends the call.
@@ -282,8 +284,9 @@ func fast32s(b []byte, i uint, dst []float32, dt tensor.DType) (k int, _ uint, s
 }
 
 // invPow10 holds the float64 nearest each 10^-n: a multiplication by one
-// is several times faster than the division by 10^n, and off by a unit or
-// two more, which round32's margin takes.
+// is several times faster than the division by 10^n, and the product is
+// within 3 units of the quotient rather than 2 (TestReciprocalScaling),
+// which round32's margin of 16 takes.
 var invPow10 = [32]float64{1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12,
 	1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22}
 
@@ -323,13 +326,11 @@ func swar8(v uint64) uint64 {
 // whitespace, as float32s does: they report what is wrong with it.
 func ints[T signed | unsigned](d *Decoder, dst []T, dt tensor.DType) (int, bool) {
 	// limit is the largest magnitude of a value, below zero one more for
-	// a signed T; digits, how many digits it has, at most 19.
-	limit, digits, signed := uint64(1)<<dt.Bits()-1, uint(0), dt.IsSigned()
-	if signed {
+	// a signed T; digits, how many digits it has (signed or not), at most
+	// 19.
+	limit, digits, isSigned := uint64(1)<<dt.Bits()-1, uint(intDigits[dt.Bits()/8]), dt.IsSigned()
+	if isSigned {
 		limit >>= 1
-	}
-	for l := limit; l > 0 && digits < 19; l /= 10 {
-		digits++
 	}
 	b, i, end := d.b, uint(d.i), uint(len(d.b))
 	for k := range dst {
@@ -356,7 +357,7 @@ func ints[T signed | unsigned](d *Decoder, dst []T, dt tensor.DType) (int, bool)
 		}
 		most := limit
 		if neg {
-			if !signed {
+			if !isSigned {
 				most = 0 // -0 only
 			} else {
 				most++ // two's complement reaches one further below zero
@@ -381,3 +382,8 @@ func ints[T signed | unsigned](d *Decoder, dst []T, dt tensor.DType) (int, bool)
 	d.i = int(i)
 	return len(dst), false
 }
+
+// intDigits is, by an integer's size in bytes, how many digits its largest
+// value has, signed or not (127 and 255, 32767 and 65535, ...), up to the
+// 19 that a uint64 holds whatever they are.
+var intDigits = [9]uint8{1: 3, 2: 5, 4: 10, 8: 19}

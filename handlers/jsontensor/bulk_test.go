@@ -257,14 +257,18 @@ func TestBulkTakesPython(t *testing.T) {
 }
 
 // TestBulkIntegers compares ints with the elements on arrays of
-// integers of every length around its 18-digit bound and int64's range,
+// integers of every length up to its 19-digit bound, and each integer
+// type's range,
 // with an odd element now and then, and checks that it takes a row of
 // token ids and one of pixels whole, so that the comparison is of the bulk
 // path.
 func TestBulkIntegers(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	odd := []string{"-0", "00", "01", "-01", "1.0", "1e3", "1E3", "-", "+1", "1x", "\"1\"", "true", "9223372036854775807",
-		"-9223372036854775808", "9223372036854775808", "-9223372036854775809", "99999999999999999999", ""}
+		"-9223372036854775808", "9223372036854775808", "-9223372036854775809", "99999999999999999999", "",
+		"127", "128", "-128", "-129", "255", "256", "32767", "32768", "-32768", "-32769", "65535", "65536",
+		"2147483647", "2147483648", "-2147483648", "-2147483649", "4294967295", "4294967296",
+		"18446744073709551615", "18446744073709551616", "1000000000000000000", "9999999999999999999"}
 	for range 20000 {
 		var sb strings.Builder
 		sb.WriteByte('[')
@@ -274,7 +278,7 @@ func TestBulkIntegers(t *testing.T) {
 			}
 			var s string
 			switch digits := 1 + rng.IntN(20); {
-			case rng.IntN(30) == 0:
+			case rng.IntN(8) == 0:
 				s = odd[rng.IntN(len(odd))]
 			case digits < 19:
 				s = strconv.FormatUint(rng.Uint64N(uint64(math.Pow10(digits))), 10)
