@@ -3,6 +3,7 @@ package jsontensor
 import (
 	"encoding/binary"
 	"math/bits"
+	"strconv"
 	"unsafe"
 
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -33,6 +34,19 @@ func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 		d.i = int(i)
 		return k, true
 	}
+	return floats(d, dst, dt, k, i)
+}
+
+// float64s is the bulk reader of float64 elements: it takes the numbers
+// of at most 19 significant digits that num.float64 converts exactly
+// (Clinger's fast path: mant at most 2^53, an exact power of ten), as the
+// shortest repr of most float64s is, and leaves every other to the leaves.
+func float64s(d *Decoder, dst []float64, dt tensor.DType) (int, bool) {
+	return floats(d, dst, dt, 0, uint(d.i))
+}
+
+// floats is float32s' and float64s' loop, from element k at i.
+func floats[T float32 | float64](d *Decoder, dst []T, dt tensor.DType, k int, i uint) (int, bool) {
 	// Indices are unsigned, which lets the compiler drop the bounds checks
 	// that each test against len(b) already makes.
 	b, end := d.b, uint(len(d.b))
@@ -131,26 +145,36 @@ func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 			}
 			exp += e
 		}
-		// num.float32's fast path, on the same terms. (Past 19 digits mant
-		// means nothing: it may have wrapped.)
-		if digits > 19 || exp < -22 || exp > 22 {
-			d.i = int(start)
-			return k, false
+		// num.float32's or num.float64's fast path, on the same terms.
+		// (Past 19 digits mant means nothing: it may have wrapped.)
+		var v T
+		ok := digits <= 19 && exp >= -22 && exp <= 22
+		switch {
+		case !ok || mant == 0:
+		case unsafe.Sizeof(v) == 8: // float64: a constant in each instantiation
+			ok = mant <= 1<<53
+			v = T(scaled(mant, exp))
+		default:
+			var f float32
+			f, ok = fast32(mant, exp)
+			ok = ok && (dt == tensor.Float32 || fitsHalf(f, dt))
+			v = T(f)
 		}
-		var v float32
-		if mant != 0 {
-			var ok bool
-			if v, ok = fast32(mant, exp); !ok {
-				d.i = int(start)
-				return k, false
-			}
-			if dt != tensor.Float32 && !fitsHalf(v, dt) {
-				d.i = int(start)
-				return k, false
-			}
-		}
-		if neg {
+		switch {
+		case ok && neg:
 			v = -v
+		case !ok:
+			// The leaf's strconv, on the text just scanned (sign and
+			// all), which is a JSON number unless a digit follows: the
+			// fraction's step above stops after 24 digits.
+			if i < end && isDigit(b[i]) {
+				d.i = int(start)
+				return k, false
+			}
+			if v, ok = parsed[T](b[start:i]); !ok {
+				d.i = int(start)
+				return k, false
+			}
 		}
 		dst[k] = v
 		if i < end && b[i] == ',' {
@@ -162,6 +186,18 @@ func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 	}
 	d.i = int(i)
 	return len(dst), false
+}
+
+// parsed is the float64 leaf's strconv.ParseFloat of a JSON number's
+// text, or false when it is out of range (the leaf's error) or T is
+// float32 (whose numbers fast32s and fast32 leave to the leaves).
+func parsed[T float32 | float64](text []byte) (T, bool) {
+	var zero T
+	if unsafe.Sizeof(zero) != 8 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(unsafeString(text), 64)
+	return T(f), err == nil
 }
 
 // fastWindow is how many bytes fast32s may read from where a number's

@@ -34,6 +34,8 @@ func elementwise(dt tensor.DType) Column {
 	switch b := NewColumn(dt).(type) {
 	case *buffer[float32]:
 		return noBulk(b)
+	case *buffer[float64]:
+		return noBulk(b)
 	case *buffer[int8]:
 		return noBulk(b)
 	case *buffer[int16]:
@@ -62,7 +64,7 @@ func noBulk[T any](b *buffer[T]) Column {
 }
 
 // bulkDTypes are the dtypes with a bulk reader.
-var bulkDTypes = []tensor.DType{tensor.Float32, tensor.Float16, tensor.BFloat16, tensor.Int8, tensor.Int16, tensor.Int32, tensor.Int64,
+var bulkDTypes = []tensor.DType{tensor.Float32, tensor.Float16, tensor.BFloat16, tensor.Float64, tensor.Int8, tensor.Int16, tensor.Int32, tensor.Int64,
 	tensor.Uint8, tensor.Uint16, tensor.Uint32, tensor.Uint64}
 
 type readResult struct {
@@ -95,6 +97,10 @@ func readWith(col Column, body string, dt tensor.DType, shape []int64, rows, fla
 	case []float32:
 		for _, v := range data {
 			r.data = append(r.data, uint64(math.Float32bits(v)))
+		}
+	case []float64:
+		for _, v := range data {
+			r.data = append(r.data, math.Float64bits(v))
 		}
 	case []int8:
 		r.data = appendBits(r.data, data)
@@ -154,6 +160,7 @@ func FuzzBulk(f *testing.F) {
 		"[9.9999999999999999999, 99.999999999999999999, 1.234567890123456789, 0.1234567890123456789, 0.12345678901234567891]",
 		"[1234567.1234567890123, 12345678.5, 0.0000000000000000001, 1.5E3, -0.5, -05]",
 		"[1, 100000000000000000000000000000]", "[1, 0.000000000000000000000000001]",
+		"[1, 0.123456789012345678901234567890, 2]", "[1, 0.1234567890123456789012345, 2]",
 		"[1, -0, 0, -0.0, 0e5, 0.0e-999999, 1e0000000000000000000000000000]",
 		"[1, 16777217, 16777217.0, 1.00000005960464477539062, 7.038531e-26]",
 		"[1, 9.999999999999999e22, 1e22, 1e23, 1e-22, 1e-23]", "[1, 2", "[1, 2,", "[1, 2 ", "[]", "[[]]", "[[], []]",
@@ -179,7 +186,8 @@ func TestBulkRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	odd := []string{"01", "-", "1.", ".5", "+1", "1e", "1e+", "NaN", "\"1\"", "1.5x", "[2]", "true", "1e39",
 		"65520", "3.3895315e38", "123456789012345678901234", "0.00000000000000000000000000000000001",
-		"9.9999999999999999999", "1234567.1234567890123", "12345678.5", "1.5E3", ""}
+		"9.9999999999999999999", "1234567.1234567890123", "12345678.5", "1.5E3", "",
+		"0.123456789012345678901234567890", "1.0000000000000000000000000001e5", "-0.333333333333333333333333333333"}
 	seps := []string{",", ", ", " ,", ",\n  ", ",,"}
 	for range 20000 {
 		var sb strings.Builder
@@ -331,6 +339,19 @@ func TestBulkIntegers(t *testing.T) {
 // BenchmarkInt64s reads 32 rows of 512 token ids (0 to 30521, as a BERT
 // vocabulary's), with the bulk reader and element at a time.
 func BenchmarkInt64s(b *testing.B) {
+	benchmarkRows(b, tensor.Int64, func(k int) string { return strconv.Itoa(k * 7919 % 30522) })
+}
+
+// BenchmarkFloat64s reads 32 rows of 512 float64s written as Python's
+// repr writes them (the shortest that reads back), normal around 0.
+func BenchmarkFloat64s(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	benchmarkRows(b, tensor.Float64, func(int) string { return strconv.FormatFloat(rng.NormFloat64(), 'g', -1, 64) })
+}
+
+// benchmarkRows reads 32 rows of 512 elements of dt, element k written
+// by elem, with the bulk reader and element at a time.
+func benchmarkRows(b *testing.B, dt tensor.DType, elem func(k int) string) {
 	var sb strings.Builder
 	sb.WriteByte('[')
 	for r := range 32 {
@@ -342,19 +363,19 @@ func BenchmarkInt64s(b *testing.B) {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString(strconv.Itoa((r*512 + i) * 7919 % 30522))
+			sb.WriteString(elem(r*512 + i))
 		}
 		sb.WriteByte(']')
 	}
 	sb.WriteByte(']')
 	body := []byte(sb.String())
-	spec := &tensor.TensorSpec{Name: "input_ids", DType: tensor.Int64, Shape: []int64{-1, 512}}
+	spec := &tensor.TensorSpec{Name: "x", DType: dt, Shape: []int64{-1, 512}}
 	for _, c := range []struct {
 		name string
 		col  func() Column
 	}{
-		{"bulk", func() Column { return NewColumn(tensor.Int64) }},
-		{"elementwise", func() Column { return elementwise(tensor.Int64) }},
+		{"bulk", func() Column { return NewColumn(dt) }},
+		{"elementwise", func() Column { return elementwise(dt) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
@@ -371,5 +392,27 @@ func BenchmarkInt64s(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*32*512), "ns/number")
 		})
+	}
+}
+
+// TestBulkTakesFloat64 checks that float64s takes Python's reprs, the
+// short ones through Clinger's path and those past 2^53 (17 digits)
+// through strconv, so that the comparisons above compare the bulk path;
+// a fraction longer than its 24-digit step goes to the leaves.
+func TestBulkTakesFloat64(t *testing.T) {
+	body := "[5.1, 3.5, 0.2, -1.25, 6.092915176196178, 1e-7, 12345.678, 0.1234567890123456, -0.12345678901234567, " +
+		"0.1234567890123456789012345678]"
+	var d Decoder
+	d.Reset([]byte(body))
+	d.i = 1
+	dst := make([]float64, 16)
+	n, after := float64s(&d, dst, tensor.Float64)
+	if n != 9 || after || !strings.HasPrefix(body[d.i:], "0.1234567890123456789012345678]") {
+		t.Fatalf("float64s read %d elements (after %v) and stopped at %q", n, after, body[d.i:])
+	}
+	for i, want := range []float64{5.1, 3.5, 0.2, -1.25, 6.092915176196178, 1e-7, 12345.678, 0.1234567890123456, -0.12345678901234567} {
+		if dst[i] != want {
+			t.Errorf("element %d: %v, want %v", i, dst[i], want)
+		}
 	}
 }

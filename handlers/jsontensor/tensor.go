@@ -181,7 +181,7 @@ var (
 	float32Kind  = kind[float32]{tensor.Float32, leafFloat32, float32s}
 	float16Kind  = kind[float32]{tensor.Float16, leafFloat32, float32s}
 	bfloat16Kind = kind[float32]{tensor.BFloat16, leafFloat32, float32s}
-	float64Kind  = kind[float64]{tensor.Float64, leafFloat64, nil}
+	float64Kind  = kind[float64]{tensor.Float64, leafFloat64, float64s}
 	int8Kind     = kind[int8]{tensor.Int8, leafSigned[int8], ints[int8]}
 	int16Kind    = kind[int16]{tensor.Int16, leafSigned[int16], ints[int16]}
 	int32Kind    = kind[int32]{tensor.Int32, leafSigned[int32], ints[int32]}
