@@ -37,10 +37,11 @@ func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 	return floats(d, dst, dt, k, i)
 }
 
-// float64s is the bulk reader of float64 elements: it takes the numbers
-// of at most 19 significant digits that num.float64 converts exactly
-// (Clinger's fast path: mant at most 2^53, an exact power of ten), as the
-// shortest repr of most float64s is, and leaves every other to the leaves.
+// float64s is the bulk reader of float64 elements: it converts a number
+// as leafFloat64 does, by num.float64's exact path (Clinger's: mant at
+// most 2^53, an exact power of ten) where it applies and else by strconv
+// on the text it scanned, and leaves to the leaves only what is out of
+// range or no plain JSON number.
 func float64s(d *Decoder, dst []float64, dt tensor.DType) (int, bool) {
 	return floats(d, dst, dt, 0, uint(d.i))
 }
