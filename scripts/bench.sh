@@ -208,6 +208,16 @@ start_all() {
     -model iris="$work/models/iris.onnx" -model mlp="$work/models/mlp.onnx"
 }
 
+# answers_v2 SERVER reports whether that onnxserve build answers the v2
+# binary body (the Open Inference Protocol came with the v2 API).
+answers_v2() {
+  local hlen
+  hlen="$(cat "$work/bodies/mlp_b32.bin.hlen")"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Inference-Header-Content-Length: $hlen" \
+    -H 'Content-Type: application/octet-stream' --data-binary "@$work/bodies/mlp_b32.bin" \
+    "http://127.0.0.1:${port[$1]}/v2/models/mlp/infer")" = 200 ]
+}
+
 # runs lists the measurements, one a line: SERVER WORKLOAD PATH BODY
 # [HEADER_LEN]. fastapi has plain `def` endpoints (FastAPI's advice for
 # blocking calls), fastapi-async `async def` ones.
@@ -250,11 +260,8 @@ floor-ort mlp-rows-1 /ort/mlp/1 mlp_b1.json
 floor-ort mlp-rows-32 /ort/mlp/32 mlp_b32.json
 floor-ort mlp-rows-32-v2 /ort/mlp/32 mlp_b32.bin $hlen
 EOF
-  # The Open Inference Protocol endpoint comes with the v2 API: measured
-  # only when this build answers it.
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Inference-Header-Content-Length: $hlen" \
-    -H 'Content-Type: application/octet-stream' --data-binary "@$work/bodies/mlp_b32.bin" \
-    "http://127.0.0.1:${port[onnxserve]}/v2/models/mlp/infer")" = 200 ]; then
+  # Measured only when this build answers v2.
+  if answers_v2 onnxserve; then
     echo "onnxserve mlp-rows-32-v2 /v2/models/mlp/infer mlp_b32.bin $hlen"
   else
     printf '{"server":"onnxserve","workload":"mlp-rows-32-v2","skipped":"v2 not available"}\n' >>"$results"
@@ -422,7 +429,7 @@ print("; ".join("%s %s (%s kernel, %s thread)" % (i.get("internal_api"), i.get("
 # with_before copies each onnxserve measurement of runs for the BEFORE
 # build, right after it (not the variants, which are onnxserve's alone).
 with_before() {
-  local server rest
+  local server rest workload
   while read -r server rest; do
     echo "$server $rest"
     [ -z "${BEFORE:-}" ] && continue
@@ -430,7 +437,7 @@ with_before() {
       echo "grpc-before $rest"
     elif [ "$server" = onnxserve ]; then
       read -r workload _ <<<"$rest"
-      if [ "$workload" = mlp-rows-32-v2 ] && ! before_v2; then
+      if [ "$workload" = mlp-rows-32-v2 ] && ! answers_v2 before; then
         say "before $workload: skipped: v2 not available in the BEFORE build"
       else
         echo "before $rest"
@@ -441,15 +448,6 @@ with_before() {
     say "before gRPC rows: skipped: the BEFORE build has no --grpc-addr"
 }
 
-# before_v2 reports whether the BEFORE build answers the v2 binary body,
-# as runs asks of onnxserve's.
-before_v2() {
-  local hlen
-  hlen="$(cat "$work/bodies/mlp_b32.bin.hlen")"
-  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Inference-Header-Content-Length: $hlen" \
-    -H 'Content-Type: application/octet-stream' --data-binary "@$work/bodies/mlp_b32.bin" \
-    "http://127.0.0.1:${port[before]}/v2/models/mlp/infer")" = 200 ]
-}
 
 report_args=()
 [ -n "${BASELINE:-}" ] && [ -n "${BEFORE:-}" ] && die "BASELINE and BEFORE: set one"

@@ -58,8 +58,8 @@ type bench struct {
 	// baseline is an earlier run's results.jsonl (-baseline), best runs
 	// by workload and server as in results; nil without one.
 	baseline map[string]map[string]*result
-	// baselineIs says what the baseline is, for the report: "the earlier
-	// run's" unless -baseline-is says otherwise.
+	// baselineIs says what the baseline is, for the report (-baseline-is;
+	// empty: an earlier run's, beforeTargets' words).
 	baselineIs string
 }
 
@@ -68,7 +68,7 @@ func main() {
 	md := flag.String("md", "docs/benchmarks.md", "markdown report to write")
 	png := flag.String("png", "docs/img/bench.png", "chart to write")
 	baseline := flag.String("baseline", "", "an earlier run's results.jsonl, to judge \"no workload slower, peak RSS not higher\" against")
-	baselineIs := flag.String("baseline-is", "the earlier run's", "what -baseline is, as the report says it (bench.sh's BEFORE: an older build's in the same rounds)")
+	baselineIs := flag.String("baseline-is", "", "what -baseline is, as the report says it (bench.sh's BEFORE: an older build's in the same rounds); empty: an earlier run's")
 	flag.Parse()
 	b, err := load(*work)
 	if err != nil {
