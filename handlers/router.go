@@ -194,7 +194,7 @@ func MetricsHandler(opt Options) http.Handler {
 // access line.
 func observe(opt Options) gin.HandlerFunc {
 	// net/http keys headers in canonical form, which accesslog.Header is
-	// not: canonical, its Get and Set make no key of their own each.
+	// not: canonical, rest.Header and rest.SetHeader take it as it is.
 	idHeader := http.CanonicalHeaderKey(accesslog.Header)
 	forwarded := len(opt.TrustedProxies) > 0
 	return func(c *gin.Context) {
@@ -204,7 +204,7 @@ func observe(opt Options) gin.HandlerFunc {
 			defer opt.Metrics.Leave(metrics.HTTPProtocol)
 		}
 		var rec *inference.Record
-		id := c.GetHeader(idHeader)
+		id := rest.Header(c, idHeader)
 		if opt.AccessLog {
 			id = accesslog.ID(id)
 			var ctx context.Context
@@ -212,7 +212,7 @@ func observe(opt Options) gin.HandlerFunc {
 			c.Request = c.Request.WithContext(ctx)
 		}
 		if id != "" {
-			c.Header(idHeader, id)
+			rest.SetHeader(c, idHeader, id)
 		}
 		c.Next()
 		if opt.Metrics != nil {

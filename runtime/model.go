@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -593,7 +592,7 @@ func (m *Model) sessionFor(outputs []int) (_ session, pruned bool) {
 
 // infer runs inputs on s, unbatched, on a run slot.
 func (m *Model) infer(ctx context.Context, s session, inputs []tensor.Tensor, lease *Lease) ([]tensor.Tensor, error) {
-	queued := time.Now()
+	queued := monotime()
 	if err := m.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -601,7 +600,7 @@ func (m *Model) infer(ctx context.Context, s session, inputs []tensor.Tensor, le
 	batch := m.Batch(inputs)
 	run := Run{Requests: 1, Rows: batch}
 	if st := StatsOf(ctx); st != nil {
-		st.Queue = time.Since(queued)
+		st.Queue = monotime() - queued
 		defer func() { st.Run = run }()
 	}
 	outs, err := m.run(ctx, s, inputs, m.outputs, batch, &run, lease)
@@ -645,7 +644,7 @@ func (m *Model) recycle(ro *ort.RunOptions) {
 // returns the bound outputs in place and leaves the binding in the lease
 // (binding.go, lease.go), where it would otherwise copy them out.
 func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plans []outputPlan, batch int, t *Run, lease *Lease) (_ []tensor.Tensor, err error) {
-	begin := time.Now()
+	begin := monotime()
 	if t != nil {
 		defer func() { t.Failed = err != nil }()
 	}
@@ -717,7 +716,7 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 			outs[k] = v
 		}
 	}
-	started := time.Now()
+	started := monotime()
 	switch {
 	case b != nil && b.short():
 		// Nothing to stop: the run ends before a watch would pay off.
@@ -738,8 +737,9 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 	default:
 		err = m.runWatched(ctx, s.ort, ins, outs)
 	}
+	ran := monotime()
 	if b != nil {
-		b.ran(time.Since(started), err)
+		b.ran(ran-started, err)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -747,9 +747,8 @@ func (m *Model) run(ctx context.Context, s session, inputs []tensor.Tensor, plan
 		}
 		return nil, err
 	}
-	ran := time.Now()
 	if t != nil {
-		defer func() { t.Input, t.Infer, t.Output = started.Sub(begin), ran.Sub(started), time.Since(ran) }()
+		defer func() { t.Input, t.Infer, t.Output = started-begin, ran-started, monotime()-ran }()
 	}
 	inPlace := lease != nil && b != nil
 	var result []tensor.Tensor

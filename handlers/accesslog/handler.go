@@ -171,7 +171,7 @@ func appendString(b []byte, json bool, s string) []byte {
 		return append(b, '"')
 	}
 	if needsQuoting(s) {
-		return strconv.AppendQuote(b, s)
+		return appendQuoted(b, s)
 	}
 	return append(b, s...)
 }
@@ -193,11 +193,25 @@ func appendRoute(b []byte, json bool, method, route string) []byte {
 	}
 	// The space makes the text handler quote the whole: the method's
 	// closing quote and the route's opening one are dropped.
-	b = strconv.AppendQuote(b, method)
+	b = appendQuoted(b, method)
 	b = append(b[:len(b)-1], ' ')
 	n := len(b)
-	b = strconv.AppendQuote(b, route)
+	b = appendQuoted(b, route)
 	return append(b[:n], b[n+1:]...)
+}
+
+// appendQuoted appends strconv.Quote(s). Printable ASCII without a quote
+// or a backslash, which every route is, Quote copies as it is: that is
+// done here without Quote's rune-by-rune loop.
+func appendQuoted(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // appendFloat appends f, a duration's milliseconds (ms), as slog writes a
@@ -224,6 +238,17 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 	return append(b[:n+prefixLen], b[n+prefixLen+1:]...)
 }
 
+// plainText holds the ASCII bytes a text value may hold unquoted:
+// anything but what JSON would escape (a backslash aside), and the space
+// and '=' that would break key=value apart. A table, as slog's safeSet is,
+// where four tests a byte cost about as much as the rest of the line.
+var plainText = func() (t [utf8.RuneSelf]bool) {
+	for b := range t {
+		t[b] = b == '\\' || b != ' ' && b != '=' && safe(byte(b))
+	}
+	return t
+}()
+
 func needsQuoting(s string) bool {
 	if len(s) == 0 {
 		return true
@@ -231,9 +256,7 @@ func needsQuoting(s string) bool {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			// Anything but a backslash that JSON would escape, and the
-			// space and '=' that would break key=value apart.
-			if b != '\\' && (b == ' ' || b == '=' || !safe(b)) {
+			if !plainText[b] {
 				return true
 			}
 			i++

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -106,6 +107,15 @@ func appendScoreMap(b []byte, m map[string]float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// escaped holds the ASCII bytes AppendString escapes: one load a byte,
+// where six tests were.
+var escaped = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || strings.IndexByte(`"\<>&`, byte(c)) >= 0
+	}
+	return t
+}()
+
 // AppendString writes s as a JSON string; invalid UTF-8 becomes U+FFFD, as
 // encoding/json does.
 func AppendString(b []byte, s string) []byte {
@@ -114,7 +124,7 @@ func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if !escaped[c] {
 				i++
 				continue
 			}

@@ -143,7 +143,7 @@ func (a *API) Predict(c *gin.Context) {
 	defer release()
 	var req predictBody
 	var f form
-	if boundary := multipartBoundary(c.GetHeader("Content-Type")); boundary != "" {
+	if boundary := multipartBoundary(rest.Header(c, "Content-Type")); boundary != "" {
 		req, err = decodeImages(*body, boundary, m, &lease)
 		f = formInputs
 	} else {
@@ -166,7 +166,7 @@ func (a *API) Predict(c *gin.Context) {
 		a.fail(c, err, f)
 		return
 	}
-	if wantsPNG(c.GetHeader("Accept")) {
+	if wantsPNG(rest.Header(c, "Accept")) {
 		a.predictPNG(c, m, req, f)
 		return
 	}

@@ -46,3 +46,11 @@ func TestDecodeHugeShapeSmallData(t *testing.T) {
 		t.Errorf("decoding a %d-byte header allocated %d bytes", len(header), got)
 	}
 }
+
+// TestHeaderLengthKey pins that the binary extension's header name is in
+// the canonical form rest.Header and rest.SetHeader take.
+func TestHeaderLengthKey(t *testing.T) {
+	if k := http.CanonicalHeaderKey(headerLengthKey); k != headerLengthKey {
+		t.Errorf("headerLengthKey %q is not canonical (%q)", headerLengthKey, k)
+	}
+}

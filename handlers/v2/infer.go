@@ -54,7 +54,7 @@ func (a *API) Infer(c *gin.Context) {
 	// Put back only once the response is written: binary inputs use the
 	// body's bytes in place.
 	defer bufs.Put(buf)
-	value := c.GetHeader(headerLengthKey) // parsed once, here
+	value := rest.Header(c, headerLengthKey) // parsed once, here
 	hlen, perr := strconv.Atoi(strings.TrimSpace(value))
 	if perr != nil {
 		hlen = -1
@@ -81,7 +81,7 @@ func (a *API) Infer(c *gin.Context) {
 		rest.WriteJSON(c, http.StatusOK, "application/json", *head)
 		return
 	}
-	c.Writer.Header().Set(headerLengthKey, strconv.Itoa(len(*head)))
+	rest.SetHeader(c, headerLengthKey, strconv.Itoa(len(*head)))
 	rest.Write(c, http.StatusOK, "application/octet-stream", *head, *bin)
 }
 
