@@ -269,15 +269,21 @@ func fast32s(b []byte, i uint, dst []float32, dt tensor.DType) (k int, _ uint, s
 				v2, f2 := partial8(w2, nonDigits(w2))
 				v, f = swar8(w1-0x3030303030303030)*pow10u[f2&15]+v2, 8+f2
 			} else {
-				// Sixteen digits, and the few after them one at a time:
-				// Python writes 17 significant digits.
-				v, f = swar8(w1-0x3030303030303030)*1e8+swar8(w2-0x3030303030303030), 16
-				for ; at(i+f)-'0' < 10; f++ {
-					if f == 19 {
-						return k, start, false
-					}
-					v = v*10 + uint64(at(i+f)-'0')
+				// Sixteen digits, and the up to three after them that a
+				// uint64 holds (Python's reprs have 15 to 17 significant
+				// digits), taken whatever their number without a branch
+				// on it: a loop's test of the next byte was mispredicted
+				// on about a third of the numbers of such a body
+				// (BenchmarkFloat32s). The shift (64 bits for none) keeps
+				// the n3 digits that begin w3 and moves them to its end,
+				// the low digits of swar8's.
+				w3 := word(i + 16)
+				n3 := uint(bits.TrailingZeros64(nonDigits(w3))) >> 3
+				if n3 > 3 {
+					return k, start, false
 				}
+				v = swar8(w1-0x3030303030303030)*1e8 + swar8(w2-0x3030303030303030)
+				v, f = v*pow10u[n3]+swar8((w3-0x3030303030303030)<<(64-8*n3)), 16+n3
 			}
 			// More significant digits than a uint64 holds exactly (a 0
 			// integer part has none), or a mant of 2^63 or more, which a

@@ -236,6 +236,34 @@ func TestBulkRandom(t *testing.T) {
 	}
 }
 
+// TestBulkLongFractions pins the fraction lengths at the edge of what a
+// uint64 holds: 0. and 14 to 24 digits, all nines (which past 19 digits
+// overflow it) or random, signed or not, each body read by the bulk
+// readers as element at a time. A reader that took a 20th digit fails.
+func TestBulkLongFractions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for n := 14; n <= 24; n++ {
+		for _, digit := range []func() byte{func() byte { return '9' }, func() byte { return byte('0' + rng.IntN(10)) }} {
+			var sb strings.Builder
+			sb.WriteByte('[')
+			for k := range 64 {
+				if k > 0 {
+					sb.WriteString(", ")
+				}
+				if k%3 == 1 {
+					sb.WriteByte('-')
+				}
+				sb.WriteString("0.")
+				for range n {
+					sb.WriteByte(digit())
+				}
+			}
+			sb.WriteByte(']')
+			checkBulk(t, sb.String())
+		}
+	}
+}
+
 // TestBulkTakesPython checks that float32s reads a whole row as Python's
 // json writes it, so that the comparisons above compare the bulk path
 // and not only its hand-backs.
@@ -347,6 +375,16 @@ func BenchmarkInt64s(b *testing.B) {
 func BenchmarkFloat64s(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	benchmarkRows(b, tensor.Float64, func(int) string { return strconv.FormatFloat(rng.NormFloat64(), 'g', -1, 64) })
+}
+
+// BenchmarkFloat32s reads 32 rows of 512 float32s written as the HTTP
+// benchmark's bodies are (Python's repr of a float64 in [0, 1): 15 to 19
+// fraction digits, most often 16 or 17), where BenchmarkDecodePredict's
+// are all 17 significant digits: the varying length is what the reader's
+// branches cannot predict.
+func BenchmarkFloat32s(b *testing.B) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	benchmarkRows(b, tensor.Float32, func(int) string { return strconv.FormatFloat(rng.Float64(), 'g', -1, 64) })
 }
 
 // benchmarkRows reads 32 rows of 512 elements of dt, element k written
