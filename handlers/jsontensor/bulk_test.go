@@ -382,9 +382,16 @@ func BenchmarkFloat64s(b *testing.B) {
 // fraction digits, most often 16 or 17), where BenchmarkDecodePredict's
 // are all 17 significant digits: the varying length is what the reader's
 // branches cannot predict.
+// The normal case has as many negatives as not, as standardised features
+// have.
 func BenchmarkFloat32s(b *testing.B) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	benchmarkRows(b, tensor.Float32, func(int) string { return strconv.FormatFloat(rng.Float64(), 'g', -1, 64) })
+	b.Run("uniform", func(b *testing.B) {
+		benchmarkRows(b, tensor.Float32, func(int) string { return strconv.FormatFloat(rng.Float64(), 'g', -1, 64) })
+	})
+	b.Run("normal", func(b *testing.B) {
+		benchmarkRows(b, tensor.Float32, func(int) string { return strconv.FormatFloat(rng.NormFloat64(), 'g', -1, 64) })
+	})
 }
 
 // benchmarkRows reads 32 rows of 512 elements of dt, element k written
