@@ -240,8 +240,8 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 
 // plainText holds the ASCII bytes a text value may hold unquoted:
 // anything but what JSON would escape (a backslash aside), and the space
-// and '=' that would break key=value apart. A table, as slog's safeSet is,
-// where four tests a byte cost about as much as the rest of the line.
+// and '=' that would break key=value apart. A table, as slog's safeSet is:
+// one load a byte, where there were four tests.
 var plainText = func() (t [utf8.RuneSelf]bool) {
 	for b := range t {
 		t[b] = b == '\\' || b != ' ' && b != '=' && safe(byte(b))

@@ -377,13 +377,12 @@ func BenchmarkFloat64s(b *testing.B) {
 	benchmarkRows(b, tensor.Float64, func(int) string { return strconv.FormatFloat(rng.NormFloat64(), 'g', -1, 64) })
 }
 
-// BenchmarkFloat32s reads 32 rows of 512 float32s written as the HTTP
-// benchmark's bodies are (Python's repr of a float64 in [0, 1): 15 to 19
-// fraction digits, most often 16 or 17), where BenchmarkDecodePredict's
-// are all 17 significant digits: the varying length is what the reader's
-// branches cannot predict.
-// The normal case has as many negatives as not, as standardised features
-// have.
+// BenchmarkFloat32s reads 32 rows of 512 float32s in Python's shortest
+// reprs, whose varying length is what the reader's branches cannot
+// predict (BenchmarkDecodePredict's all have 17 significant digits):
+// uniform in [0, 1), as the HTTP benchmark's bodies (15 to 19 fraction
+// digits, most often 16 or 17), and normal, as many negative as not, as
+// standardised features are.
 func BenchmarkFloat32s(b *testing.B) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	b.Run("uniform", func(b *testing.B) {

@@ -3,7 +3,7 @@ package rest
 import "github.com/gin-gonic/gin"
 
 // Header is the request's first value of the header key, which must be
-// in canonical form (http.CanonicalHeaderKey, TestHeaderKeys): net/http
+// in canonical form (http.CanonicalHeaderKey; TestHeader): net/http
 // keys a request's headers so when it reads them, HTTP/1 and HTTP/2
 // alike, and indexing by that key skips the canonicalisation that
 // gin's GetHeader repeats on every call (about 330 instructions each,
