@@ -448,7 +448,6 @@ with_before() {
     say "before gRPC rows: skipped: the BEFORE build has no --grpc-addr"
 }
 
-
 report_args=()
 [ -n "${BASELINE:-}" ] && [ -n "${BEFORE:-}" ] && die "BASELINE and BEFORE: set one"
 if [ -n "${BEFORE:-}" ]; then

@@ -52,15 +52,8 @@ func floats[T float32 | float64](d *Decoder, dst []T, dt tensor.DType, k int, i 
 	// that each test against len(b) already makes.
 	b, end := d.b, uint(len(d.b))
 	for ; k < len(dst); k++ {
-		for i < end && isSpace(b[i]) {
-			i++
-		}
-		start := i
-		neg := i < end && b[i] == '-'
-		if neg {
-			i++
-		}
-		if i >= end || !isDigit(b[i]) {
+		start, at, neg, ok := numberStart(b, i)
+		if i = at; !ok {
 			d.i = int(start)
 			return k, false
 		}
@@ -149,7 +142,7 @@ func floats[T float32 | float64](d *Decoder, dst []T, dt tensor.DType, k int, i 
 		// num.float32's or num.float64's fast path, on the same terms.
 		// (Past 19 digits mant means nothing: it may have wrapped.)
 		var v T
-		ok := digits <= 19 && exp >= -22 && exp <= 22
+		ok = digits <= 19 && exp >= -22 && exp <= 22
 		switch {
 		case !ok || mant == 0:
 		case unsafe.Sizeof(v) == 8: // float64: a constant in each instantiation
@@ -377,15 +370,8 @@ func ints[T signed | unsigned](d *Decoder, dst []T, dt tensor.DType) (int, bool)
 	}
 	b, i, end := d.b, uint(d.i), uint(len(d.b))
 	for k := range dst {
-		for i < end && isSpace(b[i]) {
-			i++
-		}
-		start := i
-		neg := i < end && b[i] == '-'
-		if neg {
-			i++
-		}
-		if i >= end || !isDigit(b[i]) {
+		start, at, neg, ok := numberStart(b, i)
+		if i = at; !ok {
 			d.i = int(start)
 			return k, false
 		}
@@ -424,6 +410,22 @@ func ints[T signed | unsigned](d *Decoder, dst []T, dt tensor.DType) (int, bool)
 	}
 	d.i = int(i)
 	return len(dst), false
+}
+
+// numberStart is how the bulk readers begin an element at i: past its
+// whitespace, where the number starts (its sign, where a reader hands it
+// to the leaves), where its digits do, and whether it is negative; ok is
+// false when no digit follows, which is the leaves' to report.
+func numberStart(b []byte, i uint) (start, at uint, neg, ok bool) {
+	end := uint(len(b))
+	for i < end && isSpace(b[i]) {
+		i++
+	}
+	start = i
+	if neg = i < end && b[i] == '-'; neg {
+		i++
+	}
+	return start, i, neg, i < end && isDigit(b[i])
 }
 
 // intDigits is, by an integer's size in bytes, how many digits its largest
