@@ -6,39 +6,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
-	"sync"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
 )
-
-// Buffers recycles the byte buffers of request bodies and of the responses
-// written into them: a batch of 32 MLP rows is 100 KB, fresh garbage on
-// every request otherwise. The zero value is ready to use.
-type Buffers struct{ p sync.Pool }
-
-// maxPooledBuf keeps one huge body or response from pinning its buffer for good.
-const maxPooledBuf = 4 << 20
-
-// Get returns an empty buffer; Put it back once nothing uses its bytes.
-func (p *Buffers) Get() *[]byte {
-	if b, ok := p.p.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 0, 4096)
-	return &b
-}
-
-// Put recycles b; nothing may use its bytes afterwards.
-func (p *Buffers) Put(b *[]byte) {
-	if cap(*b) > maxPooledBuf {
-		return
-	}
-	*b = (*b)[:0]
-	p.p.Put(b)
-}
 
 // firstRead is how much of a declared Content-Length ReadBody reserves
 // before any byte has come: a client can declare 32 MiB and send nothing.
@@ -54,13 +26,15 @@ const Slack = 64
 // reserves what it holds from lease first: the declared Content-Length at
 // once, or for a body sent without one (chunked) each growth of the
 // buffer before it is made. The buffer grows with the bytes that arrive,
-// and never past the declared length or the limit: a body whose length is
-// declared gets the first 64 KiB, and once those have come, the rest of
-// its declared length at once, so that a body that comes whole is
-// allocated once (doubling allocated it twice) and one that only declares
-// its length costs 64 KiB; a body without a length doubles its buffer,
-// taking the rest up to the limit at once when that is less than twice
-// what it has, so that it stops at the limit. A body over limit (declared
+// to what the declared length or the limit needs, rounded up to Buffers'
+// size class (at most a quarter more, and only up to the largest class)
+// so that the pool can give it to the next body of about its size: a
+// body whose length is declared gets the first 64 KiB, and once those
+// have come, the rest of its declared length at once, so that a body that
+// comes whole is allocated once (doubling allocated it twice) and one
+// that only declares its length costs 64 KiB; a body without a length
+// doubles its buffer, taking the rest up to the limit at once when that
+// is less than twice what it has, so that it stops at the limit. A body over limit (declared
 // so, or found so) is a ResourceExhausted error, one the budget cannot
 // hold now is Overloaded, one that does not arrive within the server's
 // ReadTimeout is RequestTimeout, and one the client breaks off or mangles
@@ -78,7 +52,7 @@ func ReadBody(buf []byte, c *gin.Context, limit int64, lease *inference.Lease) (
 			return buf, err
 		}
 		most = int64(len(buf)) + declared + Slack
-		buf = slices.Grow(buf, int(min(declared+Slack, firstRead)))
+		buf = grow(buf, len(buf)+int(min(declared+Slack, firstRead)))
 	}
 	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	for {
@@ -93,10 +67,7 @@ func ReadBody(buf []byte, c *gin.Context, limit int64, lease *inference.Lease) (
 					return buf, err
 				}
 			}
-			// Exactly what is asked for: slices.Grow rounds a doubling up
-			// by a quarter more, and past the limit.
-			grown := make([]byte, len(buf), int64(len(buf))+more)
-			buf = grown[:copy(grown, buf)]
+			buf = grow(buf, len(buf)+int(more))
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -114,6 +85,18 @@ func ReadBody(buf []byte, c *gin.Context, limit int64, lease *inference.Lease) (
 			return buf, &inference.Error{Kind: inference.Malformed, Message: "reading the request body: " + err.Error(), Err: err}
 		}
 	}
+}
+
+// grow returns buf with room for n bytes in all, moved to a buffer of
+// Buffers' class for n when it has less: at most a quarter more than
+// asked for (slices.Grow's doubling can take twice), and the size a later
+// body of about this length is recycled in.
+func grow(buf []byte, n int) []byte {
+	if cap(buf) >= n {
+		return buf
+	}
+	grown := make([]byte, len(buf), roundCap(n))
+	return grown[:copy(grown, buf)]
 }
 
 func tooLarge(limit int64, err error) error {

@@ -40,7 +40,7 @@ func (r *trickle) Close() error { return nil }
 // or found, must be ResourceExhausted; any other failure a client's
 // (Malformed) or the budget's (Overloaded, ResourceExhausted); and the
 // buffer never larger than what the body may be (the declared length or
-// the limit, and Slack, as the allocator rounds it), nor the lease more
+// the limit, and Slack, as Buffers' classes round it), nor the lease more
 // than that.
 func FuzzReadBody(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}`), int64(0), uint16(4096), uint16(7), uint32(1<<20))
@@ -62,10 +62,10 @@ func FuzzReadBody(f *testing.F) {
 		b := inference.NewBudget(budget)
 		lease := b.Lease()
 		got, err := ReadBody(nil, c, limit, &lease)
-		// The allocator rounds a buffer up to its size class: at most a
-		// quarter more (4096 to 4864 bytes is the widest step past 64).
+		// A buffer is rounded up to Buffers' size class: at most a quarter
+		// more, or minBuf for a small body.
 		bound := max(declared, limit) + Slack
-		if int64(cap(got)) > bound+bound/4+64 || lease.Held() > bound {
+		if int64(cap(got)) > max(bound+bound/4, minBuf) || lease.Held() > bound {
 			t.Fatalf("body %d, declared %d, limit %d: a %d-byte buffer, %d bytes held", len(body), declared, limit, cap(got), lease.Held())
 		}
 		if lease.Release(); b.Held() != 0 {

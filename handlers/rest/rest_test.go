@@ -149,22 +149,75 @@ func TestFail(t *testing.T) {
 	}
 }
 
-// TestBuffers pins that the pool hands back empty buffers and keeps no
-// huge one.
-func TestBuffers(t *testing.T) {
-	var p Buffers
-	b := p.Get()
-	*b = append(*b, "data"...)
-	p.Put(b)
-	if got := p.Get(); len(*got) != 0 {
-		t.Errorf("Get returned %d bytes", len(*got))
+// TestBufferClasses pins the size classes: every size up to the largest
+// class gets the smallest class that holds it, at most a quarter larger
+// (or minBuf), and a class's own size is in that class.
+func TestBufferClasses(t *testing.T) {
+	sizes := []int{0, 1, minBuf - 1, minBuf, minBuf + 1, 5 << 10, 5<<10 + 1, 100403 + 2*Slack, 500 << 10, maxPooledBuf - 1, maxPooledBuf}
+	for n := 1; n <= maxPooledBuf; n = n*9/8 + 1 {
+		sizes = append(sizes, n)
 	}
-	huge := make([]byte, 0, maxPooledBuf+1)
-	p.Put(&huge)
-	for range 4 {
-		if got := p.Get(); cap(*got) > maxPooledBuf {
-			t.Error("a buffer over the pool's limit came back")
+	for _, n := range sizes {
+		c := classOf(n)
+		size := classSize(c)
+		if c < 0 || size < n || size > max(minBuf, n+n/4) || (c > 0 && classSize(c-1) >= n) {
+			t.Errorf("%d bytes: class %d of %d bytes", n, c, size)
 		}
+	}
+	for c := range numClasses {
+		if got := classOf(classSize(c)); got != c {
+			t.Errorf("class %d's size %d is in class %d", c, classSize(c), got)
+		}
+	}
+	if classSize(numClasses-1) != maxPooledBuf || classOf(maxPooledBuf+1) != -1 {
+		t.Errorf("the largest class is %d bytes, want %d and no class past it", classSize(numClasses-1), maxPooledBuf)
+	}
+}
+
+// TestBuffersBySize pins what the pool hands back: an empty buffer about
+// the size asked for, never one more than twice it (a server that has
+// read 500 KB bodies does not lend them to 100 KB bodies and 200-byte
+// answers), nor one over the pool's limit; and a body read into a buffer
+// from ForBody is recycled for the next body of its length, where a new
+// buffer would be only ReadBody's first 64 KiB.
+func TestBuffersBySize(t *testing.T) {
+	var p Buffers
+	for range 8 {
+		big := make([]byte, 0, 500<<10)
+		p.Put(&big)
+		huge := make([]byte, 0, maxPooledBuf+1)
+		p.Put(&huge)
+	}
+	for _, n := range []int{0, 200, 100 << 10} {
+		b := p.Get(n)
+		if len(*b) != 0 || cap(*b) < n || cap(*b) > 2*max(n, minBuf) {
+			t.Errorf("Get(%d): len %d cap %d", n, len(*b), cap(*b))
+		}
+	}
+	c, _ := testContext("", 100<<10)
+	if b := p.ForBody(c, 32<<20); cap(*b) > 2*(100<<10) {
+		t.Errorf("ForBody for 100 KiB: a buffer of %d bytes", cap(*b))
+	}
+
+	body := strings.Repeat("x", 100403)
+	reused := false
+	// sync.Pool drops some of what it is given under the race detector.
+	for range 20 {
+		c, _ := testContext(body, int64(len(body)))
+		b := p.ForBody(c, 32<<20)
+		if cap(*b) >= len(body) {
+			reused = true
+			break
+		}
+		got, err := ReadBody(*b, c, 32<<20, &inference.Lease{})
+		if err != nil || len(got) != len(body) {
+			t.Fatalf("ReadBody: %d bytes, %v", len(got), err)
+		}
+		*b = got
+		p.Put(b)
+	}
+	if !reused {
+		t.Error("a 100403-byte body's buffer was never given to the next such body")
 	}
 }
 

@@ -44,7 +44,7 @@ func BenchmarkEncode(b *testing.B) {
 			var bufs rest.Buffers
 			b.ReportAllocs()
 			for b.Loop() {
-				buf := bufs.Get()
+				buf := bufs.Get(answerSize(outs))
 				*buf = appendPredictResponse(*buf, m, outs, nil)
 				bufs.Put(buf)
 			}

@@ -184,3 +184,15 @@ func softmax(dst, row []float64) int {
 	}
 	return best
 }
+
+// answerSize is a guess at the size of the answer to outs, for the buffer
+// it is written into: about 32 bytes a value (its digits under "outputs",
+// and again beside its label under "predictions"). A guess short of the
+// answer costs a growth of the buffer.
+func answerSize(outs []tensor.Tensor) int {
+	n := 512
+	for _, t := range outs {
+		n += 32 * tensor.NumElements(t.Shape)
+	}
+	return n
+}

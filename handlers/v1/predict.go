@@ -127,7 +127,7 @@ func (a *API) Predict(c *gin.Context) {
 	// from the server's budget until it is answered.
 	lease := env.Core.Budget().Lease()
 	defer lease.Release()
-	body := env.Buffers.Get()
+	body := env.Buffers.ForBody(c, env.MaxBodyBytes)
 	var err error
 	if *body, err = rest.ReadBody(*body, c, env.MaxBodyBytes, &lease); err != nil {
 		env.Buffers.Put(body)
@@ -187,7 +187,7 @@ func (a *API) Predict(c *gin.Context) {
 		a.fail(c, err, f)
 		return
 	}
-	buf := env.Buffers.Get()
+	buf := env.Buffers.Get(answerSize(outs))
 	*buf = appendPredictResponse(*buf, m, outs, which)
 	held.Release()
 	rest.WriteJSON(c, http.StatusOK, "application/json; charset=utf-8", *buf)

@@ -59,3 +59,20 @@ func appendResponse(head, bin []byte, req *v2Request, resp *inference.Response) 
 	}
 	return append(head, "]}"...), bin, binary, nil
 }
+
+// answerSizes are guesses at the sizes of resp's JSON header and binary
+// part, for the buffers they are written into: the binary outputs' bytes
+// (a string's 4-byte length counted as its 16-byte header), and about 24
+// bytes a JSON value. A guess short of the answer costs a growth.
+func answerSizes(req *v2Request, resp *inference.Response) (head, bin int) {
+	head = 512
+	for j, o := range resp.Outputs {
+		head += 128
+		if req.binary(j) {
+			bin += int(inference.TensorBytes([]tensor.Tensor{o.Tensor}))
+		} else {
+			head += 24 * o.Tensor.Len()
+		}
+	}
+	return head, bin
+}

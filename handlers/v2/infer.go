@@ -50,7 +50,7 @@ func (a *API) Infer(c *gin.Context) {
 	lease := a.env.Core.Budget().Lease()
 	defer lease.Release()
 	bufs := a.env.Buffers
-	buf := bufs.Get()
+	buf := bufs.ForBody(c, a.env.MaxBodyBytes)
 	// Put back only once the response is written: binary inputs use the
 	// body's bytes in place.
 	defer bufs.Put(buf)
@@ -69,10 +69,15 @@ func (a *API) Infer(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	head, bin := bufs.Get(), bufs.Get()
-	defer bufs.Put(head)
-	defer bufs.Put(bin)
-	binary, err := a.answer(c, body, header, header == 0 && value != "", head, bin, &lease)
+	var head, bin *[]byte // from bufs once the outputs' sizes are known
+	defer func() {
+		for _, b := range [...]*[]byte{head, bin} {
+			if b != nil {
+				bufs.Put(b)
+			}
+		}
+	}()
+	binary, err := a.answer(c, body, header, header == 0 && value != "", &head, &bin, &lease)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -86,12 +91,13 @@ func (a *API) Infer(c *gin.Context) {
 }
 
 // answer runs the request in body on the model the URL names and writes
-// the response to head and bin; binary says whether bin is part of it.
+// the response to buffers it sets head and bin to; binary says whether
+// bin is part of it.
 // The JSON header is body[:header]; raw says the body is only the one
 // input's bytes (Inference-Header-Content-Length: 0).
 // The model version is held only while the request is decoded, run and
 // encoded: a slow upload or download never keeps a reload waiting.
-func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bin *[]byte, lease *inference.Lease) (binary bool, err error) {
+func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bin **[]byte, lease *inference.Lease) (binary bool, err error) {
 	core := a.env.Core
 	m, release, err := core.Acquire(c.Param("name"), c.Param("version"))
 	if err != nil {
@@ -121,7 +127,9 @@ func (a *API) answer(c *gin.Context, body []byte, header int, raw bool, head, bi
 	if err != nil {
 		return false, err
 	}
-	*head, *bin, binary, err = appendResponse(*head, *bin, req, resp)
+	h, b := answerSizes(req, resp)
+	*head, *bin = a.env.Buffers.Get(h), a.env.Buffers.Get(b)
+	**head, **bin, binary, err = appendResponse(**head, **bin, req, resp)
 	return binary, err
 }
 

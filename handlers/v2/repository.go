@@ -136,7 +136,7 @@ func parameterKeys(params *[]string) func(d *jsontensor.Decoder, key string) *in
 func (a *API) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key string) *inference.Error) error {
 	lease := a.env.Core.Budget().Lease()
 	defer lease.Release()
-	buf := a.env.Buffers.Get()
+	buf := a.env.Buffers.ForBody(c, a.env.MaxBodyBytes)
 	defer a.env.Buffers.Put(buf)
 	body, err := rest.ReadBody(*buf, c, a.env.MaxBodyBytes, &lease)
 	*buf = body
