@@ -44,6 +44,9 @@ type batcher struct {
 	// scratch recycles the merged input buffers, which can be large
 	// (32×784 floats) and would otherwise be garbage after every run.
 	scratch sync.Pool
+	// binds recycles the merged runs' bindings, by arena (arena.go): their
+	// sizes vary from run to run.
+	binds *bindings
 }
 
 // pending is one request in the queue.
@@ -100,6 +103,7 @@ func newBatcher(m *Model) *batcher {
 		m: m, max: m.Config.MaxBatchSize, delay: time.Duration(cfg.MaxQueueDelayUS) * time.Microsecond,
 		preferred: cfg.PreferredBatchSizes, wake: make(chan struct{}, 1),
 		ctx: ctx, stop: stop, done: make(chan struct{}),
+		binds: &bindings{rows: m.Config.MaxBatchSize},
 	}
 	go b.loop()
 	return b
@@ -112,6 +116,7 @@ func (b *batcher) close() {
 	b.stop()
 	<-b.done
 	b.running.Wait()
+	b.binds.close()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, p := range b.queue {
@@ -349,7 +354,9 @@ func (b *batcher) execute(batch []*pending) {
 	run := Run{Requests: len(batch), Rows: rows}
 	merged := time.Now()
 	ctx, stop := together(batch)
-	outs, err := b.m.run(ctx, b.m.whole(), inputs, b.m.outputs, rows, &run, nil)
+	s := b.m.whole()
+	s.binds = b.binds
+	outs, err := b.m.run(ctx, s, inputs, b.m.outputs, rows, &run, nil)
 	stopped := err != nil && ctx.Err() != nil
 	stop()
 	run.Input += merged.Sub(start)

@@ -48,6 +48,9 @@ type binding struct {
 	// runIns and runOuts are the values a run passes ORT: the bound ones
 	// and those made for it, reused so that a run allocates no slices.
 	runIns, runOuts []ort.Value
+	// arena, when not nil, is the arena whose memory the binding's values
+	// wrap (arena.go): the binding is taken and put back with it.
+	arena *arena
 }
 
 // shortRun is how long a run may take and still not be watched for its
@@ -93,6 +96,11 @@ type bindings struct {
 	idle   []*binding
 	bytes  int64 // of idle
 	closed bool  // put destroys what comes back
+	// rows, when not 0, makes the pool's bindings share memory by arena
+	// (arena.go), each arena's buffers made for this many rows; arenas
+	// are its idle ones, the most recently used last, and idle is unused.
+	rows   int
+	arenas []*arena
 }
 
 // Idle bindings kept per model: enough for as many runs of one shape at
@@ -104,22 +112,39 @@ const (
 )
 
 // take returns an idle binding for inputs, removed from the pool, or nil.
-func (p *bindings) take(inputs []tensor.Tensor, batch int) *binding {
+// From a pool of arenas, it also returns the arena taken (nil with a
+// binding: the binding's), which a binding made for these inputs joins,
+// and which must be put back (putArena) if none is.
+func (p *bindings) take(inputs []tensor.Tensor, batch int) (*binding, *arena) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.rows > 0 {
+		a := &arena{}
+		if n := len(p.arenas); n > 0 {
+			a, p.arenas = p.arenas[n-1], p.arenas[:n-1]
+		}
+		if b := a.find(inputs, batch); b != nil {
+			return b, nil
+		}
+		return nil, a
+	}
 	for i := len(p.idle) - 1; i >= 0; i-- {
 		if b := p.idle[i]; b.batch == batch && b.fits(inputs) {
 			p.idle = slices.Delete(p.idle, i, i+1)
 			p.bytes -= b.bytes
-			return b
+			return b, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // put makes b idle again, and destroys the least recently used binding
 // when there are too many.
 func (p *bindings) put(b *binding) {
+	if b.arena != nil {
+		p.putArena(b.arena)
+		return
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -140,14 +165,44 @@ func (p *bindings) put(b *binding) {
 	}
 }
 
-// close destroys every idle binding; the caller guarantees none is in use.
+// putArena makes a idle again, and destroys the least recently used arena
+// past maxIdleArenas, or past maxIdleBindingBytes of their memory.
+func (p *bindings) putArena(a *arena) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		a.destroy()
+		return
+	}
+	p.arenas = append(p.arenas, a)
+	var bytes int64
+	for _, a := range p.arenas {
+		bytes += a.bytes
+	}
+	var old []*arena
+	for len(p.arenas) > maxIdleArenas || bytes > maxIdleBindingBytes {
+		old = append(old, p.arenas[0])
+		bytes -= p.arenas[0].bytes
+		p.arenas = slices.Delete(p.arenas, 0, 1)
+	}
+	p.mu.Unlock()
+	for _, a := range old {
+		a.destroy()
+	}
+}
+
+// close destroys every idle binding and arena; the caller guarantees none
+// is in use.
 func (p *bindings) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, b := range p.idle {
 		b.destroy()
 	}
-	p.idle, p.bytes, p.closed = nil, 0, true
+	for _, a := range p.arenas {
+		a.destroy()
+	}
+	p.idle, p.arenas, p.bytes, p.closed = nil, nil, 0, true
 }
 
 func (b *binding) fits(inputs []tensor.Tensor) bool {
@@ -176,8 +231,9 @@ func bindableInput(d tensor.DType, shape []int64) bool {
 // newBinding makes the values for a run of s on inputs of these shapes,
 // and its outputs plans preallocate at batch (outs and outShapes are in
 // the session's output order), or returns nil when there is nothing
-// worth binding or it would hold more than maxBindingBytes.
-func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan, batch int) (*binding, error) {
+// worth binding or it would hold more than maxBindingBytes. With an
+// arena, the values wrap the arena's buffers, made for rows rows.
+func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan, batch int, a *arena, rows int) (*binding, error) {
 	n := s.count(m)
 	// What it would hold, first: most runs that get no binding (strings,
 	// large inputs) get none every time, and should not pay for one.
@@ -206,11 +262,22 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 	for i, t := range inputs {
 		b.shapes[i] = slices.Clone(t.Shape)
 	}
+	var inBufs, outBufs []tensor.Tensor
+	if a != nil {
+		if a.ins == nil {
+			a.ins, a.outs = make([]tensor.Tensor, len(inputs)), make([]tensor.Tensor, n)
+		}
+		inBufs, outBufs = a.ins, a.outs
+	}
 	for i, t := range inputs {
 		if !bindableInput(t.DType, t.Shape) {
 			continue
 		}
-		v, err := ortTypes[t.DType].ops.preallocate(t.Shape)
+		var most int
+		if a != nil {
+			most = tensor.NumElements(t.Shape) / max(batch, 1) * rows
+		}
+		v, err := m.newValue(a, inBufs, i, t.DType, t.Shape, most)
 		if err != nil {
 			b.destroy()
 			return nil, err
@@ -223,7 +290,13 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 		if !ok || ortTypes[d].ops == nil {
 			continue
 		}
-		v, err := ortTypes[d].ops.preallocate(shape)
+		var most int
+		if a != nil {
+			if full, ok := plans[s.output(k)].shape(rows); ok {
+				most = tensor.NumElements(full)
+			}
+		}
+		v, err := m.newValue(a, outBufs, k, d, shape, most)
 		if err != nil {
 			b.destroy()
 			return nil, err
@@ -247,6 +320,19 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 		}
 	}
 	return b, nil
+}
+
+// newValue makes a value of dtype d and this shape for a binding: over
+// the first elements of the arena's buffer bufs[i] (made for most
+// elements) when there is an arena whose buffer holds them, else of its
+// own memory.
+func (m *Model) newValue(a *arena, bufs []tensor.Tensor, i int, d tensor.DType, shape []int64, most int) (ort.Value, error) {
+	if a != nil && len(shape) > 0 {
+		if data := a.buffer(bufs, i, d, tensor.NumElements(shape), most); data != nil {
+			return ortTypes[d].ops.wrap(shape, data)
+		}
+	}
+	return ortTypes[d].ops.preallocate(shape)
 }
 
 func (b *binding) bindAll(m *Model, s session) (err error) {

@@ -166,7 +166,7 @@ func TestShortRunsWatched(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if b := m.bindings.take([]tensor.Tensor{in}, 2); b == nil || !b.short() {
+	if b, _ := m.bindings.take([]tensor.Tensor{in}, 2); b == nil || !b.short() {
 		t.Fatalf("after three runs of [2, 4], binding %v short %v: want a short one", b != nil, b != nil && b.short())
 	} else {
 		m.bindings.put(b)

@@ -814,10 +814,18 @@ func (m *Model) takeBinding(s session, inputs []tensor.Tensor, plans []outputPla
 	if s.binds == nil {
 		return nil, nil
 	}
-	if b := s.binds.take(inputs, batch); b != nil {
+	b, a := s.binds.take(inputs, batch)
+	if b != nil {
 		return b, nil
 	}
-	b, err := m.newBinding(s, inputs, plans, batch)
+	b, err := m.newBinding(s, inputs, plans, batch, a, s.binds.rows)
+	switch {
+	case a == nil:
+	case b == nil:
+		s.binds.putArena(a) // these inputs are not bound: nothing joins it
+	default:
+		a.add(b)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bind: %w", err)
 	}
