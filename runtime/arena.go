@@ -8,7 +8,7 @@ import (
 
 // An arena is the memory of a batcher's merged runs, shared by its
 // bindings of every batch size. Merged runs vary in size from run to run
-// (under load anything from 2 to max_batch_size rows), so bindings of
+// (under load anything from 2 rows to max_batch_size), so bindings of
 // their own memory filled the pool's bounds with one per size: 850 KB of
 // the MLP's rows kept idle after a load (a heap profile), where one run
 // needs 100 KB at most. An arena's bindings wrap the first elements of its
@@ -35,12 +35,12 @@ const (
 )
 
 // buffer returns the first n elements of bufs[i], which it makes for
-// most elements the first time, or nil when that buffer is too small for
-// n (shapes past dim 0 that differ from the first run's): the value is
-// then made of its own memory.
+// most elements the first time (no more than a binding may hold), or nil
+// when that buffer is too small for n (shapes past dim 0 that differ from
+// the first run's): the value is then made of its own memory.
 func (a *arena) buffer(bufs []tensor.Tensor, i int, d tensor.DType, n, most int) any {
 	if bufs[i].DType == tensor.Invalid {
-		size := max(n, most)
+		size := max(n, min(most, maxBindingBytes/d.Size()))
 		bufs[i] = tensor.Tensor{DType: d, Shape: []int64{int64(size)}, Data: tensor.NewBuffer(d, size)}
 		a.bytes += int64(size * d.Size())
 	}

@@ -102,3 +102,19 @@ func TestArenasApart(t *testing.T) {
 		t.Errorf("%d idle arenas after two goroutines' runs, want at most 2", len(p.arenas))
 	}
 }
+
+// TestArenaBounded pins that an arena's buffers are no larger than a
+// binding may hold (maxBindingBytes), whatever max_batch_size allows: a
+// model configured for a million rows must not make 16 MB for its first
+// merged run of four.
+func TestArenaBounded(t *testing.T) {
+	m := loadBatchedSum(t, 1<<20, 1)
+	in, want := rowsOf(0, 4, 4)
+	if got := runMerged(t, m, in); !slices.Equal(got, want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	p := m.batcher.binds
+	if len(p.arenas) != 1 || p.arenas[0].bytes > 2*maxBindingBytes {
+		t.Fatalf("%d idle arenas, the first of %d bytes; want one of at most %d", len(p.arenas), p.arenas[0].bytes, 2*maxBindingBytes)
+	}
+}

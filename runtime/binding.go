@@ -277,7 +277,7 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 		if a != nil {
 			most = tensor.NumElements(t.Shape) / max(batch, 1) * rows
 		}
-		v, err := m.newValue(a, inBufs, i, t.DType, t.Shape, most)
+		v, err := newValue(a, inBufs, i, t.DType, t.Shape, most)
 		if err != nil {
 			b.destroy()
 			return nil, err
@@ -296,7 +296,7 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 				most = tensor.NumElements(full)
 			}
 		}
-		v, err := m.newValue(a, outBufs, k, d, shape, most)
+		v, err := newValue(a, outBufs, k, d, shape, most)
 		if err != nil {
 			b.destroy()
 			return nil, err
@@ -326,7 +326,7 @@ func (m *Model) newBinding(s session, inputs []tensor.Tensor, plans []outputPlan
 // the first elements of the arena's buffer bufs[i] (made for most
 // elements) when there is an arena whose buffer holds them, else of its
 // own memory.
-func (m *Model) newValue(a *arena, bufs []tensor.Tensor, i int, d tensor.DType, shape []int64, most int) (ort.Value, error) {
+func newValue(a *arena, bufs []tensor.Tensor, i int, d tensor.DType, shape []int64, most int) (ort.Value, error) {
 	if a != nil && len(shape) > 0 {
 		if data := a.buffer(bufs, i, d, tensor.NumElements(shape), most); data != nil {
 			return ortTypes[d].ops.wrap(shape, data)

@@ -56,6 +56,9 @@ func elementwise(dt tensor.DType) Column {
 	panic(fmt.Sprintf("no bulk reader for %v", dt))
 }
 
+// setCap gives the column an empty buffer of capacity n.
+func (b *buffer[T]) setCap(n int) { b.data = make([]T, 0, n) }
+
 func noBulk[T any](b *buffer[T]) Column {
 	k := *b.kind
 	k.bulk = nil
@@ -78,7 +81,9 @@ type readResult struct {
 func readWith(col Column, body string, dt tensor.DType, shape []int64, rows, flat bool) readResult {
 	var d Decoder
 	d.Reset([]byte(body))
-	col.Reserve(&d, 2) // a small buffer, so that the bulk reader fills it and hands back often
+	// A small buffer, so that the bulk reader fills it and hands back:
+	// Reserve would take a recycled column's buffer of a whole size class.
+	col.(interface{ setCap(int) }).setCap(2)
 	var r readResult
 	if flat {
 		if d.Next() != '[' {

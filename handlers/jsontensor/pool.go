@@ -4,6 +4,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/onnxserve/onnxserve/handlers/sizeclass"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
@@ -16,28 +17,30 @@ var (
 	int64Bufs   bufferPool[int64]
 )
 
-// maxPooledBytes keeps one huge request from pinning its buffer for good.
-const maxPooledBytes = 4 << 20
+// A bufferPool holds buffers by size class (handlers/sizeclass), so that
+// a column takes one about its size, and by pointer, as sync.Pool needs
+// (a slice put in an interface is an allocation), recycling the pointers
+// too, in holders: put is given a bare slice, and taking a new pointer
+// for it per request would be an allocation per request.
+type bufferPool[T any] struct {
+	p       sizeclass.Pool[T]
+	holders sync.Pool
+}
 
-// A bufferPool holds buffers by pointer, as sync.Pool needs (a slice put
-// in an interface is an allocation), and recycles the pointers too, in
-// holders: put is given a bare slice, and taking a new pointer for it
-// per request would be an allocation per request.
-type bufferPool[T any] struct{ p, holders sync.Pool }
-
-func (p *bufferPool[T]) get() []T {
-	h, ok := p.p.Get().(*[]T)
+// get returns an empty recycled buffer with room for n elements, or nil.
+func (p *bufferPool[T]) get(n int) []T {
+	h, ok := p.p.Get(n)
 	if !ok {
 		return nil
 	}
-	b := (*h)[:0]
+	b := *h
 	*h = nil
 	p.holders.Put(h)
 	return b
 }
 
 func (p *bufferPool[T]) put(b []T) {
-	if cap(b) == 0 || cap(b)*int(unsafe.Sizeof(b[:1][0])) > maxPooledBytes {
+	if n := cap(b) * int(unsafe.Sizeof(b[:1][0])); n < sizeclass.Min || n > sizeclass.Max {
 		return
 	}
 	h, ok := p.holders.Get().(*[]T)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/onnxserve/onnxserve/handlers/sizeclass"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
@@ -174,24 +175,25 @@ type leaf[T any] func(d *Decoder, dt tensor.DType) (T, *Error)
 type kind[T any] struct {
 	dt   tensor.DType
 	leaf leaf[T]
-	bulk bulk[T] // nil: element at a time
+	bulk bulk[T]        // nil: element at a time
+	pool *bufferPool[T] // nil: buffers not recycled
 }
 
 var (
-	float32Kind  = kind[float32]{tensor.Float32, leafFloat32, float32s}
-	float16Kind  = kind[float32]{tensor.Float16, leafFloat32, float32s}
-	bfloat16Kind = kind[float32]{tensor.BFloat16, leafFloat32, float32s}
-	float64Kind  = kind[float64]{tensor.Float64, leafFloat64, float64s}
-	int8Kind     = kind[int8]{tensor.Int8, leafSigned[int8], ints[int8]}
-	int16Kind    = kind[int16]{tensor.Int16, leafSigned[int16], ints[int16]}
-	int32Kind    = kind[int32]{tensor.Int32, leafSigned[int32], ints[int32]}
-	int64Kind    = kind[int64]{tensor.Int64, leafSigned[int64], ints[int64]}
-	uint8Kind    = kind[uint8]{tensor.Uint8, leafUnsigned[uint8], ints[uint8]}
-	uint16Kind   = kind[uint16]{tensor.Uint16, leafUnsigned[uint16], ints[uint16]}
-	uint32Kind   = kind[uint32]{tensor.Uint32, leafUnsigned[uint32], ints[uint32]}
-	uint64Kind   = kind[uint64]{tensor.Uint64, leafUnsigned[uint64], ints[uint64]}
-	boolKind     = kind[bool]{tensor.Bool, leafBool, nil}
-	stringKind   = kind[string]{tensor.String, leafString, nil}
+	float32Kind  = kind[float32]{tensor.Float32, leafFloat32, float32s, &float32Bufs}
+	float16Kind  = kind[float32]{tensor.Float16, leafFloat32, float32s, &float32Bufs}
+	bfloat16Kind = kind[float32]{tensor.BFloat16, leafFloat32, float32s, &float32Bufs}
+	float64Kind  = kind[float64]{tensor.Float64, leafFloat64, float64s, &float64Bufs}
+	int8Kind     = kind[int8]{tensor.Int8, leafSigned[int8], ints[int8], nil}
+	int16Kind    = kind[int16]{tensor.Int16, leafSigned[int16], ints[int16], nil}
+	int32Kind    = kind[int32]{tensor.Int32, leafSigned[int32], ints[int32], nil}
+	int64Kind    = kind[int64]{tensor.Int64, leafSigned[int64], ints[int64], &int64Bufs}
+	uint8Kind    = kind[uint8]{tensor.Uint8, leafUnsigned[uint8], ints[uint8], nil}
+	uint16Kind   = kind[uint16]{tensor.Uint16, leafUnsigned[uint16], ints[uint16], nil}
+	uint32Kind   = kind[uint32]{tensor.Uint32, leafUnsigned[uint32], ints[uint32], nil}
+	uint64Kind   = kind[uint64]{tensor.Uint64, leafUnsigned[uint64], ints[uint64], nil}
+	boolKind     = kind[bool]{tensor.Bool, leafBool, nil, nil}
+	stringKind   = kind[string]{tensor.String, leafString, nil, nil}
 )
 
 type buffer[T any] struct {
@@ -200,18 +202,19 @@ type buffer[T any] struct {
 }
 
 // NewColumn returns an empty column for elements of type dt, or nil if
-// JSON cannot carry them. Columns of the dtypes clients send in bulk come
-// from a pool: pass their tensors to Release once they are no longer used.
+// JSON cannot carry them. Columns of the dtypes clients send in bulk take
+// their buffers from a pool once they know about how many elements they
+// hold: pass their tensors to Release once they are no longer used.
 func NewColumn(dt tensor.DType) Column {
 	switch dt {
 	case tensor.Float32:
-		return &buffer[float32]{float32Bufs.get(), &float32Kind}
+		return &buffer[float32]{nil, &float32Kind}
 	case tensor.Float16:
-		return &buffer[float32]{float32Bufs.get(), &float16Kind}
+		return &buffer[float32]{nil, &float16Kind}
 	case tensor.BFloat16:
-		return &buffer[float32]{float32Bufs.get(), &bfloat16Kind}
+		return &buffer[float32]{nil, &bfloat16Kind}
 	case tensor.Float64:
-		return &buffer[float64]{float64Bufs.get(), &float64Kind}
+		return &buffer[float64]{nil, &float64Kind}
 	case tensor.Int8:
 		return &buffer[int8]{nil, &int8Kind}
 	case tensor.Int16:
@@ -219,7 +222,7 @@ func NewColumn(dt tensor.DType) Column {
 	case tensor.Int32:
 		return &buffer[int32]{nil, &int32Kind}
 	case tensor.Int64:
-		return &buffer[int64]{int64Bufs.get(), &int64Kind}
+		return &buffer[int64]{nil, &int64Kind}
 	case tensor.Uint8:
 		return &buffer[uint8]{nil, &uint8Kind}
 	case tensor.Uint16:
@@ -236,13 +239,35 @@ func NewColumn(dt tensor.DType) Column {
 	return nil
 }
 
-func (b *buffer[T]) Grow(n int) { b.data = append(b.data, make([]T, n)...) }
+func (b *buffer[T]) Grow(n int) {
+	b.reserve(len(b.data) + n)
+	b.data = append(b.data, make([]T, n)...)
+}
 
 func (b *buffer[T]) Reserve(d *Decoder, n int) {
 	var zero T
-	n = min(n, len(b.data)+d.Room(int(unsafe.Sizeof(zero))))
-	if n > cap(b.data) {
+	b.reserve(min(n, len(b.data)+d.Room(int(unsafe.Sizeof(zero)))))
+}
+
+// reserve makes room for n elements in all. A recycled column grows into
+// a buffer of about n from the pool, or a new one of n's size class,
+// which the pool can give a later column of about this size; the buffer
+// it leaves goes back to the pool (nothing else holds it while a column
+// is read). A first guess from one row must not make every request's
+// whole tensor new.
+func (b *buffer[T]) reserve(n int) {
+	switch {
+	case n <= cap(b.data):
+	case b.pool == nil:
 		b.data = slices.Grow(b.data, n-len(b.data))
+	default:
+		grown := b.pool.get(n)
+		if grown == nil {
+			grown = sizeclass.Make[T](0, n)
+		}
+		grown = append(grown, b.data...)
+		b.pool.put(b.data)
+		b.data = grown
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/sizeclass"
 )
 
 // firstRead is how much of a declared Content-Length ReadBody reserves
@@ -26,19 +27,20 @@ const Slack = 64
 // reserves what it holds from lease first: the declared Content-Length at
 // once, or for a body sent without one (chunked) each growth of the
 // buffer before it is made. The buffer grows with the bytes that arrive,
-// to what the declared length or the limit needs, rounded up to Buffers'
-// size class (at most a quarter more, and only up to the largest class)
-// so that the pool can give it to the next body of about its size: a
-// body whose length is declared gets the first 64 KiB, and once those
+// to what the declared length or the limit needs, rounded up to its size
+// class (handlers/sizeclass: at most a quarter more, up to the largest
+// class) so that Buffers can give it to the next body of about its size:
+// a body whose length is declared gets the first 64 KiB, and once those
 // have come, the rest of its declared length at once, so that a body that
 // comes whole is allocated once (doubling allocated it twice) and one
 // that only declares its length costs 64 KiB; a body without a length
 // doubles its buffer, taking the rest up to the limit at once when that
-// is less than twice what it has, so that it stops at the limit. A body over limit (declared
-// so, or found so) is a ResourceExhausted error, one the budget cannot
-// hold now is Overloaded, one that does not arrive within the server's
-// ReadTimeout is RequestTimeout, and one the client breaks off or mangles
-// is Malformed: the client's fault, not the server's.
+// is less than twice what it has, so that it stops at the limit. A body
+// over limit (declared so, or found so) is a ResourceExhausted error, one
+// the budget cannot hold now is Overloaded, one that does not arrive
+// within the server's ReadTimeout is RequestTimeout, and one the client
+// breaks off or mangles is Malformed: the client's fault, not the
+// server's.
 func ReadBody(buf []byte, c *gin.Context, limit int64, lease *inference.Lease) ([]byte, error) {
 	declared := c.Request.ContentLength
 	if declared > limit {
@@ -88,14 +90,14 @@ func ReadBody(buf []byte, c *gin.Context, limit int64, lease *inference.Lease) (
 }
 
 // grow returns buf with room for n bytes in all, moved to a buffer of
-// Buffers' class for n when it has less: at most a quarter more than
-// asked for (slices.Grow's doubling can take twice), and the size a later
-// body of about this length is recycled in.
+// n's size class when it has less: at most a quarter more than asked for
+// (slices.Grow's doubling can take twice), and the size a later body of
+// about this length is recycled in.
 func grow(buf []byte, n int) []byte {
 	if cap(buf) >= n {
 		return buf
 	}
-	grown := make([]byte, len(buf), roundCap(n))
+	grown := sizeclass.Make[byte](len(buf), n)
 	return grown[:copy(grown, buf)]
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/sizeclass"
 )
 
 // trickle is a request body that arrives step bytes at a time, as a slow
@@ -63,9 +64,9 @@ func FuzzReadBody(f *testing.F) {
 		lease := b.Lease()
 		got, err := ReadBody(nil, c, limit, &lease)
 		// A buffer is rounded up to Buffers' size class: at most a quarter
-		// more, or minBuf for a small body.
+		// more, or sizeclass.Min for a small body.
 		bound := max(declared, limit) + Slack
-		if int64(cap(got)) > max(bound+bound/4, minBuf) || lease.Held() > bound {
+		if int64(cap(got)) > max(bound+bound/4, sizeclass.Min) || lease.Held() > bound {
 			t.Fatalf("body %d, declared %d, limit %d: a %d-byte buffer, %d bytes held", len(body), declared, limit, cap(got), lease.Held())
 		}
 		if lease.Release(); b.Held() != 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/sizeclass"
 )
 
 // TestStatus pins the Open Inference Protocol's status for every kind,
@@ -149,31 +150,6 @@ func TestFail(t *testing.T) {
 	}
 }
 
-// TestBufferClasses pins the size classes: every size up to the largest
-// class gets the smallest class that holds it, at most a quarter larger
-// (or minBuf), and a class's own size is in that class.
-func TestBufferClasses(t *testing.T) {
-	sizes := []int{0, 1, minBuf - 1, minBuf, minBuf + 1, 5 << 10, 5<<10 + 1, 100403 + 2*Slack, 500 << 10, maxPooledBuf - 1, maxPooledBuf}
-	for n := 1; n <= maxPooledBuf; n = n*9/8 + 1 {
-		sizes = append(sizes, n)
-	}
-	for _, n := range sizes {
-		c := classOf(n)
-		size := classSize(c)
-		if c < 0 || size < n || size > max(minBuf, n+n/4) || (c > 0 && classSize(c-1) >= n) {
-			t.Errorf("%d bytes: class %d of %d bytes", n, c, size)
-		}
-	}
-	for c := range numClasses {
-		if got := classOf(classSize(c)); got != c {
-			t.Errorf("class %d's size %d is in class %d", c, classSize(c), got)
-		}
-	}
-	if classSize(numClasses-1) != maxPooledBuf || classOf(maxPooledBuf+1) != -1 {
-		t.Errorf("the largest class is %d bytes, want %d and no class past it", classSize(numClasses-1), maxPooledBuf)
-	}
-}
-
 // TestBuffersBySize pins what the pool hands back: an empty buffer about
 // the size asked for, never one more than twice it (a server that has
 // read 500 KB bodies does not lend them to 100 KB bodies and 200-byte
@@ -185,12 +161,12 @@ func TestBuffersBySize(t *testing.T) {
 	for range 8 {
 		big := make([]byte, 0, 500<<10)
 		p.Put(&big)
-		huge := make([]byte, 0, maxPooledBuf+1)
+		huge := make([]byte, 0, sizeclass.Max+1)
 		p.Put(&huge)
 	}
 	for _, n := range []int{0, 200, 100 << 10} {
 		b := p.Get(n)
-		if len(*b) != 0 || cap(*b) < n || cap(*b) > 2*max(n, minBuf) {
+		if len(*b) != 0 || cap(*b) < n || cap(*b) > 2*max(n, sizeclass.Min) {
 			t.Errorf("Get(%d): len %d cap %d", n, len(*b), cap(*b))
 		}
 	}
@@ -218,6 +194,27 @@ func TestBuffersBySize(t *testing.T) {
 	}
 	if !reused {
 		t.Error("a 100403-byte body's buffer was never given to the next such body")
+	}
+
+	// A body sent without a length (chunked) is found by the last such
+	// body's: its buffer, grown as it came, goes to the next.
+	reused = false
+	for range 20 {
+		c, _ := testContext(body, -1)
+		b := p.ForBody(c, 32<<20)
+		if cap(*b) >= len(body) {
+			reused = true
+			break
+		}
+		got, err := p.ReadBody(*b, c, 32<<20, &inference.Lease{})
+		if err != nil || len(got) != len(body) {
+			t.Fatalf("ReadBody, chunked: %d bytes, %v", len(got), err)
+		}
+		*b = got
+		p.Put(b)
+	}
+	if !reused {
+		t.Error("a chunked 100403-byte body's buffer was never given to the next such body")
 	}
 }
 

@@ -129,7 +129,7 @@ func (a *API) Predict(c *gin.Context) {
 	defer lease.Release()
 	body := env.Buffers.ForBody(c, env.MaxBodyBytes)
 	var err error
-	if *body, err = rest.ReadBody(*body, c, env.MaxBodyBytes, &lease); err != nil {
+	if *body, err = env.Buffers.ReadBody(*body, c, env.MaxBodyBytes, &lease); err != nil {
 		env.Buffers.Put(body)
 		a.fail(c, err, formInputs)
 		return

@@ -173,7 +173,7 @@ func (a *API) readBody(buf *[]byte, c *gin.Context, hlen int, lease *inference.L
 		b = slices.Grow(b, tensorAlign)
 		pad = padding(b, hlen)
 	}
-	b, err := rest.ReadBody(b[:pad], c, a.env.MaxBodyBytes, lease)
+	b, err := a.env.Buffers.ReadBody(b[:pad], c, a.env.MaxBodyBytes, lease)
 	*buf = b
 	if err != nil || hlen < 0 || padding(b, hlen) == pad {
 		return b[pad:], err

@@ -138,7 +138,7 @@ func (a *API) controlBody(c *gin.Context, member func(d *jsontensor.Decoder, key
 	defer lease.Release()
 	buf := a.env.Buffers.ForBody(c, a.env.MaxBodyBytes)
 	defer a.env.Buffers.Put(buf)
-	body, err := rest.ReadBody(*buf, c, a.env.MaxBodyBytes, &lease)
+	body, err := a.env.Buffers.ReadBody(*buf, c, a.env.MaxBodyBytes, &lease)
 	*buf = body
 	if err != nil {
 		return err
