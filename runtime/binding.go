@@ -99,8 +99,9 @@ type bindings struct {
 	// rows, when not 0, makes the pool's bindings share memory by arena
 	// (arena.go), each arena's buffers made for this many rows; arenas
 	// are its idle ones, the most recently used last, and idle is unused.
-	rows   int
-	arenas []*arena
+	rows        int
+	arenas      []*arena
+	arenasBytes int64 // of arenas
 }
 
 // Idle bindings kept per model: enough for as many runs of one shape at
@@ -122,6 +123,7 @@ func (p *bindings) take(inputs []tensor.Tensor, batch int) (*binding, *arena) {
 		a := &arena{}
 		if n := len(p.arenas); n > 0 {
 			a, p.arenas = p.arenas[n-1], p.arenas[:n-1]
+			p.arenasBytes -= a.bytes
 		}
 		if b := a.find(inputs, batch); b != nil {
 			return b, nil
@@ -145,51 +147,43 @@ func (p *bindings) put(b *binding) {
 		p.putArena(b.arena)
 		return
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		b.destroy()
-		return
-	}
-	p.idle = append(p.idle, b)
-	p.bytes += b.bytes
-	var old []*binding
-	for len(p.idle) > maxIdleBindings || p.bytes > maxIdleBindingBytes {
-		old = append(old, p.idle[0])
-		p.bytes -= p.idle[0].bytes
-		p.idle = slices.Delete(p.idle, 0, 1)
-	}
-	p.mu.Unlock()
-	for _, b := range old {
-		b.destroy()
-	}
+	give(p, &p.idle, &p.bytes, b, maxIdleBindings)
 }
 
 // putArena makes a idle again, and destroys the least recently used arena
-// past maxIdleArenas, or past maxIdleBindingBytes of their memory.
-func (p *bindings) putArena(a *arena) {
+// past maxIdleArenas.
+func (p *bindings) putArena(a *arena) { give(p, &p.arenas, &p.arenasBytes, a, maxIdleArenas) }
+
+// give appends x to *idle, one of p's lists of idle bindings or arenas,
+// whose bytes *bytes counts, and destroys the least recently used while
+// there are more than most or they hold more than maxIdleBindingBytes
+// (once p's lock is let go), or x itself once p is closed.
+func give[T interface {
+	size() int64
+	destroy()
+}](p *bindings, idle *[]T, bytes *int64, x T, most int) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		a.destroy()
+		x.destroy()
 		return
 	}
-	p.arenas = append(p.arenas, a)
-	var bytes int64
-	for _, a := range p.arenas {
-		bytes += a.bytes
-	}
-	var old []*arena
-	for len(p.arenas) > maxIdleArenas || bytes > maxIdleBindingBytes {
-		old = append(old, p.arenas[0])
-		bytes -= p.arenas[0].bytes
-		p.arenas = slices.Delete(p.arenas, 0, 1)
+	*idle = append(*idle, x)
+	*bytes += x.size()
+	var old []T
+	for len(*idle) > most || *bytes > maxIdleBindingBytes {
+		old = append(old, (*idle)[0])
+		*bytes -= (*idle)[0].size()
+		*idle = slices.Delete(*idle, 0, 1)
 	}
 	p.mu.Unlock()
-	for _, a := range old {
-		a.destroy()
+	for _, x := range old {
+		x.destroy()
 	}
 }
+
+func (b *binding) size() int64 { return b.bytes }
+func (a *arena) size() int64   { return a.bytes }
 
 // close destroys every idle binding and arena; the caller guarantees none
 // is in use.
@@ -202,7 +196,7 @@ func (p *bindings) close() {
 	for _, a := range p.arenas {
 		a.destroy()
 	}
-	p.idle, p.arenas, p.bytes, p.closed = nil, nil, 0, true
+	p.idle, p.arenas, p.bytes, p.arenasBytes, p.closed = nil, nil, 0, 0, true
 }
 
 func (b *binding) fits(inputs []tensor.Tensor) bool {
