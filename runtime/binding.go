@@ -120,11 +120,13 @@ func (p *bindings) take(inputs []tensor.Tensor, batch int) (*binding, *arena) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.rows > 0 {
-		a := &arena{}
-		if n := len(p.arenas); n > 0 {
-			a, p.arenas = p.arenas[n-1], p.arenas[:n-1]
-			p.arenasBytes -= a.bytes
+		n := len(p.arenas)
+		if n == 0 {
+			return nil, &arena{}
 		}
+		a := p.arenas[n-1]
+		p.arenas = p.arenas[:n-1]
+		p.arenasBytes -= a.bytes
 		if b := a.find(inputs, batch); b != nil {
 			return b, nil
 		}

@@ -2,8 +2,6 @@ package grpc
 
 import (
 	"fmt"
-	"math/bits"
-	"sync"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -12,6 +10,7 @@ import (
 
 	pb "github.com/onnxserve/onnxserve/handlers/grpc/inferencepb"
 	"github.com/onnxserve/onnxserve/handlers/inference"
+	"github.com/onnxserve/onnxserve/handlers/sizeclass"
 )
 
 // The server's message buffers and codec. gRPC's own pool has no size
@@ -20,58 +19,30 @@ import (
 // of 32 rows (a 100 KiB message) that was a 1 MiB clear per request, most
 // of it page faults on memory the Go runtime had given back, and a tenth of
 // the server's time (docs/benchmarks.md). The frame buffers here come in
-// powers of two, so a message never takes more than twice its size, and
-// are not zeroed: every byte handed out is written before it is read (a
-// frame read in full, a message copied in whole), and what is read never
-// leaves the server. A ModelInferRequest's raw_input_contents are not
+// size classes, so a message takes at most a quarter more than its size
+// (or 4 KiB), and are not zeroed: every byte handed out is written before
+// it is read (a frame read in full, a message copied in whole), and what
+// is read never leaves the server. A ModelInferRequest's raw_input_contents are not
 // copied out of its message by protobuf: they alias the message's bytes,
 // as REST's binary tensor data aliases the body.
 
-const (
-	minBufferShift = 8  // 256 B
-	maxBufferShift = 25 // 32 MiB, the default --max-body-bytes; larger ones are allocated
-)
+// bufferPool is a mem.BufferPool by handlers/sizeclass's classes, up to
+// 32 MiB (the default --max-body-bytes; larger ones are allocated), that
+// does not zero what it reuses.
+type bufferPool struct{ p sizeclass.Pool[byte] }
 
-// bufferPool is a mem.BufferPool of power-of-two classes that does not
-// zero what it reuses.
-type bufferPool struct {
-	classes [maxBufferShift - minBufferShift + 1]sync.Pool
-}
-
-var messageBuffers = &bufferPool{}
-
-// class is the index of the smallest class that holds n bytes, or -1.
-func class(n int) int {
-	shift := minBufferShift
-	if n > 1<<minBufferShift {
-		shift = bits.Len(uint(n - 1))
-	}
-	if shift > maxBufferShift {
-		return -1
-	}
-	return shift - minBufferShift
-}
+var messageBuffers = &bufferPool{p: sizeclass.Pool[byte]{Limit: sizeclass.Max}}
 
 func (p *bufferPool) Get(n int) *[]byte {
-	c := class(n)
-	if c < 0 {
-		b := make([]byte, n)
-		return &b
+	if b, ok := p.p.Get(n); ok {
+		*b = (*b)[:n]
+		return b
 	}
-	if v, ok := p.classes[c].Get().(*[]byte); ok {
-		*v = (*v)[:n]
-		return v
-	}
-	b := make([]byte, n, 1<<(c+minBufferShift))
+	b := p.p.Make(n, n)
 	return &b
 }
 
-func (p *bufferPool) Put(b *[]byte) {
-	size := cap(*b)
-	if c := class(size); c >= 0 && size == 1<<(c+minBufferShift) {
-		p.classes[c].Put(b)
-	}
-}
+func (p *bufferPool) Put(b *[]byte) { p.p.Put(b) }
 
 // codec is gRPC's proto codec, reading messages through messageBuffers,
 // and ModelInferRequests into buffers reserved from the server's budget.

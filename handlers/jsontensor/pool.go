@@ -2,7 +2,6 @@ package jsontensor
 
 import (
 	"sync"
-	"unsafe"
 
 	"github.com/onnxserve/onnxserve/handlers/sizeclass"
 	"github.com/onnxserve/onnxserve/runtime/tensor"
@@ -40,7 +39,7 @@ func (p *bufferPool[T]) get(n int) []T {
 }
 
 func (p *bufferPool[T]) put(b []T) {
-	if n := cap(b) * int(unsafe.Sizeof(b[:1][0])); n < sizeclass.Min || n > sizeclass.Max {
+	if !p.p.Holds(b) {
 		return
 	}
 	h, ok := p.holders.Get().(*[]T)

@@ -23,7 +23,7 @@ const firstRead = 64 << 10
 // it into a new buffer.
 const Slack = 64
 
-// ReadBody appends the request body to buf, reusing its capacity, and
+// readBody appends the request body to buf, reusing its capacity, and
 // reserves what it holds from lease first: the declared Content-Length at
 // once, or for a body sent without one (chunked) each growth of the
 // buffer before it is made. The buffer grows with the bytes that arrive,
@@ -41,7 +41,7 @@ const Slack = 64
 // within the server's ReadTimeout is RequestTimeout, and one the client
 // breaks off or mangles is Malformed: the client's fault, not the
 // server's.
-func ReadBody(buf []byte, c *gin.Context, limit int64, lease *inference.Lease) ([]byte, error) {
+func readBody(buf []byte, c *gin.Context, limit int64, lease *inference.Lease) ([]byte, error) {
 	declared := c.Request.ContentLength
 	if declared > limit {
 		return buf, tooLarge(limit, nil)

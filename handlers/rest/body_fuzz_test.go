@@ -62,7 +62,7 @@ func FuzzReadBody(f *testing.F) {
 		c.Request.Body = &trickle{sent, step, declared > int64(len(body))}
 		b := inference.NewBudget(budget)
 		lease := b.Lease()
-		got, err := ReadBody(nil, c, limit, &lease)
+		got, err := readBody(nil, c, limit, &lease)
 		// A buffer is rounded up to Buffers' size class: at most a quarter
 		// more, or sizeclass.Min for a small body.
 		bound := max(declared, limit) + Slack

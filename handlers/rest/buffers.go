@@ -54,11 +54,12 @@ func (p *Buffers) ForBody(c *gin.Context, limit int64) *[]byte {
 	return &b
 }
 
-// ReadBody is the package's ReadBody, which also notes the length of a
-// body read without a declared one, for ForBody.
+// ReadBody appends the request body to buf within limit, reserving it
+// from lease first (readBody says how it grows and fails), and notes the
+// length of a body read without a declared one, for ForBody.
 func (p *Buffers) ReadBody(buf []byte, c *gin.Context, limit int64, lease *inference.Lease) ([]byte, error) {
 	start := len(buf)
-	buf, err := ReadBody(buf, c, limit, lease)
+	buf, err := readBody(buf, c, limit, lease)
 	if err == nil && c.Request.ContentLength < 0 {
 		p.unsized.Store(int64(len(buf) - start))
 	}

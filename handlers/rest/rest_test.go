@@ -69,7 +69,7 @@ func TestReadBody(t *testing.T) {
 		{strings.Repeat("x", 10000), -1, 1 << 20, true},
 	} {
 		c, _ := testContext(tc.body, tc.length)
-		got, err := ReadBody(nil, c, tc.limit, &inference.Lease{})
+		got, err := readBody(nil, c, tc.limit, &inference.Lease{})
 		var e *inference.Error
 		switch {
 		case tc.ok && (err != nil || string(got) != tc.body):
@@ -101,7 +101,7 @@ func (b *brokenBody) Close() error { return nil }
 func TestReadBodyGrowsWithArrivals(t *testing.T) {
 	c, _ := testContext("", 32<<20)
 	c.Request.Body = &brokenBody{}
-	got, err := ReadBody(nil, c, 32<<20, &inference.Lease{})
+	got, err := readBody(nil, c, 32<<20, &inference.Lease{})
 	var e *inference.Error
 	if !errors.As(err, &e) || e.Kind != inference.Malformed || string(got) != "0123456789" {
 		t.Fatalf("ReadBody = %q %v, want the 10 bytes and a Malformed error", got, err)
@@ -112,7 +112,7 @@ func TestReadBodyGrowsWithArrivals(t *testing.T) {
 	// A body that does come whole ends in a buffer of about its size.
 	body := strings.Repeat("x", 3<<20)
 	c, _ = testContext(body, int64(len(body)))
-	got, err = ReadBody(nil, c, 32<<20, &inference.Lease{})
+	got, err = readBody(nil, c, 32<<20, &inference.Lease{})
 	if err != nil || len(got) != len(body) || cap(got) > 2*len(body) {
 		t.Errorf("a 3 MiB body: %d bytes in a %d-byte buffer, %v", len(got), cap(got), err)
 	}
@@ -161,7 +161,7 @@ func TestBuffersBySize(t *testing.T) {
 	for range 8 {
 		big := make([]byte, 0, 500<<10)
 		p.Put(&big)
-		huge := make([]byte, 0, sizeclass.Max+1)
+		huge := make([]byte, 0, sizeclass.DefaultLimit+1)
 		p.Put(&huge)
 	}
 	for _, n := range []int{0, 200, 100 << 10} {
@@ -185,7 +185,7 @@ func TestBuffersBySize(t *testing.T) {
 			reused = true
 			break
 		}
-		got, err := ReadBody(*b, c, 32<<20, &inference.Lease{})
+		got, err := readBody(*b, c, 32<<20, &inference.Lease{})
 		if err != nil || len(got) != len(body) {
 			t.Fatalf("ReadBody: %d bytes, %v", len(got), err)
 		}

@@ -19,16 +19,18 @@ import (
 // most a quarter larger than what it was made for.
 const (
 	minShift = 12
-	maxShift = 22
+	maxShift = 25
 	perDup   = 4
 	// Min is the smallest buffer made, in bytes: smaller ones are not
 	// worth recycling.
 	Min = 1 << minShift
-	// Max is the largest buffer recycled: one huge request must not pin
-	// its buffer for good.
+	// Max is the largest class: 32 MiB, the default --max-body-bytes.
 	Max = 1 << maxShift
 	// Count is the number of classes.
 	Count = 1 + perDup*(maxShift-minShift)
+	// DefaultLimit is the largest buffer a Pool recycles unless told
+	// otherwise: one huge request must not pin its buffer for good.
+	DefaultLimit = 4 << 20
 )
 
 // Of is the smallest class whose size is at least n bytes, or -1 past Max.
@@ -63,17 +65,43 @@ func Round(n int) int {
 }
 
 // Make returns a slice of length n whose capacity, at least most
-// elements, is rounded up to its class.
-func Make[T any](n, most int) []T {
+// elements, is rounded up to its class when a pool of DefaultLimit would
+// recycle it: past that, rounding would only take memory nobody counts.
+func Make[T any](n, most int) []T { return makeUpTo[T](n, most, DefaultLimit) }
+
+// Make is the package's Make for slices up to p's Limit.
+func (p *Pool[T]) Make(n, most int) []T { return makeUpTo[T](n, most, p.limit()) }
+
+func makeUpTo[T any](n, most, limit int) []T {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	return make([]T, n, Round(most*size)/size)
+	if bytes := most * size; bytes <= limit {
+		most = Round(bytes) / size
+	}
+	return make([]T, n, most)
 }
 
 // Pool recycles slices of T by the class of their capacity in bytes. The
 // zero value is ready to use.
 type Pool[T any] struct {
 	classes [Count]sync.Pool
+	// Limit is the largest buffer recycled, in bytes, at most Max; 0 is
+	// DefaultLimit.
+	Limit int
+}
+
+// Holds reports whether Put keeps a slice of b's capacity.
+func (p *Pool[T]) Holds(b []T) bool {
+	var zero T
+	n := cap(b) * int(unsafe.Sizeof(zero))
+	return n >= Min && n <= p.limit()
+}
+
+func (p *Pool[T]) limit() int {
+	if p.Limit == 0 {
+		return DefaultLimit
+	}
+	return min(p.Limit, Max)
 }
 
 // Get returns a recycled slice with room for at least n elements, empty,
@@ -82,8 +110,9 @@ type Pool[T any] struct {
 // doubling up.
 func (p *Pool[T]) Get(n int) (*[]T, bool) {
 	var zero T
-	c := Of(n * int(unsafe.Sizeof(zero)))
-	if c < 0 {
+	bytes := n * int(unsafe.Sizeof(zero))
+	c := Of(bytes)
+	if c < 0 || bytes > p.limit() {
 		return nil, false
 	}
 	for k := c; k < min(c+perDup+1, Count); k++ {
@@ -96,14 +125,14 @@ func (p *Pool[T]) Get(n int) (*[]T, bool) {
 }
 
 // Put recycles b in the largest class its capacity holds, or drops it
-// when it is smaller than Min or larger than Max; nothing may use its
-// elements afterwards.
+// when it is smaller than Min or larger than the pool's Limit; nothing
+// may use its elements afterwards.
 func (p *Pool[T]) Put(b *[]T) {
-	var zero T
-	n := cap(*b) * int(unsafe.Sizeof(zero))
-	if n < Min || n > Max {
+	if !p.Holds(*b) {
 		return
 	}
+	var zero T
+	n := cap(*b) * int(unsafe.Sizeof(zero))
 	c := Of(n)
 	if Size(c) > n {
 		c--

@@ -33,13 +33,13 @@ func TestClasses(t *testing.T) {
 // TestPool pins what a pool hands back: a slice of the size asked for or
 // at most about twice it (never a 500 KB one for 100 KB, nor for 200
 // bytes), of no length; one that Make made for a size, for the next
-// request of that size; and nothing smaller than Min or over Max.
+// request of that size; and nothing smaller than Min or over the Limit.
 func TestPool(t *testing.T) {
 	var p Pool[float32]
 	for range 8 {
 		big := make([]float32, 0, 125<<10) // 500 KiB
 		p.Put(&big)
-		huge := make([]float32, 0, Max/4+1)
+		huge := make([]float32, 0, DefaultLimit/4+1)
 		p.Put(&huge)
 	}
 	for _, n := range []int{0, 50, 25 << 10} {
@@ -64,5 +64,41 @@ func TestPool(t *testing.T) {
 	p.Put(&tiny)
 	if b, ok := p.Get(1); ok && cap(*b) < Min/4 {
 		t.Errorf("a %d-byte slice, under Min, came back", 4*cap(*b))
+	}
+}
+
+// TestPoolLimit pins a pool's Limit: a pool of 32 MiB (gRPC's messages)
+// makes a 20 MiB buffer at its class's size and recycles it; the default
+// pool (bodies, tensors) makes it exactly as asked, uncounted memory
+// being no use to a pool that will not keep it, and drops it.
+func TestPoolLimit(t *testing.T) {
+	const n = 20 << 20
+	limited := Pool[byte]{Limit: Max}
+	if b := limited.Make(0, n); cap(b) != Round(n) {
+		t.Errorf("a 32 MiB pool made %d bytes for %d, want its class's %d", cap(b), n, Round(n))
+	}
+	if b := Make[byte](0, n); cap(b) != n {
+		t.Errorf("Make made %d bytes for %d past DefaultLimit, want exactly %d", cap(b), n, n)
+	}
+	reused := false
+	// sync.Pool drops some of what it is given under the race detector.
+	for range 20 {
+		b := limited.Make(0, n)
+		limited.Put(&b)
+		if got, ok := limited.Get(n); ok && cap(*got) >= n {
+			reused = true
+			break
+		}
+	}
+	if !reused {
+		t.Error("a 32 MiB pool never gave a 20 MiB buffer back")
+	}
+	var def Pool[byte]
+	for range 4 {
+		b := limited.Make(0, n)
+		def.Put(&b)
+		if _, ok := def.Get(n); ok {
+			t.Fatal("a pool of the default limit recycled a 20 MiB buffer")
+		}
 	}
 }

@@ -154,7 +154,7 @@ func _() {}
 
 // tensorAlign is where readBody puts the binary data that follows the
 // JSON header: at a multiple of 64 bytes, so that inference.DecodeRaw can use
-// the first input's bytes in place for any element type. rest.ReadBody
+// the first input's bytes in place for any element type. rest.Buffers.ReadBody
 // leaves as much room after a body, so that aligning it moves it in place.
 const tensorAlign = rest.Slack
 
@@ -165,7 +165,7 @@ const tensorAlign = rest.Slack
 // padding is chosen for the buffer as it is, and the body moved once if
 // the buffer had to grow while it arrived. It fails with a
 // ResourceExhausted error past the server's limit, and reserves the body
-// from lease first (rest.ReadBody).
+// from lease first (rest.Buffers.ReadBody).
 func (a *API) readBody(buf *[]byte, c *gin.Context, hlen int, lease *inference.Lease) ([]byte, error) {
 	b := (*buf)[:0]
 	pad := 0

@@ -199,7 +199,7 @@ const grpcProfile = "Where it goes (`perf record -g -p` of the server under this
 	"goroutine that takes the message in 16 KB HTTP/2 frames, one copy of them into a contiguous buffer for protobuf " +
 	"(2%), the answer's frames handed to a writer goroutine that flushes them with a write of its own (7.5% of the " +
 	"samples are under that write, most of it loopback TCP running the client's receive on the server's core), " +
-	"allocation and GC. Already done: messages read into power-of-two buffers that are not zeroed (gRPC's pool cleared " +
+	"allocation and GC. Already done: messages read into buffers of size classes that are not zeroed (gRPC's pool cleared " +
 	"1 MiB per 100 KB message, 10% of the samples), the raw tensors used where the message was read instead of copied " +
 	"out by protobuf, flow-control windows that take a tensor in one flight. What would reach 90% is a transport " +
 	"without the goroutine hand-offs and per-frame copies, which grpc-go does not offer; on one core the same " +
