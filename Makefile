@@ -19,6 +19,7 @@ test: ort
 	GO="$(GO)" scripts/protoc.sh --check
 	scripts/check-layers.sh
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags purego ./handlers/jsontensor # fast32s without vector32s, as on other CPUs
 	$(MAKE) deploy-test
 
 # The Kubernetes and KServe manifests rendered and decoded strictly, the

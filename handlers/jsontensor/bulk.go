@@ -29,12 +29,22 @@ type bulk[T any] func(d *Decoder, dst []T, dt tensor.DType) (n int, after bool)
 // num.float32 converts, and so returns its values, strconv's; it leaves
 // every other number, and whatever is not a number, to the leaves.
 func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
-	k, i, stop := fast32s(d.b, uint(d.i), dst, dt)
-	if stop {
-		d.i = int(i)
-		return k, true
+	k, i := 0, uint(d.i)
+	for {
+		n, at, stop := fast32s(d.b, i, dst[k:], dt)
+		if k, i = k+n, at; stop || k == len(dst) {
+			d.i = int(i)
+			return k, stop
+		}
+		// One number that fast32s does not take (an exponent, say: Python
+		// writes numbers below 10^-4 so) goes to floats, which would
+		// otherwise read the rest of the row too, at twice the cost.
+		n, after := floats(d, dst[:k+1], dt, k, i)
+		if after || n == k {
+			return n, after
+		}
+		k, i = n, uint(d.i)
 	}
-	return floats(d, dst, dt, k, i)
 }
 
 // float64s is the bulk reader of float64 elements: it converts a number
@@ -211,8 +221,48 @@ const fastWindow = 48
 // and leaves every other number to it, at the number's whitespace:
 // it returns how many numbers it stored, where it stopped, and whether it
 // stopped just after a number's end that is not a ',' (float32s' after),
-// which ends the call.
+// which ends the call. On CPUs with AVX2, float32 numbers 32 bytes or
+// more from either end of the body go through vector32s
+// (bulk_amd64.s), which reads the same numbers (and small numbers' longer
+// fractions) with 32-byte vector loads; the rest, word at a time.
 func fast32s(b []byte, i uint, dst []float32, dt tensor.DType) (k int, _ uint, stop bool) {
+	if vectorized && dt == tensor.Float32 && len(b) >= vectorWindow+32 {
+		limit := uint(len(b) - vectorWindow)
+		for k < len(dst) && i <= limit {
+			if i >= 32 {
+				n, at, end := vector32s(b, i, limit, dst[k:])
+				if k, i = k+n, at; end {
+					return k, i, true
+				}
+				if k == len(dst) || i > limit {
+					break
+				}
+			}
+			// A number vector32s does not take, or one too near the
+			// body's start for it: fast32sWords tries it, and if it
+			// does not take it either, floats will.
+			n, at, stop := fast32sWords(b, i, dst[k:k+1], dt)
+			if n == 0 {
+				return k, i, false
+			}
+			if k, i = k+1, at; stop {
+				return k, i, true
+			}
+		}
+	}
+	n, i, stop := fast32sWords(b, i, dst[k:], dt)
+	return k + n, i, stop
+}
+
+// vectorWindow is how far from the body's end vector32s stops: a number
+// it starts reading at limit = len(b)-vectorWindow is read from 32-byte
+// loads at most two bytes past limit, and the next separator from loads
+// that start at or before limit.
+const vectorWindow = 64
+
+// fast32sWords is fast32s a word at a time, and the whole of it where
+// there is no vector32s.
+func fast32sWords(b []byte, i uint, dst []float32, dt tensor.DType) (k int, _ uint, stop bool) {
 	if len(b) < fastWindow {
 		return 0, i, false
 	}

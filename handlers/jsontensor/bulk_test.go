@@ -181,6 +181,9 @@ func FuzzBulk(f *testing.F) {
 		// puts the body's own end beyond fast32s' window: its numbers
 		// then go through fast32s too, not only through the loop.
 		checkBulk(t, body+strings.Repeat(" ", fastWindow))
+		// And room before too: vector32s reads only numbers 32 bytes
+		// or more into the body.
+		checkBulk(t, strings.Repeat(" ", 32)+body+strings.Repeat(" ", vectorWindow))
 	})
 }
 
