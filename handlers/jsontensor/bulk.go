@@ -230,12 +230,16 @@ func fast32s(b []byte, i uint, dst []float32, dt tensor.DType) (k int, _ uint, s
 		limit := uint(len(b) - vectorWindow)
 		for k < len(dst) && i <= limit {
 			if i >= 32 {
-				n, at, end := vector32s(b, i, limit, dst[k:])
+				run := min(len(dst)-k, vectorRun)
+				n, at, end := vector32s(b, i, limit, dst[k:k+run])
 				if k, i = k+n, at; end {
 					return k, i, true
 				}
 				if k == len(dst) || i > limit {
 					break
+				}
+				if n == run {
+					continue
 				}
 			}
 			// A number vector32s does not take, or one too near the
@@ -253,6 +257,11 @@ func fast32s(b []byte, i uint, dst []float32, dt tensor.DType) (k int, _ uint, s
 	n, i, stop := fast32sWords(b, i, dst[k:], dt)
 	return k + n, i, stop
 }
+
+// vectorRun is the most numbers one call of vector32s reads, so that a
+// goroutine reading a long array still reaches a point where the
+// scheduler and the GC can stop it (assembly has none) every 50 µs or so.
+const vectorRun = 4096
 
 // vectorWindow is how far from the body's end vector32s stops: a number
 // it starts reading at limit = len(b)-vectorWindow is read from 32-byte

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/onnxserve/onnxserve/runtime/tensor"
 )
 
 // vectorBody is elems as an array, with room before and after for
@@ -25,7 +27,7 @@ func TestVectorTakesPython(t *testing.T) {
 		t.Skip("no AVX2 here")
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
-	elems := make([]string, 4096)
+	elems := make([]string, 3*vectorRun+5)
 	for k := range elems {
 		var f float64
 		switch k % 4 {
@@ -47,12 +49,21 @@ func TestVectorTakesPython(t *testing.T) {
 	if k != len(elems) || !end || b[at] != ']' {
 		t.Fatalf("read %d of %d (end %v), stopped at %q", k, len(elems), end, b[at:min(int(at)+30, len(b))])
 	}
-	for j, s := range elems {
-		want, _ := strconv.ParseFloat(s, 32)
-		if math.Float32bits(dst[j]) != math.Float32bits(float32(want)) {
-			t.Fatalf("%s read as %v, strconv's is %v", s, dst[j], float32(want))
+	check := func(dst []float32) {
+		for j, s := range elems {
+			want, _ := strconv.ParseFloat(s, 32)
+			if math.Float32bits(dst[j]) != math.Float32bits(float32(want)) {
+				t.Fatalf("%s read as %v, strconv's is %v", s, dst[j], float32(want))
+			}
 		}
 	}
+	check(dst)
+	// And through fast32s, vectorRun numbers a call.
+	clear(dst)
+	if k, at, stop := fast32s(b, i, dst, tensor.Float32); k != len(elems) || !stop || b[at] != ']' {
+		t.Fatalf("fast32s read %d of %d (stop %v), stopped at %q", k, len(elems), stop, b[at:min(int(at)+30, len(b))])
+	}
+	check(dst)
 }
 
 // TestVectorBounds pins which numbers vector32s takes, to strconv's
