@@ -2,46 +2,38 @@
 
 #include "textflag.h"
 
-// The vectors vector32s compares and multiplies by, 32 bytes each; then
-// 32 zero bytes and 32 of 0xff, from which a load at offset n takes a
-// vector whose last n bytes are kept.
-DATA consts<>+0(SB)/8, $0x2c2c2c2c2c2c2c2c   // ','
-DATA consts<>+8(SB)/8, $0x2c2c2c2c2c2c2c2c
-DATA consts<>+16(SB)/8, $0x2c2c2c2c2c2c2c2c
-DATA consts<>+24(SB)/8, $0x2c2c2c2c2c2c2c2c
-DATA consts<>+32(SB)/8, $0x5d5d5d5d5d5d5d5d  // ']'
-DATA consts<>+40(SB)/8, $0x5d5d5d5d5d5d5d5d
-DATA consts<>+48(SB)/8, $0x5d5d5d5d5d5d5d5d
-DATA consts<>+56(SB)/8, $0x5d5d5d5d5d5d5d5d
-DATA consts<>+64(SB)/8, $0x3030303030303030  // '0'
-DATA consts<>+72(SB)/8, $0x3030303030303030
-DATA consts<>+80(SB)/8, $0x3030303030303030
-DATA consts<>+88(SB)/8, $0x3030303030303030
-DATA consts<>+96(SB)/8, $0x0a0a0a0a0a0a0a0a  // 10
-DATA consts<>+104(SB)/8, $0x0a0a0a0a0a0a0a0a
-DATA consts<>+112(SB)/8, $0x0a0a0a0a0a0a0a0a
-DATA consts<>+120(SB)/8, $0x0a0a0a0a0a0a0a0a
-DATA consts<>+128(SB)/8, $0x010a010a010a010a // bytes 10, 1
-DATA consts<>+136(SB)/8, $0x010a010a010a010a
-DATA consts<>+144(SB)/8, $0x010a010a010a010a
-DATA consts<>+152(SB)/8, $0x010a010a010a010a
-DATA consts<>+160(SB)/8, $0x0001006400010064 // words 100, 1
-DATA consts<>+168(SB)/8, $0x0001006400010064
-DATA consts<>+176(SB)/8, $0x0001006400010064
-DATA consts<>+184(SB)/8, $0x0001006400010064
-DATA consts<>+192(SB)/8, $0x0001271000012710 // words 10000, 1
-DATA consts<>+200(SB)/8, $0x0001271000012710
-DATA consts<>+208(SB)/8, $0x0001271000012710
-DATA consts<>+216(SB)/8, $0x0001271000012710
-DATA consts<>+224(SB)/8, $0
-DATA consts<>+232(SB)/8, $0
-DATA consts<>+240(SB)/8, $0
-DATA consts<>+248(SB)/8, $0
-DATA consts<>+256(SB)/8, $-1
-DATA consts<>+264(SB)/8, $-1
-DATA consts<>+272(SB)/8, $-1
-DATA consts<>+280(SB)/8, $-1
-GLOBL consts<>(SB), RODATA|NOPTR, $288
+// The vectors vector32s subtracts, compares and multiplies by, 32 bytes
+// each; then 32 zero bytes and 32 of 0xff, from which a load at offset n
+// takes a vector whose last n bytes are kept.
+DATA consts<>+0(SB)/8, $0x3030303030303030  // '0'
+DATA consts<>+8(SB)/8, $0x3030303030303030
+DATA consts<>+16(SB)/8, $0x3030303030303030
+DATA consts<>+24(SB)/8, $0x3030303030303030
+DATA consts<>+32(SB)/8, $0x0a0a0a0a0a0a0a0a  // 10
+DATA consts<>+40(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA consts<>+48(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA consts<>+56(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA consts<>+64(SB)/8, $0x010a010a010a010a // bytes 10, 1
+DATA consts<>+72(SB)/8, $0x010a010a010a010a
+DATA consts<>+80(SB)/8, $0x010a010a010a010a
+DATA consts<>+88(SB)/8, $0x010a010a010a010a
+DATA consts<>+96(SB)/8, $0x0001006400010064 // words 100, 1
+DATA consts<>+104(SB)/8, $0x0001006400010064
+DATA consts<>+112(SB)/8, $0x0001006400010064
+DATA consts<>+120(SB)/8, $0x0001006400010064
+DATA consts<>+128(SB)/8, $0x0001271000012710 // words 10000, 1
+DATA consts<>+136(SB)/8, $0x0001271000012710
+DATA consts<>+144(SB)/8, $0x0001271000012710
+DATA consts<>+152(SB)/8, $0x0001271000012710
+DATA consts<>+160(SB)/8, $0
+DATA consts<>+168(SB)/8, $0
+DATA consts<>+176(SB)/8, $0
+DATA consts<>+184(SB)/8, $0
+DATA consts<>+192(SB)/8, $-1
+DATA consts<>+200(SB)/8, $-1
+DATA consts<>+208(SB)/8, $-1
+DATA consts<>+216(SB)/8, $-1
+GLOBL consts<>(SB), RODATA|NOPTR, $224
 
 // FRACTION sets R12 to the value of the R14 digits that end before e
 // (DX): the 32 bytes that end there, all but those digits zeroed, summed
@@ -51,7 +43,7 @@ GLOBL consts<>(SB), RODATA|NOPTR, $288
 #define FRACTION \
 	VMOVDQU -32(SI)(DX*1), Y2; \
 	VPSUBB Y13, Y2, Y2; \
-	LEAQ consts<>+224(SB), R8; \
+	LEAQ consts<>+160(SB), R8; \
 	VPAND (R8)(R14*1), Y2, Y2; \
 	VPMADDUBSW Y11, Y2, Y2; \
 	VPMADDWD Y10, Y2, Y2; \
@@ -86,19 +78,18 @@ GLOBL consts<>(SB), RODATA|NOPTR, $288
 // R9 how many values dst has room for; DX the number's separator e; R12
 // its digits' start q, then its fraction's value; R13 its sign bit; R14
 // its length from q, then its fraction's digits; CX its integer digits;
-// AX their value, then its float32; R8, R10 and R11 scratch.
+// AX the bytes that are not digits, then the integer part's value, then
+// the float32; R8, R10 and R11 scratch.
 TEXT ·vector32sAVX2(SB), NOSPLIT, $0-57
 	MOVQ p+0(FP), SI
 	MOVQ i+8(FP), BX
 	MOVQ dst+24(FP), DI
 	MOVQ n+32(FP), R9
-	VMOVDQU consts<>+0(SB), Y15
-	VMOVDQU consts<>+32(SB), Y14
-	VMOVDQU consts<>+64(SB), Y13
-	VMOVDQU consts<>+96(SB), Y12
-	VMOVDQU consts<>+128(SB), Y11
-	VMOVDQU consts<>+160(SB), Y10
-	VMOVDQU consts<>+192(SB), Y9
+	VMOVDQU consts<>+0(SB), Y13
+	VMOVDQU consts<>+32(SB), Y12
+	VMOVDQU consts<>+64(SB), Y11
+	VMOVDQU consts<>+96(SB), Y10
+	VMOVDQU consts<>+128(SB), Y9
 
 next:
 	MOVQ BX, R12
@@ -112,21 +103,9 @@ nospace:
 	JEQ minus
 
 unsigned:
-	// R14 = L: how far from q the first separator is, at most 24 (a 0,
-	// the '.' and 22 digits: nothing longer is taken); DX = e, where it
-	// is. 32 is none in the load.
-	VMOVDQU (SI)(R12*1), Y0
-	VPCMPEQB Y15, Y0, Y1
-	VPCMPEQB Y14, Y0, Y2
-	VPOR Y2, Y1, Y1
-	VPMOVMSKB Y1, R14
-	TZCNTL R14, R14
-	CMPQ R14, $24
-	JA out
-	LEAQ (R12)(R14*1), DX
-
 	// AX: which of the 32 bytes at q are not digits; CX: the first of
-	// them, after one to seven digits; no other before e.
+	// them, after one to seven digits.
+	VMOVDQU (SI)(R12*1), Y0
 	VPSUBB Y13, Y0, Y0
 	VPMAXUB Y12, Y0, Y1
 	VPCMPEQB Y1, Y0, Y1
@@ -135,10 +114,23 @@ unsigned:
 	JEQ out
 	CMPL CX, $7
 	JA out
-	BLSRL AX, AX
-	BZHIL R14, AX, AX
-	JNE out
 
+	// R14 = L: the number's length from q, to the first non-digit after
+	// a '.' at CX (32: none in the load), or CX; DX = e, there, which is
+	// a ',' or the ']' that ends the array.
+	MOVL CX, R14
+	LEAQ (R12)(CX*1), R8
+	CMPB (SI)(R8*1), $0x2e // '.'
+	JNE separator
+	BLSRL AX, AX
+	TZCNTL AX, R14
+
+separator:
+	LEAQ (R12)(R14*1), DX
+	CMPB (SI)(DX*1), $0x2c // ','
+	JNE bracket
+
+digits:
 	// AX: the integer part's value.
 	CMPL CX, $1
 	JNE manyint
@@ -146,14 +138,10 @@ unsigned:
 	SUBL $0x30, AX
 
 intpart:
-	// The byte at CX is a '.' unless it is e; R14: the fraction's
-	// digits, with a nonzero integer part nineteen in all, after a 0 up
-	// to 22 (invPow10's).
+	// R14: the fraction's digits, with a nonzero integer part nineteen
+	// in all, after a 0 up to 22 (invPow10's).
 	CMPQ CX, R14
 	JEQ integer
-	LEAQ (R12)(CX*1), R8
-	CMPB (SI)(R8*1), $0x2e // '.'
-	JNE out
 	SUBQ CX, R14
 	DECQ R14
 	JEQ out
@@ -193,6 +181,11 @@ minus:
 	MOVL $0x80000000, R13
 	INCQ R12
 	JMP unsigned
+
+bracket:
+	CMPB (SI)(DX*1), $0x5d // ']'
+	JNE out
+	JMP digits
 
 manyint:
 	// The CX digits that begin the word at q, moved to its end, as
