@@ -263,10 +263,9 @@ func fast32s(b []byte, i uint, dst []float32, dt tensor.DType) (k int, _ uint, s
 // scheduler and the GC can stop it (assembly has none) every 50 µs or so.
 const vectorRun = 4096
 
-// vectorWindow is how far from the body's end vector32s stops: a number
-// it starts reading at limit = len(b)-vectorWindow is read from 32-byte
-// loads at most two bytes past limit, and the next separator from loads
-// that start at or before limit.
+// vectorWindow is how far from the body's end vector32s stops: it reads
+// a number that starts at limit = len(b)-vectorWindow or before from a
+// 32-byte load at most two bytes past it, and its end at most 34 past.
 const vectorWindow = 64
 
 // fast32sWords is fast32s a word at a time, and the whole of it where

@@ -13,11 +13,11 @@ import (
 var vectorized = cpu.X86.HasAVX2 && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 
 // vector32s reads float32 numbers into dst from i, as fast32sWords
-// would, while each starts at or before limit, at least 32 bytes into b
-// and at most len(b)-64 from its end (vectorWindow): it stops at the first
-// number it does not take, at its whitespace, after the separator of the
-// last one when dst is full or the next starts past limit, and at the ']'
-// (end) after one that ends the array.
+// would, while each starts at or before limit, for i at least 32 and
+// limit at most len(b)-vectorWindow: it stops at the first number it does
+// not take, at its whitespace; after the separator of the last one when
+// dst is full or the next starts past limit; and at the ']' (end) after
+// one that ends the array.
 func vector32s(b []byte, i, limit uint, dst []float32) (k int, at uint, end bool) {
 	return vector32sAVX2(unsafe.SliceData(b), i, limit, unsafe.SliceData(dst), len(dst))
 }
