@@ -30,11 +30,17 @@ type bulk[T any] func(d *Decoder, dst []T, dt tensor.DType) (n int, after bool)
 // every other number, and whatever is not a number, to the leaves.
 func float32s(d *Decoder, dst []float32, dt tensor.DType) (int, bool) {
 	k, i := 0, uint(d.i)
-	for {
+	for handed := false; ; handed = true {
 		n, at, stop := fast32s(d.b, i, dst[k:], dt)
 		if k, i = k+n, at; stop || k == len(dst) {
 			d.i = int(i)
 			return k, stop
+		}
+		if n == 0 && handed {
+			// Two in a row that fast32s does not take: numbers written
+			// another way (%e, say), which floats reads without the
+			// calls that find it out each time.
+			return floats(d, dst, dt, k, i)
 		}
 		// One number that fast32s does not take (an exponent, say: Python
 		// writes numbers below 10^-4 so) goes to floats, which would

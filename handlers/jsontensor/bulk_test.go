@@ -399,6 +399,9 @@ func BenchmarkFloat32s(b *testing.B) {
 	b.Run("normal", func(b *testing.B) {
 		benchmarkRows(b, tensor.Float32, func(int) string { return strconv.FormatFloat(rng.NormFloat64(), 'g', -1, 64) })
 	})
+	b.Run("exponent", func(b *testing.B) { // %e: no number for the fast paths
+		benchmarkRows(b, tensor.Float32, func(int) string { return strconv.FormatFloat(rng.NormFloat64(), 'e', 7, 64) })
+	})
 }
 
 // benchmarkRows reads 32 rows of 512 elements of dt, element k written
