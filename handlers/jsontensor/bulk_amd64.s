@@ -2,65 +2,19 @@
 
 #include "textflag.h"
 
-// The vectors vector32s subtracts, compares and multiplies by, 32 bytes
-// each; then 32 zero bytes and 32 of 0xff, from which a load at offset n
-// takes a vector whose last n bytes are kept.
+// The bytes and words vector32s subtracts, compares and multiplies by,
+// each broadcast to a vector; then 32 zero bytes and 32 of 0xff, from
+// which a load at offset n takes a vector whose last n bytes are kept.
 DATA consts<>+0(SB)/8, $0x3030303030303030  // '0'
-DATA consts<>+8(SB)/8, $0x3030303030303030
-DATA consts<>+16(SB)/8, $0x3030303030303030
-DATA consts<>+24(SB)/8, $0x3030303030303030
-DATA consts<>+32(SB)/8, $0x0a0a0a0a0a0a0a0a  // 10
-DATA consts<>+40(SB)/8, $0x0a0a0a0a0a0a0a0a
-DATA consts<>+48(SB)/8, $0x0a0a0a0a0a0a0a0a
-DATA consts<>+56(SB)/8, $0x0a0a0a0a0a0a0a0a
-DATA consts<>+64(SB)/8, $0x010a010a010a010a // bytes 10, 1
-DATA consts<>+72(SB)/8, $0x010a010a010a010a
-DATA consts<>+80(SB)/8, $0x010a010a010a010a
-DATA consts<>+88(SB)/8, $0x010a010a010a010a
-DATA consts<>+96(SB)/8, $0x0001006400010064 // words 100, 1
-DATA consts<>+104(SB)/8, $0x0001006400010064
-DATA consts<>+112(SB)/8, $0x0001006400010064
-DATA consts<>+120(SB)/8, $0x0001006400010064
-DATA consts<>+128(SB)/8, $0x0001271000012710 // words 10000, 1
-DATA consts<>+136(SB)/8, $0x0001271000012710
-DATA consts<>+144(SB)/8, $0x0001271000012710
-DATA consts<>+152(SB)/8, $0x0001271000012710
-DATA consts<>+160(SB)/8, $0
-DATA consts<>+168(SB)/8, $0
-DATA consts<>+176(SB)/8, $0
-DATA consts<>+184(SB)/8, $0
-DATA consts<>+192(SB)/8, $-1
-DATA consts<>+200(SB)/8, $-1
-DATA consts<>+208(SB)/8, $-1
-DATA consts<>+216(SB)/8, $-1
-GLOBL consts<>(SB), RODATA|NOPTR, $224
-
-// FRACTION sets R12 to the value of the R14 digits that end before e
-// (DX): the 32 bytes that end there, all but those digits zeroed, summed
-// in pairs, fours and eights in each 16-byte lane to B (bytes 8-15) and
-// C, D (16-23, 24-31); bytes 0-7 are zeros. B × 10^16 + (below 10^16) is
-// below 2^63 for B up to 921, and cannot wrap. It uses CX and R8.
-#define FRACTION \
-	VMOVDQU -32(SI)(DX*1), Y2; \
-	VPSUBB Y13, Y2, Y2; \
-	LEAQ consts<>+160(SB), R8; \
-	VPAND (R8)(R14*1), Y2, Y2; \
-	VPMADDUBSW Y11, Y2, Y2; \
-	VPMADDWD Y10, Y2, Y2; \
-	VPACKUSDW Y2, Y2, Y2; \
-	VPMADDWD Y9, Y2, Y2; \
-	VMOVQ X2, R12; \
-	VEXTRACTI128 $1, Y2, X3; \
-	VMOVQ X3, R8; \
-	SHRQ $32, R12; \
-	CMPQ R12, $921; \
-	JA out; \
-	IMULQ $100000000, R12; \
-	MOVL R8, CX; \
-	ADDQ CX, R12; \
-	IMULQ $100000000, R12; \
-	SHRQ $32, R8; \
-	ADDQ R8, R12
+DATA consts<>+8(SB)/8, $0x0a0a0a0a0a0a0a0a  // 10
+DATA consts<>+16(SB)/8, $0x010a010a010a010a // bytes 10, 1
+DATA consts<>+24(SB)/8, $0x0001006400010064 // words 100, 1
+DATA consts<>+32(SB)/8, $0x0001271000012710 // words 10000, 1
+DATA consts<>+72(SB)/8, $-1                 // 40-71 are zeros
+DATA consts<>+80(SB)/8, $-1
+DATA consts<>+88(SB)/8, $-1
+DATA consts<>+96(SB)/8, $-1
+GLOBL consts<>(SB), RODATA|NOPTR, $104
 
 // func vector32sAVX2(p *byte, i, limit uint, dst *float32, n int) (k int, at uint, end bool)
 //
@@ -85,11 +39,11 @@ TEXT ·vector32sAVX2(SB), NOSPLIT, $0-57
 	MOVQ i+8(FP), BX
 	MOVQ dst+24(FP), DI
 	MOVQ n+32(FP), R9
-	VMOVDQU consts<>+0(SB), Y13
-	VMOVDQU consts<>+32(SB), Y12
-	VMOVDQU consts<>+64(SB), Y11
-	VMOVDQU consts<>+96(SB), Y10
-	VMOVDQU consts<>+128(SB), Y9
+	VPBROADCASTQ consts<>+0(SB), Y13
+	VPBROADCASTQ consts<>+8(SB), Y12
+	VPBROADCASTQ consts<>+16(SB), Y11
+	VPBROADCASTQ consts<>+24(SB), Y10
+	VPBROADCASTQ consts<>+32(SB), Y9
 
 next:
 	MOVQ BX, R12
@@ -149,8 +103,36 @@ intpart:
 	JNE nonzero
 	CMPQ R14, $22
 	JA out
-	FRACTION
+
+fraction:
+	// R12: the value of the R14 digits that end before e: the 32 bytes
+	// that end there, all but those digits zeroed, summed in pairs,
+	// fours and eights in each 16-byte lane to B (bytes 8-15) and C, D
+	// (16-23, 24-31); bytes 0-7 are zeros. B × 10^16 + (below 10^16) is
+	// below 2^63 for B up to 921, and cannot wrap.
+	VMOVDQU -32(SI)(DX*1), Y2
+	VPSUBB Y13, Y2, Y2
+	LEAQ consts<>+40(SB), R8
+	VPAND (R8)(R14*1), Y2, Y2
+	VPMADDUBSW Y11, Y2, Y2
+	VPMADDWD Y10, Y2, Y2
+	VPACKUSDW Y2, Y2, Y2
+	VPMADDWD Y9, Y2, Y2
+	VMOVQ X2, R12
+	VEXTRACTI128 $1, Y2, X3
+	VMOVQ X3, R8
+	SHRQ $32, R12
+	CMPQ R12, $921
+	JA out
+	IMULQ $100000000, R12
+	MOVL R8, CX
+	ADDQ CX, R12
+	IMULQ $100000000, R12
+	SHRQ $32, R8
+	ADDQ R8, R12
 	MOVQ R12, R8
+	TESTQ AX, AX
+	JNE scaled
 
 convert:
 	// R8 × 10^-R14 as fast32sWords has it. Y13 only lends the upper
@@ -218,11 +200,13 @@ manyint:
 	JMP intpart
 
 nonzero:
-	// mant = integer part × 10^digits + fraction, below 2^63.
 	LEAQ (CX)(R14*1), R8
 	CMPQ R8, $19
 	JA out
-	FRACTION
+	JMP fraction
+
+scaled:
+	// mant = integer part × 10^digits + fraction, below 2^63.
 	LEAQ ·pow10u(SB), R8
 	MOVQ (R8)(R14*8), R8
 	IMULQ AX, R8
