@@ -20,10 +20,22 @@ func NewLimiter(n int) *Limiter {
 	return &Limiter{slots: make(chan struct{}, n)}
 }
 
-// Acquire waits for a slot or for ctx to end. A nil Limiter never blocks.
+// Acquire waits for a slot or for ctx to end, and fails at once for a ctx
+// that has. A nil Limiter never blocks.
 func (l *Limiter) Acquire(ctx context.Context) error {
 	if l == nil {
 		return nil
+	}
+	// A request that has ended takes no slot, and a free slot is taken
+	// without ctx.Done(): a request's context makes that channel on its
+	// first call, an allocation per request that only the wait below needs.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	default:
 	}
 	select {
 	case l.slots <- struct{}{}:
