@@ -20,6 +20,7 @@ test: ort
 	scripts/check-layers.sh
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags purego ./handlers/jsontensor # fast32s without vector32s, as on other CPUs
+	cd scripts/bench/chart && $(GO) vet ./... && $(GO) test -count=1 ./... # the bench report, a module of its own
 	$(MAKE) deploy-test
 
 # The Kubernetes and KServe manifests rendered and decoded strictly, the

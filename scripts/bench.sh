@@ -48,8 +48,8 @@
 # builds meet the same phases of the machine (on a VM, whole runs of the
 # same build differ by 2x); its results go to before.jsonl, the baseline.
 # Needs
-# Debian's wrk, python3-fastapi, -uvicorn, -uvloop, -httptools, -sklearn,
-# -onnx; installs them with apt-get when missing and run as root.
+# Debian's wrk, linux-perf, python3-fastapi, -uvicorn, -uvloop, -httptools,
+# -sklearn, -onnx; installs them with apt-get when missing and run as root.
 set -euo pipefail
 
 # A relative BASELINE or BEFORE is the caller's, from before the cd below.
@@ -90,6 +90,7 @@ deps() {
   command -v wrk >/dev/null || missing+=(wrk)
   command -v taskset >/dev/null || missing+=(util-linux)
   command -v curl >/dev/null || missing+=(curl)
+  command -v perf >/dev/null || missing+=(linux-perf)
   local mod pkg
   for mod in fastapi:python3-fastapi uvicorn:python3-uvicorn uvloop:python3-uvloop httptools:python3-httptools \
     sklearn:python3-sklearn onnx:python3-onnx numpy:python3-numpy threadpoolctl:python3-threadpoolctl; do
@@ -388,6 +389,50 @@ overload() {
   say "overload healthz: $(grep '^RESULT ' <<<"$out" | cut -c8-)"
 }
 
+# perf_profiles: where a request's time goes on the server core over
+# HTTP, which the in-process profiles below leave out (net/http, the
+# kernel's TCP, waking the load generator, the caches the run shares):
+# for each REST workload with a measured limit, onnxserve and floor-ort on
+# the same body, one more wrk run of DURATION each while `perf record -C`
+# samples the server core (cpu-clock: every process on it, idle too).
+# perf report's samples by binary and symbol go to
+# $work/perf/SERVER-WORKLOAD.txt and wrk's result to .result beside it;
+# the report turns them into µs per request by part. Skipped, and said
+# so, where perf cannot sample the core (no perf, or not allowed).
+perf_workloads=(iris-named-1 mlp-rows-1 mlp-rows-32 mlp-rows-32-v2)
+perf_profiles() {
+  rm -rf "$work/perf"
+  mkdir -p "$work/perf"
+  if ! perf record -q -e cpu-clock -C "$SERVER_CPU" -o "$work/perf/probe.data" -- sleep 0.1 >/dev/null 2>&1; then
+    say "perf: cannot sample core $SERVER_CPU; no profiles over HTTP in the report"
+    rm -rf "$work/perf"
+    return
+  fi
+  rm -f "$work/perf/probe.data"
+  local server workload path body hlen url w out
+  while read -r server workload path body hlen; do
+    [ "$server" = onnxserve ] || [ "$server" = floor-ort ] || continue
+    for w in "${perf_workloads[@]}"; do
+      [ "$workload" = "$w" ] || continue
+      url="http://127.0.0.1:${port[$server]}$path"
+      out="$work/perf/$server-$workload"
+      BODY="$work/bodies/$body" HEADER_LEN="$hlen" taskset -c "$LOAD_CPU" \
+        wrk -t1 -c"$CONNS" -d"$WARMUP" -s scripts/bench/body.lua "$url" >/dev/null
+      # A profile that fails is left out of the report, not the run's end.
+      if BODY="$work/bodies/$body" HEADER_LEN="$hlen" perf record -q -e cpu-clock -C "$SERVER_CPU" -o "$out.data" -- \
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" -s scripts/bench/body.lua "$url" |
+        grep '^RESULT ' | cut -d' ' -f2- >"$out.result" &&
+        perf report -i "$out.data" --no-children -n --sort dso,sym --stdio -g none >"$out.txt" 2>/dev/null; then
+        say "perf $server $workload: $(cut -c1-80 "$out.result")"
+      else
+        say "perf $server $workload: failed; left out of the report"
+        rm -f "$out.result" "$out.txt"
+      fi
+      rm -f "$out.data"
+    done
+  done <"$work/runs.txt"
+}
+
 # inprocess: ORT's own rate and the handler's in-process profiles, on the
 # server core; the report quotes them for the targets they explain.
 # BenchmarkORT's cases are every REST workload's model and batch: their
@@ -482,6 +527,7 @@ for round in $(seq "$ROUNDS"); do
   done <"$work/runs.txt"
 done
 overload
+perf_profiles
 stop_all
 inprocess
 if [ -n "${BEFORE:-}" ]; then

@@ -194,6 +194,9 @@ func limitTargetsOf(b *bench) []target {
 			t.why = fmt.Sprintf("The limit is %s per request: the floor's %s on this body and ORT's %s run. onnxserve needs %s, %s more: "+
 				"its own work beyond what the floor does (routing, decoding, handing the tensors to ORT, encoding the answer). %.0f%% of the limit allows %s of it.",
 				us(l.us()), us(l.floorUS), us(l.ortUS), us(perReq), us(perReq-l.us()), 100*lt.share, us(l.us()/lt.share-l.us()))
+			if table := perfTable(b, lt.workload); table != "" {
+				t.why += "\n\n" + table
+			}
 		}
 		ts = append(ts, t)
 	}

@@ -55,6 +55,8 @@ type bench struct {
 	batcher  map[string]float64
 	profiles map[string]string  // workload → pprof -top
 	inproc   map[string]float64 // workload → in-process ns per request
+	// perf are the profiles over HTTP (perf.go): workload → server → run.
+	perf map[string]map[string]perfRun
 	// baseline is an earlier run's results.jsonl (-baseline), best runs
 	// by workload and server as in results; nil without one.
 	baseline map[string]map[string]*result
@@ -175,6 +177,7 @@ func load(work string) (*bench, error) {
 			return nil
 		})
 	}
+	b.perf = loadPerf(work)
 	return b, nil
 }
 

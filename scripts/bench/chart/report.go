@@ -131,7 +131,8 @@ func report(b *bench, chart string) string {
 		}
 		if !missed {
 			p("\n## Where the time goes in the missed targets\n\n")
-			p("Profiles are of the whole handler in process (`go test -bench Predict/WORKLOAD -cpuprofile ./handlers`, same core, same bodies): decode, run, encode and gin, without net/http and the kernel's TCP, which the floor pays as well.\n")
+			p("Profiles are of the whole handler in process (`go test -bench Predict/WORKLOAD -cpuprofile ./handlers`, same core, same bodies): decode, run, encode and gin, without net/http and the kernel's TCP, which the floor pays as well. " +
+				"The limit targets add the whole request over HTTP, by part, against the measured limit's, from `perf record -C` on the server core.\n")
 			missed = true
 		}
 		p("\n### %s\n\n%s\n", t.what, t.why)
