@@ -94,7 +94,7 @@ const (
 var (
 	idleSym  = regexp.MustCompile(`^(pv_native_safe_halt|native_safe_halt|default_idle|default_idle_call|do_idle|cpuidle_\w+|acpi_idle_\w+|intel_idle\w*|poll_idle|mwait_idle\w*)$`)
 	gcSym    = regexp.MustCompile(`^runtime\.(gc\w*|scan\w*|mark\w*|tryDefer\w*|findObject|greyobject|wbBuf\w*|bulkBarrier\w*|sweep\w*|bgsweep|bgscavenge|\(\*mspan\)|\(\*gcWork\)|\(\*gcBits\)|\(\*spanSet\)|\(\*sweepLocked\)|\(\*mheap\)|\(\*mcentral\)|typePointers|heapBits\w*|spanOf\w*)|^internal/runtime/gc/`)
-	allocSym = regexp.MustCompile(`^runtime\.(malloc\w*|newobject|newarray|makeslice\w*|makemap\w*|growslice|nextFreeFast|memclr\w*|\(\*mcache\))`)
+	allocSym = regexp.MustCompile(`^runtime\.(malloc\w*|newobject|newarray|makeslice\w*|makemap\w*|growslice|nextFreeFast|memclr\w*|\(\*mcache\)|\(\*mspan\)\.(writeHeapBits\w*|nextFreeIndex))`)
 	httpSym  = regexp.MustCompile(`^(net/http|net/textproto|net/url|net\.|bufio\.|internal/poll|syscall\.|internal/runtime/syscall)`)
 )
 
@@ -128,10 +128,10 @@ func partOf(dso string, kernel bool, sym string) string {
 		return partGin
 	case strings.Contains(sym, "github.com/onnxserve/") || strings.HasPrefix(sym, "main."):
 		return partHandlers
+	case allocSym.MatchString(sym): // before GC: a span's heap bits are written as it allocates
+		return partAlloc
 	case gcSym.MatchString(sym):
 		return partGC
-	case allocSym.MatchString(sym):
-		return partAlloc
 	case httpSym.MatchString(sym):
 		return partHTTP
 	case strings.HasPrefix(sym, "strconv.") || strings.HasPrefix(sym, "internal/strconv."):
