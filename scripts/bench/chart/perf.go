@@ -142,18 +142,18 @@ func partOf(dso string, kernel bool, sym string) string {
 	return partOtherGo
 }
 
-// loadPerf reads every profile of perf_profiles, into workload → server
-// → run.
+// loadPerf reads every profile of perf_profiles, whose workloads are the
+// limit targets', into workload → server → run.
 func loadPerf(work string) map[string]map[string]perfRun {
 	dir := filepath.Join(work, "perf")
 	out := map[string]map[string]perfRun{}
-	for _, w := range []string{w1, "mlp-rows-1", "mlp-rows-32", "mlp-rows-32-v2"} {
+	for _, lt := range limitTargets {
 		for _, s := range perfServers {
-			if run, ok := readPerf(dir, s, w); ok {
-				if out[w] == nil {
-					out[w] = map[string]perfRun{}
+			if run, ok := readPerf(dir, s, lt.workload); ok {
+				if out[lt.workload] == nil {
+					out[lt.workload] = map[string]perfRun{}
 				}
-				out[w][s] = run
+				out[lt.workload][s] = run
 			}
 		}
 	}
