@@ -84,6 +84,9 @@ func appendFloat(b []byte, v float64, bits int) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(b, "null"...)
 	}
+	if bits == 32 {
+		return appendFloat32(b, float32(v))
+	}
 	return strconv.AppendFloat(b, v, 'g', -1, bits)
 }
 

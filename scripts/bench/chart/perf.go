@@ -86,7 +86,7 @@ const (
 	partGC       = "garbage collection"
 	partAlloc    = "allocation"
 	partHTTP     = "net/http and its syscalls (Go side)"
-	partStrconv  = "number formatting (strconv)"
+	partStrconv  = "number formatting (strconv, jsontensor's float32)"
 	partSched    = "Go scheduler and runtime"
 	partOtherGo  = "other Go (maps, hashing, sync, context, time)"
 )
@@ -95,7 +95,9 @@ var (
 	idleSym  = regexp.MustCompile(`^(pv_native_safe_halt|native_safe_halt|default_idle|default_idle_call|do_idle|cpuidle_\w+|acpi_idle_\w+|intel_idle\w*|poll_idle|mwait_idle\w*)$`)
 	gcSym    = regexp.MustCompile(`^runtime\.(gc\w*|scan\w*|mark\w*|tryDefer\w*|findObject|greyobject|wbBuf\w*|bulkBarrier\w*|sweep\w*|bgsweep|bgscavenge|\(\*mspan\)|\(\*gcWork\)|\(\*gcBits\)|\(\*spanSet\)|\(\*sweepLocked\)|\(\*mheap\)|\(\*mcentral\)|typePointers|heapBits\w*|spanOf\w*)|^internal/runtime/gc/`)
 	allocSym = regexp.MustCompile(`^runtime\.(malloc\w*|newobject|newarray|makeslice\w*|makemap\w*|growslice|nextFreeFast|memclr\w*|\(\*mcache\)|\(\*mspan\)\.(writeHeapBits\w*|nextFreeIndex))`)
-	httpSym  = regexp.MustCompile(`^(net/http|net/textproto|net/url|net\.|bufio\.|internal/poll|syscall\.|internal/runtime/syscall)`)
+	// jsontensor's float32 formatter, which takes strconv's place.
+	float32Sym = regexp.MustCompile(`onnxserve/handlers/jsontensor\.(appendFloat32|appendDecimal|scaleBound)$`)
+	httpSym    = regexp.MustCompile(`^(net/http|net/textproto|net/url|net\.|bufio\.|internal/poll|syscall\.|internal/runtime/syscall)`)
 )
 
 // partOf is the part a sample of sym in dso (kernel: a [k] symbol) counts
@@ -115,6 +117,8 @@ func partOf(dso string, kernel bool, sym string) string {
 		return partVDSO
 	}
 	switch {
+	case float32Sym.MatchString(sym):
+		return partStrconv
 	case strings.Contains(sym, "onnxserve/handlers/jsontensor"):
 		return partJSON
 	case strings.Contains(sym, "onnxserve/handlers/metrics") || strings.Contains(sym, "prometheus/client_golang"):
