@@ -35,10 +35,9 @@ func appendFloat32(b []byte, f float32) []byte {
 		return append(b, '0')
 	}
 	// f is c·2^q; s is the scale of bq (see float32Scales).
-	c, s := t, &float32Scales[1][0]
+	c, s := t, &float32Scales[bq][0]
 	if bq != 0 {
 		c |= 1 << 23
-		s = &float32Scales[bq][0]
 		if t == 0 && bq > 1 {
 			// f is a power of two with a smaller one below it: the gap
 			// to its predecessor is half the gap to its successor.
@@ -188,7 +187,8 @@ type float32Scale struct {
 }
 
 // float32Scales holds [bq][0] for a float32 of biased exponent bq, and
-// [bq][1] for the power of two 2^(bq-127), whose interval is narrow below.
+// [bq][1] for the power of two 2^(bq-127), whose interval is narrow below;
+// subnormals (bq 0) scale as the lowest normals, whose q they share.
 // TestFloat32Scales checks every k against exact arithmetic.
 var float32Scales = func() (t [255][2]float32Scale) {
 	var pow10 [float32MaxK - float32MinK + 1]struct {

@@ -117,7 +117,7 @@ func partOf(dso string, kernel bool, sym string) string {
 		return partVDSO
 	}
 	switch {
-	case float32Sym.MatchString(sym):
+	case float32Sym.MatchString(sym) || strings.HasPrefix(sym, "strconv.") || strings.HasPrefix(sym, "internal/strconv."):
 		return partStrconv
 	case strings.Contains(sym, "onnxserve/handlers/jsontensor"):
 		return partJSON
@@ -138,8 +138,6 @@ func partOf(dso string, kernel bool, sym string) string {
 		return partGC
 	case httpSym.MatchString(sym):
 		return partHTTP
-	case strings.HasPrefix(sym, "strconv.") || strings.HasPrefix(sym, "internal/strconv."):
-		return partStrconv
 	case strings.HasPrefix(sym, "runtime.") || strings.HasPrefix(sym, "internal/runtime/"):
 		return partSched
 	}
